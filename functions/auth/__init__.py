@@ -1,0 +1,1 @@
+"""Auth context: accounts, credentials, roles and tokens (SPEC §3)."""

@@ -1,0 +1,94 @@
+"""RS256 access tokens signed by KMS (the private key never leaves it, R-AUTH-2) and verified with
+PyJWT against the public keys KMS hands out (R-AUTH-3).
+
+The signature is over the raw `header.payload` bytes (`MessageType=RAW`): KMS hashes it itself, which
+is what RS256 means, and it is one call per token. Public keys never change for a key id, so they are
+cached for the life of the process.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict
+from functools import cache
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+from jwt.algorithms import RSAAlgorithm
+
+from auth.domain import Claims
+from shared.aws import client
+
+ALGORITHM = "RS256"
+
+
+class InvalidToken(Exception):
+    """Any reason a token is not accepted; the message says which, for the logs only."""
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def key_id_of(key: str) -> str:
+    """The bare key id, whether configured as an id or an ARN: it is the token's `kid`."""
+    return key.rsplit("/", 1)[-1]
+
+
+def sign(claims: Claims, key: str) -> str:
+    header = {"alg": ALGORITHM, "typ": "JWT", "kid": key_id_of(key)}
+    signing_input = ".".join(
+        _b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, asdict(claims))
+    )
+    signature = client("kms").sign(
+        KeyId=key,
+        Message=signing_input.encode(),
+        MessageType="RAW",
+        SigningAlgorithm="RSASSA_PKCS1_V1_5_SHA_256",
+    )["Signature"]
+    return f"{signing_input}.{_b64url(signature)}"
+
+
+@cache
+def public_key(key: str) -> Any:
+    der = client("kms").get_public_key(KeyId=key)["PublicKey"]
+    return load_der_public_key(der)
+
+
+def jwks(keys: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
+    published = []
+    for key in keys:
+        jwk = RSAAlgorithm.to_jwk(public_key(key), as_dict=True)
+        published.append({**jwk, "kid": key_id_of(key), "use": "sig", "alg": ALGORITHM})
+    return {"keys": published}
+
+
+def verify(token: str, *, keys: tuple[str, ...], issuer: str, audience: str) -> dict[str, Any]:
+    """The token's claims if it is ours and valid now; otherwise `InvalidToken`.
+
+    Only RS256 with a `kid` we publish is accepted: `none`, HS256 keyed with our public key, a foreign
+    key, an unknown kid, an expired token, a wrong issuer or audience are all refused.
+    """
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as error:
+        raise InvalidToken(f"malformed token: {error}") from None
+    if header.get("alg") != ALGORITHM:
+        raise InvalidToken(f"algorithm {header.get('alg')!r} is not accepted")
+    trusted = {key_id_of(k): k for k in keys}
+    kid = header.get("kid")
+    if kid not in trusted:
+        raise InvalidToken(f"unknown key id {kid!r}")
+    try:
+        return jwt.decode(
+            token,
+            key=public_key(trusted[kid]),
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=issuer,
+            options={"require": ["exp", "iat", "sub", "iss", "aud", "jti"]},
+        )
+    except jwt.PyJWTError as error:
+        raise InvalidToken(str(error)) from None

@@ -1,0 +1,102 @@
+"""Thin helpers over the low-level DynamoDB client: typed (de)serialisation and one transaction writer.
+
+The low-level client is used (not the resource API) because `TransactWriteItems` only exists there,
+and every state change here goes through a transaction together with its outbox item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from shared.aws import client
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+# moto caps a transaction at 25 actions (AWS allows 100); staying at 25 keeps one code path for both.
+MAX_TRANSACTION_ACTIONS = 25
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; everything stored here is an integer."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return {_plain(v) for v in value}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def put(table: str, values: Mapping[str, Any], *, condition: str | None = None, **expr: Any) -> dict[str, Any]:
+    """A `Put` action for `TransactWriteItems`."""
+    action: dict[str, Any] = {"TableName": table, "Item": to_item(values)}
+    if condition:
+        action["ConditionExpression"] = condition
+    action.update(_expression(**expr))
+    return {"Put": action}
+
+
+def update(table: str, pk: str, sk: str, expression: str, *, condition: str | None = None, **expr: Any) -> dict:
+    action: dict[str, Any] = {"TableName": table, "Key": key(pk, sk), "UpdateExpression": expression}
+    if condition:
+        action["ConditionExpression"] = condition
+    action.update(_expression(**expr))
+    return {"Update": action}
+
+
+def delete(table: str, pk: str, sk: str, *, condition: str | None = None, **expr: Any) -> dict[str, Any]:
+    action: dict[str, Any] = {"TableName": table, "Key": key(pk, sk)}
+    if condition:
+        action["ConditionExpression"] = condition
+    action.update(_expression(**expr))
+    return {"Delete": action}
+
+
+def _expression(names: Mapping[str, str] | None = None, values: Mapping[str, Any] | None = None) -> dict:
+    out: dict[str, Any] = {}
+    if names:
+        out["ExpressionAttributeNames"] = dict(names)
+    if values:
+        out["ExpressionAttributeValues"] = {k: _serializer.serialize(v) for k, v in values.items()}
+    return out
+
+
+def transact(actions: Iterable[dict[str, Any]]) -> None:
+    """Commit actions atomically; raises `TransactionCanceledException` when any condition fails."""
+    actions = list(actions)
+    if not actions:
+        return
+    if len(actions) > MAX_TRANSACTION_ACTIONS:
+        raise ValueError(f"{len(actions)} actions exceed one transaction ({MAX_TRANSACTION_ACTIONS})")
+    client("dynamodb").transact_write_items(TransactItems=actions)
+
+
+def get(table: str, pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:
+    item = client("dynamodb").get_item(TableName=table, Key=key(pk, sk), ConsistentRead=consistent).get("Item")
+    return from_item(item) if item else None
+
+
+def cancellation_codes(error: Exception) -> list[str]:
+    """Per-action reasons of a cancelled transaction ('None' where that action was fine)."""
+    response = getattr(error, "response", {}) or {}
+    return [reason.get("Code", "None") for reason in response.get("CancellationReasons", [])]

@@ -1,0 +1,1 @@
+"""Event plumbing: the outbox (write side), its relay to EventBridge, and the consumer base."""

@@ -1,0 +1,88 @@
+"""Consumer base for SQS-fed event handlers (R-EV-3).
+
+Each record is an EventBridge event (AWS's envelope, or an emulator's without `account`); its `detail`
+is our envelope. The envelope is validated against its version and upcast to the newest model, then
+the context's handler returns the DynamoDB actions that apply it. Those actions commit in ONE
+transaction with an inbox marker keyed by `event_id`: a redelivered event finds the marker and changes
+nothing, and a crash between "applied" and "marked" cannot happen. Failures are reported per record
+(partial batch response) so one poison event does not hold back the rest; it reaches the DLQ after the
+queue's `maxReceiveCount`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from shared import clock, dynamo
+from shared.contracts import REGISTRY, Envelope
+from shared.observability import logger
+
+Handler = Callable[[Envelope, Any], Iterable[dict[str, Any]]]
+INBOX_TTL_SECONDS = 30 * 24 * 3600  # longer than any redelivery: SQS keeps a message 14 days at most
+
+
+def parse_record_body(body: str) -> Envelope:
+    """The envelope inside an SQS message body that holds an EventBridge event."""
+    event = json.loads(body)
+    detail = event.get("detail")
+    if isinstance(detail, str):  # some senders double-encode the detail
+        detail = json.loads(detail)
+    if not isinstance(detail, dict):
+        raise ValueError("message is not an EventBridge event: no `detail` object")
+    return Envelope.model_validate(detail)
+
+
+class Consumer:
+    """`Consumer("auth.on_employee_hired", table, {"EmployeeHired": handler})` is a `lambda_handler`."""
+
+    def __init__(self, name: str, table: Callable[[], str], handlers: dict[str, Handler]) -> None:
+        self.name = name
+        self._table = table
+        self.handlers = handlers
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        processor = BatchProcessor(event_type=EventType.SQS)
+        return process_partial_response(event=event, record_handler=self.handle_record, processor=processor)
+
+    def handle_record(self, record: SQSRecord) -> None:
+        envelope = parse_record_body(record.body)
+        self.apply(envelope)
+
+    def apply(self, envelope: Envelope) -> bool:
+        """Apply one event exactly once; returns False when it had been applied before."""
+        logger.append_keys(correlation_id=envelope.correlation_id, event_id=str(envelope.event_id))
+        handler = self.handlers.get(envelope.event_name)
+        if handler is None:
+            logger.warning("no handler for this event; acknowledged", event_name=envelope.event_name)
+            return False
+        data: BaseModel = REGISTRY.read(envelope)
+        table = self._table()
+        marker = dynamo.put(
+            table,
+            {
+                "pk": f"INBOX#{envelope.event_id}",
+                "sk": self.name,
+                "event_name": envelope.event_name,
+                "processed_at": clock.iso(clock.now()),
+                "expires_at": clock.epoch_seconds() + INBOX_TTL_SECONDS,
+            },
+            condition="attribute_not_exists(pk)",
+        )
+        actions = [marker, *handler(envelope, data)]
+        try:
+            dynamo.transact(actions)
+        except ClientError as error:
+            codes = dynamo.cancellation_codes(error)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                logger.info("duplicate delivery ignored", event_name=envelope.event_name)
+                return False
+            raise
+        logger.info("event applied", event_name=envelope.event_name, version=envelope.event_version)
+        return True
