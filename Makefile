@@ -1,0 +1,72 @@
+# aTES. Two commands matter: `make run` (the whole stack locally) and `make test` (every test).
+# Everything else is set up on demand: the virtualenvs are built from the requirement files.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The Lambda runtime is python3.12; use it when the machine has it (pyenv keeps it off PATH), else 3.11.
+PYTHON ?= $(shell for c in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 python3.11 python3; do \
+	$$c -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null && { echo $$c; break; }; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .tools/sam
+SAM := $(SAM_VENV)/bin/sam
+PORT ?= 8000
+STAGE ?= dev
+# `sam build` wants the runtime's exact interpreter on PATH: the venv's python3.12 is.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+PIP_QUIET := --quiet --disable-pip-version-check
+
+.PHONY: help run test lint format build deploy bench schemas clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt functions/requirements.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is needed (3.12 preferred)"; exit 1; }
+	@echo "setting up $(VENV) with $(PYTHON) (first run only)..."
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install $(PIP_QUIET) --upgrade pip
+	@$(PY) -m pip install $(PIP_QUIET) -r requirements-dev.txt
+	@touch $@
+
+# SAM CLI pins its own versions of the translator and cfn-lint: it gets a virtualenv of its own.
+$(SAM_VENV)/.installed: requirements-sam.txt
+	@echo "setting up the SAM CLI in $(SAM_VENV) (first run only)..."
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	@$(SAM_VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements-sam.txt
+	@touch $@
+
+run: $(VENV)/.installed ## start the whole stack locally and print the URL and the sign-in
+	@$(PY) -m devstack up --port $(PORT)
+
+test: $(VENV)/.installed $(SAM_VENV)/.installed ## run every test (unit, contract, integration, e2e, browser)
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, cfn-lint, sam validate --lint, schema freshness
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/cfn-lint template.yaml
+	@$(SAM) validate --lint --template template.yaml
+	@$(PY) schemas/generate.py --check
+
+format: $(VENV)/.installed ## fix what ruff can fix
+	@$(VENV)/bin/ruff check --fix .
+	@$(VENV)/bin/ruff format .
+
+schemas: $(VENV)/.installed ## regenerate schemas/ and the template's schema registry from the contracts
+	@$(PY) schemas/generate.py
+
+build: $(SAM_VENV)/.installed $(VENV)/.installed ## sam build (cached, parallel)
+	@$(SAM) build --config-env $(STAGE)
+
+deploy: build ## sam deploy to STAGE (dev|prod), then upload web/ to the stack's bucket
+	@$(SAM) deploy --config-env $(STAGE)
+	@$(PY) web/publish.py --stack ates-$(STAGE)
+
+bench: $(VENV)/.installed ## benchmarks; figures printed as JSON
+	@$(PY) -m bench
+
+clean: ## remove build output and local state (not the virtualenvs)
+	rm -rf .aws-sam .devstack .pytest_cache .ruff_cache

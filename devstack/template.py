@@ -1,0 +1,145 @@
+"""Load `template.yaml` and translate it with aws-sam-translator, exactly as `sam deploy` would.
+
+devstack provisions from the TRANSLATED template (plain CloudFormation), so whatever SAM generates
+(event source mappings, the RestApi's swagger, rules for schedules, log groups) is what runs locally,
+and nothing is listed a second time. Local code paths (`CodeUri: functions/`) are not valid for the
+translator, which wants S3 locations; they are swapped for a placeholder S3 URI first and remembered.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account: ARNs it mints carry it
+PARTITION = "aws"
+URL_SUFFIX = "amazonaws.com"
+CODE_BUCKET = "devstack-local-code"
+
+
+class TemplateError(RuntimeError):
+    """The template cannot be loaded or translated; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The translated template and the values that were fixed while translating it."""
+
+    root: Path
+    stack_name: str
+    region: str
+    account_id: str
+    parameters: dict[str, Any]
+    resources: dict[str, dict[str, Any]]
+    conditions: dict[str, Any] = field(default_factory=dict)
+    mappings: dict[str, Any] = field(default_factory=dict)
+    code_dirs: dict[str, Path] = field(default_factory=dict)
+
+    def of_type(self, *types: str) -> dict[str, dict[str, Any]]:
+        return {name: res for name, res in self.resources.items() if res.get("Type") in types}
+
+    def physical_name(self, logical_id: str) -> str:
+        """A stable name for a resource the template leaves unnamed (CloudFormation adds a random suffix)."""
+        return f"{self.stack_name}-{logical_id}"
+
+
+def load(
+    path: Path,
+    overrides: dict[str, str] | None = None,
+    *,
+    stack_name: str = "ates-local",
+    region: str = REGION,
+) -> Stack:
+    """Parse, translate and return `path` with parameter `overrides` applied (e.g. `{"Stage": "local"}`)."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    path = Path(path).resolve()
+    try:
+        raw = yaml_parse(path.read_text())
+    except OSError as error:
+        raise TemplateError(f"cannot read {path}: {error}") from error
+    if not isinstance(raw, dict) or "Resources" not in raw:
+        raise TemplateError(f"{path} has no Resources section")
+    parameters = parameter_values(raw.get("Parameters") or {}, overrides or {})
+    sam = copy.deepcopy(raw)
+    code_dirs = _swap_local_code(sam, path.parent)
+    translated = translate(sam, parameters, region)
+    return Stack(
+        root=path.parent,
+        stack_name=stack_name,
+        region=region,
+        account_id=ACCOUNT_ID,
+        parameters=parameters,
+        resources=translated.get("Resources") or {},
+        conditions=translated.get("Conditions") or {},
+        mappings=translated.get("Mappings") or {},
+        code_dirs=code_dirs,
+    )
+
+
+def translate(sam: dict[str, Any], parameters: dict[str, Any], region: str) -> dict[str, Any]:
+    """SAM -> CloudFormation. The translator needs a region and a managed-policy loader; IAM is not
+    enforced locally, so a loader that knows no policy names is enough."""
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.translator.arn_generator import ArnGenerator
+    from samtranslator.translator.transform import transform
+
+    class _NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    ArnGenerator.BOTO_SESSION_REGION_NAME = region
+    sam_parameters = {k: ",".join(v) if isinstance(v, list) else v for k, v in parameters.items()}
+    try:
+        return transform(sam, sam_parameters, _NoManagedPolicies())  # type: ignore[arg-type]
+    except InvalidDocumentException as error:
+        causes = "; ".join(str(cause) for cause in error.causes)
+        raise TemplateError(f"aws-sam-translator rejected the template: {causes}") from error
+
+
+def parameter_values(declared: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
+    """Each parameter's value: the override, else its Default. Lists for CommaDelimitedList/List<...>."""
+    unknown = sorted(set(overrides) - set(declared))
+    if unknown:
+        raise TemplateError(f"unknown template parameter(s): {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for name, spec in declared.items():
+        if name in overrides:
+            value: Any = overrides[name]
+        elif "Default" in spec:
+            value = spec["Default"]
+        else:
+            raise TemplateError(f"template parameter {name} has no Default: pass it with --param {name}=VALUE")
+        allowed = spec.get("AllowedValues")
+        if allowed is not None and str(value) not in {str(a) for a in allowed}:
+            raise TemplateError(f"parameter {name}={value!r} is not one of {allowed}")
+        kind = str(spec.get("Type", "String"))
+        if kind == "CommaDelimitedList" or kind.startswith("List<"):
+            values[name] = [part.strip() for part in str(value).split(",")]
+        else:
+            values[name] = str(value)
+    return values
+
+
+def _swap_local_code(sam: dict[str, Any], root: Path) -> dict[str, Path]:
+    """Replace local `CodeUri`s by S3 URIs the translator accepts; return function -> local directory."""
+    globals_fn = (sam.get("Globals") or {}).get("Function") or {}
+    default_uri = globals_fn.get("CodeUri")
+    if isinstance(default_uri, str) and not default_uri.startswith("s3://"):
+        globals_fn["CodeUri"] = f"s3://{CODE_BUCKET}/{default_uri.strip('/')}"
+    code_dirs: dict[str, Path] = {}
+    for name, resource in (sam.get("Resources") or {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.setdefault("Properties", {})
+        uri = props.get("CodeUri", default_uri)
+        if isinstance(uri, str) and not uri.startswith("s3://"):
+            code_dirs[name] = (root / uri).resolve()
+            if "CodeUri" in props:
+                props["CodeUri"] = f"s3://{CODE_BUCKET}/{uri.strip('/')}"
+        elif "InlineCode" not in props:
+            code_dirs[name] = root
+    return code_dirs

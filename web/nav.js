@@ -1,0 +1,66 @@
+// The site map: every signed-in page, who may open it, and whether it appears in the navigation.
+//
+// To add a page: write web/pages/<name>.js (export `title` and `render(main, ctx)`), import it here and
+// add one entry. The router matches these paths, the layout's navigation lists the entries with a
+// label that the user's roles allow, and the app shows "you need the X role" when someone types the
+// URL of a page their roles do not allow (the API enforces the same roles with 403; this is only UX).
+//
+// Entry fields:
+//   id       stable identifier; the nav link gets data-testid="nav-<id>"
+//   path     "/accounts", or a pattern with parameters ("/tasks/:id" -> ctx.params.id)
+//   label    text in the navigation; omit for pages reached by links only (details, forms)
+//   roles    null = anyone signed in; otherwise the user needs ANY of these roles
+//   section  optional navigation group heading ("Work", "Money", "Insights", "Administration")
+//   page     the page module
+
+import * as accounts from "./pages/accounts.js";
+import * as profile from "./pages/profile.js";
+
+export const ROLES = ["worker", "manager", "admin", "accountant"];
+export const ANYONE = null;
+
+export const ENTRIES = [
+  { id: "profile", path: "/", label: "My profile", roles: ANYONE, page: profile },
+  // Later slices, for example:
+  // { id: "my-tasks", path: "/tasks/mine", label: "My tasks", roles: ["worker"], section: "Work", page: myTasks },
+  // { id: "task", path: "/tasks/:id", roles: ANYONE, page: taskDetail },
+  { id: "accounts", path: "/accounts", label: "Accounts", roles: ["admin"], section: "Administration", page: accounts },
+];
+
+/** Does a user holding `userRoles` satisfy `required` (null/empty = anyone signed in)? */
+export function hasAnyRole(userRoles, required) {
+  if (!required || required.length === 0) return true;
+  const held = new Set(Array.isArray(userRoles) ? userRoles : []);
+  return required.some((role) => held.has(role));
+}
+
+/** The navigation for this user: entries with a label their roles allow, grouped by section, in order. */
+export function navFor(userRoles, entries = ENTRIES) {
+  const groups = [];
+  const bySection = new Map();
+  for (const entry of entries) {
+    if (!entry.label || !hasAnyRole(userRoles, entry.roles)) continue;
+    const section = entry.section ?? "";
+    if (!bySection.has(section)) {
+      const group = { section, entries: [] };
+      bySection.set(section, group);
+      groups.push(group);
+    }
+    bySection.get(section).entries.push(entry);
+  }
+  return groups;
+}
+
+/**
+ * The navigation entry to highlight for a path: the exact match, else the longest entry path that
+ * is a parent of it ("/tasks/123" highlights "/tasks").
+ */
+export function activeEntry(path, entries = ENTRIES) {
+  let best = null;
+  for (const entry of entries) {
+    if (!entry.label || entry.path.includes(":")) continue;
+    const isMatch = entry.path === path || (entry.path !== "/" && path.startsWith(`${entry.path}/`));
+    if (isMatch && (!best || entry.path.length > best.path.length)) best = entry;
+  }
+  return best;
+}
