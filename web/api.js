@@ -79,14 +79,22 @@ export function formatWait(seconds) {
 /** One sentence for a person, from any error a page may catch. */
 export function describeError(error) {
   if (error instanceof ApiError) {
-    let text = error.message;
-    if (error.status === 429 && error.retryAfter != null) {
+    let text = sentence(error.message);
+    if (error.status === 429 && error.retryAfter != null && !/try again/i.test(text)) {
       text += ` You can try again in ${formatWait(error.retryAfter)}.`;
     }
     return text;
   }
   console.error(error);
   return "Something went wrong in this page. Please reload and try again.";
+}
+
+/** API messages are terse lower-case phrases ("wrong email or password"): show them as sentences. */
+export function sentence(text) {
+  const trimmed = String(text ?? "").trim();
+  if (!trimmed) return "";
+  const capital = trimmed[0].toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
 }
 
 async function readBody(response) {
