@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,11 +190,10 @@ class _Provisioner:
                 self._placeholder(logical_id)
                 continue
             creator = self._creators.get(kind)
-            if kind == "AWS::Events::Rule" and (resource.get("Properties") or {}).get("ScheduleExpression"):
-                creator = None  # devstack's scheduler fires it (moto never does)
-            if creator is None:
+            scheduled = kind == "AWS::Events::Rule" and (resource.get("Properties") or {}).get("ScheduleExpression")
+            if creator is None or scheduled:  # a scheduled rule is fired by devstack's scheduler (moto never does)
                 self._placeholder(logical_id)
-                if kind not in RUN_BY_DEVSTACK and not (kind == "AWS::Events::Rule"):
+                if kind not in RUN_BY_DEVSTACK and not scheduled:
                     self.result.skipped.append(Skipped(logical_id, kind, SKIP_REASONS.get(kind, UNSUPPORTED)))
                 continue
             try:
@@ -251,12 +249,21 @@ class _Provisioner:
         if props.get("SSESpecification"):
             request["SSESpecification"] = {"Enabled": bool(props["SSESpecification"].get("SSEEnabled"))}
         client = self.client("dynamodb")
-        description = client.create_table(**request)["TableDescription"]
+        try:
+            description = client.create_table(**request)["TableDescription"]
+        except Exception as error:
+            if not _exists(error, "ResourceInUseException"):
+                raise
+            description = client.describe_table(TableName=name)["Table"]  # an --endpoint emulator that has it
         ttl = props.get("TimeToLiveSpecification") or {}
         if ttl.get("Enabled"):
-            client.update_time_to_live(
-                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
-            )
+            try:
+                client.update_time_to_live(
+                    TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
+                )
+            except Exception as error:
+                if not _exists(error, "ValidationException"):  # "TimeToLive is already enabled"
+                    raise
             self.result.ttl_attributes[name] = ttl["AttributeName"]
         pitr = (props.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")
         if pitr:
@@ -284,7 +291,13 @@ class _Provisioner:
             else:
                 attributes[key] = str(value)
         client = self.client("sqs")
-        url = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        try:
+            url = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        except Exception as error:
+            if not _exists(error, "QueueAlreadyExists", "QueueNameExists"):
+                raise
+            url = client.get_queue_url(QueueName=name)["QueueUrl"]
+            client.set_queue_attributes(QueueUrl=url, Attributes=attributes)
         arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.result.queue_urls[arn] = url
         self._record(logical_id, url, Arn=arn, QueueName=name, QueueUrl=url)
@@ -294,7 +307,13 @@ class _Provisioner:
         if name == "default":
             arn = f"arn:{PARTITION}:events:{self.stack.region}:{self.stack.account_id}:event-bus/default"
         else:
-            arn = self.client("events").create_event_bus(Name=name)["EventBusArn"]
+            client = self.client("events")
+            try:
+                arn = client.create_event_bus(Name=name)["EventBusArn"]
+            except Exception as error:
+                if not _exists(error, "ResourceAlreadyExistsException"):
+                    raise
+                arn = client.describe_event_bus(Name=name)["Arn"]
         self._record(logical_id, name, Arn=arn, Name=name)
 
     def _rule(self, logical_id: str, props: dict[str, Any]) -> None:
@@ -340,19 +359,45 @@ class _Provisioner:
             policy = props["KeyPolicy"]
             request["Policy"] = policy if isinstance(policy, str) else json.dumps(policy)
         client = self.client("kms")
-        metadata = client.create_key(**request)["KeyMetadata"]
+        owner = f"{self.stack.stack_name}/{logical_id}"  # keys have no name: a tag finds ours again
+        metadata = self._tagged_key(owner)
+        if metadata is None:
+            request["Tags"] = [{"TagKey": "devstack:resource", "TagValue": owner}]
+            metadata = client.create_key(**request)["KeyMetadata"]
         if props.get("EnableKeyRotation") and request["KeySpec"] == "SYMMETRIC_DEFAULT":
             client.enable_key_rotation(KeyId=metadata["KeyId"])
         self._record(logical_id, metadata["KeyId"], Arn=metadata["Arn"], KeyId=metadata["KeyId"])
 
+    def _tagged_key(self, owner: str) -> dict[str, Any] | None:
+        """The key an earlier run created for this resource (only an --endpoint emulator has one)."""
+        client = self.client("kms")
+        for page in client.get_paginator("list_keys").paginate():
+            for key in page["Keys"]:
+                tags = client.list_resource_tags(KeyId=key["KeyId"]).get("Tags", [])
+                if {"TagKey": "devstack:resource", "TagValue": owner} in tags:
+                    metadata = client.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+                    if metadata.get("KeyState") == "Enabled":
+                        return metadata
+        return None
+
     def _kms_alias(self, logical_id: str, props: dict[str, Any]) -> None:
-        self.client("kms").create_alias(AliasName=props["AliasName"], TargetKeyId=props["TargetKeyId"])
+        client = self.client("kms")
+        try:
+            client.create_alias(AliasName=props["AliasName"], TargetKeyId=props["TargetKeyId"])
+        except Exception as error:
+            if not _exists(error, "AlreadyExistsException"):
+                raise
+            client.update_alias(AliasName=props["AliasName"], TargetKeyId=props["TargetKeyId"])
         self._record(logical_id, props["AliasName"])
 
     def _bucket(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("BucketName") or _fit(self.stack.physical_name(logical_id).lower(), 63)
         client = self.client("s3")
-        client.create_bucket(Bucket=name)
+        try:
+            client.create_bucket(Bucket=name)
+        except Exception as error:
+            if not _exists(error, "BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise
         if (props.get("VersioningConfiguration") or {}).get("Status"):
             client.put_bucket_versioning(
                 Bucket=name, VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]}
@@ -410,18 +455,32 @@ class _Provisioner:
     def _ses_template(self, logical_id: str, props: dict[str, Any]) -> None:
         template = dict(props["Template"])
         template.setdefault("TemplateName", self.stack.physical_name(logical_id))
-        self.client("ses").create_template(Template=template)
+        client = self.client("ses")
+        try:
+            client.create_template(Template=template)
+        except Exception as error:
+            if not _exists(error, "AlreadyExists", "AlreadyExistsException"):
+                raise
+            client.update_template(Template=template)
         self._record(logical_id, template["TemplateName"])
 
     def _ses_configuration_set(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("Name") or self.stack.physical_name(logical_id)
-        self.client("ses").create_configuration_set(ConfigurationSet={"Name": name})
+        try:
+            self.client("ses").create_configuration_set(ConfigurationSet={"Name": name})
+        except Exception as error:
+            if not _exists(error, "ConfigurationSetAlreadyExists", "ConfigurationSetAlreadyExistsException"):
+                raise
         self._record(logical_id, name)
 
     def _log_group(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("LogGroupName") or self.stack.physical_name(logical_id)
         client = self.client("logs")
-        client.create_log_group(logGroupName=name)
+        try:
+            client.create_log_group(logGroupName=name)
+        except Exception as error:
+            if not _exists(error, "ResourceAlreadyExistsException"):
+                raise
         if props.get("RetentionInDays"):
             client.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
         arn = f"arn:{PARTITION}:logs:{self.stack.region}:{self.stack.account_id}:log-group:{name}:*"
@@ -435,6 +494,13 @@ class _Provisioner:
         self._record(logical_id, name, Type=props.get("Type", "String"), Value=str(props["Value"]))
 
 
+def _exists(error: Exception, *codes: str) -> bool:
+    """Whether `error` is the emulator saying the resource is already there (re-provisioning an
+    `--endpoint` emulator that outlived an earlier devstack)."""
+    code = (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
+    return code in codes
+
+
 def _fit(name: str, limit: int) -> str:
     """`name` cut to `limit` characters, keeping it unique with a short hash when it is cut."""
     if len(name) <= limit:
@@ -446,6 +512,3 @@ def _short_id(seed: str) -> str:
     """A stable 10-character id like the ones AWS mints (API ids, role ids)."""
     return hashlib.sha256(seed.encode()).hexdigest()[:10]
 
-
-def elapsed_ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

@@ -81,23 +81,25 @@ def load(
 
 
 def translate(sam: dict[str, Any], parameters: dict[str, Any], region: str) -> dict[str, Any]:
-    """SAM -> CloudFormation. The translator needs a region and a managed-policy loader; IAM is not
-    enforced locally, so a loader that knows no policy names is enough."""
+    """SAM -> CloudFormation, as `transform()` does, with an explicit region (the translator otherwise asks
+    boto3's environment for one) and no managed-policy names (IAM is not enforced locally)."""
+    import boto3
     from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.parser.parser import Parser
     from samtranslator.translator.arn_generator import ArnGenerator
-    from samtranslator.translator.transform import transform
-
-    class _NoManagedPolicies:
-        def load(self) -> dict[str, str]:
-            return {}
+    from samtranslator.translator.transform import to_py27_compatible_template, undo_mark_unicode_str_in_template
+    from samtranslator.translator.translator import Translator
 
     ArnGenerator.BOTO_SESSION_REGION_NAME = region
     sam_parameters = {k: ",".join(v) if isinstance(v, list) else v for k, v in parameters.items()}
+    to_py27_compatible_template(sam, sam_parameters)
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
     try:
-        return transform(sam, sam_parameters, _NoManagedPolicies())  # type: ignore[arg-type]
+        translated = translator.translate(sam, parameter_values=sam_parameters, get_managed_policy_map=dict)
     except InvalidDocumentException as error:
         causes = "; ".join(str(cause) for cause in error.causes)
         raise TemplateError(f"aws-sam-translator rejected the template: {causes}") from error
+    return undo_mark_unicode_str_in_template(translated)
 
 
 def parameter_values(declared: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:

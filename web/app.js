@@ -16,7 +16,7 @@ import { activeEntry, ENTRIES, hasAnyRole, navFor } from "./nav.js";
 import * as signin from "./pages/signin.js";
 import { createRouter, matchRoute, safeLocalPath } from "./router.js";
 import * as session from "./session.js";
-import { clear, forbiddenNotice, h, loading, notice, renderLoadError, roleBadges } from "./ui.js";
+import { append, clear, forbiddenNotice, h, loading, notice, renderLoadError, roleBadges } from "./ui.js";
 
 const APP_NAME = "aTES";
 const root = document.getElementById("app");
@@ -30,8 +30,13 @@ let expiryTimer = null;
 const router = createRouter((location, { cause }) => {
   render(location, cause).catch((error) => {
     console.error(error);
+    const message = describeError(error);
     clear(root).append(
-      h("main", { id: "main", class: "center-page" }, notice({ title: "Something went wrong", message: describeError(error), testid: "fatal", alert: true })),
+      h(
+        "main",
+        { id: "main", class: "center-page" },
+        notice({ title: "Something went wrong", message, testid: "fatal", alert: true }),
+      ),
     );
   });
 });
@@ -137,7 +142,8 @@ function updateLayout(user, path) {
     h("span", { class: "user-roles", "data-testid": "user-roles" }, roleBadges(user.roles)),
   );
   const active = activeEntry(path);
-  clear(layout.nav).append(
+  append(
+    clear(layout.nav),
     navFor(user.roles).map((group, index) => {
       const headingId = `nav-section-${index}`;
       return h(
@@ -177,6 +183,12 @@ async function loadUser(seq, signal) {
     return me;
   } catch (error) {
     if (seq !== renderSeq || signal.aborted || error?.handled) return null;
+    if (error?.status === 403) {
+      // /auth/me needs no role: a 403 here is the authorizer refusing a deactivated or removed account.
+      endSession("Your account can no longer sign in. Ask an admin if this is unexpected.");
+      router.navigate(router.location().href, { replace: true });
+      return null;
+    }
     const retry = h("button", { type: "button", class: "btn" }, "Try again");
     retry.addEventListener("click", () => router.navigate(router.location().href, { replace: true }));
     const out = h("button", { type: "button", class: "btn btn-secondary" }, "Sign out");

@@ -1,27 +1,64 @@
-"""Auth HTTP API: login (R-AUTH-1), JWKS (R-AUTH-2), the caller's own account, and the admin list."""
+"""Auth HTTP API: login (R-AUTH-1), JWKS (R-AUTH-2), passwords from invitations (R-AUTH-4/5),
+the caller's own account, and the admins' account and role management (R-AUTH-6/7)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import replace
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from auth import store, tokens
 from auth.domain import Claims, normalise_email
-from auth.passwords import verify_password
+from auth.events import account_events
+from auth.passwords import hash_password, verify_password, weakness
 from auth.settings import get as settings
-from shared import clock, pagination
-from shared.errors import NotFound, TooManyRequests, Unauthorized
+from shared import clock, dynamo, pagination
+from shared.errors import Gone, NotFound, TooManyRequests, Unauthorized, Unprocessable
+from shared.events.outbox import outbox_put
 from shared.http import caller, make_resolver, require_roles
 from shared.observability import logger, tracer
 
 app = make_resolver()
 
+Role = Literal["worker", "manager", "admin", "accountant"]
+Id = Annotated[str, Field(pattern=r"^[0-9a-fA-F-]{36}$")]
+REGRANT_CHUNK = 20  # accounts per transaction: 20 puts + 1 outbox item stay within 25 actions
 
-class LoginRequest(BaseModel):
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginRequest(Body):
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=1024)
+
+
+class SetPasswordRequest(Body):
+    token: str = Field(min_length=10, max_length=200)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class ChangePasswordRequest(Body):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class RolesRequest(Body):
+    roles: list[Role] = Field(max_length=4)
+
+
+def _correlation() -> str:
+    return app.current_event.request_context.request_id
+
+
+def _strong(password: str) -> str:
+    problem = weakness(password)
+    if problem:
+        raise Unprocessable(problem, code="weak_password")
+    return hash_password(password)
 
 
 @app.post("/auth/login")
@@ -45,13 +82,9 @@ def login(body: LoginRequest) -> dict[str, Any]:
     store.clear_guard(email)
     config = settings()
     claims = Claims.issue(
-        account.account_id,
-        account.roles,
-        issuer=config.token_issuer,
-        audience=config.token_audience,
-        now=now,
-        ttl=config.token_ttl_seconds,
-    )
+        account.account_id, list(account.roles), issuer=config.token_issuer, audience=config.token_audience,
+        now=now, ttl=config.token_ttl_seconds,
+    )  # fmt: skip
     token = tokens.sign(claims, config.signing_key_id)
     return {"access_token": token, "token_type": "Bearer", "expires_in": config.token_ttl_seconds}
 
@@ -59,6 +92,32 @@ def login(body: LoginRequest) -> dict[str, Any]:
 @app.get("/auth/.well-known/jwks.json")
 def jwks() -> dict[str, Any]:
     return tokens.jwks(settings().verification_key_ids)
+
+
+@app.post("/auth/password")
+def set_password(body: SetPasswordRequest) -> dict[str, Any]:
+    """Redeem an invitation link: once, before it expires (410 otherwise)."""
+    invitation = store.get_invitation(body.token)
+    if not invitation or invitation.get("used") or invitation["valid_until"] <= clock.epoch_seconds():
+        raise Gone("this link has expired or was already used; ask an admin for a new invitation",
+                   code="invitation_gone")  # fmt: skip
+    password_hash = _strong(body.password)
+    account = store.get_account(invitation["account_id"])
+    if account is None or not account.active:
+        raise Gone("this account is no longer active", code="invitation_gone")
+    store.save(account, replace(account, password_hash=password_hash), [], [store.use_invitation_action(body.token)])
+    return {"account_id": account.account_id, "email": account.email}
+
+
+@app.post("/auth/password/change")
+def change_password(body: ChangePasswordRequest) -> dict[str, Any]:
+    account = store.get_account(caller(app).employee_id)
+    if account is None:
+        raise NotFound("your account no longer exists")
+    if not verify_password(body.current_password, account.password_hash):
+        raise Unprocessable("the current password is not right", code="wrong_password")
+    store.save(account, replace(account, password_hash=_strong(body.new_password)), [])
+    return {"account_id": account.account_id, "changed": True}
 
 
 @app.get("/auth/me")
@@ -77,13 +136,49 @@ def list_accounts(
     require_roles(app, "admin")
     accounts, next_cursor = store.list_accounts(limit, cursor)
     now = clock.epoch_seconds()
-    locks = store.locks_of([a.email for a in accounts])
+    locks = store.locks_of([a.email for a in accounts if a.email])
     items = []
     for account in accounts:
-        locked_until = locks.get(account.email, 0)
+        locked_until = locks.get(account.email or "", 0)
         shown = clock.iso(clock.datetime.fromtimestamp(locked_until, clock.UTC)) if locked_until > now else None
         items.append({**account.public(), "locked_until": shown})
     return {"items": items, "next_cursor": next_cursor}
+
+
+@app.put("/auth/accounts/<account_id>/roles")
+def set_account_roles(account_id: Id, body: RolesRequest) -> dict[str, Any]:
+    require_roles(app, "admin")
+    before = store.get_account(account_id)
+    if before is None:
+        raise NotFound(f"no account {account_id}")
+    after = before.with_roles(tuple(dict.fromkeys(body.roles)), store.department_roles(before.department_id))
+    store.save(before, after, account_events(before, after, _correlation()))
+    return after.public()
+
+
+@app.put("/auth/departments/<department_id>/roles")
+def set_department_roles(department_id: Id, body: RolesRequest) -> dict[str, Any]:
+    """Grant roles to everyone in a department, now and later (R-AUTH-6). The grant is stored first;
+    accounts are then updated in chunks, each with its events; re-sending the same grant finishes a
+    run that was cut short."""
+    require_roles(app, "admin")
+    roles = list(dict.fromkeys(body.roles))
+    dynamo.transact([store.department_roles_action(department_id, roles)])
+    changed, cursor = 0, None
+    while True:
+        accounts, cursor = store.accounts_in_department(department_id, REGRANT_CHUNK, cursor)
+        actions, events = [], []
+        for before in accounts:
+            after = before.with_roles(before.own_roles, tuple(roles))
+            if after.version != before.version:
+                actions += store.account_actions(before, after)
+                events += account_events(before, after, _correlation())
+        if events:
+            dynamo.transact([*actions, outbox_put(store.table(), events)])
+            changed += len(events)
+        if not cursor:
+            break
+    return {"department_id": department_id, "roles": roles, "accounts_changed": changed}
 
 
 @tracer.capture_lambda_handler

@@ -1,6 +1,11 @@
 """The API's token authorizer (R-AUTH-3): verifies the token, then reads the account on EVERY call
 (the authorizer is not cached) and passes the CURRENT roles, department and active flag to handlers.
 
+Two kinds of issuer are trusted: ours (RS256 keys in KMS) and, optionally, a Cognito user pool
+(its JWKS). A Cognito token names the employee in `custom:employee_id` (its `sub` is Cognito's own
+id), its app client in `client_id` (not `aud`), and its roles as `cognito:groups`; the account is
+checked all the same, so a dismissed popug is refused whichever way they signed in.
+
 Raising "Unauthorized" makes API Gateway answer 401 (no token, bad token); a Deny policy makes it
 answer 403 (a valid token of an account that is gone or deactivated).
 """
@@ -10,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from auth import store, tokens
+from auth.domain import effective_roles
 from auth.settings import get as settings
 from shared.observability import logger, tracer
 
@@ -27,36 +33,46 @@ def _policy(principal: str, effect: str, resource: str, context: dict[str, str] 
     return response
 
 
+def identify(token: str) -> tuple[str, list[str] | None]:
+    """(employee id, roles the token itself asserts or None to use the account's); `InvalidToken` else."""
+    config = settings()
+    if config.cognito_issuer and tokens.unverified_issuer(token) == config.cognito_issuer:
+        claims = tokens.verify_cognito(token, issuer=config.cognito_issuer, client_id=config.cognito_client_id)
+        employee_id = claims.get("custom:employee_id")
+        if not employee_id:
+            raise tokens.InvalidToken("Cognito token without custom:employee_id")
+        return employee_id, effective_roles(claims.get("cognito:groups") or [])
+    claims = tokens.verify(
+        token, keys=config.verification_key_ids, issuer=config.token_issuer, audience=config.token_audience
+    )
+    return claims["sub"], None
+
+
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     raw = event.get("authorizationToken") or ""
     scheme, _, token = raw.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    if scheme.lower() != "bearer" or not token.strip():
         raise Exception("Unauthorized")  # the exact message API Gateway maps to 401
-    config = settings()
     try:
-        claims = tokens.verify(
-            token.strip(),
-            keys=config.verification_key_ids,
-            issuer=config.token_issuer,
-            audience=config.token_audience,
-        )
+        employee_id, asserted_roles = identify(token.strip())
     except tokens.InvalidToken as error:
         logger.info("token refused", reason=str(error))
         raise Exception("Unauthorized") from None
 
-    account = store.get_account(claims["sub"])
+    account = store.get_account(employee_id)
     if account is None or not account.active:
-        logger.info("account missing or inactive", sub=claims["sub"])
-        return _policy(claims["sub"], "Deny", event["methodArn"])
+        logger.info("account missing or inactive", sub=employee_id)
+        return _policy(employee_id, "Deny", event["methodArn"])
+    roles = asserted_roles if asserted_roles is not None else list(account.roles)
     return _policy(
         account.account_id,
         "Allow",
         event["methodArn"],
         {
             "sub": account.account_id,
-            "roles": ",".join(account.roles),
+            "roles": ",".join(roles),
             "department_id": account.department_id or "",
             "active": "true",
         },

@@ -1,15 +1,19 @@
-"""Pure auth rules: the login lock-out (R-AUTH-1), effective roles (R-AUTH-6) and token claims."""
+"""Pure auth rules: the login lock-out (R-AUTH-1), accounts as staff events shape them (R-AUTH-4),
+effective roles (R-AUTH-6, R-AUTH-7) and token claims."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from shared.http import ROLES
 
 MAX_FAILURES = 5
 WINDOW_SECONDS = 15 * 60
 LOCK_SECONDS = 15 * 60
+INVITATION_TTL_SECONDS = 72 * 3600
+RETENTION_AFTER_DEACTIVATION_SECONDS = 365 * 24 * 3600  # SPEC §10
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,84 @@ def effective_roles(own: list[str] | tuple[str, ...], department: list[str] | tu
     """The account's own roles plus those granted to its department (not inherited down the tree)."""
     held = set(own) | set(department)
     return [role for role in ROLES if role in held]
+
+
+@dataclass(frozen=True)
+class Account:
+    """A popug's account. `version` grows with every change other contexts should hear of;
+    `employee_version` is the newest staff data event applied, so older ones are ignored."""
+
+    account_id: str
+    email: str | None
+    name: str
+    own_roles: tuple[str, ...]
+    roles: tuple[str, ...]
+    active: bool
+    version: int
+    department_id: str | None = None
+    employee_version: int = 0
+    password_hash: str | None = None
+    revision: int = 0  # bumped by every write; the store's optimistic lock
+
+    def public(self) -> dict[str, Any]:
+        """What the API shows: never the password hash."""
+        return {
+            "account_id": self.account_id,
+            "employee_id": self.account_id,
+            "email": self.email,
+            "name": self.name,
+            "roles": list(self.roles),
+            "own_roles": list(self.own_roles),
+            "active": self.active,
+            "department_id": self.department_id,
+            "version": self.version,
+        }
+
+    def with_roles(self, own: tuple[str, ...], department_roles: tuple[str, ...]) -> Account:
+        """New own roles and/or department grants; `version` grows only if the effective roles change."""
+        roles = tuple(effective_roles(own, department_roles))
+        bump = 1 if roles != self.roles else 0
+        return replace(self, own_roles=own, roles=roles, version=self.version + bump)
+
+
+def from_employee(
+    current: Account | None,
+    *,
+    employee_id: str,
+    version: int,
+    name: str,
+    email: str,
+    department_id: str | None,
+    department_roles: tuple[str, ...],
+) -> Account | None:
+    """Apply EmployeeHired/EmployeeUpdated; None when the event is not newer than what is held
+    (redelivered or overtaken), so consumers are correct in any order."""
+    if current is not None and current.employee_version >= version:
+        return None
+    if current is None:
+        own = ("worker",)
+        return Account(
+            account_id=employee_id, email=normalise_email(email), name=name, own_roles=own,
+            roles=tuple(effective_roles(own, department_roles)), active=True, version=1,
+            department_id=department_id, employee_version=version,
+        )  # fmt: skip
+    updated = replace(
+        current, email=normalise_email(email), name=name, department_id=department_id, employee_version=version
+    )
+    return updated.with_roles(current.own_roles, department_roles)
+
+
+def dismissed(current: Account | None, *, employee_id: str, version: int) -> Account | None:
+    """Apply EmployeeDismissed: the account goes inactive for good (a tombstone if auth never saw the
+    hire, so a late EmployeeHired cannot bring it back)."""
+    if current is None:
+        return Account(
+            account_id=employee_id, email=None, name="", own_roles=("worker",), roles=("worker",), active=False,
+            version=1, employee_version=version,
+        )  # fmt: skip
+    if current.employee_version >= version or not current.active:
+        return None if current.employee_version >= version else replace(current, employee_version=version)
+    return replace(current, active=False, version=current.version + 1, employee_version=version)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ class AuthSettings:
     token_issuer: str = ""
     token_audience: str = ""
     token_ttl_seconds: int = 3600
+    web_url: str = "http://127.0.0.1:8000"
+    ses_sender: str = ""
+    cognito_issuer: str = ""
+    cognito_client_id: str = ""
 
     @property
     def verification_key_ids(self) -> tuple[str, ...]:

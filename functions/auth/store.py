@@ -1,129 +1,148 @@
 """The auth table (single-table design) behind small functions; the only module that knows its keys.
 
-ACCOUNT#<id> / ACCOUNT   the account: email, name, own roles, password hash, active, version
-                         (gsi1: "ACCOUNT" / email, for the admin list)
-EMAIL#<email> / EMAIL    claims the email for one account (uniqueness by condition)
-LOGIN#<email> / GUARD    recent failed logins and the lock (expires on its own)
-OUTBOX#<uuid> / OUTBOX   events waiting for the relay (shared.events.outbox)
+    ACCOUNT#<id> / ACCOUNT     the account (gsi1: "ACCOUNT" / email, the admin list;
+                               gsi2: "DEPT#<department>" / id, to regrant a department's roles)
+    EMAIL#<email> / EMAIL      claims a login email for one active account
+    DEPTROLES#<id> / ROLES     roles granted to everyone in a department (R-AUTH-6)
+    INVITE#<sha256> / INVITE   a one-time set-password link (only its hash is stored)
+    MAIL#<uuid> / MAIL         an email to send (the mailer sends it from the stream, at least once)
+    LOGIN#<email> / GUARD      recent failed logins and the lock (expires on its own)
+    OUTBOX#<uuid> / OUTBOX     events waiting for the relay (shared.events.outbox)
+    INBOX#<event id> / <name>  events a consumer has applied (shared.events.consumer)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import uuid
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from auth.domain import LOCK_SECONDS, WINDOW_SECONDS, LoginGuard
+from auth.domain import (
+    LOCK_SECONDS,
+    RETENTION_AFTER_DEACTIVATION_SECONDS,
+    WINDOW_SECONDS,
+    Account,
+    LoginGuard,
+)
 from auth.settings import get as settings
 from shared import clock, dynamo, pagination
 from shared.aws import client
 from shared.contracts import Envelope
+from shared.errors import Conflict
 from shared.events.outbox import outbox_put
 
-
-@dataclass(frozen=True)
-class Account:
-    account_id: str
-    email: str
-    name: str
-    roles: list[str]
-    active: bool
-    version: int
-    department_id: str | None = None
-    password_hash: str | None = None
-
-    def public(self) -> dict[str, Any]:
-        """What the API shows: never the password hash."""
-        return {
-            "account_id": self.account_id,
-            "employee_id": self.account_id,
-            "email": self.email,
-            "name": self.name,
-            "roles": self.roles,
-            "active": self.active,
-            "department_id": self.department_id,
-        }
+MAIL_TTL_SECONDS = 7 * 24 * 3600
 
 
-def _table() -> str:
+def table() -> str:
     return settings().auth_table_name
+
+
+# --- accounts ------------------------------------------------------------------------------------
 
 
 def _account(item: dict[str, Any]) -> Account:
     return Account(
         account_id=item["account_id"],
-        email=item["email"],
+        email=item.get("email"),
         name=item.get("name", ""),
-        roles=list(item.get("roles", [])),
+        own_roles=tuple(item.get("own_roles", item.get("roles", []))),
+        roles=tuple(item.get("roles", [])),
         active=bool(item.get("active", False)),
         version=int(item.get("version", 1)),
         department_id=item.get("department_id"),
+        employee_version=int(item.get("employee_version", 0)),
         password_hash=item.get("password_hash"),
+        revision=int(item.get("revision", 0)),
     )
 
 
 def get_account(account_id: str) -> Account | None:
-    item = dynamo.get(_table(), f"ACCOUNT#{account_id}", "ACCOUNT")
+    item = dynamo.get(table(), f"ACCOUNT#{account_id}", "ACCOUNT")
     return _account(item) if item else None
 
 
 def find_by_email(email: str) -> Account | None:
-    claim = dynamo.get(_table(), f"EMAIL#{email}", "EMAIL")
+    claim = dynamo.get(table(), f"EMAIL#{email}", "EMAIL")
     return get_account(claim["account_id"]) if claim else None
 
 
 def _account_item(account: Account) -> dict[str, Any]:
-    return {
+    item = {
         "pk": f"ACCOUNT#{account.account_id}",
         "sk": "ACCOUNT",
         "gsi1pk": "ACCOUNT",
-        "gsi1sk": account.email,
+        "gsi1sk": account.email or f"~{account.account_id}",
         "account_id": account.account_id,
         "email": account.email,
         "name": account.name,
-        "roles": account.roles,
+        "own_roles": list(account.own_roles),
+        "roles": list(account.roles),
         "active": account.active,
         "version": account.version,
+        "employee_version": account.employee_version,
         "department_id": account.department_id,
         "password_hash": account.password_hash,
+        "revision": account.revision,
         "updated_at": clock.iso(clock.now()),
     }
+    if account.department_id:
+        item["gsi2pk"], item["gsi2sk"] = f"DEPT#{account.department_id}", account.account_id
+    if not account.active:
+        item["expires_at"] = clock.epoch_seconds() + RETENTION_AFTER_DEACTIVATION_SECONDS
+    return item
 
 
-def create_account(account: Account, events: list[Envelope]) -> None:
-    """The account, its email claim and its events in one transaction; 409-worthy if the email is taken."""
-    table = _table()
-    dynamo.transact(
-        [
-            dynamo.put(
-                table,
-                {"pk": f"EMAIL#{account.email}", "sk": "EMAIL", "account_id": account.account_id},
-                condition="attribute_not_exists(pk)",
-            ),
-            dynamo.put(table, _account_item(account), condition="attribute_not_exists(pk)"),
-            outbox_put(table, events),
-        ]
-    )
+def account_actions(before: Account | None, after: Account) -> list[dict[str, Any]]:
+    """Write `after` if the account is still as `before` was read, moving its email claim with it:
+    the claim follows the email, and only active accounts hold one (a dismissed popug's email is free)."""
+    after = replace(after, revision=(before.revision + 1) if before else 1)
+    if before is None:
+        condition, values = "attribute_not_exists(pk)", None
+    else:
+        condition, values = "revision = :r", {":r": before.revision}
+    actions = [dynamo.put(table(), _account_item(after), condition=condition, values=values)]
+    old_claim = before.email if before and before.active else None
+    new_claim = after.email if after.active else None
+    if old_claim != new_claim:
+        if old_claim:
+            actions.append(
+                dynamo.delete(table(), f"EMAIL#{old_claim}", "EMAIL", condition="account_id = :a",
+                              values={":a": after.account_id})
+            )  # fmt: skip
+        if new_claim:
+            actions.append(
+                dynamo.put(table(), {"pk": f"EMAIL#{new_claim}", "sk": "EMAIL", "account_id": after.account_id},
+                           condition="attribute_not_exists(pk) OR account_id = :a", values={":a": after.account_id})
+            )  # fmt: skip
+    return actions
 
 
-def save_account(account: Account, *, expected_version: int, events: list[Envelope]) -> None:
-    """Replace the account if nobody changed it since `expected_version` was read (optimistic lock)."""
-    table = _table()
-    actions = [
-        dynamo.put(table, _account_item(account), condition="version = :v", values={":v": expected_version}),
-    ]
+def save(before: Account | None, after: Account, events: list[Envelope], extra: list[dict] | None = None) -> None:
+    actions = account_actions(before, after) + (extra or [])
     if events:
-        actions.append(outbox_put(table, events))
-    dynamo.transact(actions)
+        actions.append(outbox_put(table(), events))
+    stale = Conflict("the account changed in the meantime; try again", code="stale")
+    dynamo.transact(actions, {0: stale})
 
 
 def list_accounts(limit: int, cursor: str | None) -> tuple[list[Account], str | None]:
+    return _page("gsi1", "gsi1pk", "ACCOUNT", limit, cursor)
+
+
+def accounts_in_department(department_id: str, limit: int = 100, cursor: str | None = None):
+    return _page("gsi2", "gsi2pk", f"DEPT#{department_id}", limit, cursor)
+
+
+def _page(index: str, key: str, value: str, limit: int, cursor: str | None) -> tuple[list[Account], str | None]:
     params: dict[str, Any] = {
-        "TableName": _table(),
-        "IndexName": "gsi1",
-        "KeyConditionExpression": "gsi1pk = :p",
-        "ExpressionAttributeValues": {":p": {"S": "ACCOUNT"}},
+        "TableName": table(),
+        "IndexName": index,
+        "KeyConditionExpression": f"{key} = :v",
+        "ExpressionAttributeValues": {":v": {"S": value}},
         "Limit": limit,
     }
     start = pagination.decode(cursor)
@@ -135,11 +154,67 @@ def list_accounts(limit: int, cursor: str | None) -> tuple[list[Account], str | 
     return accounts, pagination.encode(dynamo.from_item(last) if last else None)
 
 
-# --- login guard (R-AUTH-1) -------------------------------------------------------------------------
+# --- department grants (R-AUTH-6) ----------------------------------------------------------------
+
+
+def department_roles(department_id: str | None) -> tuple[str, ...]:
+    if not department_id:
+        return ()
+    item = dynamo.get(table(), f"DEPTROLES#{department_id}", "ROLES")
+    return tuple(item.get("roles", [])) if item else ()
+
+
+def department_roles_action(department_id: str, roles: list[str]) -> dict[str, Any]:
+    return dynamo.put(
+        table(),
+        {"pk": f"DEPTROLES#{department_id}", "sk": "ROLES", "department_id": department_id, "roles": roles,
+         "updated_at": clock.iso(clock.now())},
+    )  # fmt: skip
+
+
+# --- invitations and mail (R-AUTH-4) -------------------------------------------------------------
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invitation_action(account_id: str, token: str, expires_at: int) -> dict[str, Any]:
+    return dynamo.put(
+        table(),
+        {"pk": f"INVITE#{token_hash(token)}", "sk": "INVITE", "account_id": account_id, "used": False,
+         "valid_until": expires_at, "expires_at": expires_at + 24 * 3600},
+    )  # fmt: skip
+
+
+def get_invitation(token: str) -> dict[str, Any] | None:
+    return dynamo.get(table(), f"INVITE#{token_hash(token)}", "INVITE")
+
+
+def use_invitation_action(token: str) -> dict[str, Any]:
+    return dynamo.update(
+        table(), f"INVITE#{token_hash(token)}", "INVITE", "SET used = :t",
+        condition="attribute_exists(pk) AND used = :f", values={":t": True, ":f": False},
+    )  # fmt: skip
+
+
+def mail_action(to: str, subject: str, text: str) -> dict[str, Any]:
+    return dynamo.put(
+        table(),
+        {"pk": f"MAIL#{uuid.uuid4()}", "sk": "MAIL", "to": to, "subject": subject, "text": text,
+         "expires_at": clock.epoch_seconds() + MAIL_TTL_SECONDS},
+    )  # fmt: skip
+
+
+def forget_mail(pk: str) -> None:
+    client("dynamodb").delete_item(TableName=table(), Key=dynamo.key(pk, "MAIL"))
+
+
+# --- login guard (R-AUTH-1) ----------------------------------------------------------------------
 
 
 def get_guard(email: str) -> LoginGuard:
-    item = dynamo.get(_table(), f"LOGIN#{email}", "GUARD")
+    item = dynamo.get(table(), f"LOGIN#{email}", "GUARD")
     if not item:
         return LoginGuard()
     return LoginGuard(
@@ -154,8 +229,8 @@ def locks_of(emails: list[str]) -> dict[str, int]:
     if not emails:
         return {}
     keys = [dynamo.key(f"LOGIN#{email}", "GUARD") for email in emails]
-    response = client("dynamodb").batch_get_item(RequestItems={_table(): {"Keys": keys}})
-    found = [dynamo.from_item(i) for i in response.get("Responses", {}).get(_table(), [])]
+    response = client("dynamodb").batch_get_item(RequestItems={table(): {"Keys": keys}})
+    found = [dynamo.from_item(i) for i in response.get("Responses", {}).get(table(), [])]
     return {item["pk"].removeprefix("LOGIN#"): int(item.get("locked_until", 0)) for item in found}
 
 
@@ -166,7 +241,7 @@ def record_failure(email: str, now: int) -> LoginGuard:
         updated = guard.after_failure(now)
         try:
             client("dynamodb").put_item(
-                TableName=_table(),
+                TableName=table(),
                 Item=dynamo.to_item(
                     {
                         "pk": f"LOGIN#{email}",
@@ -188,4 +263,4 @@ def record_failure(email: str, now: int) -> LoginGuard:
 
 
 def clear_guard(email: str) -> None:
-    client("dynamodb").delete_item(TableName=_table(), Key=dynamo.key(f"LOGIN#{email}", "GUARD"))
+    client("dynamodb").delete_item(TableName=table(), Key=dynamo.key(f"LOGIN#{email}", "GUARD"))

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 from shared.aws import client
 
@@ -81,14 +82,24 @@ def _expression(names: Mapping[str, str] | None = None, values: Mapping[str, Any
     return out
 
 
-def transact(actions: Iterable[dict[str, Any]]) -> None:
-    """Commit actions atomically; raises `TransactionCanceledException` when any condition fails."""
+def transact(actions: Iterable[dict[str, Any]], failures: Mapping[int, Exception] | None = None) -> None:
+    """Commit actions atomically.
+
+    When the condition of action `i` fails and `failures[i]` is given, that exception is raised (a
+    domain error such as "email taken"); otherwise the `TransactionCanceledException` propagates.
+    """
     actions = list(actions)
     if not actions:
         return
     if len(actions) > MAX_TRANSACTION_ACTIONS:
         raise ValueError(f"{len(actions)} actions exceed one transaction ({MAX_TRANSACTION_ACTIONS})")
-    client("dynamodb").transact_write_items(TransactItems=actions)
+    try:
+        client("dynamodb").transact_write_items(TransactItems=actions)
+    except ClientError as error:
+        for index, code in enumerate(cancellation_codes(error)):
+            if code == "ConditionalCheckFailed" and failures and index in failures:
+                raise failures[index] from None
+        raise
 
 
 def get(table: str, pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:

@@ -80,7 +80,7 @@ def test_r_auth_3_the_api_authorizer_is_the_default_and_not_cached(template):
     assert authorizer["Identity"]["ReauthorizeEvery"] == 0
 
 
-def test_every_route_is_under_api_and_only_login_and_jwks_are_open(template):
+def test_every_route_is_under_api_and_only_sign_in_routes_are_open(template):
     open_routes = set()
     for resource in template["Resources"].values():
         for event in (resource.get("Properties", {}).get("Events") or {}).values():
@@ -90,7 +90,8 @@ def test_every_route_is_under_api_and_only_login_and_jwks_are_open(template):
             assert path.startswith("/api/"), path
             if event["Properties"].get("Auth", {}).get("Authorizer") == "NONE":
                 open_routes.add(path)
-    assert open_routes == {"/api/auth/login", "/api/auth/.well-known/jwks.json"}
+    # open: sign-in, the public keys, and redeeming an invitation (the link carries its own secret)
+    assert open_routes == {"/api/auth/login", "/api/auth/.well-known/jwks.json", "/api/auth/password"}
 
 
 def test_gateway_errors_have_the_handlers_json_shape(template):

@@ -1,0 +1,397 @@
+"""Event source mappings, run the way Lambda's pollers run them: SQS queues and DynamoDB streams.
+
+SQS: long-poll ReceiveMessage, invoke with Lambda's SQS event, delete what succeeded. With
+`ReportBatchItemFailures` only the reported failures stay; they reappear after the visibility timeout
+and the queue's redrive policy moves them to the DLQ after `maxReceiveCount` receives, as in AWS.
+Messages EventBridge delivered are mended where moto falls short of AWS: the envelope gets its
+`account`, and a target's `Input`/`InputPath` (which moto ignores) is applied.
+
+DynamoDB streams: read the shard from TRIM_HORIZON or LATEST, drop records the FilterCriteria reject,
+batch up to BatchSize within MaximumBatchingWindowInSeconds, and retry on failure: from the reported
+sequence number (partial failure) or the whole batch (error), with a growing backoff.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from devstack import aws, filters
+from devstack.console import Console
+from devstack.workers import WorkerPool
+
+IDLE_POLL_MIN, IDLE_POLL_MAX = 0.25, 0.5  # stream polling: quick after activity, slower when idle
+SQS_WAIT_SECONDS = 5  # long poll (moto waits on a condition: idle queues cost next to nothing)
+RETRY_BACKOFF_MAX = 5.0
+
+
+@dataclass(frozen=True)
+class MappingSpec:
+    """One `AWS::Lambda::EventSourceMapping`, resolved."""
+
+    logical_id: str
+    function: str  # logical id of the target function
+    source_arn: str
+    kind: str  # "sqs" | "dynamodb"
+    batch_size: int
+    batching_window: float = 0.0
+    starting_position: str = "LATEST"
+    patterns: list[dict[str, Any]] = field(default_factory=list)
+    report_failures: bool = False
+    max_retries: int = -1
+    enabled: bool = True
+    queue_url: str = ""
+    concurrency: int = 1
+
+
+def mappings_from(provisioned: Any, *, concurrency: int = 1) -> list[MappingSpec]:
+    """Every event source mapping of the provisioned stack (SAM generates them from `Events`)."""
+    specs = []
+    for logical_id in provisioned.active("AWS::Lambda::EventSourceMapping"):
+        props = provisioned.properties(logical_id)
+        arn = str(props.get("EventSourceArn", ""))
+        service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+        if service not in ("sqs", "dynamodb"):
+            raise ValueError(f"{logical_id}: event source {arn!r} is not supported locally (SQS and DynamoDB only)")
+        function = provisioned.function_id(str(props.get("FunctionName", "")))
+        if function is None:
+            raise ValueError(f"{logical_id}: function {props.get('FunctionName')!r} is not in the template")
+        maximum = (props.get("ScalingConfig") or {}).get("MaximumConcurrency") or concurrency
+        specs.append(
+            MappingSpec(
+                logical_id=logical_id,
+                function=function,
+                source_arn=arn,
+                kind=service,
+                batch_size=int(props.get("BatchSize", 10 if service == "sqs" else 100)),
+                batching_window=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                starting_position=str(props.get("StartingPosition", "LATEST")),
+                patterns=filters.compile_criteria(props.get("FilterCriteria")),
+                report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                max_retries=int(props.get("MaximumRetryAttempts", -1)),
+                enabled=bool(props.get("Enabled", True)),
+                queue_url=provisioned.queue_urls.get(arn, ""),
+                concurrency=max(1, min(int(maximum), concurrency, 5)) if service == "sqs" else 1,
+            )
+        )
+    return specs
+
+
+class Pollers:
+    """Runs every enabled mapping on daemon threads until `stop()`."""
+
+    def __init__(
+        self,
+        mappings: list[MappingSpec],
+        pool: WorkerPool,
+        *,
+        endpoint_url: str,
+        console: Console,
+        queue_targets: dict[str, list[dict[str, Any]]] | None = None,
+    ) -> None:
+        self.mappings = mappings
+        self.pool = pool
+        self.endpoint_url = endpoint_url
+        self.console = console
+        self.queue_targets = queue_targets or {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for spec in self.mappings:
+            if not spec.enabled:
+                continue
+            target = SqsPoller(self, spec).run if spec.kind == "sqs" else StreamPoller(self, spec).run
+            for index in range(spec.concurrency):
+                thread = threading.Thread(target=target, name=f"poller-{spec.logical_id}-{index}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    def stop(self, wait: float = 1.0) -> None:
+        self._stop.set()
+        deadline = time.monotonic() + wait
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep unless stopping; True when it is time to stop."""
+        return self._stop.wait(seconds)
+
+    def log(self, spec: MappingSpec, message: str) -> None:
+        self.console.function_line(spec.function, f"[{spec.logical_id}] {message}")
+
+
+class SqsPoller:
+    def __init__(self, pollers: Pollers, spec: MappingSpec) -> None:
+        self.pollers = pollers
+        self.spec = spec
+        self.sqs = aws.client("sqs", pollers.endpoint_url, read_timeout=SQS_WAIT_SECONDS + 10)
+        self.targets = pollers.queue_targets.get(spec.source_arn, [])
+
+    def run(self) -> None:
+        backoff = 0.5
+        while not self.pollers.stopping:
+            try:
+                messages = self.receive()
+                if messages:
+                    self.handle(messages)
+                backoff = 0.5
+            except Exception as error:  # the emulator went away or hiccuped: keep the poller alive
+                if self.pollers.stopping:
+                    return
+                self.pollers.log(self.spec, f"poll failed: {error}")
+                if self.pollers.sleep(backoff):
+                    return
+                backoff = min(backoff * 2, RETRY_BACKOFF_MAX)
+
+    def receive(self) -> list[dict[str, Any]]:
+        """Up to BatchSize messages, waiting up to the batching window to fill the batch."""
+        messages: list[dict[str, Any]] = []
+        window_end = None
+        while len(messages) < self.spec.batch_size and not self.pollers.stopping:
+            wait = SQS_WAIT_SECONDS
+            if window_end is not None:
+                wait = int(max(0.0, window_end - time.monotonic()))
+            response = self.sqs.receive_message(
+                QueueUrl=self.spec.queue_url,
+                MaxNumberOfMessages=min(10, self.spec.batch_size - len(messages)),
+                WaitTimeSeconds=wait,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            batch = response.get("Messages", [])
+            messages.extend(batch)
+            if not messages:
+                continue
+            if window_end is None:
+                window_end = time.monotonic() + self.spec.batching_window
+            if not batch or time.monotonic() >= window_end:
+                break
+        return messages
+
+    def handle(self, messages: list[dict[str, Any]]) -> None:
+        records = [self.record(message) for message in messages]
+        receipts = {record["messageId"]: record["receiptHandle"] for record in records}
+        wanted = [r for r in records if filters.passes(self.spec.patterns, _filterable(r))]
+        rejected = [r["messageId"] for r in records if r not in wanted]
+        self.delete([receipts[m] for m in rejected])  # Lambda deletes what the filters drop
+        if not wanted:
+            return
+        invocation = self.pollers.pool.invoke(self.spec.function, {"Records": wanted})
+        if not invocation.ok:
+            self.pollers.log(self.spec, f"batch of {len(wanted)} failed, left for redelivery: "
+                             f"{invocation.error_message}")
+            return
+        failed = _failed_items(invocation.payload, {r["messageId"] for r in wanted}) if self.spec.report_failures \
+            else set()
+        if failed is None:  # an unusable failure report fails the whole batch, as in Lambda
+            self.pollers.log(self.spec, "invalid batchItemFailures: the whole batch is left for redelivery")
+            return
+        self.delete([receipts[r["messageId"]] for r in wanted if r["messageId"] not in failed])
+
+    def delete(self, receipt_handles: list[str]) -> None:
+        for start in range(0, len(receipt_handles), 10):
+            chunk = receipt_handles[start : start + 10]
+            entries = [{"Id": str(index), "ReceiptHandle": handle} for index, handle in enumerate(chunk)]
+            self.sqs.delete_message_batch(QueueUrl=self.spec.queue_url, Entries=entries)
+
+    def record(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Lambda's SQS record for one received message."""
+        body = self.mend(message.get("Body", ""))
+        record: dict[str, Any] = {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": body,
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": {
+                name: {
+                    "stringValue": value.get("StringValue"),
+                    "binaryValue": _b64(value["BinaryValue"]) if "BinaryValue" in value else None,
+                    "stringListValues": value.get("StringListValues", []),
+                    "binaryListValues": [_b64(v) for v in value.get("BinaryListValues", [])],
+                    "dataType": value.get("DataType", "String"),
+                }
+                for name, value in (message.get("MessageAttributes") or {}).items()
+            },
+            "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.spec.source_arn,
+            "awsRegion": self.spec.source_arn.split(":")[3],
+        }
+        if message.get("MD5OfMessageAttributes"):
+            record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+        return record
+
+    def mend(self, body: str) -> str:
+        """What EventBridge would have delivered: moto drops `account` and ignores Input/InputPath."""
+        if not self.targets or not body.startswith("{"):
+            return body
+        try:
+            event = json.loads(body)
+        except ValueError:
+            return body
+        if not isinstance(event, dict) or "detail-type" not in event:
+            return body
+        event.setdefault("account", self.spec.source_arn.split(":")[4])
+        configs = {(t.get("Input"), t.get("InputPath")) for t in self.targets}
+        if len(configs) == 1:  # one way in: apply it (several rules with different inputs: unknowable)
+            (constant, path), = configs
+            if constant is not None:
+                return constant if isinstance(constant, str) else json.dumps(constant)
+            if path:
+                return json.dumps(_json_path(event, path))
+        return json.dumps(event)
+
+
+class StreamPoller:
+    def __init__(self, pollers: Pollers, spec: MappingSpec) -> None:
+        self.pollers = pollers
+        self.spec = spec
+        self.streams = aws.client("dynamodbstreams", pollers.endpoint_url)
+
+    def run(self) -> None:
+        iterators: dict[str, str] = {}
+        batch: list[dict[str, Any]] = []
+        window_end = 0.0
+        interval = IDLE_POLL_MIN
+        while not self.pollers.stopping:
+            try:
+                if not iterators:
+                    iterators = self.open_shards()
+                got = 0
+                for shard, iterator in list(iterators.items()):
+                    room = max(1, min(1000, self.spec.batch_size - len(batch)))
+                    response = self.streams.get_records(ShardIterator=iterator, Limit=room)
+                    iterators[shard] = response.get("NextShardIterator") or iterator
+                    records = [_stream_record(r, self.spec.source_arn) for r in response.get("Records", [])]
+                    got += len(records)
+                    if records and not batch:
+                        window_end = time.monotonic() + self.spec.batching_window
+                    batch.extend(r for r in records if filters.passes(self.spec.patterns, r))
+                if batch and (len(batch) >= self.spec.batch_size or time.monotonic() >= window_end):
+                    self.deliver(batch)
+                    batch = []
+                    interval = IDLE_POLL_MIN
+                    continue
+                interval = IDLE_POLL_MIN if got else min(IDLE_POLL_MAX, interval * 1.25)
+                wait = min(interval, max(0.05, window_end - time.monotonic())) if batch else interval
+            except Exception as error:
+                if self.pollers.stopping:
+                    return
+                self.pollers.log(self.spec, f"stream poll failed: {error}")
+                iterators, wait = {}, RETRY_BACKOFF_MAX
+            if self.pollers.sleep(wait):
+                return
+
+    def open_shards(self) -> dict[str, str]:
+        description = self.streams.describe_stream(StreamArn=self.spec.source_arn)["StreamDescription"]
+        kind = "TRIM_HORIZON" if self.spec.starting_position == "TRIM_HORIZON" else "LATEST"
+        return {
+            shard["ShardId"]: self.streams.get_shard_iterator(
+                StreamArn=self.spec.source_arn, ShardId=shard["ShardId"], ShardIteratorType=kind
+            )["ShardIterator"]
+            for shard in description.get("Shards", [])
+        }
+
+    def deliver(self, batch: list[dict[str, Any]]) -> None:
+        """Invoke until the batch is through: a partial failure retries from the failed record on."""
+        attempt = 0
+        backoff = 0.5
+        while batch and not self.pollers.stopping:
+            for start in range(0, len(batch), self.spec.batch_size):
+                chunk = batch[start : start + self.spec.batch_size]
+                failed_from = self.invoke(chunk)
+                if failed_from is not None:
+                    batch = [r for r in batch[start:] if int(r["dynamodb"]["SequenceNumber"]) >= failed_from]
+                    break
+            else:
+                return
+            attempt += 1
+            if 0 <= self.spec.max_retries < attempt:
+                self.pollers.log(self.spec, f"dropping {len(batch)} records after {attempt - 1} retries "
+                                 "(no OnFailure destination locally)")
+                return
+            if self.pollers.sleep(backoff):
+                return
+            backoff = min(backoff * 2, RETRY_BACKOFF_MAX)
+
+    def invoke(self, chunk: list[dict[str, Any]]) -> int | None:
+        """None when the chunk succeeded, else the sequence number to retry from."""
+        invocation = self.pollers.pool.invoke(self.spec.function, {"Records": chunk})
+        first = int(chunk[0]["dynamodb"]["SequenceNumber"])
+        if not invocation.ok:
+            self.pollers.log(self.spec, f"batch of {len(chunk)} failed, retrying: {invocation.error_message}")
+            return first
+        if not self.spec.report_failures:
+            return None
+        sequences = {r["dynamodb"]["SequenceNumber"] for r in chunk}
+        failed = _failed_items(invocation.payload, sequences)
+        if failed is None:
+            self.pollers.log(self.spec, "invalid batchItemFailures: retrying the whole batch")
+            return first
+        return min((int(s) for s in failed), default=None)
+
+
+def _failed_items(payload: Any, identifiers: set[str]) -> set[str] | None:
+    """The reported failures; None if the report is unusable (Lambda then fails the whole batch)."""
+    if not isinstance(payload, dict) or not payload.get("batchItemFailures"):
+        return set()
+    failed = set()
+    for item in payload["batchItemFailures"]:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not identifier or str(identifier) not in identifiers:
+            return None
+        failed.add(str(identifier))
+    return failed
+
+
+def _filterable(record: dict[str, Any]) -> dict[str, Any]:
+    """Lambda matches SQS filters against the body parsed as JSON when it is JSON."""
+    with contextlib.suppress(ValueError):
+        body = json.loads(record["body"])
+        if isinstance(body, dict):
+            return {**record, "body": body}
+    return record
+
+
+def _stream_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """Lambda's DynamoDB stream record: what the Streams API returns, JSON-ready, with eventSourceARN."""
+    event = _jsonable(record)
+    event["eventSourceARN"] = stream_arn
+    return event
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, bytes | bytearray):
+        return _b64(value)
+    if isinstance(value, dt.datetime):
+        return int(value.timestamp())
+    return value
+
+
+def _b64(value: bytes | str) -> str:
+    return base64.b64encode(value.encode() if isinstance(value, str) else value).decode()
+
+
+def _json_path(event: Any, path: str) -> Any:
+    """The `$.a.b` JSONPath subset EventBridge's InputPath uses."""
+    value = event
+    for part in path.removeprefix("$").strip(".").split("."):
+        if part:
+            value = value.get(part) if isinstance(value, dict) else None
+    return value

@@ -1,0 +1,269 @@
+"""`python -m devstack up`: start the whole local stack, report each step, run until Ctrl-C / SIGTERM.
+
+Order matters: the gateway port is bound first (a taken port fails before anything starts), then the
+emulator, the translated template, provisioning, the runtime (workers, pollers, scheduler, sweeper),
+the gateway, and finally the bootstrap admin. Stopping tears it all down, children included; anything
+that escapes (kill -9 of devstack) dies with it through PR_SET_PDEATHSIG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devstack import apigw, gateway, pollers, procs, provision, scheduler, sweeper, template, workers
+from devstack.console import Console
+from devstack.control import Control, Services
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOTSTRAP_FUNCTION = "AuthBootstrapAdminFunction"
+BOOTSTRAP_ADMIN = {"email": "admin@ates.local", "name": "Bootstrap Admin"}
+READY_LINE = "devstack ready: {url}"
+
+
+@dataclass
+class Options:
+    port: int = 8000
+    endpoint: str | None = None
+    workers: int = 1
+    state_file: Path = ROOT / ".devstack" / "state.json"
+    quiet: bool = False
+    template: Path = ROOT / "template.yaml"
+    web_root: Path = ROOT / "web"
+    log_dir: Path = ROOT / ".devstack" / "logs"
+    parameters: dict[str, str] = field(default_factory=lambda: {"Stage": "local"})
+    sweep_interval: float = 60.0
+    bootstrap: bool = True
+
+
+class _Stop(BaseException):
+    """Raised in the main thread by SIGINT/SIGTERM: unwinds startup or the wait, into the cleanup."""
+
+
+def _raise_stop(signum: int, frame: Any) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+@dataclass
+class _Running:
+    """Everything started so far, stopped in reverse order."""
+
+    server: Any = None
+    emulator: Any = None
+    pool: workers.WorkerPool | None = None
+    pollers: pollers.Pollers | None = None
+    scheduler: scheduler.Scheduler | None = None
+    sweeper: sweeper.Sweeper | None = None
+
+    def stop(self) -> None:
+        from devstack import emulator
+
+        steps = [
+            (self.server, lambda s: (s.shutdown(), s.server_close())),
+            (self.pollers, lambda p: p.stop()),
+            (self.scheduler, lambda s: s.stop()),
+            (self.sweeper, lambda s: s.stop()),
+            (self.pool, lambda p: p.close()),
+            (self.emulator, emulator.stop),
+        ]
+        for target, stop in steps:
+            if target is not None:
+                with contextlib.suppress(Exception):
+                    stop(target)
+
+
+def up(options: Options) -> int:
+    console = Console(options.log_dir, quiet=options.quiet)
+    instance = procs.instance_id()
+    front = gateway.Gateway(options.web_root, console)
+    try:
+        server = gateway.bind(front, options.port)
+    except gateway.PortInUse as error:
+        print(f"devstack: {error}. Stop whatever uses it, or pick another port: "
+              "python -m devstack up --port N", file=sys.stderr)
+        return 2
+    url = f"http://127.0.0.1:{options.port}"
+    running = _Running(server=server)
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        console.say(f"devstack: starting on {url} (instance {instance})")
+        _start(options, console, front, running, url)
+        console.say(READY_LINE.format(url=url))
+        while True:
+            time.sleep(3600)
+    except _Stop as reason:
+        console.say(f"devstack: stopping ({reason})")
+        return 0
+    except (template.TemplateError, provision.ProvisionError, EmulatorUnavailable, ValueError) as error:
+        console.say(f"devstack: cannot start: {error}")
+        return 1
+    finally:
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
+        running.stop()
+        _remove_state(options.state_file)
+        console.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class EmulatorUnavailable(RuntimeError):
+    """--endpoint names an emulator that does not answer."""
+
+
+def _start(
+    options: Options, console: Console, front: gateway.Gateway, running: _Running, url: str
+) -> dict[str, Any]:
+    from devstack import emulator
+
+    with console.step("emulator") as detail:
+        if options.endpoint:
+            endpoint = options.endpoint.rstrip("/")
+            _check_reachable(endpoint)
+            detail.append(f"using {endpoint} (not started by devstack)")
+        else:
+            port = emulator.free_port()
+            running.emulator = emulator.start(port)
+            endpoint = f"http://127.0.0.1:{port}"
+            detail.append(f"moto on {endpoint}")
+    with console.step("translate") as detail:
+        stack = template.load(options.template, options.parameters)
+        params = " ".join(f"{k}={v}" for k, v in options.parameters.items())
+        detail.append(f"{options.template.name} ({params}): {len(stack.resources)} resources")
+    with console.step("provision") as detail:
+        provisioned = provision.provision(stack, endpoint, web_origin=url.removeprefix("http://"))
+        detail.append(f"{len(provisioned.created)} resources created in the emulator")
+    _report_skipped(console, provisioned)
+    with console.step("runtime") as detail:
+        functions = workers.functions_from(provisioned)
+        running.pool = pool = workers.WorkerPool(
+            functions, endpoint_url=endpoint, console=console, size=options.workers
+        )
+        mappings = pollers.mappings_from(provisioned, concurrency=options.workers)
+        running.pollers = pollers.Pollers(
+            mappings, pool, endpoint_url=endpoint, console=console, queue_targets=provisioned.queue_targets
+        )
+        running.pollers.start()
+        schedules, schedule_notes = scheduler.schedules_from(provisioned)
+        running.scheduler = scheduler.Scheduler(schedules, pool, console)
+        running.scheduler.start()
+        running.sweeper = sweeper.Sweeper(
+            provisioned.ttl_attributes, endpoint_url=endpoint, console=console, interval=options.sweep_interval
+        )
+        running.sweeper.start()
+        detail.append(
+            f"{len(functions)} functions (pool of {options.workers}, started on first call), "
+            f"{len(mappings)} event source mappings, {len(schedules)} schedules, "
+            f"TTL sweep of {len(provisioned.ttl_attributes)} tables every {options.sweep_interval:g} s"
+        )
+    with console.step("gateway") as detail:
+        apis, api_notes = apigw.RestApi.from_provisioned(provisioned)
+        front.apis, front.invoker = apis, pool
+        info = {"url": f"{url}/", "api_url": f"{url}/api", "endpoint_url": endpoint}
+        front.control = Control(
+            Services(pool, running.scheduler, running.sweeper, endpoint, lambda e: _bootstrap(pool, e), info)
+        )
+        gateway.serve(running.server)
+        detail.append(f"{sum(len(a.routes) for a in apis)} API routes, web/ and /_devstack on {url}")
+    for note in [*schedule_notes, *api_notes]:
+        console.say(f"  note: {note}")
+    admin = _run_bootstrap(options, console, pool)
+    state = {
+        **info,
+        "admin_email": admin.get("email"),
+        "admin_password": admin.get("password"),
+        "mailbox_url": f"{url}/_devstack/mailbox",
+        "pid": os.getpid(),
+        "instance": procs.instance_id(),
+        "log_dir": str(options.log_dir),
+    }
+    _write_state(options.state_file, state)
+    _summary(console, options, state, endpoint)
+    return state
+
+
+def _report_skipped(console: Console, provisioned: provision.Provisioned) -> None:
+    counts = Counter((s.type, s.reason) for s in provisioned.skipped)
+    if counts:
+        console.say(f"  skipped     {sum(counts.values())} resources of types devstack does not create:")
+        for (kind, reason), count in sorted(counts.items()):
+            console.say(f"    {kind} x{count}: {reason}")
+    for note in provisioned.notes:
+        console.say(f"  note: {note}")
+
+
+def _bootstrap(pool: workers.WorkerPool, event: dict[str, Any]) -> workers.Invocation:
+    if BOOTSTRAP_FUNCTION not in pool.functions:
+        raise KeyError(f"no {BOOTSTRAP_FUNCTION} in the template")
+    return pool.invoke(BOOTSTRAP_FUNCTION, {**BOOTSTRAP_ADMIN, **(event or {})})
+
+
+def _run_bootstrap(options: Options, console: Console, pool: workers.WorkerPool) -> dict[str, Any]:
+    if not options.bootstrap:
+        return {}
+    with console.step("bootstrap") as detail:
+        try:
+            invocation = _bootstrap(pool, {})
+        except KeyError as error:
+            detail.append(f"skipped: {error.args[0]}")
+            return {}
+        if invocation.ok and isinstance(invocation.payload, dict) and invocation.payload.get("password"):
+            detail.append(f"admin {invocation.payload.get('email')} (created by {BOOTSTRAP_FUNCTION})")
+            return invocation.payload
+        error = invocation.error or {"errorMessage": f"unexpected result {invocation.payload!r}"}
+        detail.append(
+            f"FAILED, devstack keeps running without an admin: {error.get('errorType', 'Error')}: "
+            f"{error.get('errorMessage')} (log: {options.log_dir / BOOTSTRAP_FUNCTION}.log; "
+            "retry with: python -m devstack bootstrap-admin)"
+        )
+        return {}
+
+
+def _summary(console: Console, options: Options, state: dict[str, Any], endpoint: str) -> None:
+    console.say("")
+    console.say(f"  Web + API   {state['url']}   (API under {state['api_url']})")
+    if state.get("admin_password"):
+        console.say(f"  Admin       {state['admin_email']}  password: {state['admin_password']}")
+    console.say(f"  Mailbox     {state['mailbox_url']}")
+    console.say(f"  Logs        {options.log_dir}/<Function>.log" + ("" if options.quiet else " (also shown here)"))
+    console.say(f"  State file  {options.state_file}")
+    if options.endpoint:
+        console.say(f"  Emulator    {endpoint}: its state outlives devstack (it was running before)")
+    else:
+        console.say(f"  Emulator    {endpoint}: in memory, NOTHING persists across restarts")
+    console.say("  Stop with Ctrl-C.")
+
+
+def _check_reachable(endpoint: str) -> None:
+    parsed = urllib.parse.urlparse(endpoint)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 80), timeout=3):
+            pass
+    except OSError as error:
+        raise EmulatorUnavailable(f"no emulator answers at {endpoint} ({error})") from error
+
+
+def _write_state(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(state, indent=2) + "\n")
+    temporary.chmod(0o600)  # it holds the admin's password
+    temporary.replace(path)
+
+
+def _remove_state(path: Path) -> None:
+    """Remove the state file if it is this process's (a newer devstack may own it)."""
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+

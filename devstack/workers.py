@@ -1,0 +1,365 @@
+"""Warm worker processes per function: a small local Lambda service.
+
+A function's first invocation starts a worker (`python -m devstack.worker`), which imports the handler:
+a real cold start. The worker then stays warm for later invocations. Each function has a pool of up to
+`size` workers, so concurrent callers see real concurrency and a load test sees real contention. The
+function's timeout is enforced by killing the worker (as Lambda discards a timed-out sandbox); a worker
+that crashes fails its invocation and is replaced on the next call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from devstack import channel, procs
+from devstack.aws import DUMMY_CREDENTIALS
+from devstack.console import Console
+from devstack.template import REGION
+
+INIT_TIMEOUT_SECONDS = 30.0  # Lambda allows 10 s; a loaded 2-core laptop importing pydantic needs slack
+DEVSTACK_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What the template says about one function, resolved."""
+
+    logical_id: str
+    name: str
+    handler: str
+    code_dir: Path
+    environment: dict[str, str]
+    timeout: float = 3.0
+    memory_mb: int = 128
+    arn: str = ""
+    log_group: str = ""
+
+
+@dataclass
+class Invocation:
+    """The outcome of one invocation, as Lambda's Invoke API would report it."""
+
+    request_id: str
+    ok: bool
+    payload: Any = None
+    error: dict[str, Any] | None = None
+    duration_ms: float = 0.0
+    cold_start: bool = False
+
+    @property
+    def error_message(self) -> str:
+        return str((self.error or {}).get("errorMessage", ""))
+
+
+class FunctionError(RuntimeError):
+    """Raised by `WorkerPool.call` when the invocation failed."""
+
+    def __init__(self, invocation: Invocation) -> None:
+        super().__init__(invocation.error_message or "the function failed")
+        self.invocation = invocation
+
+
+def functions_from(provisioned: Any) -> dict[str, FunctionSpec]:
+    """Every `AWS::Lambda::Function` of the provisioned stack, with its resolved environment (SAM's
+    translation has already merged the template's Globals into each function)."""
+    specs: dict[str, FunctionSpec] = {}
+    stack = provisioned.stack
+    for logical_id in provisioned.active("AWS::Lambda::Function"):
+        props = provisioned.properties(logical_id)
+        name = provisioned.resolver.ref(logical_id)
+        variables = (props.get("Environment") or {}).get("Variables") or {}
+        specs[logical_id] = FunctionSpec(
+            logical_id=logical_id,
+            name=name,
+            handler=props.get("Handler", ""),
+            code_dir=stack.code_dirs.get(logical_id, stack.root),
+            environment={key: _env_text(value) for key, value in variables.items()},
+            timeout=float(props.get("Timeout", 3)),
+            memory_mb=int(props.get("MemorySize", 128)),
+            arn=provisioned.resolver.get_att(logical_id, "Arn"),
+            log_group=f"/aws/lambda/{name}",
+        )
+    return specs
+
+
+def _env_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def runtime_environment(spec: FunctionSpec, endpoint_url: str) -> dict[str, str]:
+    """The environment a worker starts with: the template's variables plus what the Lambda runtime sets.
+
+    Functions only learn about the emulator through AWS_ENDPOINT_URL (boto3 honours it natively);
+    AWS_SAM_LOCAL makes powertools' Tracer disable itself, as under `sam local`.
+    """
+    keep = ("PATH", "LANG", "LC_ALL", "TZ", "HOME", "TMPDIR")
+    env = {key: os.environ[key] for key in keep if key in os.environ}
+    env[procs.INSTANCE_VARIABLE] = procs.instance_id()
+    env.update(spec.environment)
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
+            "AWS_SESSION_TOKEN": "devstack",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(spec.timeout)),
+            "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group or f"/aws/lambda/{spec.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+            "AWS_SAM_LOCAL": "true",
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            "_HANDLER": spec.handler,
+            "PYTHONPATH": f"{spec.code_dir}{os.pathsep}{DEVSTACK_ROOT}",
+            "DEVSTACK_RUNTIME_PATH": DEVSTACK_ROOT,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
+    return env
+
+
+class _Worker:
+    """One warm process and its two pipe ends."""
+
+    def __init__(self, spec: FunctionSpec, endpoint_url: str, console: Console) -> None:
+        request_read, self.request_fd = os.pipe()
+        self.response_fd, response_write = os.pipe()
+        try:
+            self.process = procs.spawn(
+                [sys.executable, "-m", "devstack.worker", str(request_read), str(response_write)],
+                pass_fds=(request_read, response_write),
+                env=runtime_environment(spec, endpoint_url),
+                cwd=spec.code_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        finally:
+            os.close(request_read)
+            os.close(response_write)
+        for stream in (self.process.stdout, self.process.stderr):
+            threading.Thread(target=_forward, args=(stream, spec.logical_id, console), daemon=True).start()
+        self.init_ms = 0.0
+        self._closed = False
+        self._close_lock = threading.Lock()
+
+    def wait_ready(self, deadline: float) -> dict[str, Any] | None:
+        """None when the handler imported; the init error otherwise."""
+        message = channel.receive(self.response_fd, deadline)
+        if message.get("type") == "ready":
+            self.init_ms = float(message.get("init_ms", 0.0))
+            return None
+        return message.get("error") or {"errorType": "Runtime.InitError", "errorMessage": "init failed"}
+
+    def call(self, request: dict[str, Any], deadline: float) -> dict[str, Any]:
+        channel.send(self.request_fd, request)
+        return channel.receive(self.response_fd, deadline)
+
+    def exit_status(self, wait: float = 1.0) -> int | None:
+        try:
+            return self.process.wait(wait)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def close(self, kill: bool = False) -> None:
+        """Idempotent: a second close must not close fd numbers the OS has since handed to someone else."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+            for fd in (self.request_fd, self.response_fd):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        if kill:
+            self.process.kill()
+            self.process.wait()
+        else:
+            procs.stop(self.process, grace=1.0)
+
+
+def _forward(stream: IO[bytes] | None, function: str, console: Console) -> None:
+    if stream is None:
+        return
+    with stream:
+        for raw in iter(stream.readline, b""):
+            console.function_line(function, raw.decode("utf-8", "replace").rstrip("\n"))
+
+
+@dataclass
+class _Pool:
+    spec: FunctionSpec
+    size: int
+    idle: list[_Worker] = field(default_factory=list)
+    workers: set[_Worker] = field(default_factory=set)  # every live one, idle or busy
+    live: int = 0  # workers plus those starting
+    busy: int = 0
+    invocations: int = 0
+    cold_starts: int = 0
+    condition: threading.Condition = field(default_factory=threading.Condition)
+
+
+class WorkerPool:
+    """Invokes functions by logical id; each function gets up to `size` warm workers."""
+
+    def __init__(
+        self, functions: dict[str, FunctionSpec], *, endpoint_url: str, console: Console, size: int = 1
+    ) -> None:
+        self.functions = functions
+        self.endpoint_url = endpoint_url
+        self.console = console
+        self._pools = {name: _Pool(spec, max(1, size)) for name, spec in functions.items()}
+        self._closed = False
+
+    def call(self, function: str, event: Any) -> Any:
+        """The function's result, or FunctionError."""
+        invocation = self.invoke(function, event)
+        if not invocation.ok:
+            raise FunctionError(invocation)
+        return invocation.payload
+
+    def invoke(self, function: str, event: Any) -> Invocation:
+        pool = self._pools.get(function)
+        if pool is None:
+            raise KeyError(f"no function {function!r}; known: {', '.join(sorted(self._pools))}")
+        request_id = str(uuid.uuid4())
+        worker, cold = self._acquire(pool)
+        healthy = False
+        try:
+            if worker is None or isinstance(worker, dict):
+                error = worker or {"errorType": "Runtime.Unavailable", "errorMessage": "devstack is stopping"}
+                return Invocation(request_id, ok=False, error=error, cold_start=cold)
+            invocation, healthy = self._run(pool.spec, worker, request_id, event)
+            invocation.cold_start = cold
+            self._log_report(pool.spec, invocation, worker.init_ms if cold else None)
+            return invocation
+        finally:
+            self._release(pool, worker if isinstance(worker, _Worker) else None, healthy)
+            pool.invocations += 1
+            pool.cold_starts += int(cold)
+
+    def _acquire(self, pool: _Pool) -> tuple[_Worker | dict[str, Any] | None, bool]:
+        """An idle warm worker, or a newly started one (cold), or the init error of a failed start."""
+        with pool.condition:
+            while not pool.idle and pool.live >= pool.size and not self._closed:
+                pool.condition.wait()
+            if self._closed:
+                return None, False
+            pool.busy += 1
+            if pool.idle:
+                return pool.idle.pop(), False
+            pool.live += 1
+        try:
+            worker = _Worker(pool.spec, self.endpoint_url, self.console)
+        except Exception as error:
+            return {"errorType": "Runtime.StartError", "errorMessage": f"cannot start a worker: {error}"}, True
+        try:
+            failure = worker.wait_ready(time.monotonic() + INIT_TIMEOUT_SECONDS)
+        except (channel.ChannelClosed, channel.ChannelTimeout) as error:
+            status = worker.exit_status(0.2)
+            failure = {"errorType": "Runtime.InitError", "errorMessage": f"init failed ({error}; exit {status})"}
+        if failure is not None:
+            worker.close(kill=True)
+            return failure, True
+        with pool.condition:
+            if self._closed:
+                worker.close(kill=True)
+                return None, True
+            pool.workers.add(worker)
+        return worker, True
+
+    def _release(self, pool: _Pool, worker: _Worker | None, healthy: bool) -> None:
+        with pool.condition:
+            pool.busy -= 1
+            if worker is not None and healthy and not self._closed:
+                pool.idle.append(worker)
+            else:
+                pool.live -= 1
+                if worker is not None:
+                    pool.workers.discard(worker)
+                    worker.close(kill=True)
+            pool.condition.notify()
+
+    def _run(self, spec: FunctionSpec, worker: _Worker, request_id: str, event: Any) -> tuple[Invocation, bool]:
+        """One invocation on `worker`; returns it and whether the worker may be reused."""
+        started = time.monotonic()
+        deadline = started + spec.timeout
+        request = {
+            "request_id": request_id,
+            "deadline_ms": int(time.time() * 1000 + spec.timeout * 1000),
+            "invoked_function_arn": spec.arn,
+            "event": event,
+        }
+        self.console.function_line(spec.logical_id, f"START RequestId: {request_id} Version: $LATEST", echo=False)
+        try:
+            response = worker.call(request, deadline)
+        except channel.ChannelTimeout:
+            worker.close(kill=True)
+            message = f"RequestId: {request_id} Error: Task timed out after {spec.timeout:.2f} seconds"
+            error = {"errorType": "Sandbox.Timedout", "errorMessage": message}
+            return Invocation(request_id, ok=False, error=error, duration_ms=_ms(started)), False
+        except (channel.ChannelClosed, BrokenPipeError, OSError):
+            status = worker.exit_status()
+            message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {status}"
+            error = {"errorType": "Runtime.ExitError", "errorMessage": message}
+            return Invocation(request_id, ok=False, error=error, duration_ms=_ms(started)), False
+        if response.get("type") == "result":
+            return Invocation(request_id, ok=True, payload=response.get("payload"), duration_ms=_ms(started)), True
+        return Invocation(request_id, ok=False, error=response.get("error"), duration_ms=_ms(started)), True
+
+    def _log_report(self, spec: FunctionSpec, invocation: Invocation, init_ms: float | None) -> None:
+        self.console.function_line(spec.logical_id, f"END RequestId: {invocation.request_id}", echo=False)
+        report = (
+            f"REPORT RequestId: {invocation.request_id} Duration: {invocation.duration_ms:.2f} ms "
+            f"Memory Size: {spec.memory_mb} MB"
+        )
+        if init_ms is not None:
+            report += f" Init Duration: {init_ms:.2f} ms"
+        if not invocation.ok:
+            report += f" Status: error ({(invocation.error or {}).get('errorType', 'Error')})"
+        self.console.function_line(spec.logical_id, report)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        return {
+            name: {
+                "workers": len(pool.workers),
+                "busy": pool.busy,
+                "invocations": pool.invocations,
+                "cold_starts": pool.cold_starts,
+            }
+            for name, pool in self._pools.items()
+        }
+
+    def close(self) -> None:
+        """Stop every worker; callers waiting for one get an error."""
+        self._closed = True
+        for pool in self._pools.values():
+            with pool.condition:
+                idle, pool.idle = pool.idle, []
+                busy = [worker for worker in pool.workers if worker not in idle]
+                pool.workers.clear()
+                pool.live -= len(idle)
+                pool.condition.notify_all()
+            for worker in busy:  # its caller gets "exited" and releases (closes) it
+                worker.process.kill()
+            for worker in idle:
+                worker.close()
+
+
+def _ms(started: float) -> float:
+    return (time.monotonic() - started) * 1000

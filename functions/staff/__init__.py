@@ -1,0 +1,1 @@
+"""Staff context: employees, positions and the department tree (SPEC §4)."""

@@ -1,0 +1,97 @@
+"""Integration fixtures: the resources of template.yaml provisioned on the emulator by devstack's own
+provisioner, and a way to run a handler in-process with exactly its function's template environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def provisioned(emulator):
+    from devstack import provision, template
+
+    stack = template.load(ROOT / "template.yaml", {"Stage": "local"})
+    return provision.provision(stack, emulator)
+
+
+def function_environment(provisioned, logical_id: str) -> dict[str, str]:
+    properties = provisioned.properties(logical_id)
+    return {k: str(v) for k, v in (properties.get("Environment") or {}).get("Variables", {}).items()}
+
+
+@pytest.fixture()
+def as_function(provisioned, monkeypatch) -> Callable[[str], dict[str, str]]:
+    """`as_function("AuthApiFunction")` gives this process that function's environment (and fresh settings)."""
+
+    def use(logical_id: str) -> dict[str, str]:
+        environment = function_environment(provisioned, logical_id)
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        _clear_settings_caches()
+        return environment
+
+    yield use
+    _clear_settings_caches()
+
+
+def _clear_settings_caches() -> None:
+    import sys
+
+    for module in list(sys.modules.values()):
+        get = getattr(module, "get", None) if getattr(module, "__name__", "").endswith(".settings") else None
+        if get is not None and hasattr(get, "cache_clear"):
+            get.cache_clear()
+
+
+class LambdaContext:
+    """The attributes powertools reads from Lambda's context object."""
+
+    function_name = "test"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
+    log_group_name = "/aws/lambda/test"
+    log_stream_name = "test"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 10_000
+
+
+def api_event(method: str, path: str, *, body: Any = None, caller: dict[str, str] | None = None,
+              query: dict[str, str] | None = None, raw_body: str | None = None) -> dict[str, Any]:
+    """A REST API (v1) proxy event as API Gateway sends it, authorizer context included."""
+    headers = {"content-type": "application/json", "host": "127.0.0.1"}
+    return {
+        "resource": path, "path": path, "httpMethod": method, "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query, "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()}
+        or None, "pathParameters": None, "stageVariables": None,
+        "requestContext": {"resourcePath": path, "httpMethod": method, "path": f"/local{path}", "stage": "local",
+                           "requestId": str(uuid.uuid4()), "identity": {"sourceIp": "127.0.0.1"},
+                           "authorizer": ({"principalId": caller["sub"], **caller} if caller else None)},
+        "body": raw_body if raw_body is not None else (json.dumps(body) if body is not None else None),
+        "isBase64Encoded": False,
+    }  # fmt: skip
+
+
+def call(handler: Callable, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    response = handler(event, LambdaContext())
+    return response["statusCode"], json.loads(response["body"]) if response.get("body") else {}
+
+
+@pytest.fixture(autouse=True)
+def _quiet_powertools(monkeypatch) -> Iterator[None]:
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
+    yield

@@ -1,0 +1,212 @@
+"""devstack's local Lambda service: a warm worker process per function, started on first call."""
+
+from __future__ import annotations
+
+import io
+import os
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from devstack.console import Console
+from devstack.workers import FunctionSpec, WorkerPool
+
+HANDLERS = textwrap.dedent(
+    '''
+    import os, sys, time
+
+    IMPORTED_AT = time.time()
+    print("cold start of", os.getpid())  # stdout belongs to the logs, never to the channel
+
+    def ok(event, context):
+        print("\\x00\\x00\\x00\\x10{not a frame}")  # would corrupt a stdout-based channel
+        print("to stderr", file=sys.stderr)
+        return {
+            "pid": os.getpid(), "event": event, "imported_at": IMPORTED_AT,
+            "context": {
+                "function_name": context.function_name, "memory": context.memory_limit_in_mb,
+                "arn": context.invoked_function_arn, "request_id": context.aws_request_id,
+                "remaining": context.get_remaining_time_in_millis(), "log_group": context.log_group_name,
+            },
+            "env": {k: os.environ.get(k) for k in (
+                "AWS_ENDPOINT_URL", "AWS_SAM_LOCAL", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME",
+                "TABLE_NAME", "AWS_ACCESS_KEY_ID", "PYTHONPATH", "DEVSTACK_INSTANCE")},
+            "repo_importable": _importable("tests.conftest"),
+        }
+
+    def _importable(name):
+        try:
+            __import__(name)
+            return True
+        except ImportError:
+            return False
+
+    def boom(event, context):
+        raise ValueError("boom")
+
+    def crash(event, context):
+        os._exit(3)
+
+    def slow(event, context):
+        time.sleep(event.get("sleep", 0))
+        return os.getpid()
+
+    def decimal(event, context):
+        from decimal import Decimal
+        return {"n": Decimal("3"), "x": Decimal("1.5")}
+    '''
+)
+
+
+@pytest.fixture()
+def code(tmp_path: Path) -> Path:
+    (tmp_path / "fns" / "demo").mkdir(parents=True)
+    (tmp_path / "fns" / "demo" / "__init__.py").write_text("")
+    (tmp_path / "fns" / "demo" / "handlers.py").write_text(HANDLERS)
+    (tmp_path / "fns" / "broken.py").write_text("raise RuntimeError('cannot import me')\n")
+    return tmp_path / "fns"
+
+
+def spec(code: Path, name: str, handler: str, timeout: float = 5.0) -> FunctionSpec:
+    return FunctionSpec(
+        logical_id=name, name=f"ates-test-{name}", handler=handler, code_dir=code,
+        environment={"TABLE_NAME": "ates-test-Table"}, timeout=timeout, memory_mb=256,
+        arn=f"arn:aws:lambda:us-east-1:123456789012:function:ates-test-{name}",
+    )  # fmt: skip
+
+
+@pytest.fixture()
+def make_pool(code: Path, tmp_path: Path):
+    pools: list[WorkerPool] = []
+    out = io.StringIO()
+
+    def make(size: int = 1, **timeouts: float) -> WorkerPool:
+        functions = {
+            "Ok": spec(code, "Ok", "demo.handlers.ok"),
+            "Boom": spec(code, "Boom", "demo.handlers.boom"),
+            "Crash": spec(code, "Crash", "demo.handlers.crash"),
+            "Slow": spec(code, "Slow", "demo.handlers.slow", timeout=timeouts.get("Slow", 1.0)),
+            "Decimal": spec(code, "Decimal", "demo.handlers.decimal"),
+            "Broken": spec(code, "Broken", "broken.handler"),
+        }
+        pool = WorkerPool(functions, endpoint_url="http://127.0.0.1:9", console=Console(tmp_path / "logs", out=out),
+                          size=size)  # fmt: skip
+        pools.append(pool)
+        return pool
+
+    make.out = out  # type: ignore[attr-defined]
+    yield make
+    for pool in pools:
+        pool.close()
+
+
+def test_a_function_cold_starts_once_then_stays_warm(make_pool):
+    pool = make_pool()
+    first = pool.invoke("Ok", {"n": 1})
+    second = pool.invoke("Ok", {"n": 2})
+    assert first.ok and second.ok, (first, second)
+    assert first.cold_start and not second.cold_start
+    assert first.payload["pid"] == second.payload["pid"] != os.getpid()
+    assert first.payload["imported_at"] == second.payload["imported_at"]  # imported once: a warm sandbox
+    assert second.payload["event"] == {"n": 2}
+    assert pool.stats()["Ok"] == {"workers": 1, "busy": 0, "invocations": 2, "cold_starts": 1}
+    assert pool.stats()["Boom"]["workers"] == 0  # nothing starts before its first call
+
+
+def test_the_worker_gets_a_lambda_context_and_its_environment(make_pool, code):
+    result = make_pool().invoke("Ok", {}).payload
+    context, env = result["context"], result["env"]
+    assert context["function_name"] == "ates-test-Ok"
+    assert context["memory"] == 256
+    assert context["arn"].endswith(":function:ates-test-Ok")
+    assert context["log_group"] == "/aws/lambda/ates-test-Ok"
+    assert len(context["request_id"]) == 36
+    assert 4000 < context["remaining"] <= 5000  # counts down from the function's timeout
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"
+    assert env["AWS_SAM_LOCAL"] == "true" and env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "ates-test-Ok" and env["TABLE_NAME"] == "ates-test-Table"
+    assert env["AWS_ACCESS_KEY_ID"] == "devstack"
+    assert env["PYTHONPATH"] == str(code)
+    assert env["DEVSTACK_INSTANCE"] == os.environ["DEVSTACK_INSTANCE"]
+    assert result["repo_importable"] is False  # like Lambda: only the CodeUri is importable, not the repo
+
+
+def test_function_output_goes_to_the_logs_prefixed_not_into_the_channel(make_pool, tmp_path):
+    pool = make_pool()
+    assert pool.invoke("Ok", {}).ok
+    time.sleep(0.2)  # the log forwarder threads
+    log = (tmp_path / "logs" / "Ok.log").read_text()
+    assert "cold start of" in log and "to stderr" in log and "{not a frame}" in log
+    assert "REPORT RequestId:" in log and "Init Duration:" in log
+    assert "[Ok] to stderr" in make_pool.out.getvalue()
+
+
+def test_an_exception_is_an_error_result_and_the_worker_stays_warm(make_pool):
+    pool = make_pool()
+    first, second = pool.invoke("Boom", {}), pool.invoke("Boom", {})
+    assert not first.ok and first.error["errorType"] == "ValueError" and first.error["errorMessage"] == "boom"
+    assert "handlers.py" in "".join(first.error["stackTrace"])
+    assert not second.cold_start
+
+
+def test_a_crashed_worker_fails_its_invocation_and_is_replaced(make_pool):
+    pool = make_pool()
+    crashed = pool.invoke("Crash", {})
+    assert not crashed.ok and crashed.error["errorType"] == "Runtime.ExitError"
+    assert "exit status 3" in crashed.error_message
+    assert pool.stats()["Crash"]["workers"] == 0
+    again = pool.invoke("Crash", {})
+    assert again.cold_start  # a new worker was started for the next call
+
+
+def test_a_timeout_kills_the_worker_and_the_next_call_gets_a_new_one(make_pool):
+    pool = make_pool(Slow=1.0)
+    started = time.monotonic()
+    late = pool.invoke("Slow", {"sleep": 5})
+    assert time.monotonic() - started < 3
+    assert not late.ok and late.error["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in late.error_message
+    fine = pool.invoke("Slow", {"sleep": 0})
+    assert fine.ok and fine.cold_start
+
+
+def test_an_import_error_fails_the_invocation_with_the_runtimes_error_type(make_pool):
+    broken = make_pool().invoke("Broken", {})
+    assert not broken.ok and broken.error["errorType"] == "Runtime.InitError"
+    assert "cannot import me" in broken.error_message
+
+
+def test_results_serialise_like_the_lambda_runtime(make_pool):
+    assert make_pool().invoke("Decimal", {}).payload == {"n": 3, "x": 1.5}
+
+
+def test_a_pool_of_two_serves_two_calls_at_once_and_a_pool_of_one_queues_them(make_pool):
+    def elapsed(pool: WorkerPool) -> tuple[float, set[int]]:
+        pool.invoke("Slow", {"sleep": 0})  # warm one worker first
+        pids: set[int] = set()
+        started = time.monotonic()
+        threads = [threading.Thread(target=lambda: pids.add(pool.invoke("Slow", {"sleep": 0.6}).payload))
+                   for _ in range(2)]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return time.monotonic() - started, pids
+
+    parallel, two_pids = elapsed(make_pool(size=2, Slow=5))
+    serial, one_pid = elapsed(make_pool(size=1, Slow=5))
+    assert len(two_pids) == 2 and parallel < 1.15
+    assert len(one_pid) == 1 and serial >= 1.2
+
+
+def test_closing_the_pool_stops_every_worker(make_pool):
+    pool = make_pool()
+    pid = pool.invoke("Ok", {}).payload["pid"]
+    pool.close()
+    deadline = time.monotonic() + 3
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
