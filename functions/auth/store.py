@@ -1,14 +1,14 @@
 """The auth table (single-table design) behind small functions; the only module that knows its keys.
 
-    ACCOUNT#<id> / ACCOUNT     the account (gsi1: "ACCOUNT" / email, the admin list;
-                               gsi2: "DEPT#<department>" / id, to regrant a department's roles)
-    EMAIL#<email> / EMAIL      claims a login email for one active account
-    DEPTROLES#<id> / ROLES     roles granted to everyone in a department (R-AUTH-6)
-    INVITE#<sha256> / INVITE   a one-time set-password link (only its hash is stored)
-    MAIL#<uuid> / MAIL         an email to send (the mailer sends it from the stream, at least once)
-    LOGIN#<email> / GUARD      recent failed logins and the lock (expires on its own)
-    OUTBOX#<uuid> / OUTBOX     events waiting for the relay (shared.events.outbox)
-    INBOX#<event id> / <name>  events a consumer has applied (shared.events.consumer)
+ACCOUNT#<id> / ACCOUNT     the account (gsi1: "ACCOUNT" / email, the admin list;
+                           gsi2: "DEPT#<department>" / id, to regrant a department's roles)
+EMAIL#<email> / EMAIL      claims a login email for one active account
+DEPTROLES#<id> / ROLES     roles granted to everyone in a department (R-AUTH-6)
+INVITE#<sha256> / INVITE   a one-time set-password link (only its hash is stored)
+MAIL#<uuid> / MAIL         an email to send (the mailer sends it from the stream, at least once)
+LOGIN#<email> / GUARD      recent failed logins and the lock (expires on its own)
+OUTBOX#<uuid> / OUTBOX     events waiting for the relay (shared.events.outbox)
+INBOX#<event id> / <name>  events a consumer has applied (shared.events.consumer)
 """
 
 from __future__ import annotations

@@ -62,7 +62,9 @@ def test_an_envelope_built_by_a_producer_validates_against_its_exported_schema()
 
 
 def test_r_ev_1_schemas_and_the_template_registry_are_generated_from_the_contracts():
-    result = subprocess.run([sys.executable, "schemas/generate.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "schemas/generate.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     template = (ROOT / "template.yaml").read_text()
     for contract in REGISTRY.contracts:

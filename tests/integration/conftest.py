@@ -69,8 +69,15 @@ class LambdaContext:
         return 10_000
 
 
-def api_event(method: str, path: str, *, body: Any = None, caller: dict[str, str] | None = None,
-              query: dict[str, str] | None = None, raw_body: str | None = None) -> dict[str, Any]:
+def api_event(
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    caller: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    raw_body: str | None = None,
+) -> dict[str, Any]:
     """A REST API (v1) proxy event as API Gateway sends it, authorizer context included."""
     headers = {"content-type": "application/json", "host": "127.0.0.1"}
     return {

@@ -144,7 +144,7 @@ def test_r_auth_3_a_deactivated_account_is_denied_with_an_unexpired_token(auth):
 
 @pytest.mark.parametrize("header", ["", "Bearer", "Basic abc", "Bearer not.a.jwt"])
 def test_r_auth_3_missing_or_malformed_tokens_are_unauthorized(auth, header):
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         auth.authorizer({"type": "TOKEN", "authorizationToken": header, "methodArn": "arn"}, LambdaContext())
 
 

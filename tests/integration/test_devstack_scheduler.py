@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest

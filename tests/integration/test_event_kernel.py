@@ -20,6 +20,7 @@ from shared.events import relay
 from shared.events.consumer import Consumer
 from shared.events.outbox import outbox_put
 from tests.conftest import make_table
+from tests.events import bridge, sqs_event
 
 
 def account_created(roles=("worker",)) -> Any:
@@ -145,41 +146,6 @@ def test_relay_reports_the_first_record_it_could_not_publish_so_the_stream_retri
 
 
 # --- consumer base -------------------------------------------------------------------------------
-
-
-def sqs_event(*bodies: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": str(uuid.uuid4()),
-                "receiptHandle": "r",
-                "body": json.dumps(body),
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
-                "awsRegion": "us-east-1",
-            }
-            for body in bodies
-        ]
-    }
-
-
-def bridge(envelope, *, with_account: bool = True) -> dict[str, Any]:
-    event = {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": envelope.event_name,
-        "source": envelope.producer,
-        "time": "2026-11-27T10:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": envelope.model_dump(mode="json"),
-    }
-    if with_account:
-        event["account"] = "123456789012"
-    return event
 
 
 def counting_consumer(table: str, applied: list, name="test.on_account_created") -> Consumer:
