@@ -2,14 +2,13 @@
 
 Invitations and payout emails go nowhere locally; this is where a developer reads them (and clicks the
 invitation link). The emulator module knows how to read SES's sent messages; this module only
-normalises them (plain, templated and raw messages) and renders them.
+normalises them (simple, templated and raw messages) and renders them.
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
 import html
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -38,55 +37,17 @@ def messages(endpoint_url: str) -> list[Email]:
 
 
 def normalise(raw: dict[str, Any]) -> Email:
-    """One sent message, whatever shape it was recorded in."""
-    text = raw.get("raw_data") or raw.get("raw") or raw.get("RawData")
-    if isinstance(text, str) and not raw.get("subject") and not raw.get("body"):
-        return _from_mime(raw, text)
-    body = raw.get("body") if "body" in raw else raw.get("Body", "")
-    if isinstance(body, dict):  # {"text": ..., "html": ...} or SES's {"Text": {"Data"}, "Html": {"Data"}}
-        body = _pick(body, "text", "Text") or _pick(body, "html", "Html") or ""
-    if not body and raw.get("template"):
-        body = f"(template {raw.get('template')}: {raw.get('template_data', '')})"
+    """One message as `devstack.emulator.sent_emails` describes it (simple, templated or raw)."""
+    body = raw.get("body") or {}
+    text = body.get("text") or body.get("html") or "" if isinstance(body, dict) else str(body)
+    if not text and raw.get("template"):
+        text = f"(template {raw['template']} with {raw.get('template_data') or '{}'})"
     return Email(
-        sender=str(raw.get("from") or raw.get("source") or raw.get("Source") or ""),
-        to=_addresses(raw.get("to") or raw.get("destinations") or raw.get("Destination") or []),
-        subject=str(raw.get("subject") or raw.get("Subject") or ""),
-        body=str(body),
-        sent_at=str(raw.get("sent_at") or raw.get("timestamp") or raw.get("Timestamp") or ""),
-        id=str(raw.get("id") or raw.get("message_id") or raw.get("MessageId") or ""),
-    )
-
-
-def _pick(body: dict[str, Any], *keys: str) -> str:
-    for key in keys:
-        value = body.get(key)
-        if isinstance(value, dict):
-            value = value.get("Data") or value.get("data")
-        if value:
-            return str(value)
-    return ""
-
-
-def _addresses(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [str(a) for key in ("ToAddresses", "CcAddresses", "BccAddresses") for a in value.get(key, [])]
-    return [str(a) for a in value]
-
-
-def _from_mime(raw: dict[str, Any], text: str) -> Email:
-    message = email.message_from_string(text, policy=email.policy.default)
-    part = message.get_body(preferencelist=("plain", "html")) if message.is_multipart() else message
-    body = part.get_content() if part is not None else ""
-    return Email(
-        sender=str(message.get("From") or raw.get("source") or ""),
-        to=[a.strip() for a in str(message.get("To") or "").split(",") if a.strip()] or _addresses(
-            raw.get("destinations") or []
-        ),
-        subject=str(message.get("Subject") or ""),
-        body=str(body),
-        sent_at=str(raw.get("sent_at") or raw.get("timestamp") or ""),
+        sender=str(raw.get("source") or ""),
+        to=[str(a) for a in (raw.get("to") or raw.get("destinations") or [])],
+        subject=str(raw.get("subject") or ""),
+        body=str(text),
+        sent_at=str(raw.get("sent_at") or ""),
         id=str(raw.get("id") or ""),
     )
 
@@ -117,7 +78,5 @@ pre {{ white-space: pre-wrap; background: #f6f6f6; padding: .5rem; }}
 
 
 def _linkify(text: str) -> str:
-    import re
-
     escaped = html.escape(text)
     return re.sub(r"(https?://[^\s<>&]+(?:&amp;[^\s<>&]+)*)", r'<a href="\1">\1</a>', escaped)

@@ -144,6 +144,8 @@ class SqsPoller:
         while not self.pollers.stopping:
             try:
                 messages = self.receive()
+                if self.pollers.stopping:
+                    return  # received but not handled: they reappear after the visibility timeout
                 if messages:
                     self.handle(messages)
                 backoff = 0.5

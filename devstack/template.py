@@ -52,18 +52,23 @@ def load(
     *,
     stack_name: str = "ates-local",
     region: str = REGION,
+    local_defaults: dict[str, str] | None = None,
 ) -> Stack:
-    """Parse, translate and return `path` with parameter `overrides` applied (e.g. `{"Stage": "local"}`)."""
-    from samtranslator.yaml_helper import yaml_parse
+    """Parse, translate and return `path` with parameter `overrides` applied (e.g. `{"Stage": "local"}`).
 
+    `local_defaults` apply only to parameters the template declares and `overrides` leave unset (such as
+    `WebUrl`, which locally is devstack's own origin).
+    """
     path = Path(path).resolve()
     try:
-        raw = yaml_parse(path.read_text())
+        raw = parse_yaml(path.read_text())
     except OSError as error:
         raise TemplateError(f"cannot read {path}: {error}") from error
     if not isinstance(raw, dict) or "Resources" not in raw:
         raise TemplateError(f"{path} has no Resources section")
-    parameters = parameter_values(raw.get("Parameters") or {}, overrides or {})
+    declared = raw.get("Parameters") or {}
+    chosen = {k: v for k, v in (local_defaults or {}).items() if k in declared}
+    parameters = parameter_values(declared, {**chosen, **(overrides or {})})
     sam = copy.deepcopy(raw)
     code_dirs = _swap_local_code(sam, path.parent)
     translated = translate(sam, parameters, region)
@@ -78,6 +83,19 @@ def load(
         mappings=translated.get("Mappings") or {},
         code_dirs=code_dirs,
     )
+
+
+def parse_yaml(text: str) -> Any:
+    """samtranslator's `yaml_parse` (short-form intrinsics like `!Sub` become `{"Fn::Sub": ...}`), on
+    libyaml's loader when present: the pure-Python one takes a second for this template."""
+    import yaml
+    from samtranslator.yaml_helper import intrinsics_multi_constructor
+
+    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        pass
+
+    Loader.add_multi_constructor("!", intrinsics_multi_constructor)
+    return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 def translate(sam: dict[str, Any], parameters: dict[str, Any], region: str) -> dict[str, Any]:

@@ -22,19 +22,24 @@ FAKE_AWS = {
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[str]:
-    """A patched moto server of our own for the whole session; yields its endpoint URL."""
-    from devstack import emulator as emu
+    """A patched moto server of our own for the whole session; yields its endpoint URL.
+    `ATES_TEST_ENDPOINT=http://...` runs the tests against an emulator that is already running."""
+    endpoint = os.environ.get("ATES_TEST_ENDPOINT")
+    process = None
+    if not endpoint:
+        from devstack import emulator as emu
 
-    port = emu.free_port()
-    process = emu.start(port)
-    endpoint = f"http://127.0.0.1:{port}"
+        port = emu.free_port()
+        process = emu.start(port)
+        endpoint = f"http://127.0.0.1:{port}"
     saved = {k: os.environ.get(k) for k in [*FAKE_AWS, "AWS_ENDPOINT_URL"]}
     os.environ.update(FAKE_AWS, AWS_ENDPOINT_URL=endpoint)
     _forget_clients()
     try:
         yield endpoint
     finally:
-        emu.stop(process)
+        if process is not None:
+            emu.stop(process)  # noqa: F821 - imported when started
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

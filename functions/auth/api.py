@@ -17,13 +17,12 @@ from auth.settings import get as settings
 from shared import clock, dynamo, pagination
 from shared.errors import Gone, NotFound, TooManyRequests, Unauthorized, Unprocessable
 from shared.events.outbox import outbox_put
-from shared.http import caller, make_resolver, require_roles
+from shared.http import PathId, caller, make_resolver, require_roles
 from shared.observability import logger, tracer
 
 app = make_resolver()
 
 Role = Literal["worker", "manager", "admin", "accountant"]
-Id = Annotated[str, Field(pattern=r"^[0-9a-fA-F-]{36}$")]
 REGRANT_CHUNK = 20  # accounts per transaction: 20 puts + 1 outbox item stay within 25 actions
 
 
@@ -146,7 +145,7 @@ def list_accounts(
 
 
 @app.put("/auth/accounts/<account_id>/roles")
-def set_account_roles(account_id: Id, body: RolesRequest) -> dict[str, Any]:
+def set_account_roles(account_id: PathId, body: RolesRequest) -> dict[str, Any]:
     require_roles(app, "admin")
     before = store.get_account(account_id)
     if before is None:
@@ -157,7 +156,7 @@ def set_account_roles(account_id: Id, body: RolesRequest) -> dict[str, Any]:
 
 
 @app.put("/auth/departments/<department_id>/roles")
-def set_department_roles(department_id: Id, body: RolesRequest) -> dict[str, Any]:
+def set_department_roles(department_id: PathId, body: RolesRequest) -> dict[str, Any]:
     """Grant roles to everyone in a department, now and later (R-AUTH-6). The grant is stored first;
     accounts are then updated in chunks, each with its events; re-sending the same grant finishes a
     run that was cut short."""

@@ -48,9 +48,9 @@ def key(pk: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 
 
-def put(table: str, values: Mapping[str, Any], *, condition: str | None = None, **expr: Any) -> dict[str, Any]:
+def put(table: str, item: Mapping[str, Any], *, condition: str | None = None, **expr: Any) -> dict[str, Any]:
     """A `Put` action for `TransactWriteItems`."""
-    action: dict[str, Any] = {"TableName": table, "Item": to_item(values)}
+    action: dict[str, Any] = {"TableName": table, "Item": to_item(item)}
     if condition:
         action["ConditionExpression"] = condition
     action.update(_expression(**expr))

@@ -8,15 +8,19 @@ declare `/auth/login`, not `/api/auth/login`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from shared.errors import DomainError, Forbidden, Unauthorized
 from shared.observability import logger
 
 ROLES = ("worker", "manager", "admin", "accountant")
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# A public id in a path (`/staff/employees/<employee_id>`): a malformed one is a 422, never a lookup.
+PathId = Annotated[str, Path(pattern=UUID_PATTERN)]
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:

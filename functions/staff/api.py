@@ -15,7 +15,7 @@ from shared import clock, pagination
 from shared.contracts import REGISTRY
 from shared.contracts.staff import DepartmentChangedV1, EmployeeDismissedV1, EmployeeHiredV1, EmployeeUpdatedV1
 from shared.errors import Unprocessable
-from shared.http import caller, make_resolver, require_roles
+from shared.http import PathId, caller, make_resolver, require_roles
 from shared.observability import logger, tracer
 from staff import store
 from staff.domain import Department, Employee, ensure_no_cycle, normalise_email
@@ -24,7 +24,6 @@ app = make_resolver()
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Position = Annotated[str, Field(min_length=1, max_length=200)]
-Id = Annotated[str, Field(pattern=r"^[0-9a-fA-F-]{36}$")]
 
 
 class Strict(BaseModel):
@@ -81,7 +80,7 @@ def _department_event(department: Department, *, deleted: bool = False) -> Any:
     )  # fmt: skip
 
 
-def created(body: dict[str, Any]) -> Response:
+def created(body: dict[str, Any]) -> Response[dict[str, Any]]:
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
 
 
@@ -104,7 +103,7 @@ def list_employees(
 
 
 @app.post("/staff/employees")
-def hire(body: HireRequest) -> Response:
+def hire(body: HireRequest) -> Response[dict[str, Any]]:
     require_roles(app, "admin")
     employee = Employee(
         employee_id=str(uuid.uuid4()), name=body.name, email=normalise_email(body.email), position=body.position,
@@ -116,13 +115,13 @@ def hire(body: HireRequest) -> Response:
 
 
 @app.get("/staff/employees/<employee_id>")
-def get_employee(employee_id: Id) -> dict[str, Any]:
+def get_employee(employee_id: PathId) -> dict[str, Any]:
     caller(app)
     return store.get_employee(employee_id).public()
 
 
 @app.patch("/staff/employees/<employee_id>")
-def edit_employee(employee_id: Id, body: EmployeePatch) -> dict[str, Any]:
+def edit_employee(employee_id: PathId, body: EmployeePatch) -> dict[str, Any]:
     require_roles(app, "admin")
     before = store.get_employee(employee_id)
     if before.status != "active":
@@ -142,7 +141,7 @@ def edit_employee(employee_id: Id, body: EmployeePatch) -> dict[str, Any]:
 
 
 @app.post("/staff/employees/<employee_id>/dismiss")
-def dismiss(employee_id: Id) -> dict[str, Any]:
+def dismiss(employee_id: PathId) -> dict[str, Any]:
     require_roles(app, "admin")
     before = store.get_employee(employee_id)
     now = clock.now()
@@ -170,7 +169,7 @@ def list_departments(
 
 
 @app.post("/staff/departments")
-def create_department(body: DepartmentRequest) -> Response:
+def create_department(body: DepartmentRequest) -> Response[dict[str, Any]]:
     require_roles(app, "admin")
     department = Department(
         department_id=str(uuid.uuid4()), name=body.name, parent_id=_text(body.parent_id),
@@ -181,7 +180,7 @@ def create_department(body: DepartmentRequest) -> Response:
 
 
 @app.patch("/staff/departments/<department_id>")
-def edit_department(department_id: Id, body: DepartmentPatch) -> dict[str, Any]:
+def edit_department(department_id: PathId, body: DepartmentPatch) -> dict[str, Any]:
     require_roles(app, "admin")
     before = store.get_department(department_id)
     changes = body.model_dump(exclude_unset=True)
@@ -200,7 +199,7 @@ def edit_department(department_id: Id, body: DepartmentPatch) -> dict[str, Any]:
 
 
 @app.delete("/staff/departments/<department_id>")
-def delete_department(department_id: Id) -> Response:
+def delete_department(department_id: PathId) -> Response[str]:
     require_roles(app, "admin")
     department = store.get_department(department_id)
     gone = department.changed()

@@ -81,16 +81,19 @@ def parent_of(department_id: str) -> str | None:
     return item.get("parent_id") if item else None
 
 
+MAX_PAGES_PER_REQUEST = 20  # a filtered list reads on until the page is full, within bounds
+
+
 def _query_index(
     kind: str, limit: int, cursor: str | None, filters: dict[str, tuple[str, Any]], names: dict[str, str] | None = None
 ) -> tuple[list[dict], str | None]:
-    """One page of gsi1 for `kind`, with optional filters; pages may be short when filters apply."""
+    """Up to `limit` items of gsi1 for `kind` that pass `filters`. DynamoDB applies `Limit` before a
+    filter, so one query can return few or none of the matches: read on until the page is full."""
     params: dict[str, Any] = {
         "TableName": table(),
         "IndexName": "gsi1",
         "KeyConditionExpression": "gsi1pk = :kind",
         "ExpressionAttributeValues": {":kind": {"S": kind}},
-        "Limit": limit,
     }
     if filters:
         params["FilterExpression"] = " AND ".join(expression for expression, _ in filters.values())
@@ -98,12 +101,17 @@ def _query_index(
     if names:
         params["ExpressionAttributeNames"] = names
     start = pagination.decode(cursor)
-    if start:
-        params["ExclusiveStartKey"] = dynamo.to_item(start)
-    page = client("dynamodb").query(**params)
-    last = page.get("LastEvaluatedKey")
-    items = [dynamo.from_item(i) for i in page.get("Items", [])]
-    return items, pagination.encode(dynamo.from_item(last) if last else None)
+    items: list[dict] = []
+    for _ in range(MAX_PAGES_PER_REQUEST):
+        if start:
+            params["ExclusiveStartKey"] = dynamo.to_item(start)
+        page = client("dynamodb").query(**params, Limit=limit - len(items))
+        items += [dynamo.from_item(i) for i in page.get("Items", [])]
+        last = page.get("LastEvaluatedKey")
+        start = dynamo.from_item(last) if last else None
+        if not start or len(items) >= limit:
+            break
+    return items, pagination.encode(start)
 
 
 def list_employees(
@@ -111,7 +119,7 @@ def list_employees(
 ) -> tuple[list[Employee], str | None]:
     filters: dict[str, tuple[str, Any]] = {}
     if search:
-        filters[":q"] = ("contains(search, :q)", search.strip().lower())
+        filters[":q"] = ("contains(search_text, :q)", search.strip().lower())
     if department_id:
         filters[":d"] = ("department_id = :d", department_id)
     if status:
@@ -134,7 +142,7 @@ def _employee_item(employee: Employee) -> dict[str, Any]:
         "sk": "EMPLOYEE",
         "gsi1pk": "EMPLOYEE",
         "gsi1sk": f"{employee.name.lower()}#{employee.employee_id}",
-        "search": f"{employee.name} {employee.email} {employee.position}".lower(),
+        "search_text": f"{employee.name} {employee.email} {employee.position}".lower(),
         **employee.public(),
     }
     if employee.status == "dismissed":

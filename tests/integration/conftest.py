@@ -102,3 +102,26 @@ def call(handler: Callable, event: dict[str, Any]) -> tuple[int, dict[str, Any]]
 def _quiet_powertools(monkeypatch) -> Iterator[None]:
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
     yield
+
+
+def bootstrap_admin(as_function: Callable[[str], dict[str, str]], email: str, name: str = "Admin") -> dict[str, str]:
+    """The two bootstrap steps of R-AUTH-8, with the EmployeeHired event between them delivered in-process."""
+    from shared.contracts import REGISTRY
+    from shared.contracts.staff import EmployeeHiredV1
+    from tests.events import deliver
+
+    as_function("StaffBootstrapHireFunction")
+    from staff import bootstrap_hire
+
+    employee = bootstrap_hire.lambda_handler({"email": email, "name": name}, LambdaContext())
+    as_function("AuthOnEmployeeChangedFunction")
+    from auth import on_employee_changed
+
+    hired = EmployeeHiredV1(**{k: employee[k] for k in ("employee_id", "version", "name", "email", "position")},
+                            department_id=None)  # fmt: skip
+    outcome = deliver(on_employee_changed.lambda_handler, REGISTRY.envelope(hired))
+    assert outcome == {"batchItemFailures": []}, "auth could not apply the hire (see the log above)"
+    as_function("AuthBootstrapAdminFunction")
+    from auth import bootstrap_admin as step_two
+
+    return step_two.lambda_handler({"email": email, "wait_seconds": 0}, LambdaContext())

@@ -68,7 +68,7 @@ def mails_to(table: str, address: str) -> list[dict]:
 def outbox(table: str, account_id: str) -> list[dict]:
     items = client("dynamodb").scan(TableName=table, ConsistentRead=True)["Items"]
     events = [e for i in items if i["pk"]["S"].startswith("OUTBOX#") for e in json.loads(i["events"]["S"])]
-    return [e for e in events if e["data"].get("account_id") == account_id]
+    return sorted((e for e in events if e["data"].get("account_id") == account_id), key=lambda e: e["event_time"])
 
 
 def invitation_token(table: str, address: str) -> str:

@@ -9,17 +9,14 @@ import jwt
 import pytest
 
 from shared.aws import client
-from tests.integration.conftest import LambdaContext, api_event, call
+from tests.integration.conftest import LambdaContext, api_event, bootstrap_admin, call
 
 
 @pytest.fixture()
 def auth(as_function):
     """The auth API and authorizer with their template environments, plus a fresh admin."""
-    as_function("AuthBootstrapAdminFunction")
-    from auth import bootstrap_admin
-
     email = f"admin-{uuid.uuid4().hex[:6]}@ates.local"
-    admin = bootstrap_admin.lambda_handler({"email": email, "name": "Admin"}, LambdaContext())
+    admin = bootstrap_admin(as_function, email)
     environment = as_function("AuthApiFunction")
     from auth import api, authorizer
 
@@ -58,7 +55,7 @@ def test_r_auth_1_token_is_rs256_with_kid_and_the_required_claims(auth):
     assert header["alg"] == "RS256" and header["kid"]
     claims = jwt.decode(token, options={"verify_signature": False})
     assert set(claims) >= {"sub", "roles", "iss", "aud", "iat", "exp", "jti"}
-    assert claims["sub"] == auth.admin["employee_id"] and claims["roles"] == ["admin"]
+    assert claims["sub"] == auth.admin["employee_id"] and claims["roles"] == ["worker", "admin"]
     assert 900 <= claims["exp"] - claims["iat"] <= 3600
 
 
@@ -127,7 +124,7 @@ def test_r_auth_3_authorizer_passes_the_current_account_to_handlers(auth):
     policy = authorize(auth, body["access_token"])
     assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow"
     assert policy["context"] == {
-        "sub": auth.admin["employee_id"], "roles": "admin", "department_id": "", "active": "true",
+        "sub": auth.admin["employee_id"], "roles": "worker,admin", "department_id": "", "active": "true",
     }  # fmt: skip
 
 
@@ -152,14 +149,12 @@ def test_me_returns_the_callers_account(auth):
     caller = {"sub": auth.admin["employee_id"], "roles": "admin", "department_id": "", "active": "true"}
     status, body = call(auth.api, api_event("GET", "/api/auth/me", caller=caller))
     assert status == 200
-    assert body["email"] == auth.admin["email"] and body["roles"] == ["admin"] and "password_hash" not in body
+    assert body["email"] == auth.admin["email"] and body["roles"] == ["worker", "admin"]
+    assert "password_hash" not in body
 
 
 def test_accounts_list_is_for_admins_and_paginates_with_locks_shown(auth, as_function):
-    as_function("AuthBootstrapAdminFunction")
-    from auth import bootstrap_admin
-
-    other = bootstrap_admin.lambda_handler({"email": f"o-{uuid.uuid4().hex[:6]}@ates.local"}, LambdaContext())
+    other = bootstrap_admin(as_function, f"o-{uuid.uuid4().hex[:6]}@ates.local")
     as_function("AuthApiFunction")
     for _ in range(5):
         login(auth, other["email"], "guess")
@@ -179,7 +174,7 @@ def test_accounts_list_is_for_admins_and_paginates_with_locks_shown(auth, as_fun
     by_email = {a["email"]: a for a in seen}
     assert by_email[other["email"]]["locked_until"] is not None
     assert by_email[auth.admin["email"]]["locked_until"] is None
-    assert len(by_email) == len(seen)  # no account twice across pages
+    assert len({a["account_id"] for a in seen}) == len(seen)  # no account twice across pages
 
 
 def test_a_forged_cursor_is_a_422(auth):
@@ -189,10 +184,7 @@ def test_a_forged_cursor_is_a_422(auth):
 
 
 def test_r_auth_8_bootstrapping_again_replaces_the_password(auth, as_function):
-    as_function("AuthBootstrapAdminFunction")
-    from auth import bootstrap_admin
-
-    again = bootstrap_admin.lambda_handler({"email": auth.admin["email"]}, LambdaContext())
+    again = bootstrap_admin(as_function, auth.admin["email"])
     as_function("AuthApiFunction")
     assert again["employee_id"] == auth.admin["employee_id"]
     assert login(auth, auth.admin["email"], auth.admin["password"])[0] == 401
@@ -203,7 +195,15 @@ def test_bootstrap_refuses_a_malformed_email(as_function):
     as_function("AuthBootstrapAdminFunction")
     from pydantic import ValidationError
 
-    from auth import bootstrap_admin
+    from auth import bootstrap_admin as step_two
 
     with pytest.raises(ValidationError):
-        bootstrap_admin.lambda_handler({"email": "not-an-email"}, LambdaContext())
+        step_two.lambda_handler({"email": "not-an-email"}, LambdaContext())
+
+
+def test_r_auth_8_bootstrap_explains_when_the_admin_was_not_hired_first(as_function):
+    as_function("AuthBootstrapAdminFunction")
+    from auth import bootstrap_admin as step_two
+
+    with pytest.raises(step_two.NotHiredYet, match="hire them through staff first"):
+        step_two.lambda_handler({"email": "never-hired@ates.local", "wait_seconds": 0}, LambdaContext())

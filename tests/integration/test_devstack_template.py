@@ -52,6 +52,13 @@ def test_the_translated_functions_carry_the_globals(stack):
     assert stack.resources["AuthApiFunction"]["Properties"]["Timeout"] == 10
 
 
+def test_the_fast_yaml_parser_reads_what_samtranslators_reads():
+    from samtranslator.yaml_helper import yaml_parse
+
+    text = (ROOT / "template.yaml").read_text()
+    assert template.parse_yaml(text) == yaml_parse(text)
+
+
 def test_parameter_overrides_are_checked():
     with pytest.raises(template.TemplateError, match="not one of"):
         template.load(ROOT / "template.yaml", {"Stage": "qa"})

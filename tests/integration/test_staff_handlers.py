@@ -37,7 +37,7 @@ def outbox_events(table: str) -> list[dict]:
     for item in items:
         if item["pk"]["S"].startswith("OUTBOX#"):
             events += json.loads(item["events"]["S"])
-    return events
+    return sorted(events, key=lambda e: e["event_time"])
 
 
 def email() -> str:

@@ -48,7 +48,8 @@ class Consumer:
         self.handlers = handlers
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        processor = BatchProcessor(event_type=EventType.SQS)
+        # Report every failure per record, even when all fail: one shape for the queue to act on.
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         return process_partial_response(event=event, record_handler=self.handle_record, processor=processor)
 
     def handle_record(self, record: SQSRecord) -> None:

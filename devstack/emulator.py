@@ -1,0 +1,459 @@
+"""The local AWS emulator: moto's server, with devstack's fixes, listening on loopback only.
+
+    python -m devstack.emulator --port N [--host 127.0.0.1] [--unpatched] [--verbose]
+
+Runs moto's own WSGI app (the one ``moto_server`` runs) after ``moto_patches.apply()``, prints
+``emulator ready on http://127.0.0.1:N`` once it accepts connections and exits cleanly on SIGTERM
+or SIGINT. One extra route is served next to moto's: ``GET /_devstack/ses/messages``, what SES has
+sent (moto keeps it in memory only; ``/moto-api/data.json`` has it too, but without send times,
+with only one of a message's text and HTML bodies, and with every other model of every service,
+e.g. each DynamoDB item).
+
+Importable helpers for devstack and tests: ``start``/``stop`` a child emulator, ``free_port``,
+``sent_emails``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import email
+import email.policy
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any
+
+READY_LINE = "emulator ready on http://{host}:{port}"
+SES_MESSAGES_PATH = "/_devstack/ses/messages"
+HEALTH_PATH = "/_devstack/health"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+class EmulatorError(RuntimeError):
+    """The emulator could not be started, or did not answer."""
+
+
+# --------------------------------------------------------------------------------------------
+# helpers for the parent process
+# --------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (another process may still take it before use)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(
+    port: int,
+    *,
+    host: str = "127.0.0.1",
+    patched: bool = True,
+    timeout: float = 60.0,
+    log_path: str | os.PathLike[str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``python -m devstack.emulator`` as a child that dies with this process; wait until it answers.
+
+    The child's output goes to ``log_path`` (appended) or to an unlinked temporary file, never to a
+    pipe: nobody reads a pipe once the emulator runs, and a full pipe would freeze it. Raises
+    EmulatorError with the child's last output if it exits first (e.g. the port is taken) or does
+    not answer within ``timeout`` seconds.
+    """
+    from devstack import procs
+
+    args = [sys.executable, "-m", "devstack.emulator", "--port", str(port), "--host", host]
+    if not patched:
+        args.append("--unpatched")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    if log_path:
+        path = os.fspath(log_path)
+        offset = os.path.getsize(path) if os.path.exists(path) else 0
+    else:
+        handle, path = tempfile.mkstemp(prefix="devstack-emulator-", suffix=".log")
+        os.close(handle)
+        offset = 0
+    # O_APPEND for the child, a reader of our own: the two never share a file offset
+    with open(path, "ab") as writer:
+        reader = open(path, "rb")  # noqa: SIM115 (closed by stop(), or below on failure)
+        if not log_path:
+            os.unlink(path)
+        try:
+            process = procs.spawn(
+                args, stdin=subprocess.DEVNULL, stdout=writer, stderr=writer, env=env, cwd=str(_ROOT)
+            )
+        except BaseException:
+            reader.close()
+            raise
+    process.devstack_output = reader  # type: ignore[attr-defined]
+    url = f"http://{_url_host(host)}:{port}"
+    ready = READY_LINE.format(host=_url_host(host), port=port).encode()
+    deadline = time.monotonic() + timeout
+    while True:
+        code = process.poll()
+        if code is not None:
+            detail = _output(reader, offset).decode("utf-8", "replace").strip()[-2000:] or "(no output)"
+            reader.close()
+            raise EmulatorError(f"the emulator exited with code {code} before answering on port {port}: {detail}")
+        if ready in _output(reader, offset) and _answers(url):
+            return process
+        if time.monotonic() > deadline:
+            stop(process)
+            raise EmulatorError(f"the emulator did not answer on {url} within {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen[Any], grace: float = 5.0) -> None:
+    """Terminate the emulator, wait ``grace`` seconds, kill it if still there; always reaps it."""
+    from devstack import procs
+
+    try:
+        procs.stop(process, grace)
+    finally:
+        output = getattr(process, "devstack_output", None)
+        if output is not None:
+            output.close()
+
+
+def sent_emails(endpoint_url: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """What SES has sent on the emulator at ``endpoint_url``, oldest first.
+
+    Each message: ``id, kind ("simple"|"templated"|"raw"), source, to, cc, bcc, destinations (all
+    recipients), subject, body {"text", "html"}, sent_at (ISO 8601 UTC), timestamp (epoch s),
+    account_id, region``, plus ``template, template_data`` for templated and ``raw_data`` for raw
+    ones. Read from this module's route; a plain moto server (``--endpoint``) lacks it, so its
+    ``/moto-api/data.json`` is read instead (no times, no region, one body only).
+    """
+    base = endpoint_url.rstrip("/")
+    try:
+        return list(_get_json(base + SES_MESSAGES_PATH, timeout))
+    except urllib.error.HTTPError as error:
+        if error.code != 404:
+            raise EmulatorError(f"{base}{SES_MESSAGES_PATH} answered {error.code}") from error
+    data = _get_json(base + "/moto-api/data.json", timeout)
+    found = []
+    for kind, models in (("simple", "Message"), ("templated", "TemplateMessage"), ("raw", "RawMessage")):
+        for raw in data.get("ses", {}).get(models, []):
+            found.append(_describe(kind, _Attrs(raw), account_id=None, region=None))
+    return found
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + HEALTH_PATH, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _output(reader: IO[bytes], offset: int) -> bytes:
+    reader.seek(offset)
+    return reader.read()
+
+
+def _get_json(url: str, timeout: float) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+# --------------------------------------------------------------------------------------------
+# the emulator process
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack.emulator", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
+    parser.add_argument("--unpatched", action="store_true", help="run moto as released (for benchmarks)")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    args = parser.parse_args(argv)
+    if args.host not in LOOPBACK_HOSTS and not args.host.startswith("127."):
+        print(f"devstack.emulator: refusing to listen on {args.host}: loopback only", file=sys.stderr)
+        return 2
+
+    os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto_server does: moto builds some URLs from it
+    from devstack import moto_patches
+
+    if not args.unpatched:
+        moto_patches.apply()
+    _install_mailbox_support()
+
+    try:
+        server = _make_server(args.host, args.port, verbose=args.verbose)
+    except (OSError, SystemExit) as error:  # werkzeug reports a taken port itself, then exits
+        print(f"devstack.emulator: cannot listen on {args.host}:{args.port} ({error})", file=sys.stderr)
+        return 2
+
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    serving = threading.Thread(target=server.serve_forever, name="emulator", daemon=True)
+    serving.start()
+    patched = "" if moto_patches.is_applied() else " (unpatched moto)"
+    print(READY_LINE.format(host=_url_host(args.host), port=server.server_port) + patched, flush=True)
+    while not stopping.wait(0.5):
+        if not serving.is_alive():
+            print("devstack.emulator: the server thread died", file=sys.stderr)
+            return 1
+    server.shutdown()
+    server.server_close()
+    return 0
+
+
+def _make_server(host: str, port: int, verbose: bool) -> Any:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    class Handler(MotoRequestHandler):
+        def log_request(self, code: Any = "-", size: Any = "-") -> None:
+            if verbose:
+                super().log_request(code, size)
+
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    return make_server(host, port, _with_devstack_routes(moto_app), threaded=True, request_handler=Handler)
+
+
+def _with_devstack_routes(moto_app: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's WSGI app, with ``/_devstack/...`` answered here (moto would route it to S3)."""
+    from devstack import moto_patches
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/_devstack/"):
+            return moto_app(environ, start_response)  # type: ignore[no-any-return]
+        if environ.get("REQUEST_METHOD") != "GET":
+            return _respond(start_response, "405 Method Not Allowed", {"error": "GET only"})
+        if path == SES_MESSAGES_PATH:
+            return _respond(start_response, "200 OK", _ses_messages())
+        if path == HEALTH_PATH:
+            import moto
+
+            body = {"status": "ok", "moto": moto.__version__, "patched": moto_patches.is_applied()}
+            return _respond(start_response, "200 OK", body)
+        return _respond(start_response, "404 Not Found", {"error": f"no route {path}"})
+
+    return app
+
+
+def _respond(start_response: Callable[..., Any], status: str, body: Any) -> list[bytes]:
+    data = json.dumps(body, default=str).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+# --------------------------------------------------------------------------------------------
+# SES mailbox support (in the emulator process)
+# --------------------------------------------------------------------------------------------
+
+
+def _install_mailbox_support() -> None:
+    """Record what moto drops: when each message was sent, both bodies, the rendered template.
+
+    moto's ``Message`` keeps one body (the HTML one if both were given) and no time; its
+    ``TemplateMessage`` keeps the template name and data, not what was sent.
+    """
+    from moto.ses import models as ses_models
+    from moto.ses.responses import EmailResponse
+    from moto.sesv2.responses import SESV2Response
+
+    if getattr(ses_models, "_devstack_mailbox", False):
+        return
+    ses_models._devstack_mailbox = True  # type: ignore[attr-defined]
+
+    for cls in (ses_models.Message, ses_models.TemplateMessage, ses_models.RawMessage):
+        cls.__init__ = _stamped(cls.__init__)  # type: ignore[method-assign]
+
+    send_email_v1 = EmailResponse.send_email
+
+    def send_email(self: Any) -> Any:
+        result = send_email_v1(self)
+        message_id = result.result["MessageId"]
+        bodies = {"text": self._get_param("Message.Body.Text.Data"), "html": self._get_param("Message.Body.Html.Data")}
+        _annotate(self.backend.sent_messages, message_id, devstack_bodies=bodies)
+        return result
+
+    EmailResponse.send_email = send_email  # type: ignore[method-assign]
+
+    send_email_v2 = SESV2Response.send_email
+
+    def send_email_sesv2(self: Any) -> Any:
+        result = send_email_v2(self)
+        simple = (json.loads(self.body).get("Content") or {}).get("Simple")
+        if simple:
+            body = simple.get("Body") or {}
+            bodies = {"text": (body.get("Text") or {}).get("Data"), "html": (body.get("Html") or {}).get("Data")}
+            message_id = json.loads(result)["MessageId"]
+            _annotate(self.sesv2_backend.core_backend.sent_messages, message_id, devstack_bodies=bodies)
+        return result
+
+    SESV2Response.send_email = send_email_sesv2  # type: ignore[method-assign]
+
+    send_templated = ses_models.SESBackend.send_templated_email
+
+    def send_templated_email(self: Any, source: str, template: str, template_data: str, destinations: Any) -> Any:
+        message = send_templated(self, source, template, template_data, destinations)
+        message.devstack_rendered = _render(self, template, template_data)
+        return message
+
+    ses_models.SESBackend.send_templated_email = send_templated_email  # type: ignore[method-assign]
+
+
+def _stamped(init: Callable[..., None]) -> Callable[..., None]:
+    def stamped_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.devstack_sent_at = time.time()
+
+    return stamped_init
+
+
+def _annotate(sent: list[Any], message_id: str, **attributes: Any) -> None:
+    for message in reversed(list(sent)):
+        if getattr(message, "id", None) == message_id:
+            for name, value in attributes.items():
+                setattr(message, name, value)
+            return
+
+
+def _render(backend: Any, template_name: str, template_data: str) -> dict[str, Any] | None:
+    from moto.ses.template import parse_template
+
+    template = backend.templates.get(template_name)
+    try:
+        data = json.loads(template_data)
+        return {
+            part: parse_template(str(template[f"{part}_part"]), data) if template.get(f"{part}_part") else None
+            for part in ("subject", "text", "html")
+        }
+    except Exception:  # bad data is SES's to reject; the mailbox just shows the raw data
+        return None
+
+
+def _ses_messages() -> list[dict[str, Any]]:
+    from moto.ses import models as ses_models
+
+    kinds = {ses_models.Message: "simple", ses_models.TemplateMessage: "templated", ses_models.RawMessage: "raw"}
+    found = []
+    for account_id, regions in list(ses_models.ses_backends.items()):
+        for region, backend in list(regions.items()):
+            for message in list(backend.sent_messages):
+                kind = kinds.get(type(message))
+                if kind:
+                    found.append(_describe(kind, message, account_id=account_id, region=region))
+    found.sort(key=lambda m: m["timestamp"] or 0)
+    return found
+
+
+class _Attrs:
+    """A data.json record read like a model instance."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.__dict__.update(data)
+
+
+def _describe(kind: str, message: Any, account_id: str | None, region: str | None) -> dict[str, Any]:
+    destinations = getattr(message, "destinations", None) or {}
+    subject: str | None = getattr(message, "subject", None)
+    text: str | None = None
+    html: str | None = None
+    if kind == "simple":
+        bodies = getattr(message, "devstack_bodies", None)
+        if bodies:
+            text, html = bodies.get("text"), bodies.get("html")
+        else:
+            body = getattr(message, "body", None) or ""
+            text, html = (None, body) if body.lstrip().startswith("<") else (body, None)
+    elif kind == "templated":
+        rendered = getattr(message, "devstack_rendered", None) or {}
+        subject, text, html = rendered.get("subject"), rendered.get("text"), rendered.get("html")
+    if isinstance(destinations, list) and kind == "templated":  # bulk: [{"Destination": {...}}, ...]
+        merged: dict[str, list[str]] = {}
+        for entry in destinations:
+            for field, addresses in (entry.get("Destination") or {}).items():
+                merged.setdefault(field, []).extend(addresses)
+        destinations = merged
+    if kind == "raw":
+        parsed = email.message_from_string(getattr(message, "raw_data", "") or "", policy=email.policy.default)
+        subject = str(parsed.get("Subject") or "") or None
+        to = _split(parsed.get("To"))
+        cc = _split(parsed.get("Cc"))
+        bcc = _split(parsed.get("Bcc"))
+        text, html = _mime_bodies(parsed)
+        everyone = [str(a) for a in destinations] if isinstance(destinations, list) else []
+    else:
+        to = list(destinations.get("ToAddresses", []))
+        cc = list(destinations.get("CcAddresses", []))
+        bcc = list(destinations.get("BccAddresses", []))
+        everyone = to + cc + bcc
+    sent = getattr(message, "devstack_sent_at", None)
+    described: dict[str, Any] = {
+        "id": getattr(message, "id", None),
+        "kind": kind,
+        "source": getattr(message, "source", None),
+        "to": to,
+        "cc": cc,
+        "bcc": bcc,
+        "destinations": everyone,
+        "subject": subject,
+        "body": {"text": text, "html": html},
+        "sent_at": _iso(sent) if sent else None,
+        "timestamp": sent,
+        "account_id": account_id,
+        "region": region,
+    }
+    if kind == "templated":
+        described["template"] = getattr(message, "template", None)
+        described["template_data"] = getattr(message, "template_data", None)
+    if kind == "raw":
+        described["raw_data"] = getattr(message, "raw_data", None)
+    return described
+
+
+def _split(header: Any) -> list[str]:
+    if not header:
+        return []
+    return [str(address) for address in getattr(header, "addresses", ())] or [
+        a.strip() for a in str(header).split(",") if a.strip()
+    ]
+
+
+def _mime_bodies(parsed: Any) -> tuple[str | None, str | None]:
+    texts = {}
+    for kind in ("plain", "html"):
+        try:
+            part = parsed.get_body(preferencelist=(kind,))
+            texts[kind] = part.get_content() if part is not None else None
+        except (KeyError, LookupError, ValueError):
+            texts[kind] = None
+    return texts["plain"], texts["html"]
+
+
+def _iso(timestamp: float) -> str:
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

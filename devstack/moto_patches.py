@@ -1,0 +1,548 @@
+"""Fixes for moto's measured hot spots, applied inside the devstack emulator process only.
+
+Why: moto 5.2.5 is correct enough for devstack but some calls cost time proportional to the
+data already stored, so a 10k-task shuffle or a year of ledger makes the local stack crawl:
+
+- DynamoDB ``TransactWriteItems`` deep-copies every table it names to be able to roll back
+  (15 ms per transaction at 1k items, 300 ms at 10k). We undo from a journal of the touched items.
+- EventBridge ``PutEvents`` re-parses the same JSONPath expressions for every event and target.
+- SQS computes *every* queue attribute, three of them by scanning all stored messages, to read one
+  flag (``ContentBasedDeduplication`` on each send, ``MessageRetentionPeriod`` for each message
+  received), so a backlog slows every send and every receive; receive and delete scan the whole
+  backlog too.
+
+Every patch replaces one named moto function with a copy whose only differences are marked
+``devstack:``; the copies are only valid for the moto version pinned here, so ``apply()`` refuses
+any other version. Behaviour is kept (errors, cancellation reasons, stream records, queue
+semantics); the few deliberate differences are listed in each patch's docstring.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import string
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+MOTO_VERSION = "5.2.5"
+
+_apply_lock = threading.Lock()
+_applied = False
+
+
+def apply() -> None:
+    """Patch moto in this process (idempotent). Call before the first request is served."""
+    global _applied
+    import moto
+
+    if moto.__version__ != MOTO_VERSION:
+        raise RuntimeError(
+            f"devstack.moto_patches was written against moto {MOTO_VERSION} but moto {moto.__version__} is "
+            "installed: pin moto to that version, or re-read every patched function in the new moto "
+            "source and update the copies and MOTO_VERSION in devstack/moto_patches.py."
+        )
+    with _apply_lock:
+        if _applied:
+            return
+        _patch_dynamodb()
+        _patch_events()
+        _patch_sqs()
+        _applied = True
+
+
+def is_applied() -> bool:
+    return _applied
+
+
+# --------------------------------------------------------------------------------------------
+# DynamoDB: moto.dynamodb.models.DynamoDBBackend.transact_write_items
+# --------------------------------------------------------------------------------------------
+
+_ABSENT = object()
+
+# One lock for all DynamoDB reads and writes of this process. moto's server is threaded and
+# moto itself never locks, so a transaction could interleave with another request: two
+# conditional writes could both pass their condition, and a reader could see half a
+# transaction (or stream records of one later cancelled). Serialising costs nothing measurable:
+# the GIL already runs one request at a time.
+_DYNAMODB_LOCK = threading.RLock()
+
+
+class _TransactionUndo:
+    """The pre-transaction state of exactly the items and stream records a transaction touches.
+
+    moto 5.2.5 snapshots with ``copy.deepcopy(self.tables[name])``: O(table size) per
+    transaction, and on rollback it *replaces* the table object, which orphans the stream shard
+    that existing shard iterators point to (a stream poller then sees the cancelled
+    transaction's records and never sees later ones). Here the same table and shard objects stay
+    in place and only the touched keys are restored, so the cost is O(actions).
+    """
+
+    def __init__(self) -> None:
+        # (id(table), hash, range) -> (table, hash, range, hash_entry_was_absent, item_before)
+        self.items: dict[tuple[int, Any, Any], tuple[Any, Any, Any, bool, Any]] = {}
+        # id(table) -> (shard, shard.items list, its length before the transaction)
+        self.streams: dict[int, tuple[Any, list[Any], int]] = {}
+
+    def remember(self, backend: Any, table_name: str, key: dict[str, Any], copy_item: bool) -> None:
+        try:
+            table = backend.get_table(table_name)
+            hash_key, range_key = backend.get_keys_value(table, key)
+        except Exception:
+            # moto raises this same error from backend.get_item before anything is written
+            return
+        slot = (id(table), hash_key, range_key)
+        if slot in self.items:
+            return
+        shard = table.stream_shard
+        if shard is not None and id(table) not in self.streams:
+            self.streams[id(table)] = (shard, shard.items, len(shard.items))
+        # .get: table.items is a defaultdict, indexing would create the partition
+        entry = table.items.get(hash_key, _ABSENT)
+        before = entry  # hash-only table: the item itself
+        if range_key is not None:
+            before = _ABSENT if entry is _ABSENT else entry.get(range_key, _ABSENT)
+        if copy_item and before is not _ABSENT:
+            # Update mutates the stored Item in place; Put replaces it and Delete pops it.
+            before = copy.deepcopy(before)
+        self.items[slot] = (table, hash_key, range_key, entry is _ABSENT, before)
+
+    def rollback(self) -> None:
+        for table, hash_key, range_key, hash_was_absent, before in reversed(list(self.items.values())):
+            if range_key is None:
+                if before is _ABSENT:
+                    table.items.pop(hash_key, None)
+                else:
+                    table.items[hash_key] = before
+                continue
+            partition = table.items.get(hash_key)
+            if partition is None:
+                if before is not _ABSENT:
+                    table.items[hash_key][range_key] = before
+                continue
+            if before is _ABSENT:
+                partition.pop(range_key, None)
+            else:
+                partition[range_key] = before
+            if hash_was_absent and not partition:
+                # also undo the empty partition moto's get_item leaves behind
+                del table.items[hash_key]
+        for shard, records, length in self.streams.values():
+            del records[length:]
+            shard.items = records
+
+
+def _patch_dynamodb() -> None:
+    from moto.dynamodb import models as ddb
+    from moto.dynamodbstreams import models as ddb_streams
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        """Copy of moto 5.2.5 DynamoDBBackend.transact_write_items, undoing from a journal.
+
+        Deliberate differences: any exception midway (also TransactWriteSingleOpException, which
+        moto raised without rolling back) rolls back, and a table named by ARN is rolled back
+        too (moto only snapshotted tables named by name). A Delete that is rolled back puts the
+        item back at the end of its partition's insertion order (visible only as moto's Scan
+        order; item contents are restored exactly).
+        """
+        if len(transact_items) > 100:
+            raise ddb.TooManyTransactionsException()
+        # devstack: journal of touched items instead of copy.deepcopy of every table named
+        undo = _TransactionUndo()
+        try:
+            _transact_write_items_body(self, transact_items, undo)
+        except BaseException:
+            undo.rollback()
+            raise
+
+    def _transact_write_items_body(self: Any, transact_items: list[dict[str, Any]], undo: _TransactionUndo) -> None:
+        target_items: set[tuple[str, str]] = set()
+
+        def check_unicity(table_name: str, key: dict[str, Any]) -> None:
+            item = (str(table_name), str(dict(sorted(key.items()))))
+            if item in target_items:
+                raise ddb.MultipleTransactionsException()
+            target_items.add(item)
+
+        errors: list[tuple[str, str, dict[str, Any]] | tuple[None, None, None]] = []
+        for item in transact_items:
+            original_item: dict[str, Any] | None = None
+            if len(list(item.keys())) > 1:
+                raise ddb.TransactWriteSingleOpException
+
+            try:
+                op_type, op = next(iter(item.items()))
+                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                    raise ValueError("Unsupported transaction operation")
+
+                table_name = op["TableName"]
+                condition_expression = op.get("ConditionExpression")
+                expression_attribute_names = op.get("ExpressionAttributeNames")
+                expression_attribute_values = op.get("ExpressionAttributeValues")
+                return_values_on_condition_check_failure = op.get("ReturnValuesOnConditionCheckFailure")
+
+                if op_type == "Put":
+                    attrs = op["Item"]
+                    table = self.get_table(table_name)
+                    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = attrs[table.range_key_attr]
+                else:
+                    key = op["Key"]
+
+                check_unicity(table_name, key)
+                # devstack: remember the item before anything (even get_item) can change it
+                undo.remember(self, table_name, key, copy_item=op_type == "Update")
+
+                current = self.get_item(table_name, key)
+                if condition_expression is not None:
+                    condition_op = ddb.get_filter_expression(
+                        condition_expression,
+                        expression_attribute_names,
+                        expression_attribute_values,
+                    )
+                    if not condition_op.expr(current):
+                        if return_values_on_condition_check_failure == "ALL_OLD" and current:
+                            original_item = current.to_json()["Attributes"]
+                        raise ddb.ConditionalCheckFailed(item=original_item)
+
+                if op_type == "Put":
+                    attrs = op["Item"]
+                    self.put_item(
+                        table_name,
+                        attrs,
+                        condition_expression=condition_expression,
+                        expression_attribute_names=expression_attribute_names,
+                        expression_attribute_values=expression_attribute_values,
+                    )
+                elif op_type == "Delete":
+                    self.delete_item(
+                        table_name,
+                        key,
+                        condition_expression=condition_expression,
+                        expression_attribute_names=expression_attribute_names,
+                        expression_attribute_values=expression_attribute_values,
+                    )
+                elif op_type == "Update":
+                    update_expression = op["UpdateExpression"]
+                    self.update_item(
+                        table_name,
+                        key,
+                        update_expression=update_expression,
+                        condition_expression=condition_expression,
+                        expression_attribute_names=expression_attribute_names,
+                        expression_attribute_values=expression_attribute_values,
+                    )
+                errors.append((None, None, None))
+            except (ddb.MultipleTransactionsException, ddb.MockValidationException):
+                raise  # devstack: the caller rolls back
+            except ddb.ConditionalCheckFailed as e:
+                errors.append(("ConditionalCheckFailed", str(e.message), original_item))  # type: ignore[arg-type]
+            except Exception as e:
+                errors.append((type(e).__name__, str(e), original_item))  # type: ignore[arg-type]
+
+        if any(code is not None for code, _, _ in errors):
+            raise ddb.TransactionCanceledException(errors)  # devstack: the caller rolls back
+
+    backend_cls = ddb.DynamoDBBackend
+    backend_cls.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    for name in ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_write_items"):
+        setattr(backend_cls, name, _locked(getattr(backend_cls, name), _DYNAMODB_LOCK))
+    streams_cls = ddb_streams.DynamoDBStreamsBackend
+    for name in ("get_shard_iterator", "get_records"):
+        setattr(streams_cls, name, _locked(getattr(streams_cls, name), _DYNAMODB_LOCK))
+
+
+def _locked(function: Callable[..., Any], lock: threading.RLock) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return function(*args, **kwargs)
+
+    return locked
+
+
+# --------------------------------------------------------------------------------------------
+# EventBridge: moto.events.utils.EventTemplateParser.parse
+# --------------------------------------------------------------------------------------------
+
+
+def _patch_events() -> None:
+    from jsonpath_ng.ext import parse as jsonpath_parse
+    from moto.events import utils as events_utils
+
+    # Parsing builds a ply lexer and parser every time (milliseconds); the parsed path is
+    # immutable and reusable. The same 8 default paths are used for every event and target.
+    cached_parse = functools.lru_cache(maxsize=1024)(jsonpath_parse)
+    parser_cls = events_utils.EventTemplateParser
+
+    def parse(input_template: str, input_paths_map: dict[str, Any], event: Any) -> dict[str, Any]:
+        """Copy of moto 5.2.5 EventTemplateParser.parse using cached JSONPath parsing."""
+        import json
+
+        template_to_use = input_template or parser_cls.DEFAULT_EVENT_INPUT_TEMPLATE
+        input_paths_map = input_paths_map or parser_cls.DEFAULT_EVENT_INPUT_PATHS_MAP
+        for input_path in input_paths_map:
+            input_expr = cached_parse(input_paths_map[input_path])  # devstack: cached
+            matches = input_expr.find(event)
+            result = parser_cls._stringify(matches[0].value) if matches else None
+            if result:
+                template_to_use = template_to_use.replace(f"<{input_path}>", result)
+
+        default_inputs_map = {
+            "aws.events.event.json": event,
+            "aws.events.event.ingestion-time": event["ingestion-time"],
+        }
+        for input_path in default_inputs_map:
+            result = parser_cls._stringify(default_inputs_map[input_path])
+            template_to_use = template_to_use.replace(f"<{input_path}>", result)
+
+        return json.loads(template_to_use)
+
+    parser_cls.parse = staticmethod(parse)  # type: ignore[method-assign, assignment]
+
+
+# --------------------------------------------------------------------------------------------
+# SQS: moto.sqs.models.SQSBackend.{send_message, get_queue_attributes, receive_message},
+#      moto.sqs.models.Queue.delete_message
+# --------------------------------------------------------------------------------------------
+
+
+def queue_attributes(queue: Any, names: set[str] | None = None) -> dict[str, Any]:
+    """``Queue.attributes`` of moto 5.2.5 restricted to ``names`` (all when None).
+
+    The property computes every attribute, and three of them scan every stored message (with two
+    clock reads each), so reading one flag through it costs O(backlog). Same keys, values and
+    order as the property, but only the requested attributes are computed.
+    """
+    from moto.core.utils import camelcase_to_underscores
+
+    def wanted(name: str) -> bool:
+        return names is None or name in names
+
+    result: dict[str, Any] = {}
+    for attribute in queue.BASE_ATTRIBUTES:
+        if wanted(attribute):
+            result[attribute] = getattr(queue, camelcase_to_underscores(attribute))
+    if queue.fifo_queue:
+        for attribute in queue.FIFO_ATTRIBUTES:
+            if wanted(attribute):
+                result[attribute] = getattr(queue, camelcase_to_underscores(attribute))
+    if queue.kms_master_key_id:
+        for attribute in queue.KMS_ATTRIBUTES:
+            if wanted(attribute):
+                result[attribute] = getattr(queue, camelcase_to_underscores(attribute))
+    if queue.policy and wanted("Policy"):
+        result["Policy"] = queue.policy
+    if queue.redrive_policy and wanted("RedrivePolicy"):
+        import json
+
+        result["RedrivePolicy"] = json.dumps(queue.redrive_policy)
+    for key in result:
+        if isinstance(result[key], bool):
+            result[key] = str(result[key]).lower()
+    return result
+
+
+def _content_based_deduplication(queue: Any) -> Any:
+    return queue_attributes(queue, {"ContentBasedDeduplication"}).get("ContentBasedDeduplication")
+
+
+def _patch_sqs() -> None:
+    from moto.sqs import models as sqs
+
+    def send_message(
+        self: Any,
+        queue_name: str,
+        message_body: str,
+        message_attributes: dict[str, Any] | None = None,
+        delay_seconds: int | None = None,
+        deduplication_id: str | None = None,
+        group_id: str | None = None,
+        system_attributes: dict[str, Any] | None = None,
+        validate_group_id: bool = True,
+    ) -> Any:
+        """Copy of moto 5.2.5 SQSBackend.send_message reading one attribute in O(1)."""
+        queue = self.get_queue(queue_name)
+
+        self._validate_message(
+            queue,
+            message_body=message_body,
+            delay_seconds=int(delay_seconds or 0),
+            deduplication_id=deduplication_id,
+            group_id=group_id,
+            validate_group_id=validate_group_id,
+        )
+
+        delay_seconds = int(delay_seconds) if delay_seconds is not None else queue.delay_seconds
+
+        message_id = str(sqs.random.uuid4())
+        message = sqs.Message(message_id, message_body, system_attributes)
+
+        # devstack: was queue.attributes.get(...), which scans the backlog three times
+        if _content_based_deduplication(queue) == "true":
+            sha256 = hashlib.sha256()
+            sha256.update(message_body.encode("utf-8"))
+            message.deduplication_id = sha256.hexdigest()
+
+        if deduplication_id is not None:
+            message.deduplication_id = deduplication_id
+            message.sequence_number = "".join(sqs.random.choice(string.digits) for _ in range(20))
+
+        if group_id is not None:
+            message.group_id = group_id
+
+        if message_attributes:
+            message.message_attributes = message_attributes
+
+        if delay_seconds > sqs.MAXIMUM_MESSAGE_DELAY:
+            msg = (
+                f"Value {delay_seconds} for parameter DelaySeconds is invalid. "
+                "Reason: DelaySeconds must be >= 0 and <= 900."
+            )
+            raise sqs.InvalidParameterValue(msg)
+
+        message.mark_sent(delay_seconds=delay_seconds)
+
+        queue.add_message(message)
+
+        return message
+
+    def get_queue_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
+        """Copy of moto 5.2.5 SQSBackend.get_queue_attributes computing only what is asked.
+
+        moto computed the whole ``queue.attributes`` 1 + 2 per name times; it is also called for
+        every message received (retention check), making a receive O(backlog) several times over.
+        """
+        queue = self.get_queue(queue_name)
+        if not attribute_names:
+            return {}
+
+        valid_names = ["All", *queue.BASE_ATTRIBUTES, *queue.FIFO_ATTRIBUTES, *queue.KMS_ATTRIBUTES]
+        invalid_name = next((name for name in attribute_names if name not in valid_names), None)
+
+        if invalid_name or invalid_name == "":
+            raise sqs.InvalidAttributeName(invalid_name)
+
+        attributes = {}
+
+        if "All" in attribute_names:
+            attributes = queue.attributes
+        else:
+            subset = queue_attributes(queue, set(attribute_names))  # devstack: computed once, only these
+            for name in (name for name in attribute_names if name in subset):
+                if subset.get(name) is not None:
+                    attributes[name] = subset.get(name)
+
+        return attributes
+
+    def receive_message(
+        self: Any,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> list[Any]:
+        """Copy of moto 5.2.5 SQSBackend.receive_message scanning lazily.
+
+        moto builds the list of every visible message (two clock reads per stored message)
+        before taking the first ``count``; the scan now stops once ``count`` are taken, so a
+        receive costs O(in-flight + count) instead of O(backlog).
+        """
+        if message_attribute_names is None:
+            message_attribute_names = []
+        queue = self.get_queue(queue_name)
+        result: list[Any] = []
+        previous_result_count = len(result)
+
+        polling_end = sqs.unix_time() + wait_seconds_timeout
+        currently_pending_groups = copy.deepcopy(queue.pending_message_groups)
+
+        while True:
+            if result or (wait_seconds_timeout and sqs.unix_time() > polling_end):
+                break
+
+            messages_to_dlq: list[Any] = []
+
+            for message in _visible_messages(queue):  # devstack: was queue.messages (a full list)
+                if not message.visible:
+                    continue
+
+                if message in queue.pending_messages:
+                    queue.pending_messages.remove(message)
+                    currently_pending_groups = copy.deepcopy(queue.pending_message_groups)
+
+                if message.group_id and queue.fifo_queue and message.group_id in currently_pending_groups:
+                    continue
+
+                if (
+                    queue.dead_letter_queue is not None
+                    and queue.redrive_policy
+                    and message.approximate_receive_count >= queue.redrive_policy["maxReceiveCount"]
+                ):
+                    messages_to_dlq.append(message)
+                    continue
+
+                queue.pending_messages.add(message)
+                message.mark_received(visibility_timeout=visibility_timeout)
+                message_copy = copy.deepcopy(message)
+                sqs._filter_message_attributes(message_copy, message_attribute_names)
+                if not self.is_message_valid_based_on_retention_period(queue_name, message):
+                    break
+                result.append(message_copy)
+                if len(result) >= count:
+                    break
+
+            for message in messages_to_dlq:
+                with queue._messages_lock:  # devstack: delete_message mutates the list under it
+                    queue._messages.remove(message)
+                queue.dead_letter_queue.add_message(message)
+
+            if previous_result_count == len(result):
+                if wait_seconds_timeout == 0:
+                    break
+
+                queue.wait_for_messages(1)
+                continue
+
+            previous_result_count = len(result)
+
+        return result
+
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        """Copy of moto 5.2.5 Queue.delete_message: one pass that stops at the message, under the lock.
+
+        moto scanned the backlog twice and then *replaced* ``_messages`` with a rebuilt list
+        without holding ``_messages_lock``, so a message sent by another thread during a delete
+        could be dropped. Receipt handles are unique, so stopping at the first match deletes the
+        same message.
+        """
+        if receipt_handle in self.deleted_messages:
+            return
+
+        with self._messages_lock:
+            for index, message in enumerate(self._messages):
+                if message.had_receipt_handle(receipt_handle):
+                    self.pending_messages.discard(message)
+                    self.deleted_messages.update(message.all_receipt_handles)
+                    del self._messages[index]
+                    return
+        raise sqs.ReceiptHandleIsInvalid()
+
+    backend_cls = sqs.SQSBackend
+    backend_cls.send_message = send_message  # type: ignore[method-assign]
+    backend_cls.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign]
+    backend_cls.receive_message = receive_message  # type: ignore[method-assign]
+    sqs.Queue.delete_message = delete_message  # type: ignore[method-assign]
+
+
+def _visible_messages(queue: Any) -> Iterator[Any]:
+    # moto's Queue.messages filter, evaluated lazily over the live list: a message appended
+    # during the scan is seen (it is a visible new message), none is copied up front.
+    for message in queue._messages:
+        if message.visible and not message.delayed:
+            yield message

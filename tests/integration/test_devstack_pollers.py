@@ -1,0 +1,266 @@
+"""devstack's event source mappings on the emulator: SQS queues (partial batch failures, redrive to the
+DLQ) and DynamoDB streams (filters, batching, retry from the failed record), with a recording pool."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+
+import boto3
+import pytest
+
+from devstack import pollers, provision, template
+from devstack.console import Console
+from devstack.workers import Invocation
+
+FIXTURE = textwrap.dedent(
+    """
+    AWSTemplateFormatVersion: "2010-09-09"
+    Transform: AWS::Serverless-2016-10-31
+    Globals:
+      Function: {Runtime: python3.12, CodeUri: fns/, Handler: x.handler}
+    Resources:
+      Bus:
+        Type: AWS::Events::EventBus
+        Properties: {Name: pollers-bus}
+      Dlq:
+        Type: AWS::SQS::Queue
+      Queue:
+        Type: AWS::SQS::Queue
+        Properties:
+          VisibilityTimeout: 1
+          RedrivePolicy: {deadLetterTargetArn: !GetAtt Dlq.Arn, maxReceiveCount: 2}
+      DetailQueue:
+        Type: AWS::SQS::Queue
+      RetryQueue:
+        Type: AWS::SQS::Queue
+        Properties: {VisibilityTimeout: 1}
+      Rule:
+        Type: AWS::Events::Rule
+        Properties:
+          EventBusName: !Ref Bus
+          EventPattern: {source: [ates.staff]}
+          Targets:
+            - {Id: queue, Arn: !GetAtt Queue.Arn}
+            - {Id: detail, Arn: !GetAtt DetailQueue.Arn, InputPath: $.detail}
+      Table:
+        Type: AWS::DynamoDB::Table
+        Properties:
+          BillingMode: PAY_PER_REQUEST
+          AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
+          KeySchema: [{AttributeName: pk, KeyType: HASH}]
+          StreamSpecification: {StreamViewType: NEW_IMAGE}
+      Consumer:
+        Type: AWS::Serverless::Function
+        Properties:
+          Events:
+            Queue:
+              Type: SQS
+              Properties:
+                Queue: !GetAtt Queue.Arn
+                BatchSize: 10
+                FunctionResponseTypes: [ReportBatchItemFailures]
+      Retrier:
+        Type: AWS::Serverless::Function
+        Properties:
+          Events:
+            Queue:
+              Type: SQS
+              Properties: {Queue: !GetAtt RetryQueue.Arn}
+      DetailConsumer:
+        Type: AWS::Serverless::Function
+        Properties:
+          Events:
+            Queue:
+              Type: SQS
+              Properties: {Queue: !GetAtt DetailQueue.Arn}
+      Relay:
+        Type: AWS::Serverless::Function
+        Properties:
+          Events:
+            Stream:
+              Type: DynamoDB
+              Properties:
+                Stream: !GetAtt Table.StreamArn
+                StartingPosition: TRIM_HORIZON
+                BatchSize: 10
+                MaximumBatchingWindowInSeconds: 1
+                FunctionResponseTypes: [ReportBatchItemFailures]
+                FilterCriteria:
+                  Filters:
+                    - Pattern: '{"eventName": ["INSERT"], "dynamodb": {"Keys": {"pk": {"S": [{"prefix": "OUTBOX#"}]}}}}'
+    """
+)
+
+
+class RecordingPool:
+    """Stands in for the worker pool: records each batch and answers with `behaviour(function, event)`."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict]] = []
+        self.behaviour: Callable[[str, dict, int], Invocation] = lambda f, e, n: Invocation("r", ok=True)
+        self.changed = threading.Condition()
+
+    def invoke(self, function: str, event: dict) -> Invocation:
+        with self.changed:
+            self.calls.append((function, event))
+            self.changed.notify_all()
+            count = sum(1 for f, _ in self.calls if f == function)
+        return self.behaviour(function, event, count)
+
+    def wait_for(self, test: Callable[[], bool], timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while not test():
+                remaining = deadline - time.monotonic()
+                assert remaining > 0, f"timed out; calls so far: {json.dumps(self.calls)[:2000]}"
+                self.changed.wait(remaining)
+
+    def batches(self, function: str) -> list[list[dict]]:
+        return [event["Records"] for f, event in self.calls if f == function]
+
+
+@pytest.fixture(scope="module")
+def fresh_emulator():
+    from devstack import emulator
+
+    port = emulator.free_port()
+    process = emulator.start(port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        emulator.stop(process)
+
+
+@pytest.fixture(scope="module")
+def provisioned(fresh_emulator, tmp_path_factory) -> provision.Provisioned:
+    root = tmp_path_factory.mktemp("pollers")
+    (root / "template.yaml").write_text(FIXTURE)
+    return provision.provision(template.load(root / "template.yaml", stack_name="pollers"), fresh_emulator)
+
+
+@pytest.fixture()
+def run(provisioned, fresh_emulator, tmp_path):
+    """Start the pollers of the fixture with a recording pool; stop them after the test."""
+    started: list[pollers.Pollers] = []
+
+    def start(pool: RecordingPool, only: str) -> pollers.Pollers:
+        mappings = [m for m in pollers.mappings_from(provisioned) if m.function == only]
+        running = pollers.Pollers(mappings, pool, endpoint_url=fresh_emulator,  # type: ignore[arg-type]
+                                  console=Console(tmp_path, quiet=True), queue_targets=provisioned.queue_targets)
+        running.start()
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop(wait=0.1)
+
+
+def client(service: str, endpoint: str):
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="t", aws_secret_access_key="t")  # fmt: skip
+
+
+def test_mappings_come_from_the_translated_template(provisioned):
+    specs = {m.function: m for m in pollers.mappings_from(provisioned)}
+    queue, stream = specs["Consumer"], specs["Relay"]
+    assert queue.kind == "sqs" and queue.batch_size == 10 and queue.report_failures
+    assert queue.queue_url == provisioned.resolver.ref("Queue")
+    assert stream.kind == "dynamodb" and stream.starting_position == "TRIM_HORIZON"
+    assert stream.batching_window == 1 and stream.source_arn == provisioned.resolver.get_att("Table", "StreamArn")
+    assert stream.patterns == [{"eventName": ["INSERT"], "dynamodb": {"Keys": {"pk": {"S": [{"prefix": "OUTBOX#"}]}}}}]
+
+
+def test_sqs_partial_failures_stay_and_reach_the_dlq_after_max_receives(provisioned, fresh_emulator, run):
+    sqs = client("sqs", fresh_emulator)
+    queue_url, dlq_url = provisioned.resolver.ref("Queue"), provisioned.resolver.ref("Dlq")
+    for body in ("good-1", "poison", "good-2"):
+        sqs.send_message(QueueUrl=queue_url, MessageBody=body,
+                         MessageAttributes={"kind": {"DataType": "String", "StringValue": body}})  # fmt: skip
+    pool = RecordingPool()
+
+    def fail_poison(function: str, event: dict, count: int) -> Invocation:
+        failed = [{"itemIdentifier": r["messageId"]} for r in event["Records"] if r["body"] == "poison"]
+        return Invocation("r", ok=True, payload={"batchItemFailures": failed})
+
+    pool.behaviour = fail_poison
+    run(pool, "Consumer")
+    pool.wait_for(lambda: sum(r["body"] == "poison" for b in pool.batches("Consumer") for r in b) >= 2)
+    record = pool.batches("Consumer")[0][0]
+    assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"] == provisioned.resolver.get_att("Queue", "Arn")
+    assert record["attributes"]["ApproximateReceiveCount"] == "1" and record["receiptHandle"]
+    assert record["messageAttributes"]["kind"]["dataType"] == "String"
+    bodies = [r["body"] for b in pool.batches("Consumer") for r in b]
+    assert sorted(bodies[:3]) == ["good-1", "good-2", "poison"] and bodies.count("good-1") == 1  # successes deleted
+    deadline = time.monotonic() + 10
+    dead: list[dict] = []
+    while not dead and time.monotonic() < deadline:  # after maxReceiveCount (2) the redrive policy moves it
+        dead = sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=1).get("Messages", [])
+    assert [m["Body"] for m in dead] == ["poison"]
+
+
+def test_a_failed_invocation_leaves_the_whole_batch_for_redelivery(provisioned, fresh_emulator, run):
+    sqs = client("sqs", fresh_emulator)
+    retry_url = provisioned.resolver.ref("RetryQueue")
+    sqs.send_message(QueueUrl=retry_url, MessageBody="again")
+    pool = RecordingPool()
+    pool.behaviour = lambda f, e, n: Invocation("r", ok=n > 1, error=None if n > 1 else {"errorMessage": "crash"})
+    run(pool, "Retrier")
+    pool.wait_for(lambda: len(pool.batches("Retrier")) >= 2)  # redelivered after the visibility timeout
+    assert [r["body"] for r in pool.batches("Retrier")[1]] == ["again"]
+    assert pool.batches("Retrier")[1][0]["attributes"]["ApproximateReceiveCount"] == "2"
+    time.sleep(1.5)
+    assert len(pool.batches("Retrier")) == 2  # deleted once it succeeded
+
+
+def test_eventbridge_deliveries_are_mended_account_and_input_path(provisioned, fresh_emulator, run):
+    pool = RecordingPool()
+    run(pool, "Consumer")
+    run(pool, "DetailConsumer")
+    client("events", fresh_emulator).put_events(Entries=[{
+        "EventBusName": "pollers-bus", "Source": "ates.staff", "DetailType": "EmployeeHired",
+        "Detail": json.dumps({"event_id": "e-1"}),
+    }])  # fmt: skip
+    pool.wait_for(lambda: pool.batches("Consumer") and pool.batches("DetailConsumer"))
+    envelope = json.loads(pool.batches("Consumer")[0][0]["body"])
+    assert envelope["account"] == "123456789012" and envelope["detail"] == {"event_id": "e-1"}
+    assert json.loads(pool.batches("DetailConsumer")[0][0]["body"]) == {"event_id": "e-1"}  # InputPath $.detail
+
+
+def test_streams_filter_batch_and_retry_from_the_failed_record(provisioned, fresh_emulator, run):
+    dynamodb = client("dynamodb", fresh_emulator)
+    table = provisioned.resolver.ref("Table")
+    for pk in ("OUTBOX#1", "ACCOUNT#1", "OUTBOX#2", "OUTBOX#3"):
+        dynamodb.put_item(TableName=table, Item={"pk": {"S": pk}, "n": {"N": "1"}})
+    dynamodb.update_item(TableName=table, Key={"pk": {"S": "OUTBOX#1"}}, UpdateExpression="SET n = :n",
+                         ExpressionAttributeValues={":n": {"N": "2"}})  # a MODIFY: filtered out  # fmt: skip
+    pool = RecordingPool()
+
+    def fail_second_once(function: str, event: dict, count: int) -> Invocation:
+        if count == 1:
+            return Invocation("r", ok=True, payload={"batchItemFailures": [
+                {"itemIdentifier": event["Records"][1]["dynamodb"]["SequenceNumber"]}]})  # fmt: skip
+        if count == 2:
+            return Invocation("r", ok=False, error={"errorMessage": "transient"})
+        return Invocation("r", ok=True, payload={"batchItemFailures": []})
+
+    pool.behaviour = fail_second_once
+    started = time.monotonic()
+    run(pool, "Relay")
+    pool.wait_for(lambda: len(pool.batches("Relay")) >= 3)
+    keys = [[r["dynamodb"]["Keys"]["pk"]["S"] for r in batch] for batch in pool.batches("Relay")]
+    assert keys[0] == ["OUTBOX#1", "OUTBOX#2", "OUTBOX#3"]  # one batch (window), inserts with the prefix only
+    assert keys[1] == ["OUTBOX#2", "OUTBOX#3"]  # retried from the reported sequence number
+    assert keys[2] == ["OUTBOX#2", "OUTBOX#3"]  # an error retries the same batch
+    assert time.monotonic() - started >= 1.0  # retries back off
+    record = pool.batches("Relay")[0][0]
+    assert record["eventSourceARN"] == provisioned.resolver.get_att("Table", "StreamArn")
+    assert record["eventName"] == "INSERT" and record["dynamodb"]["NewImage"]["n"] == {"N": "1"}
+    assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], int | float)
+    time.sleep(0.6)
+    assert len(pool.batches("Relay")) == 3  # and nothing is delivered twice once it succeeded
+
