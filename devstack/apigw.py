@@ -150,8 +150,11 @@ class RestApi:
                 region=provisioned.stack.region,
                 account_id=provisioned.stack.account_id,
             )
-            notes.extend(f"{logical_id} {r.method} {r.resource}: not a Lambda proxy integration, answers 500"
-                         for r in api.routes if r.function is None)
+            notes.extend(
+                f"{logical_id} {r.method} {r.resource}: not a Lambda proxy integration, answers 500"
+                for r in api.routes
+                if r.function is None
+            )
             apis.append(api)
         return apis, notes
 
@@ -178,9 +181,11 @@ class RestApi:
                 if method not in HTTP_METHODS and method != ANY_METHOD:
                     continue
                 integration = operation.get("x-amazon-apigateway-integration") or {}
-                function = _function_of(integration.get("uri"), function_id) if integration.get(
-                    "type", ""
-                ).lower() == "aws_proxy" else None
+                function = (
+                    _function_of(integration.get("uri"), function_id)
+                    if integration.get("type", "").lower() == "aws_proxy"
+                    else None
+                )
                 security = operation.get("security", default_security) or []
                 guards = [name for requirement in security for name in requirement if name in authorizers]
                 routes.append(
@@ -220,11 +225,6 @@ class RestApi:
             if best is None or rank < best[0]:
                 best = (rank, route, found[1])
         return (best[1], best[2]) if best else None
-
-    def owns(self, path: str) -> bool:
-        """Whether any route of this API could serve `path` (any method)."""
-        segments = [s for s in path.split("/") if s]
-        return any(_match_segments(route.segments, segments) is not None for route in self.routes)
 
     # -- handling -----------------------------------------------------------------------------------
     def handle(self, request: Request, invoker: Invoker) -> Response:
@@ -398,7 +398,7 @@ class RestApi:
 
 
 def evaluate_policy(document: Any, method_arn: str) -> str | None:
-    """"Deny" if any statement denies the method ARN, else "Allow" if one allows it, else None."""
+    """ "Deny" if any statement denies the method ARN, else "Allow" if one allows it, else None."""
     statements = document.get("Statement", []) if isinstance(document, dict) else []
     if isinstance(statements, dict):
         statements = [statements]

@@ -87,13 +87,18 @@ def _call(args: argparse.Namespace, path: str, body: Any) -> int:
     """POST to the running devstack; print its JSON answer; 0 when it reports success."""
     base = args.url or _url_from_state(args.state_file)
     if base is None:
-        print(f"devstack: no running devstack found (no {args.state_file}); start it with "
-              "`python -m devstack up`, or pass --url", file=sys.stderr)
+        print(
+            f"devstack: no running devstack found (no {args.state_file}); start it with "
+            "`python -m devstack up`, or pass --url",
+            file=sys.stderr,
+        )
         return 1
     request = urllib.request.Request(
-        base.rstrip("/") + path, data=json.dumps(body).encode(), method="POST",
+        base.rstrip("/") + path,
+        data=json.dumps(body).encode(),
+        method="POST",
         headers={"Content-Type": "application/json"},
-    )  # fmt: skip
+    )
     try:
         with urllib.request.urlopen(request, timeout=900) as response:
             print(response.read().decode())

@@ -1,12 +1,12 @@
 """devstack's own endpoints under `/_devstack/` (loopback only), for developers, tests and the CLI:
 
-  GET  /_devstack/health                 liveness, endpoint, warm workers per function
-  GET  /_devstack/mailbox                what SES sent, newest first (HTML); `.json` for machines
-  GET  /_devstack/schedules              the template's schedules and their next fire times
-  POST /_devstack/schedules/NAME/run     run one schedule now, answer with the function's result
-  POST /_devstack/sweep                  delete expired TTL items now
-  POST /_devstack/invoke/FUNCTION        invoke a function with the JSON body as its event
-  POST /_devstack/bootstrap-admin        create (or reset) the first admin: {"email", "name"} optional
+GET  /_devstack/health                 liveness, endpoint, warm workers per function
+GET  /_devstack/mailbox                what SES sent, newest first (HTML); `.json` for machines
+GET  /_devstack/schedules              the template's schedules and their next fire times
+POST /_devstack/schedules/NAME/run     run one schedule now, answer with the function's result
+POST /_devstack/sweep                  delete expired TTL items now
+POST /_devstack/invoke/FUNCTION        invoke a function with the JSON body as its event
+POST /_devstack/bootstrap-admin        create (or reset) the first admin: {"email", "name"} optional
 """
 
 from __future__ import annotations

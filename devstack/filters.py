@@ -76,7 +76,7 @@ def _any_rule(rules: list[Any], value: Any) -> bool:
 def _rule(rule: Any, value: Any) -> bool:
     if not isinstance(rule, dict):
         return value is not _MISSING and _same(rule, value)
-    (name, argument), = rule.items()
+    ((name, argument),) = rule.items()
     if name == "exists":
         return (value is not _MISSING) == bool(argument)
     if value is _MISSING:

@@ -5,6 +5,7 @@ data already stored, so a 10k-task shuffle or a year of ledger makes the local s
 
 - DynamoDB ``TransactWriteItems`` deep-copies every table it names to be able to roll back
   (15 ms per transaction at 1k items, 300 ms at 10k). We undo from a journal of the touched items.
+  (And each ``UpdateExpression`` is parsed twice per request: the parse is cached.)
 - EventBridge ``PutEvents`` re-parses the same JSONPath expressions for every event and target.
 - SQS computes *every* queue attribute, three of them by scanning all stored messages, to read one
   flag (``ContentBasedDeduplication`` on each send, ``MessageRetentionPeriod`` for each message
@@ -249,6 +250,13 @@ def _patch_dynamodb() -> None:
 
     backend_cls = ddb.DynamoDBBackend
     backend_cls.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+    # moto.dynamodb.parsing.expressions.UpdateExpressionParser.make: every Update is tokenised
+    # and parsed twice per request (validation in responses, then update_item): about 1 ms each.
+    # The AST is never mutated (UpdateExpressionValidator deep-copies it first), so one parse per
+    # distinct expression string is enough.
+    parser_cls = ddb.UpdateExpressionParser
+    parser_cls.make = staticmethod(functools.lru_cache(maxsize=4096)(parser_cls.make))  # type: ignore[method-assign]
     for name in ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_write_items"):
         setattr(backend_cls, name, _locked(getattr(backend_cls, name), _DYNAMODB_LOCK))
     streams_cls = ddb_streams.DynamoDBStreamsBackend

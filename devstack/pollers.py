@@ -27,7 +27,9 @@ from devstack import aws, filters
 from devstack.console import Console
 from devstack.workers import WorkerPool
 
-IDLE_POLL_MIN, IDLE_POLL_MAX = 0.25, 0.5  # stream polling: quick after activity, slower when idle
+IDLE_POLL_MIN, IDLE_POLL_MAX = 0.25, 0.5  # stream polling while the stack is in use
+DORMANT_POLL = 2.0  # after DORMANT_AFTER seconds without any invocation; the next invocation wakes it
+DORMANT_AFTER = 15.0
 SQS_WAIT_SECONDS = 5  # long poll (moto waits on a condition: idle queues cost next to nothing)
 RETRY_BACKOFF_MAX = 5.0
 
@@ -102,7 +104,12 @@ class Pollers:
         self.console = console
         self.queue_targets = queue_targets or {}
         self._stop = threading.Event()
+        self._wake = threading.Condition()
+        self._last_activity = time.monotonic()
         self._threads: list[threading.Thread] = []
+        add_listener = getattr(pool, "add_listener", None)
+        if add_listener is not None:
+            add_listener(self.poke)
 
     def start(self) -> None:
         for spec in self.mappings:
@@ -116,6 +123,7 @@ class Pollers:
 
     def stop(self, wait: float = 1.0) -> None:
         self._stop.set()
+        self.poke()
         deadline = time.monotonic() + wait
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -125,8 +133,23 @@ class Pollers:
         return self._stop.is_set()
 
     def sleep(self, seconds: float) -> bool:
-        """Sleep unless stopping; True when it is time to stop."""
-        return self._stop.wait(seconds)
+        """Sleep unless stopping; True when it is time to stop. A long (dormant) sleep ends early when
+        any function is invoked, since that is what writes new stream records."""
+        if seconds <= IDLE_POLL_MAX:
+            return self._stop.wait(seconds)
+        with self._wake:
+            self._wake.wait(seconds)
+        return self._stop.is_set()
+
+    def poke(self) -> None:
+        """Something ran (a function was invoked): stream pollers leave their dormant pace."""
+        with self._wake:
+            self._last_activity = time.monotonic()
+            self._wake.notify_all()
+
+    @property
+    def dormant(self) -> bool:
+        return time.monotonic() - self._last_activity > DORMANT_AFTER
 
     def log(self, spec: MappingSpec, message: str) -> None:
         self.console.function_line(spec.function, f"[{spec.logical_id}] {message}")
@@ -192,11 +215,13 @@ class SqsPoller:
             return
         invocation = self.pollers.pool.invoke(self.spec.function, {"Records": wanted})
         if not invocation.ok:
-            self.pollers.log(self.spec, f"batch of {len(wanted)} failed, left for redelivery: "
-                             f"{invocation.error_message}")
+            self.pollers.log(
+                self.spec, f"batch of {len(wanted)} failed, left for redelivery: {invocation.error_message}"
+            )
             return
-        failed = _failed_items(invocation.payload, {r["messageId"] for r in wanted}) if self.spec.report_failures \
-            else set()
+        failed = (
+            _failed_items(invocation.payload, {r["messageId"] for r in wanted}) if self.spec.report_failures else set()
+        )
         if failed is None:  # an unusable failure report fails the whole batch, as in Lambda
             self.pollers.log(self.spec, "invalid batchItemFailures: the whole batch is left for redelivery")
             return
@@ -248,7 +273,7 @@ class SqsPoller:
         event.setdefault("account", self.spec.source_arn.split(":")[4])
         configs = {(t.get("Input"), t.get("InputPath")) for t in self.targets}
         if len(configs) == 1:  # one way in: apply it (several rules with different inputs: unknowable)
-            (constant, path), = configs
+            ((constant, path),) = configs
             if constant is not None:
                 return constant if isinstance(constant, str) else json.dumps(constant)
             if path:
@@ -287,7 +312,10 @@ class StreamPoller:
                     interval = IDLE_POLL_MIN
                     continue
                 interval = IDLE_POLL_MIN if got else min(IDLE_POLL_MAX, interval * 1.25)
-                wait = min(interval, max(0.05, window_end - time.monotonic())) if batch else interval
+                if batch:
+                    wait = min(interval, max(0.05, window_end - time.monotonic()))
+                else:
+                    wait = DORMANT_POLL if self.pollers.dormant else interval
             except Exception as error:
                 if self.pollers.stopping:
                     return
@@ -321,8 +349,10 @@ class StreamPoller:
                 return
             attempt += 1
             if 0 <= self.spec.max_retries < attempt:
-                self.pollers.log(self.spec, f"dropping {len(batch)} records after {attempt - 1} retries "
-                                 "(no OnFailure destination locally)")
+                self.pollers.log(
+                    self.spec,
+                    f"dropping {len(batch)} records after {attempt - 1} retries (no OnFailure destination locally)",
+                )
                 return
             if self.pollers.sleep(backoff):
                 return

@@ -511,4 +511,3 @@ def _fit(name: str, limit: int) -> str:
 def _short_id(seed: str) -> str:
     """A stable 10-character id like the ones AWS mints (API ids, role ids)."""
     return hashlib.sha256(seed.encode()).hexdigest()[:10]
-

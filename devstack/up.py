@@ -91,8 +91,10 @@ def up(options: Options) -> int:
     try:
         server = gateway.bind(front, options.port)
     except gateway.PortInUse as error:
-        print(f"devstack: {error}. Stop whatever uses it, or pick another port: "
-              "python -m devstack up --port N", file=sys.stderr)
+        print(
+            f"devstack: {error}. Stop whatever uses it, or pick another port: python -m devstack up --port N",
+            file=sys.stderr,
+        )
         return 2
     url = f"http://127.0.0.1:{options.port}"
     running = _Running(server=server)
@@ -123,9 +125,7 @@ class EmulatorUnavailable(RuntimeError):
     """--endpoint names an emulator that does not answer."""
 
 
-def _start(
-    options: Options, console: Console, front: gateway.Gateway, running: _Running, url: str
-) -> dict[str, Any]:
+def _start(options: Options, console: Console, front: gateway.Gateway, running: _Running, url: str) -> dict[str, Any]:
     from devstack import emulator
 
     with console.step("emulator") as detail:
@@ -140,7 +140,8 @@ def _start(
             detail.append(f"moto on {endpoint}")
     with console.step("translate") as detail:
         stack = template.load(options.template, options.parameters, local_defaults={"WebUrl": url})
-        params = " ".join(f"{k}={v}" for k, v in options.parameters.items())
+        shown = {**options.parameters, **{k: stack.parameters[k] for k in ("WebUrl",) if k in stack.parameters}}
+        params = " ".join(f"{k}={v}" for k, v in shown.items())
         detail.append(f"{options.template.name} ({params}): {len(stack.resources)} resources")
     with console.step("provision") as detail:
         provisioned = provision.provision(stack, endpoint, web_origin=url.removeprefix("http://"))
@@ -280,4 +281,3 @@ def _remove_state(path: Path) -> None:
     with contextlib.suppress(OSError, ValueError):
         if json.loads(path.read_text()).get("pid") == os.getpid():
             path.unlink()
-

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -225,6 +226,11 @@ class WorkerPool:
         self.console = console
         self._pools = {name: _Pool(spec, max(1, size)) for name, spec in functions.items()}
         self._closed = False
+        self._listeners: list[Callable[[], None]] = []
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """`listener()` runs at the start of every invocation (the pollers use it to wake up)."""
+        self._listeners.append(listener)
 
     def call(self, function: str, event: Any) -> Any:
         """The function's result, or FunctionError."""
@@ -238,6 +244,8 @@ class WorkerPool:
         if pool is None:
             raise KeyError(f"no function {function!r}; known: {', '.join(sorted(self._pools))}")
         request_id = str(uuid.uuid4())
+        for listener in self._listeners:
+            listener()
         worker, cold = self._acquire(pool)
         healthy = False
         try:

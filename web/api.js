@@ -49,10 +49,19 @@ export class ApiError extends Error {
 }
 
 let unauthorizedHandler = null;
+let deniedHandler = null;
 
 /** Register what happens when a signed-in request gets 401 (the app returns to sign-in). */
 export function onUnauthorized(handler) {
   unauthorizedHandler = handler;
+}
+
+/**
+ * Register what happens when the account behind the session can no longer be used (dismissed,
+ * deactivated: the authorizer answers 403 to everything, R-AUTH-4). The app ends the session.
+ */
+export function onAccountDenied(handler) {
+  deniedHandler = handler;
 }
 
 export function isAbort(error) {
@@ -170,8 +179,44 @@ export async function request(method, path, { body, query, signal, auth = true }
       error.handled = true;
       unauthorizedHandler(error);
     }
+  } else if (response.status === 403 && bearer && deniedHandler && (await accountDenied(path))) {
+    error.handled = true;
+    // Several requests may find out at once: only the first ends the session.
+    if (session.token() === bearer) {
+      session.clear();
+      deniedHandler(error);
+    }
   }
   throw error;
+}
+
+let probe = null;
+
+/**
+ * A 403 means a missing role (the usual case) or an account the authorizer now refuses outright. GET
+ * /auth/me needs no role, so it tells them apart: 403 there too means the account itself is refused.
+ */
+async function accountDenied(path) {
+  if (path === "/auth/me") return true;
+  probe ??= meStatus().finally(() => {
+    probe = null;
+  });
+  return (await probe) === 403;
+}
+
+async function meStatus() {
+  const bearer = session.token();
+  if (!bearer) return 0;
+  try {
+    const response = await fetch(buildUrl("/auth/me"), {
+      headers: { Accept: "application/json", Authorization: `Bearer ${bearer}` },
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+    return response.status;
+  } catch {
+    return 0;
+  }
 }
 
 export const api = {

@@ -11,8 +11,8 @@
 //   reload()    render the same location again (a "Try again" button)
 //   refreshUser({signal}) GET /api/auth/me again, update header and navigation, resolve to the user
 
-import { api, describeError, onUnauthorized } from "./api.js";
-import { activeEntry, ENTRIES, hasAnyRole, navFor } from "./nav.js";
+import { api, describeError, onAccountDenied, onUnauthorized } from "./api.js";
+import { activeEntry, ENTRIES, hasAnyRole, navFor, PUBLIC_ENTRIES } from "./nav.js";
 import * as signin from "./pages/signin.js";
 import { createRouter, matchRoute, safeLocalPath } from "./router.js";
 import * as session from "./session.js";
@@ -58,6 +58,12 @@ onUnauthorized(() => {
   router.navigate(router.location().href, { replace: true });
 });
 
+onAccountDenied(() => {
+  // The token is still valid, but the account may no longer sign in (dismissed or deactivated).
+  endSession("Your account can no longer sign in. Ask an admin if this is unexpected.");
+  router.navigate(router.location().href, { replace: true });
+});
+
 function scheduleExpiry() {
   window.clearTimeout(expiryTimer);
   const ms = session.msUntilExpiry();
@@ -82,6 +88,7 @@ function showSignIn(location) {
   layout = null;
   const here = location.href;
   let next = safeLocalPath(location.query.get("next"));
+  const email = location.query.get("email");
   if (location.path !== "/") {
     // Any protected URL opened without a session: sign in at "/" and come back here afterwards.
     next = here;
@@ -94,7 +101,33 @@ function showSignIn(location) {
   pendingNotice = null;
   signin.render(main, {
     notice: message,
+    email,
     onSignedIn: () => router.navigate(next && next !== "/" ? next : "/", { replace: true }),
+  });
+}
+
+// ---- public pages (no session needed: the invitation link) -----------------------------------
+
+function showPublic({ entry, params }, location, signal) {
+  layout = null;
+  const main = h("main", { id: "main", class: "center-page", "data-testid": `${entry.id}-page` });
+  clear(root).append(main);
+  setTitle(entry.page.title);
+  const ctx = {
+    params,
+    query: location.query,
+    signal,
+    navigate: (to, options) => router.navigate(to, options),
+    // Leave this tab's session (if any) quietly, e.g. before signing in as the account just set up.
+    signOut: () => {
+      if (session.isSignedIn()) endSession(null);
+    },
+  };
+  Promise.resolve(entry.page.render(main, ctx)).catch((error) => {
+    if (signal.aborted) return;
+    clear(main).append(
+      notice({ title: "Something went wrong", message: describeError(error), testid: "fatal", alert: true }),
+    );
   });
 }
 
@@ -182,13 +215,8 @@ async function loadUser(seq, signal) {
     session.setUser(me);
     return me;
   } catch (error) {
+    // 401 and a refused account (403 on /auth/me) were handled by api.js: back to sign-in.
     if (seq !== renderSeq || signal.aborted || error?.handled) return null;
-    if (error?.status === 403) {
-      // /auth/me needs no role: a 403 here is the authorizer refusing a deactivated or removed account.
-      endSession("Your account can no longer sign in. Ask an admin if this is unexpected.");
-      router.navigate(router.location().href, { replace: true });
-      return null;
-    }
     const retry = h("button", { type: "button", class: "btn" }, "Try again");
     retry.addEventListener("click", () => router.navigate(router.location().href, { replace: true }));
     const out = h("button", { type: "button", class: "btn btn-secondary" }, "Sign out");
@@ -218,6 +246,12 @@ async function render(location, cause) {
   controller?.abort();
   controller = new AbortController();
   const { signal } = controller;
+
+  const open = matchRoute(PUBLIC_ENTRIES, location.path);
+  if (open) {
+    showPublic(open, location, signal);
+    return;
+  }
 
   if (!session.isSignedIn()) {
     showSignIn(location);

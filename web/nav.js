@@ -10,22 +10,37 @@
 //   path     "/accounts", or a pattern with parameters ("/tasks/:id" -> ctx.params.id)
 //   label    text in the navigation; omit for pages reached by links only (details, forms)
 //   roles    null = anyone signed in; otherwise the user needs ANY of these roles
-//   section  optional navigation group heading ("Work", "Money", "Insights", "Administration")
+//   section  optional navigation group heading ("Work", "Money", "Insights", "People", "Administration")
 //   page     the page module
 
 import * as accounts from "./pages/accounts.js";
+import * as changePassword from "./pages/change-password.js";
+import * as employeeEdit from "./pages/employee-edit.js";
+import * as hire from "./pages/hire.js";
+import * as orgChart from "./pages/org-chart.js";
 import * as profile from "./pages/profile.js";
+import * as setPassword from "./pages/set-password.js";
+import * as staff from "./pages/staff.js";
 
-export const ROLES = ["worker", "manager", "admin", "accountant"];
+export { ROLES } from "./ui.js";
 export const ANYONE = null;
 
 export const ENTRIES = [
   { id: "profile", path: "/", label: "My profile", roles: ANYONE, page: profile },
+  { id: "change-password", path: "/password", roles: ANYONE, page: changePassword },
   // Later slices, for example:
   // { id: "my-tasks", path: "/tasks/mine", label: "My tasks", roles: ["worker"], section: "Work", page: myTasks },
   // { id: "task", path: "/tasks/:id", roles: ANYONE, page: taskDetail },
+  { id: "staff", path: "/staff", label: "Staff", roles: ANYONE, section: "People", page: staff },
+  { id: "hire", path: "/staff/hire", roles: ["admin"], page: hire },
+  { id: "employee-edit", path: "/staff/:id/edit", roles: ["admin"], page: employeeEdit },
+  { id: "org-chart", path: "/org-chart", label: "Org chart", roles: ANYONE, section: "People", page: orgChart },
   { id: "accounts", path: "/accounts", label: "Accounts", roles: ["admin"], section: "Administration", page: accounts },
 ];
+
+// Pages anyone may open WITHOUT signing in, shown outside the signed-in layout whether or not this tab
+// has a session (the invitation link). Their render gets ctx = {params, query, signal, navigate, signOut}.
+export const PUBLIC_ENTRIES = [{ id: "set-password", path: "/set-password", page: setPassword }];
 
 /** Does a user holding `userRoles` satisfy `required` (null/empty = anyone signed in)? */
 export function hasAnyRole(userRoles, required) {

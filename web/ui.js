@@ -70,6 +70,14 @@ const ROLE_DESCRIPTIONS = {
   accountant: "Sees every balance and the daily statistics",
 };
 
+/** Every role there is (SPEC §2), in the order the front lists them. */
+export const ROLES = Object.keys(ROLE_DESCRIPTIONS);
+
+/** Does this user (from /auth/me) hold `role`? For showing or hiding controls; the API decides. */
+export function holds(user, role) {
+  return Array.isArray(user?.roles) && user.roles.includes(role);
+}
+
 export function roleBadges(roles) {
   const list = Array.isArray(roles) ? roles : [];
   if (!list.length) return h("span", { class: "muted" }, "no roles");
@@ -150,4 +158,81 @@ export function renderLoadError(container, error, { signal, roles, retry } = {})
       action: retry ? h("button", { type: "button", class: "btn", onclick: retry }, "Try again") : null,
     }),
   );
+}
+
+/** An employee's status as a chip: "Active" or "Dismissed". */
+export function statusChip(status) {
+  return status === "dismissed"
+    ? h("span", { class: "chip chip-muted", "data-testid": "status-chip" }, "Dismissed")
+    : h("span", { class: "chip chip-ok", "data-testid": "status-chip" }, "Active");
+}
+
+/** Busy state of a button while its request runs: disabled, a spinner and a label like "Saving…". */
+export function setBusy(button, busy, busyText = "Working…") {
+  if (busy) {
+    if (button.dataset.label === undefined) button.dataset.label = button.textContent;
+    button.textContent = busyText;
+  } else if (button.dataset.label !== undefined) {
+    button.textContent = button.dataset.label;
+    delete button.dataset.label;
+  }
+  button.disabled = busy;
+  button.classList.toggle("is-busy", busy);
+}
+
+// One sentence carried to the next page the app renders ("Kesha was hired."), shown once.
+let flash = null;
+
+export function setFlash(text) {
+  flash = text;
+}
+
+/** The pending flash message as a polite notice (and forget it), or null. */
+export function takeFlash(testid = "flash") {
+  const text = flash;
+  flash = null;
+  return text ? h("p", { class: "notice", role: "status", "aria-live": "polite", "data-testid": testid }, text) : null;
+}
+
+let dialogSeq = 0;
+
+/**
+ * Ask before doing something that cannot be undone. A modal <dialog> (focus stays inside, Escape
+ * cancels); resolves to true only for the confirm button. Focus returns to where it was.
+ * `signal`: the page's signal, so leaving the page closes the question (as "no").
+ */
+export function confirmDialog({ title, message, confirmLabel = "Confirm", cancelLabel = "Cancel", danger = false,
+  testid = "confirm", signal } = {}) {
+  const id = `dialog-${++dialogSeq}`;
+  const opener = document.activeElement;
+  return new Promise((resolve) => {
+    let answer = false;
+    const yes = h(
+      "button",
+      { type: "button", class: danger ? "btn btn-danger" : "btn", "data-testid": `${testid}-yes` },
+      confirmLabel,
+    );
+    const no = h("button", { type: "button", class: "btn btn-secondary", "data-testid": `${testid}-no` }, cancelLabel);
+    const dialog = h(
+      "dialog",
+      { class: "dialog", "aria-labelledby": `${id}-title`, "aria-describedby": `${id}-message`, "data-testid": testid },
+      h("h2", { id: `${id}-title` }, title),
+      h("p", { id: `${id}-message` }, message),
+      h("div", { class: "actions" }, no, yes),
+    );
+    yes.addEventListener("click", () => {
+      answer = true;
+      dialog.close();
+    });
+    no.addEventListener("click", () => dialog.close());
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
+      resolve(answer);
+    });
+    signal?.addEventListener("abort", () => dialog.open && dialog.close(), { once: true });
+    document.body.append(dialog);
+    dialog.showModal();
+    no.focus(); // the safe answer is the default one
+  });
 }

@@ -103,12 +103,30 @@ def start_devstack(tmp: Path, *extra: str, port: int | None = None) -> Devstack:
     port = port or free_port()
     instance = uuid.uuid4().hex
     state_file = tmp / f"state-{instance}.json"
-    command = [sys.executable, "-m", "devstack", "up", "--port", str(port), "--state-file", str(state_file),
-               "--log-dir", str(tmp / f"logs-{instance}"), "--quiet", *extra]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "devstack",
+        "up",
+        "--port",
+        str(port),
+        "--state-file",
+        str(state_file),
+        "--log-dir",
+        str(tmp / f"logs-{instance}"),
+        "--quiet",
+        *extra,
+    ]
     process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-        start_new_session=True, env={**os.environ, "DEVSTACK_INSTANCE": instance, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        start_new_session=True,
+        env={**os.environ, "DEVSTACK_INSTANCE": instance, "PYTHONUNBUFFERED": "1"},
+    )
     stack = Devstack(process=process, instance=instance, port=port, state_file=state_file)
     ready = threading.Event()
 

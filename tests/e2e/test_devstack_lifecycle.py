@@ -33,8 +33,11 @@ def test_the_startup_report_shows_steps_and_skipped_types(devstack):
 
 def test_the_bootstrap_admin_can_sign_in(devstack):
     assert devstack.admin_email == "admin@ates.local" and devstack.admin_password
-    response = requests.post(f"{devstack.api_url}/auth/login", timeout=30,
-                             json={"email": devstack.admin_email, "password": devstack.admin_password})  # fmt: skip
+    response = requests.post(
+        f"{devstack.api_url}/auth/login",
+        timeout=30,
+        json={"email": devstack.admin_email, "password": devstack.admin_password},
+    )
     assert response.status_code == 200, response.text
     assert response.json()["token_type"] == "Bearer"
 
@@ -75,8 +78,13 @@ def test_the_devstack_pages_answer(devstack):
 
 def test_the_cli_reaches_the_running_devstack(devstack):
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "devstack", *args, "--state-file", str(devstack.state_file)],
-                              cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "devstack", *args, "--state-file", str(devstack.state_file)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     swept = cli("sweep")
     assert swept.returncode == 0 and '"deleted"' in swept.stdout, swept
@@ -87,9 +95,21 @@ def test_the_cli_reaches_the_running_devstack(devstack):
 def test_a_taken_port_is_a_clear_error_before_anything_starts(devstack, tmp_path):
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "devstack", "up", "--port", str(devstack.port), "--state-file", str(tmp_path / "s.json")],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "devstack",
+            "up",
+            "--port",
+            str(devstack.port),
+            "--state-file",
+            str(tmp_path / "s.json"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2, result
     assert f"port {devstack.port}" in result.stderr and "already in use" in result.stderr
     assert time.monotonic() - started < 10 and not (tmp_path / "s.json").exists()
@@ -110,8 +130,11 @@ def two_more(tmp_path_factory):
             stack.stop(signal.SIGKILL, group=True)
 
 
-@pytest.mark.parametrize(("index", "sig", "group"), [(0, signal.SIGTERM, False), (1, signal.SIGINT, True)],
-                         ids=["sigterm", "sigint-to-the-group"])  # fmt: skip
+@pytest.mark.parametrize(
+    ("index", "sig", "group"),
+    [(0, signal.SIGTERM, False), (1, signal.SIGINT, True)],
+    ids=["sigterm", "sigint-to-the-group"],
+)
 def test_stopping_leaves_no_process_behind(two_more, index, sig, group):
     stack = two_more[index]
     running = leftovers(stack.instance)

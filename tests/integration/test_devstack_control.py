@@ -90,9 +90,11 @@ def test_the_mailbox_shows_what_ses_sent_newest_first(control, emulator):
         ses.send_email(
             Source="payroll@ates.example.com",
             Destination={"ToAddresses": ["popug@ates.local"]},
-            Message={"Subject": {"Data": subject},
-                     "Body": {"Text": {"Data": f"{subject}: https://127.0.0.1:8000/#/password?token=abc&x=1"}}},
-        )  # fmt: skip
+            Message={
+                "Subject": {"Data": subject},
+                "Body": {"Text": {"Data": f"{subject}: https://127.0.0.1:8000/#/password?token=abc&x=1"}},
+            },
+        )
     items = control.get("/_devstack/mailbox.json").json["items"]
     ours = [m for m in items if m["to"] == ["popug@ates.local"]]
     assert [m["subject"] for m in ours[:2]] == ["Your payout", "Welcome to aTES"]

@@ -20,8 +20,9 @@ from tests.e2e.devstack_process import free_port, leftovers, start_devstack
 def plain_moto():
     """A plain moto server, started by this test (not by devstack)."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -43,8 +44,9 @@ def test_devstack_provisions_into_the_given_emulator_and_leaves_it_running(plain
         assert any("not started by devstack" in line for line in stack.lines), stack.output
         own = leftovers(stack.instance)
         assert not any("moto" in cmd for cmd in own), own  # no emulator of its own
-        dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
-                                aws_access_key_id="t", aws_secret_access_key="t")  # fmt: skip
+        dynamodb = boto3.client(
+            "dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+        )
         assert dynamodb.describe_table(TableName="ates-local-AuthTable")["Table"]["TableStatus"] == "ACTIVE"
         response = requests.get(f"{stack.url}/api/auth/.well-known/jwks.json", timeout=30)
         assert response.status_code == 200 and response.json()["keys"]  # functions talk to that emulator

@@ -65,8 +65,9 @@ def test_pattern_rules(pattern, event, expected):
 
 def test_no_filters_pass_everything_and_any_filter_may_match():
     assert filters.passes([], {"anything": 1})
-    patterns = filters.compile_criteria({"Filters": [{"Pattern": json.dumps({"a": ["1"]})},
-                                                     {"Pattern": json.dumps({"a": ["2"]})}]})  # fmt: skip
+    patterns = filters.compile_criteria(
+        {"Filters": [{"Pattern": json.dumps({"a": ["1"]})}, {"Pattern": json.dumps({"a": ["2"]})}]}
+    )
     assert filters.passes(patterns, {"a": "2"}) and not filters.passes(patterns, {"a": "3"})
 
 

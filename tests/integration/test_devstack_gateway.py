@@ -38,12 +38,18 @@ class FakePool:
             resource = event["methodArn"] if self.authorizer != "allow-elsewhere" else "arn:aws:execute-api:*:*:x/*"
             if self.authorizer == "allow-elsewhere":
                 effect = "Allow"
-            return Invocation("r", ok=True, payload={
-                "principalId": "emp-1",
-                "policyDocument": {"Version": "2012-10-17", "Statement": [
-                    {"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}]},
-                "context": ALLOW_CONTEXT,
-            })  # fmt: skip
+            return Invocation(
+                "r",
+                ok=True,
+                payload={
+                    "principalId": "emp-1",
+                    "policyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}],
+                    },
+                    "context": ALLOW_CONTEXT,
+                },
+            )
         if self.api == "crash":
             return Invocation("r", ok=False, error={"errorType": "ValueError", "errorMessage": "boom"})
         return Invocation("r", ok=True, payload=self.api)
@@ -95,8 +101,11 @@ def test_routes_come_from_the_translated_swagger(api):
 
 
 def test_routing_prefers_literals_then_params_then_greedy():
-    routes = [apigw.Route("/api/{proxy+}", "ANY", "Any"), apigw.Route("/api/tasks/{id}", "GET", "One"),
-              apigw.Route("/api/tasks/shuffle", "GET", "Shuffle")]  # fmt: skip
+    routes = [
+        apigw.Route("/api/{proxy+}", "ANY", "Any"),
+        apigw.Route("/api/tasks/{id}", "GET", "One"),
+        apigw.Route("/api/tasks/shuffle", "GET", "Shuffle"),
+    ]
     api = apigw.RestApi(routes, {}, {})
     assert api.match("GET", "/api/tasks/shuffle")[0].function == "Shuffle"
     assert api.match("GET", "/api/tasks/42") == (routes[1], {"id": "42"})
@@ -151,9 +160,13 @@ def test_no_token_is_401_without_calling_the_authorizer(client, pool):
 
 @pytest.mark.parametrize(
     ("decision", "status", "code"),
-    [("Unauthorized", 401, "unauthorized"), ("deny", 403, "forbidden"), ("allow-elsewhere", 403, "forbidden"),
-     ("crash", 500, "internal_error")],
-)  # fmt: skip
+    [
+        ("Unauthorized", 401, "unauthorized"),
+        ("deny", 403, "forbidden"),
+        ("allow-elsewhere", 403, "forbidden"),
+        ("crash", 500, "internal_error"),
+    ],
+)
 def test_authorizer_decisions(client, pool, decision, status, code):
     pool.authorizer = decision
     response = client.get("/api/auth/me", headers={"Authorization": "Bearer x"})
@@ -178,8 +191,13 @@ def test_a_function_error_is_502_with_the_default_5xx_shape(client, pool):
 
 
 def test_the_proxy_response_keeps_status_headers_and_base64_bodies(client, pool):
-    pool.api = {"statusCode": 201, "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]}, "headers": {"X-One": "1"},
-                "body": "aGVsbG8=", "isBase64Encoded": True}  # fmt: skip
+    pool.api = {
+        "statusCode": 201,
+        "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
+        "headers": {"X-One": "1"},
+        "body": "aGVsbG8=",
+        "isBase64Encoded": True,
+    }
     response = client.post("/api/auth/login", json={})
     assert response.status_code == 201 and response.data == b"hello"
     assert response.headers.getlist("Set-Cookie") == ["a=1", "b=2"] and response.headers["X-One"] == "1"
@@ -228,4 +246,3 @@ def test_policy_evaluation():
     assert apigw.evaluate_policy({"Statement": [statement, deny]}, arn) == "Deny"
     assert apigw.evaluate_policy({"Statement": [{**statement, "Resource": "arn:other"}]}, arn) is None
     assert apigw.evaluate_policy({"Statement": [{**statement, "Action": "s3:GetObject"}]}, arn) is None
-

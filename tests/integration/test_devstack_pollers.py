@@ -149,8 +149,13 @@ def run(provisioned, fresh_emulator, tmp_path):
 
     def start(pool: RecordingPool, only: str) -> pollers.Pollers:
         mappings = [m for m in pollers.mappings_from(provisioned) if m.function == only]
-        running = pollers.Pollers(mappings, pool, endpoint_url=fresh_emulator,  # type: ignore[arg-type]
-                                  console=Console(tmp_path, quiet=True), queue_targets=provisioned.queue_targets)
+        running = pollers.Pollers(
+            mappings,
+            pool,
+            endpoint_url=fresh_emulator,  # type: ignore[arg-type]
+            console=Console(tmp_path, quiet=True),
+            queue_targets=provisioned.queue_targets,
+        )
         running.start()
         started.append(running)
         return running
@@ -161,8 +166,9 @@ def run(provisioned, fresh_emulator, tmp_path):
 
 
 def client(service: str, endpoint: str):
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="t", aws_secret_access_key="t")  # fmt: skip
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
 
 
 def test_mappings_come_from_the_translated_template(provisioned):
@@ -179,8 +185,11 @@ def test_sqs_partial_failures_stay_and_reach_the_dlq_after_max_receives(provisio
     sqs = client("sqs", fresh_emulator)
     queue_url, dlq_url = provisioned.resolver.ref("Queue"), provisioned.resolver.ref("Dlq")
     for body in ("good-1", "poison", "good-2"):
-        sqs.send_message(QueueUrl=queue_url, MessageBody=body,
-                         MessageAttributes={"kind": {"DataType": "String", "StringValue": body}})  # fmt: skip
+        sqs.send_message(
+            QueueUrl=queue_url,
+            MessageBody=body,
+            MessageAttributes={"kind": {"DataType": "String", "StringValue": body}},
+        )
     pool = RecordingPool()
 
     def fail_poison(function: str, event: dict, count: int) -> Invocation:
@@ -191,7 +200,9 @@ def test_sqs_partial_failures_stay_and_reach_the_dlq_after_max_receives(provisio
     run(pool, "Consumer")
     pool.wait_for(lambda: sum(r["body"] == "poison" for b in pool.batches("Consumer") for r in b) >= 2)
     record = pool.batches("Consumer")[0][0]
-    assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"] == provisioned.resolver.get_att("Queue", "Arn")
+    assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"] == provisioned.resolver.get_att(
+        "Queue", "Arn"
+    )
     assert record["attributes"]["ApproximateReceiveCount"] == "1" and record["receiptHandle"]
     assert record["messageAttributes"]["kind"]["dataType"] == "String"
     bodies = [r["body"] for b in pool.batches("Consumer") for r in b]
@@ -221,10 +232,16 @@ def test_eventbridge_deliveries_are_mended_account_and_input_path(provisioned, f
     pool = RecordingPool()
     run(pool, "Consumer")
     run(pool, "DetailConsumer")
-    client("events", fresh_emulator).put_events(Entries=[{
-        "EventBusName": "pollers-bus", "Source": "ates.staff", "DetailType": "EmployeeHired",
-        "Detail": json.dumps({"event_id": "e-1"}),
-    }])  # fmt: skip
+    client("events", fresh_emulator).put_events(
+        Entries=[
+            {
+                "EventBusName": "pollers-bus",
+                "Source": "ates.staff",
+                "DetailType": "EmployeeHired",
+                "Detail": json.dumps({"event_id": "e-1"}),
+            }
+        ]
+    )
     pool.wait_for(lambda: pool.batches("Consumer") and pool.batches("DetailConsumer"))
     envelope = json.loads(pool.batches("Consumer")[0][0]["body"])
     assert envelope["account"] == "123456789012" and envelope["detail"] == {"event_id": "e-1"}
@@ -236,14 +253,21 @@ def test_streams_filter_batch_and_retry_from_the_failed_record(provisioned, fres
     table = provisioned.resolver.ref("Table")
     for pk in ("OUTBOX#1", "ACCOUNT#1", "OUTBOX#2", "OUTBOX#3"):
         dynamodb.put_item(TableName=table, Item={"pk": {"S": pk}, "n": {"N": "1"}})
-    dynamodb.update_item(TableName=table, Key={"pk": {"S": "OUTBOX#1"}}, UpdateExpression="SET n = :n",
-                         ExpressionAttributeValues={":n": {"N": "2"}})  # a MODIFY: filtered out  # fmt: skip
+    dynamodb.update_item(
+        TableName=table,
+        Key={"pk": {"S": "OUTBOX#1"}},
+        UpdateExpression="SET n = :n",
+        ExpressionAttributeValues={":n": {"N": "2"}},
+    )  # a MODIFY: filtered out
     pool = RecordingPool()
 
     def fail_second_once(function: str, event: dict, count: int) -> Invocation:
         if count == 1:
-            return Invocation("r", ok=True, payload={"batchItemFailures": [
-                {"itemIdentifier": event["Records"][1]["dynamodb"]["SequenceNumber"]}]})  # fmt: skip
+            return Invocation(
+                "r",
+                ok=True,
+                payload={"batchItemFailures": [{"itemIdentifier": event["Records"][1]["dynamodb"]["SequenceNumber"]}]},
+            )
         if count == 2:
             return Invocation("r", ok=False, error={"errorMessage": "transient"})
         return Invocation("r", ok=True, payload={"batchItemFailures": []})
@@ -263,4 +287,3 @@ def test_streams_filter_batch_and_retry_from_the_failed_record(provisioned, fres
     assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], int | float)
     time.sleep(0.6)
     assert len(pool.batches("Relay")) == 3  # and nothing is delivered twice once it succeeded
-

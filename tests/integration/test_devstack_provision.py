@@ -53,8 +53,9 @@ FIXTURE = textwrap.dedent(
 
 
 def aws(service: str, endpoint: str):
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="t", aws_secret_access_key="t")  # fmt: skip
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -150,10 +151,16 @@ def test_queues_redrive_and_rules_deliver_to_sqs(fixture_stack, fresh_emulator):
     redrive = json.loads(attributes["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == result.resolver.get_att("ConsumerDlq", "Arn")
     assert int(redrive["maxReceiveCount"]) == 3 and attributes["VisibilityTimeout"] == "30"
-    aws("events", fresh_emulator).put_events(Entries=[{
-        "EventBusName": "fixture-local", "Source": "ates.tasks", "DetailType": "TaskAssigned",
-        "Detail": json.dumps({"event_id": "e1"}),
-    }])  # fmt: skip
+    aws("events", fresh_emulator).put_events(
+        Entries=[
+            {
+                "EventBusName": "fixture-local",
+                "Source": "ates.tasks",
+                "DetailType": "TaskAssigned",
+                "Detail": json.dumps({"event_id": "e1"}),
+            }
+        ]
+    )
     messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2).get("Messages", [])
     assert len(messages) == 1 and json.loads(messages[0]["Body"])["detail"] == {"event_id": "e1"}
     assert result.queue_targets[result.resolver.get_att("ConsumerQueue", "Arn")][0]["rule"] == "ConsumerRule"

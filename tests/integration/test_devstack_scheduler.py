@@ -122,15 +122,18 @@ def test_schedule_and_schedulev2_events_are_found(schedules):
     by_name = {s.name: s for s in schedules}
     assert set(by_name) == {"JobFunctionNightly", "JobFunctionDaily", "JobFunctionOften"}
     assert {s.function for s in schedules} == {"JobFunction"}
-    assert by_name["JobFunctionDaily"].timezone == "Europe/Moscow" and by_name["JobFunctionDaily"].source == "aws.scheduler"
+    assert (
+        by_name["JobFunctionDaily"].timezone == "Europe/Moscow"
+        and by_name["JobFunctionDaily"].source == "aws.scheduler"
+    )
     assert by_name["JobFunctionOften"].enabled is False
 
 
 def test_a_rule_target_gets_a_scheduled_event_and_a_scheduler_target_its_input(schedules):
     pool = FakePool()
-    runner = scheduler.Scheduler(schedules, pool, SimpleNamespace(function_line=lambda *a, **k: None),
-                                 now=lambda: NOW)  # fmt: skip
+    runner = scheduler.Scheduler(schedules, pool, SimpleNamespace(function_line=lambda *a, **k: None), now=lambda: NOW)
     spec, invocation = runner.run_now("JobFunctionNightly")
+    assert spec.name == "JobFunctionNightly"
     assert invocation.ok and pool.calls[-1][0] == "JobFunction"
     event = pool.calls[-1][1]
     assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
@@ -144,8 +147,9 @@ def test_a_rule_target_gets_a_scheduled_event_and_a_scheduler_target_its_input(s
 def test_the_loop_fires_due_schedules_and_skips_disabled_ones(schedules):
     pool = FakePool()
     clock = {"now": NOW.replace(hour=21, minute=4, second=59)}  # 00:04:59 in Moscow
-    runner = scheduler.Scheduler(schedules, pool, SimpleNamespace(function_line=lambda *a, **k: None),
-                                 now=lambda: clock["now"])  # fmt: skip
+    runner = scheduler.Scheduler(
+        schedules, pool, SimpleNamespace(function_line=lambda *a, **k: None), now=lambda: clock["now"]
+    )
     runner.start()
     try:
         clock["now"] = NOW.replace(hour=21, minute=5, second=1)

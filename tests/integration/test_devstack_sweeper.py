@@ -18,10 +18,14 @@ def table(emulator):
     dynamodb = boto3.client("dynamodb", endpoint_url=emulator, region_name="us-east-1")
     name = "devstack-sweeper-test"
     dynamodb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-    )  # fmt: skip
+    )
     items = {
         "expired": {"N": str(NOW - 1)},
         "long-expired": {"N": str(NOW - 86400 * 40)},
@@ -32,8 +36,10 @@ def table(emulator):
     for key, ttl in items.items():
         dynamodb.put_item(TableName=name, Item={"pk": {"S": key}, "sk": {"S": "x"}, "expires_at": ttl})
     for index in range(30):  # more than one batch write of 25
-        dynamodb.put_item(TableName=name, Item={"pk": {"S": f"bulk{index}"}, "sk": {"S": "x"},
-                                                "expires_at": {"N": str(NOW - 1 - index)}})  # fmt: skip
+        dynamodb.put_item(
+            TableName=name,
+            Item={"pk": {"S": f"bulk{index}"}, "sk": {"S": "x"}, "expires_at": {"N": str(NOW - 1 - index)}},
+        )
     dynamodb.put_item(TableName=name, Item={"pk": {"S": "no-ttl"}, "sk": {"S": "x"}})
     yield name
     dynamodb.delete_table(TableName=name)

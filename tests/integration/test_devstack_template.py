@@ -25,10 +25,13 @@ def fake_stack(**changes) -> template.Stack:
         "account_id": "123456789012",
         "parameters": {"Stage": "local", "Keys": ["k1", "k2"], "Empty": [""]},
         "resources": {"Table": {"Type": "AWS::DynamoDB::Table"}, "Fn": {"Type": "AWS::Lambda::Function"}},
-        "conditions": {"IsLocal": {"Fn::Equals": [{"Ref": "Stage"}, "local"]}, "IsProd": {"Fn::Equals": ["a", "b"]},
-                       "Both": {"Fn::And": [{"Condition": "IsLocal"}, {"Fn::Not": [{"Condition": "IsProd"}]}]}},
+        "conditions": {
+            "IsLocal": {"Fn::Equals": [{"Ref": "Stage"}, "local"]},
+            "IsProd": {"Fn::Equals": ["a", "b"]},
+            "Both": {"Fn::And": [{"Condition": "IsLocal"}, {"Fn::Not": [{"Condition": "IsProd"}]}]},
+        },
         "mappings": {"Sizes": {"local": {"Memory": 256}}},
-    }  # fmt: skip
+    }
     return template.Stack(**{**base, **changes})
 
 

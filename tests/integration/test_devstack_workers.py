@@ -15,7 +15,7 @@ from devstack.console import Console
 from devstack.workers import FunctionSpec, WorkerPool
 
 HANDLERS = textwrap.dedent(
-    '''
+    """
     import os, sys, time
 
     IMPORTED_AT = time.time()
@@ -57,7 +57,7 @@ HANDLERS = textwrap.dedent(
     def decimal(event, context):
         from decimal import Decimal
         return {"n": Decimal("3"), "x": Decimal("1.5")}
-    '''
+    """
 )
 
 
@@ -72,10 +72,15 @@ def code(tmp_path: Path) -> Path:
 
 def spec(code: Path, name: str, handler: str, timeout: float = 5.0) -> FunctionSpec:
     return FunctionSpec(
-        logical_id=name, name=f"ates-test-{name}", handler=handler, code_dir=code,
-        environment={"TABLE_NAME": "ates-test-Table"}, timeout=timeout, memory_mb=256,
+        logical_id=name,
+        name=f"ates-test-{name}",
+        handler=handler,
+        code_dir=code,
+        environment={"TABLE_NAME": "ates-test-Table"},
+        timeout=timeout,
+        memory_mb=256,
         arn=f"arn:aws:lambda:us-east-1:123456789012:function:ates-test-{name}",
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture()
@@ -92,8 +97,9 @@ def make_pool(code: Path, tmp_path: Path):
             "Decimal": spec(code, "Decimal", "demo.handlers.decimal"),
             "Broken": spec(code, "Broken", "broken.handler"),
         }
-        pool = WorkerPool(functions, endpoint_url="http://127.0.0.1:9", console=Console(tmp_path / "logs", out=out),
-                          size=size)  # fmt: skip
+        pool = WorkerPool(
+            functions, endpoint_url="http://127.0.0.1:9", console=Console(tmp_path / "logs", out=out), size=size
+        )
         pools.append(pool)
         return pool
 
@@ -188,8 +194,9 @@ def test_a_pool_of_two_serves_two_calls_at_once_and_a_pool_of_one_queues_them(ma
         pool.invoke("Slow", {"sleep": 0})  # warm one worker first
         pids: set[int] = set()
         started = time.monotonic()
-        threads = [threading.Thread(target=lambda: pids.add(pool.invoke("Slow", {"sleep": 0.6}).payload))
-                   for _ in range(2)]  # fmt: skip
+        threads = [
+            threading.Thread(target=lambda: pids.add(pool.invoke("Slow", {"sleep": 0.6}).payload)) for _ in range(2)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:

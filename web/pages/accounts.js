@@ -1,18 +1,35 @@
-// Accounts (admins): everyone who can sign in, their roles, and whether they are active or locked out
-// (R-AUTH-1: admins see `locked_until`). GET /api/auth/accounts pages with ?limit=&cursor=.
+// Accounts (admins): everyone who can sign in, their effective and own roles, and whether they are active
+// or locked out (R-AUTH-1: admins see `locked_until`). Admins set an account's own roles and the roles a
+// whole department grants (R-AUTH-6; effective = own + the department's grant).
+// GET /api/auth/accounts?limit=&cursor=, PUT /api/auth/accounts/{id}/roles {roles},
+// PUT /api/auth/departments/{id}/roles {roles} -> {department_id, roles, accounts_changed}.
 
-import { api, describeError } from "../api.js";
-import { formatDateTime, h, pageHeader, renderLoadError, roleBadges, showMessage, statusRegion } from "../ui.js";
+import { api, describeError, isAbort } from "../api.js";
+import { departmentNames, departmentOptions, loadDepartments } from "../staff-data.js";
+import {
+  confirmDialog,
+  formatDateTime,
+  h,
+  pageHeader,
+  renderLoadError,
+  roleBadges,
+  roleDescription,
+  ROLES,
+  setBusy,
+  showMessage,
+  statusRegion,
+} from "../ui.js";
 
 export const title = "Accounts";
 const PAGE_SIZE = 50;
+const COLUMNS = 6;
 
 function statusCell(account) {
   const parts = [];
   parts.push(
     account.active === false
-      ? h("span", { class: "chip chip-muted" }, "Inactive")
-      : h("span", { class: "chip chip-ok" }, "Active"),
+      ? h("span", { class: "chip chip-muted", "data-testid": "account-inactive" }, "Inactive")
+      : h("span", { class: "chip chip-ok", "data-testid": "account-active" }, "Active"),
   );
   const lockedUntil = account.locked_until ? new Date(account.locked_until) : null;
   if (lockedUntil && !Number.isNaN(lockedUntil.getTime()) && lockedUntil.getTime() > Date.now()) {
@@ -27,15 +44,37 @@ function statusCell(account) {
   return parts;
 }
 
-function accountRow(account) {
-  return h(
-    "tr",
-    { "data-testid": "account-row", "data-account-id": account.account_id, "data-email": account.email },
-    h("th", { scope: "row" }, account.name || "—"),
-    h("td", { "data-testid": "account-email" }, account.email || "—"),
-    h("td", {}, roleBadges(account.roles)),
-    h("td", {}, statusCell(account)),
-  );
+function list(value) {
+  return Array.isArray(value) ? value : [];
+}
+
+/** Roles the account has only through its department (effective minus own). */
+function grantedRoles(account) {
+  const own = new Set(list(account.own_roles));
+  return list(account.roles).filter((role) => !own.has(role));
+}
+
+function roleCheckboxes(prefix, ticked, testid) {
+  const boxes = new Map();
+  const items = ROLES.map((role) => {
+    const id = `${prefix}-${role}`;
+    const box = h("input", {
+      type: "checkbox",
+      id,
+      name: "roles",
+      value: role,
+      checked: ticked.includes(role),
+      "data-testid": `${testid}-${role}`,
+    });
+    boxes.set(role, box);
+    return h(
+      "div",
+      { class: "check" },
+      box,
+      h("label", { for: id }, h("strong", {}, role), h("span", { class: "muted" }, ` — ${roleDescription(role)}`)),
+    );
+  });
+  return { element: h("div", { class: "checks" }, items), chosen: () => ROLES.filter((r) => boxes.get(r).checked), boxes };
 }
 
 export async function render(main, ctx) {
@@ -62,8 +101,10 @@ export async function render(main, ctx) {
           {},
           h("th", { scope: "col" }, "Name"),
           h("th", { scope: "col" }, "Email"),
-          h("th", { scope: "col" }, "Roles"),
+          h("th", { scope: "col", title: "Own roles plus the roles granted to their department" }, "Roles"),
+          h("th", { scope: "col" }, "Own roles"),
           h("th", { scope: "col" }, "Status"),
+          h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")),
         ),
       ),
       tbody,
@@ -72,47 +113,332 @@ export async function render(main, ctx) {
 
   let cursor = null;
   let shown = 0;
+  const accounts = new Map(); // account id -> the account as last read
+  let names = new Map(); // department id -> name, once departments are loaded
+  let listController = null;
+  let grants = null; // the department grants editor, told when accounts change
 
-  async function loadPage() {
-    const answer = await api.get("/auth/accounts", {
-      query: { limit: PAGE_SIZE, cursor },
-      signal: ctx.signal,
+  // ---- one account: a row, and its own-roles editor under it ---------------------------------
+
+  function row(initial) {
+    let account = initial;
+    const tr = h("tr", {
+      "data-testid": "account-row",
+      "data-account-id": account.account_id,
+      "data-email": account.email,
     });
-    if (ctx.signal.aborted) return;
+    let editorRow = null;
+
+    function paint() {
+      const granted = grantedRoles(account);
+      const department = account.department_id ? names.get(account.department_id) : null;
+      const edit = h(
+        "button",
+        {
+          type: "button",
+          class: "btn btn-secondary btn-small",
+          "data-testid": "account-edit-roles",
+          "aria-expanded": editorRow ? "true" : "false",
+          "aria-controls": `roles-editor-${account.account_id}`,
+          "aria-label": `Edit roles of ${account.name || account.email}`,
+        },
+        "Edit roles",
+      );
+      edit.addEventListener("click", () => (editorRow ? closeEditor(edit) : openEditor()));
+      tr.replaceChildren(
+        h(
+          "th",
+          { scope: "row" },
+          account.name || "—",
+          department ? h("span", { class: "cell-note", "data-testid": "account-department" }, department) : null,
+        ),
+        h("td", { "data-testid": "account-email" }, account.email || "—"),
+        h(
+          "td",
+          { "data-testid": "account-roles" },
+          roleBadges(account.roles),
+          granted.length
+            ? h("span", { class: "cell-note", "data-testid": "account-granted" }, `${granted.join(", ")} from department`)
+            : null,
+        ),
+        h("td", { "data-testid": "account-own-roles" }, roleBadges(account.own_roles)),
+        h("td", {}, statusCell(account)),
+        h("td", { class: "row-actions" }, edit),
+      );
+      return edit;
+    }
+
+    function closeEditor(focusTarget) {
+      editorRow?.remove();
+      editorRow = null;
+      const edit = paint();
+      (focusTarget?.isConnected ? focusTarget : edit).focus();
+    }
+
+    function openEditor() {
+      const who = account.name || account.email;
+      const checks = roleCheckboxes(`own-${account.account_id}`, list(account.own_roles), "own-role");
+      const alert = h("div", { class: "alert", role: "alert", "data-testid": "roles-error", hidden: true });
+      const save = h("button", { type: "submit", class: "btn btn-small", "data-testid": "roles-save" }, "Save roles");
+      const cancel = h("button", { type: "button", class: "btn btn-secondary btn-small", "data-testid": "roles-cancel" }, "Cancel");
+      const granted = grantedRoles(account);
+      const form = h(
+        "form",
+        { class: "roles-editor", "data-testid": "roles-editor", novalidate: true },
+        h(
+          "fieldset",
+          { class: "plain" },
+          h("legend", {}, `Own roles of ${who}`),
+          alert,
+          checks.element,
+          h(
+            "p",
+            { class: "hint" },
+            granted.length
+              ? `Their department also grants ${granted.join(", ")}; change that under "Department grants".`
+              : "Their effective roles are these plus whatever their department grants.",
+          ),
+          h("div", { class: "actions" }, save, cancel),
+        ),
+      );
+      cancel.addEventListener("click", () => closeEditor());
+      form.addEventListener("keydown", (event) => {
+        if (event.key === "Escape") closeEditor();
+      });
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        if (save.disabled) return;
+        const roles = checks.chosen();
+        const isMe = account.account_id === ctx.user?.account_id || account.employee_id === ctx.user?.employee_id;
+        if (isMe && list(account.own_roles).includes("admin") && !roles.includes("admin")) {
+          const sure = await confirmDialog({
+            title: "Remove your own admin role?",
+            message: "Unless your department grants it, you will no longer be able to manage staff, accounts and roles.",
+            confirmLabel: "Remove it",
+            danger: true,
+            testid: "self-admin-dialog",
+            signal: ctx.signal,
+          });
+          if (!sure) return;
+        }
+        showMessage(alert, "");
+        setBusy(save, true, "Saving…");
+        try {
+          const after = await api.put(`/auth/accounts/${encodeURIComponent(account.account_id)}/roles`, { roles }, {
+            signal: ctx.signal,
+          });
+          if (ctx.signal.aborted) return;
+          account = { ...account, ...after, locked_until: account.locked_until };
+          accounts.set(account.account_id, account);
+          grants?.accountsChanged();
+          closeEditor();
+          status.textContent = `Saved: ${who} now has ${list(account.roles).join(", ") || "no roles"}.`;
+          if (isMe) ctx.refreshUser({ signal: ctx.signal }).catch(() => {});
+        } catch (failure) {
+          if (isAbort(failure) || ctx.signal.aborted || failure?.handled) return;
+          setBusy(save, false);
+          showMessage(alert, describeError(failure));
+        }
+      });
+      editorRow = h(
+        "tr",
+        { class: "editor-row", id: `roles-editor-${account.account_id}` },
+        h("td", { colspan: String(COLUMNS) }, form),
+      );
+      tr.after(editorRow);
+      paint();
+      checks.boxes.get(ROLES[0]).focus();
+    }
+
+    paint();
+    return { tr, repaint: paint };
+  }
+
+  const rows = new Map(); // account id -> {tr, repaint}
+
+  async function loadPage({ reset = false } = {}) {
+    if (reset || !listController) {
+      listController?.abort();
+      listController = new AbortController();
+      const leave = listController;
+      ctx.signal.addEventListener("abort", () => leave.abort(), { once: true });
+      cursor = null;
+    }
+    const { signal } = listController;
+    const answer = await api.get("/auth/accounts", { query: { limit: PAGE_SIZE, cursor }, signal });
+    if (signal.aborted) return;
     const items = Array.isArray(answer?.items) ? answer.items : [];
-    tbody.append(...items.map(accountRow));
+    if (reset) {
+      tbody.replaceChildren();
+      rows.clear();
+      accounts.clear();
+      shown = 0;
+    }
+    for (const account of items) {
+      accounts.set(account.account_id, account);
+      const made = row(account);
+      rows.set(account.account_id, made);
+      tbody.append(made.tr);
+    }
     shown += items.length;
     cursor = answer?.next_cursor || null;
     more.hidden = !cursor;
     status.textContent = shown
       ? `Showing ${shown} account${shown === 1 ? "" : "s"}${cursor ? "; more are available" : ""}.`
       : "There are no accounts yet.";
+    grants?.accountsChanged();
   }
 
   more.addEventListener("click", async () => {
-    more.disabled = true;
-    more.classList.add("is-busy");
-    more.textContent = "Loading…";
+    setBusy(more, true, "Loading…");
     showMessage(error, "");
     try {
       await loadPage();
     } catch (failure) {
-      if (!ctx.signal.aborted && !failure?.handled) showMessage(error, describeError(failure));
+      if (!isAbort(failure) && !ctx.signal.aborted && !failure?.handled) showMessage(error, describeError(failure));
     } finally {
-      more.disabled = false;
-      more.classList.remove("is-busy");
-      more.textContent = "Load more";
+      setBusy(more, false);
     }
   });
 
+  // ---- department grants ------------------------------------------------------------------------
+
+  function grantsEditor(departments) {
+    const select = h(
+      "select",
+      { id: "grant-department", "data-testid": "grant-department" },
+      departmentOptions(departments, { empty: "Choose a department" }),
+    );
+    const checks = roleCheckboxes("grant", [], "grant-role");
+    const seen = h("p", { class: "hint", "data-testid": "grant-seen" });
+    const alert = h("div", { class: "alert", role: "alert", "data-testid": "grant-error", hidden: true });
+    const result = h("p", { class: "notice", role: "status", "aria-live": "polite", "data-testid": "grant-result", hidden: true });
+    const save = h("button", { type: "submit", class: "btn", "data-testid": "grant-save", disabled: true }, "Save grant");
+    const fieldset = h(
+      "fieldset",
+      { class: "plain", disabled: true },
+      h("legend", {}, "Roles everyone in it gets"),
+      checks.element,
+      seen,
+    );
+    const form = h(
+      "form",
+      { novalidate: true, "data-testid": "grant-form" },
+      alert,
+      result,
+      h("div", { class: "field" }, h("label", { for: "grant-department" }, "Department"), select),
+      fieldset,
+      h("div", { class: "actions" }, save),
+    );
+
+    // There is no way to read a department's grant back from the API: tick what its members' accounts show.
+    function inferred() {
+      const id = select.value;
+      const members = [...accounts.values()].filter((a) => a.department_id === id);
+      const roles = new Set(members.flatMap(grantedRoles));
+      return { members: members.length, roles: ROLES.filter((r) => roles.has(r)) };
+    }
+
+    function prefill() {
+      const chosen = Boolean(select.value);
+      fieldset.disabled = !chosen;
+      save.disabled = !chosen;
+      showMessage(alert, "");
+      const { members, roles } = inferred();
+      for (const [role, box] of checks.boxes) box.checked = roles.includes(role);
+      seen.textContent = !chosen
+        ? "Pick a department to grant roles to all its members, now and when others join later."
+        : members
+          ? `Ticked: what its ${members} listed member account${members === 1 ? "" : "s"} currently get${members === 1 ? "s" : ""} from it. Saving replaces the department's whole grant.`
+          : "None of the listed accounts is in this department, so its current grant is not known here. Saving replaces it.";
+    }
+
+    select.addEventListener("change", () => {
+      result.hidden = true;
+      prefill();
+    });
+
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (save.disabled || !select.value) return;
+      const id = select.value;
+      const roles = checks.chosen();
+      const name = names.get(id) ?? "the department";
+      showMessage(alert, "");
+      result.hidden = true;
+      setBusy(save, true, "Saving…");
+      try {
+        const answer = await api.put(`/auth/departments/${encodeURIComponent(id)}/roles`, { roles }, {
+          signal: ctx.signal,
+        });
+        if (ctx.signal.aborted) return;
+        const changed = Number(answer?.accounts_changed ?? 0);
+        result.textContent =
+          `${name} now grants ${roles.length ? roles.join(", ") : "no roles"}. ` +
+          `${changed === 1 ? "1 account" : `${changed} accounts`} changed.`;
+        result.hidden = false;
+        if (ctx.user?.department_id === id) ctx.refreshUser({ signal: ctx.signal }).catch(() => {});
+        await loadPage({ reset: true });
+      } catch (failure) {
+        if (isAbort(failure) || ctx.signal.aborted || failure?.handled) return;
+        showMessage(alert, describeError(failure));
+      } finally {
+        setBusy(save, false);
+        save.disabled = !select.value;
+      }
+    });
+
+    prefill();
+    return {
+      element: form,
+      accountsChanged() {
+        if (!save.classList.contains("is-busy") && select.value && result.hidden) prefill();
+      },
+    };
+  }
+
+  const grantsBox = h("div", { "data-testid": "grants" }, h("p", { class: "loading" }, "Loading departments…"));
   status.textContent = "Loading accounts…";
   main.append(
     pageHeader(title, "Everyone who can sign in to aTES, with their roles."),
-    h("section", { class: "card" }, status, error, table, h("div", { class: "actions" }, more)),
+    h("section", { class: "card", "aria-label": "Accounts" }, status, error, table, h("div", { class: "actions" }, more)),
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "grants-title" },
+      h("h2", { id: "grants-title" }, "Department grants"),
+      h(
+        "p",
+        { class: "lead" },
+        "Roles given to everyone in a department, on top of their own roles (not passed down to sub-departments).",
+      ),
+      grantsBox,
+    ),
+  );
+
+  // The department list is the staff context's; if it cannot be read, the accounts still show.
+  const departmentsLoaded = loadDepartments({ signal: ctx.signal }).then(
+    (departments) => {
+      if (ctx.signal.aborted) return;
+      names = departmentNames(departments);
+      for (const made of rows.values()) made.repaint();
+      if (!departments.length) {
+        grantsBox.replaceChildren(h("p", { class: "muted" }, "There are no departments yet (see the Org chart)."));
+        return;
+      }
+      grants = grantsEditor(departments);
+      grantsBox.replaceChildren(grants.element);
+    },
+    (failure) => {
+      if (isAbort(failure) || ctx.signal.aborted || failure?.handled) return;
+      grantsBox.replaceChildren(
+        h("p", { class: "alert", role: "alert", "data-testid": "grants-error" }, `Departments: ${describeError(failure)}`),
+      );
+    },
   );
 
   try {
-    await loadPage();
+    await loadPage({ reset: true });
+    await departmentsLoaded;
   } catch (failure) {
     renderLoadError(main, failure, {
       signal: ctx.signal,

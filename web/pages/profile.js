@@ -1,6 +1,7 @@
 // Home / My profile: who I am according to GET /api/auth/me (the source of truth for name and roles).
 
 import * as session from "../session.js";
+import { loadDepartments } from "../staff-data.js";
 import { clear, formatTime, h, loading, pageHeader, renderLoadError, roleBadges, roleDescription } from "../ui.js";
 
 export const title = "My profile";
@@ -29,6 +30,11 @@ function show(main, me) {
         row("Department", me.department_id ? h("code", {}, me.department_id) : "—", "profile-department"),
         live ? row("Session ends", `at ${formatTime(live.expiresAt)}`, "profile-session") : null,
       ),
+      h(
+        "div",
+        { class: "actions" },
+        h("a", { href: "/password", class: "btn btn-secondary", "data-testid": "profile-change-password" }, "Change password"),
+      ),
     ),
     h(
       "section",
@@ -45,6 +51,18 @@ function show(main, me) {
   );
 }
 
+/** The department's name instead of its id, once the (staff) department list answers; the id otherwise. */
+async function nameDepartment(main, me, signal) {
+  if (!me.department_id) return;
+  try {
+    const found = (await loadDepartments({ signal })).find((d) => d.department_id === me.department_id);
+    const cell = main.querySelector('[data-testid="profile-department"]');
+    if (found && cell && !signal.aborted) cell.textContent = found.name;
+  } catch {
+    // Not essential: the id stays on screen.
+  }
+}
+
 export async function render(main, ctx) {
   // Paint what the app already knows at once, then refresh from the API (roles may have changed).
   if (ctx.user) show(main, ctx.user);
@@ -53,6 +71,7 @@ export async function render(main, ctx) {
     const me = await ctx.refreshUser({ signal: ctx.signal });
     // Re-paint only on a change, so focus and screen-reader position survive the refresh.
     if (!ctx.signal.aborted && JSON.stringify(me) !== JSON.stringify(ctx.user)) show(main, me);
+    if (!ctx.signal.aborted) await nameDepartment(main, me, ctx.signal);
   } catch (error) {
     renderLoadError(main, error, { signal: ctx.signal, retry: () => ctx.reload() });
   }

@@ -9,6 +9,7 @@ export const title = "Sign in";
 
 /**
  * ctx.notice: a sentence to show above the form (signed out, session expired).
+ * ctx.email: prefill the email (from /?email=…, the link after setting a password).
  * ctx.onSignedIn(): called once the token is stored; the app then loads the user and the target page.
  */
 export function render(main, ctx = {}) {
@@ -109,5 +110,10 @@ export function render(main, ctx = {}) {
       form,
     ),
   );
-  email.focus();
+  if (ctx.email) {
+    email.value = ctx.email;
+    password.focus();
+  } else {
+    email.focus();
+  }
 }

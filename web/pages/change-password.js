@@ -1,0 +1,104 @@
+// Change my password (anyone signed in): POST /api/auth/password/change {current_password, new_password}.
+// 422 wrong_password marks the current password, 422 weak_password the new one. The session goes on.
+
+import { api } from "../api.js";
+import { field, passwordStrength, showApiError, strengthMeter } from "../forms.js";
+import { h, pageHeader, setBusy, showMessage } from "../ui.js";
+
+export const title = "Change password";
+
+export function render(main, ctx) {
+  main.append(pageHeader(title, "Choose a new password for signing in to aTES."));
+
+  const current = field({
+    label: "Current password",
+    control: h("input", { type: "password", name: "current_password", autocomplete: "current-password", required: true }),
+    testid: "password-current",
+  });
+  const next = field({
+    label: "New password",
+    control: h("input", { type: "password", name: "new_password", autocomplete: "new-password", required: true }),
+    hint: " ",
+    testid: "password-new",
+  });
+  const repeat = field({
+    label: "Repeat the new password",
+    control: h("input", { type: "password", name: "repeat", autocomplete: "new-password", required: true }),
+    testid: "password-repeat",
+  });
+  strengthMeter(next.control, next.hint);
+  const fields = { current_password: current, new_password: next, repeat };
+
+  const alert = h("div", { class: "alert", role: "alert", "data-testid": "password-error", hidden: true });
+  const done = h("p", { class: "notice", role: "status", "aria-live": "polite", "data-testid": "password-done", hidden: true });
+  const submit = h("button", { type: "submit", class: "btn", "data-testid": "password-submit" }, "Change password");
+  // A hidden username lets password managers file the new password under the right account.
+  const username = h("input", {
+    type: "text",
+    name: "username",
+    autocomplete: "username",
+    value: ctx.user?.email ?? "",
+    hidden: true,
+    readonly: true,
+    tabindex: "-1",
+    "aria-hidden": "true",
+  });
+  const form = h(
+    "form",
+    { class: "form card", novalidate: true, "data-testid": "password-form" },
+    done,
+    alert,
+    username,
+    current.element,
+    next.element,
+    repeat.element,
+    h(
+      "div",
+      { class: "actions" },
+      submit,
+      h("a", { href: "/", class: "btn btn-secondary" }, "Back to my profile"),
+    ),
+  );
+  main.append(form);
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (submit.disabled) return;
+    done.hidden = true;
+    const value = next.control.value;
+    const strength = passwordStrength(value);
+    current.setError(current.control.value ? "" : "Enter your current password.");
+    next.setError(strength.level === "empty" || strength.level === "short" ? strength.text : "");
+    repeat.setError(value && repeat.control.value !== value ? "The two new passwords are not the same." : "");
+    const invalid = [current, next, repeat].find((f) => f.control.hasAttribute("aria-invalid"));
+    if (invalid) {
+      showMessage(alert, "Please correct the marked fields.");
+      invalid.control.focus();
+      return;
+    }
+    showMessage(alert, "");
+    setBusy(submit, true, "Changing…");
+    try {
+      await api.post(
+        "/auth/password/change",
+        { current_password: current.control.value, new_password: value },
+        { signal: ctx.signal },
+      );
+      if (ctx.signal.aborted) return;
+      for (const f of [current, next, repeat]) f.control.value = "";
+      next.control.dispatchEvent(new Event("input"));
+      done.textContent = "Your password has been changed. Use the new one next time you sign in.";
+      done.hidden = false;
+    } catch (failure) {
+      if (failure?.name === "AbortError" || ctx.signal.aborted || failure?.handled) return;
+      const first = showApiError(failure, {
+        fields,
+        codes: { wrong_password: "current_password", weak_password: "new_password" },
+        region: alert,
+      });
+      first?.control.focus();
+    } finally {
+      setBusy(submit, false);
+    }
+  });
+}
