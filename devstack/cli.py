@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--log-dir", type=Path, default=ROOT / ".devstack" / "logs")
     start.add_argument("--template", type=Path, default=ROOT / "template.yaml")
     start.add_argument("--web-root", type=Path, default=ROOT / "web")
-    start.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="template parameter")
+    start.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="template parameter (Stage=local by default)"
+    )
     start.add_argument("--sweep-interval", type=float, default=60.0, help="seconds between TTL sweeps (0: off)")
     start.add_argument("--no-bootstrap", action="store_true", help="do not create the bootstrap admin")
 
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "up":
-        parameters = {"Stage": "local", **dict(_pair(p) for p in args.param)}
+        parameters = dict(_pair(p) for p in args.param)
         return up(
             Options(
                 port=args.port,

@@ -43,7 +43,7 @@ class Options:
     template: Path = ROOT / "template.yaml"
     web_root: Path = ROOT / "web"
     log_dir: Path = ROOT / ".devstack" / "logs"
-    parameters: dict[str, str] = field(default_factory=lambda: {"Stage": "local"})
+    parameters: dict[str, str] = field(default_factory=dict)
     sweep_interval: float = 60.0
     bootstrap: bool = True
 
@@ -61,6 +61,7 @@ class _Running:
     """Everything started so far, stopped in reverse order."""
 
     server: Any = None
+    serving: bool = False  # shutdown() of a server that never served would wait forever
     emulator: Any = None
     pool: workers.WorkerPool | None = None
     pollers: pollers.Pollers | None = None
@@ -71,7 +72,7 @@ class _Running:
         from devstack import emulator
 
         steps = [
-            (self.server, lambda s: (s.shutdown(), s.server_close())),
+            (self.server, lambda s: (self.serving and s.shutdown(), s.server_close())),
             (self.pollers, lambda p: p.stop(wait=0.2)),  # threads in a long poll end with the process
             (self.scheduler, lambda s: s.stop()),
             (self.sweeper, lambda s: s.stop()),
@@ -103,8 +104,10 @@ def up(options: Options) -> int:
         console.say(f"devstack: starting on {url} (instance {instance})")
         _start(options, console, front, running, url)
         console.say(READY_LINE.format(url=url))
-        while True:
-            time.sleep(3600)
+        while running.emulator is None or running.emulator.poll() is None:
+            time.sleep(2)
+        console.say(f"devstack: the emulator exited (code {running.emulator.returncode}); stopping")
+        return 1
     except _Stop as reason:
         console.say(f"devstack: stopping ({reason})")
         return 0
@@ -122,7 +125,7 @@ def up(options: Options) -> int:
 
 
 class EmulatorUnavailable(RuntimeError):
-    """--endpoint names an emulator that does not answer."""
+    """The emulator could not be started, or --endpoint names one that does not answer."""
 
 
 def _start(options: Options, console: Console, front: gateway.Gateway, running: _Running, url: str) -> dict[str, Any]:
@@ -135,13 +138,18 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
             detail.append(f"using {endpoint} (not started by devstack)")
         else:
             port = emulator.free_port()
-            running.emulator = emulator.start(port)
+            options.log_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                running.emulator = emulator.start(port, log_path=options.log_dir / "emulator.log")
+            except emulator.EmulatorError as error:
+                raise EmulatorUnavailable(str(error)) from error
             endpoint = f"http://127.0.0.1:{port}"
-            detail.append(f"moto on {endpoint}")
+            detail.append(f"moto on {endpoint} (log: {options.log_dir / 'emulator.log'})")
     with console.step("translate") as detail:
-        stack = template.load(options.template, options.parameters, local_defaults={"WebUrl": url})
-        shown = {**options.parameters, **{k: stack.parameters[k] for k in ("WebUrl",) if k in stack.parameters}}
-        params = " ".join(f"{k}={v}" for k, v in shown.items())
+        local = {"Stage": "local", "WebUrl": url}  # when the template declares them and --param does not set them
+        stack = template.load(options.template, options.parameters, local_defaults=local)
+        shown = [k for k in stack.parameters if k in options.parameters or k in local]
+        params = " ".join(f"{k}={stack.parameters[k]}" for k in shown)
         detail.append(f"{options.template.name} ({params}): {len(stack.resources)} resources")
     with console.step("provision") as detail:
         provisioned = provision.provision(stack, endpoint, web_origin=url.removeprefix("http://"))
@@ -177,6 +185,7 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
             Services(pool, running.scheduler, running.sweeper, endpoint, lambda e: _bootstrap(pool, e), info)
         )
         gateway.serve(running.server)
+        running.serving = True
         detail.append(f"{sum(len(a.routes) for a in apis)} API routes, web/ and /_devstack on {url}")
     for note in [*schedule_notes, *api_notes]:
         console.say(f"  note: {note}")

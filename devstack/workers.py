@@ -61,6 +61,15 @@ class Invocation:
         return str((self.error or {}).get("errorMessage", ""))
 
 
+class _Unavailable(Exception):
+    """No worker could be had for an invocation: its error payload, and whether it was a cold start."""
+
+    def __init__(self, error: dict[str, Any], cold: bool = False) -> None:
+        super().__init__(error.get("errorMessage"))
+        self.error = error
+        self.cold = cold
+
+
 class FunctionError(RuntimeError):
     """Raised by `WorkerPool.call` when the invocation failed."""
 
@@ -246,28 +255,28 @@ class WorkerPool:
         request_id = str(uuid.uuid4())
         for listener in self._listeners:
             listener()
-        worker, cold = self._acquire(pool)
+        try:
+            worker, cold = self._acquire(pool)
+        except _Unavailable as failure:
+            self._count(pool, failure.cold)
+            return Invocation(request_id, ok=False, error=failure.error, cold_start=failure.cold)
         healthy = False
         try:
-            if worker is None or isinstance(worker, dict):
-                error = worker or {"errorType": "Runtime.Unavailable", "errorMessage": "devstack is stopping"}
-                return Invocation(request_id, ok=False, error=error, cold_start=cold)
             invocation, healthy = self._run(pool.spec, worker, request_id, event)
             invocation.cold_start = cold
             self._log_report(pool.spec, invocation, worker.init_ms if cold else None)
             return invocation
         finally:
-            self._release(pool, worker if isinstance(worker, _Worker) else None, healthy)
-            pool.invocations += 1
-            pool.cold_starts += int(cold)
+            self._release(pool, worker, healthy)
+            self._count(pool, cold)
 
-    def _acquire(self, pool: _Pool) -> tuple[_Worker | dict[str, Any] | None, bool]:
-        """An idle warm worker, or a newly started one (cold), or the init error of a failed start."""
+    def _acquire(self, pool: _Pool) -> tuple[_Worker, bool]:
+        """An idle warm worker, or a newly started one (a cold start); _Unavailable if none can be had."""
         with pool.condition:
             while not pool.idle and pool.live >= pool.size and not self._closed:
                 pool.condition.wait()
             if self._closed:
-                return None, False
+                raise _Unavailable({"errorType": "Runtime.Unavailable", "errorMessage": "devstack is stopping"})
             pool.busy += 1
             if pool.idle:
                 return pool.idle.pop(), False
@@ -275,23 +284,25 @@ class WorkerPool:
         try:
             worker = _Worker(pool.spec, self.endpoint_url, self.console)
         except Exception as error:
-            return {"errorType": "Runtime.StartError", "errorMessage": f"cannot start a worker: {error}"}, True
+            self._release(pool, None, healthy=False)
+            message = f"cannot start a worker: {error}"
+            raise _Unavailable({"errorType": "Runtime.StartError", "errorMessage": message}, cold=True) from error
         try:
             failure = worker.wait_ready(time.monotonic() + INIT_TIMEOUT_SECONDS)
         except (channel.ChannelClosed, channel.ChannelTimeout) as error:
             status = worker.exit_status(0.2)
             failure = {"errorType": "Runtime.InitError", "errorMessage": f"init failed ({error}; exit {status})"}
-        if failure is not None:
-            worker.close(kill=True)
-            return failure, True
-        with pool.condition:
-            if self._closed:
-                worker.close(kill=True)
-                return None, True
-            pool.workers.add(worker)
-        return worker, True
+        if failure is None and not self._closed:
+            with pool.condition:
+                pool.workers.add(worker)
+            return worker, True
+        self._release(pool, worker, healthy=False)
+        raise _Unavailable(
+            failure or {"errorType": "Runtime.Unavailable", "errorMessage": "devstack is stopping"}, cold=True
+        )
 
     def _release(self, pool: _Pool, worker: _Worker | None, healthy: bool) -> None:
+        """Give back a slot taken by `_acquire`: a healthy worker stays warm, any other is discarded."""
         with pool.condition:
             pool.busy -= 1
             if worker is not None and healthy and not self._closed:
@@ -302,6 +313,12 @@ class WorkerPool:
                     pool.workers.discard(worker)
                     worker.close(kill=True)
             pool.condition.notify()
+
+    @staticmethod
+    def _count(pool: _Pool, cold: bool) -> None:
+        with pool.condition:
+            pool.invocations += 1
+            pool.cold_starts += int(cold)
 
     def _run(self, spec: FunctionSpec, worker: _Worker, request_id: str, event: Any) -> tuple[Invocation, bool]:
         """One invocation on `worker`; returns it and whether the worker may be reused."""

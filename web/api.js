@@ -98,11 +98,15 @@ export function describeError(error) {
   return "Something went wrong in this page. Please reload and try again.";
 }
 
-/** API messages are terse lower-case phrases ("wrong email or password"): show them as sentences. */
+/**
+ * API messages are terse lower-case phrases ("wrong email or password"): show them as sentences. Only a
+ * plain first word is capitalised: "kesha@example.com already belongs…" keeps its address as it is.
+ */
 export function sentence(text) {
   const trimmed = String(text ?? "").trim();
   if (!trimmed) return "";
-  const capital = trimmed[0].toUpperCase() + trimmed.slice(1);
+  const plainWord = /^\p{Ll}+(?=[\s,:;]|$)/u.test(trimmed);
+  const capital = plainWord ? trimmed[0].toUpperCase() + trimmed.slice(1) : trimmed;
   return /[.!?]$/.test(capital) ? capital : `${capital}.`;
 }
 

@@ -177,6 +177,27 @@ def test_every_page_module_is_reachable():
     assert not orphans, f"page modules not imported by nav.js or app.js: {orphans}"
 
 
+HTML_SINKS = re.compile(
+    r"\.(?:innerHTML|outerHTML)\s*[+]?=|\binsertAdjacentHTML\(|\bdocument\.write(?:ln)?\(|\bcreateContextualFragment\("
+)
+
+
+@pytest.mark.parametrize("module", modules(), ids=rel)
+def test_the_dom_is_built_from_text_never_from_html_strings(module: Path):
+    """Names, emails and messages come from the API: they go in as text (ui.js `h()`), so none can inject markup."""
+    code = QUOTED.sub('""', source_of(module))
+    found = [match.group(0) for match in HTML_SINKS.finditer(code)]
+    assert not found, f"{rel(module)} writes HTML from strings: {found}; build nodes with h() instead"
+
+
+def test_public_pages_are_only_the_ones_meant_to_work_signed_out():
+    """Pages outside the sign-in check are listed on purpose: today only the invitation link."""
+    nav = source_of(WEB / "nav.js")
+    public = re.search(r"export const PUBLIC_ENTRIES = \[(.*?)\];", nav, re.DOTALL)
+    assert public, "nav.js must export PUBLIC_ENTRIES (pages reachable without a session)"
+    assert re.findall(r"""path:\s*["']([^"']+)["']""", public.group(1)) == ["/set-password"]
+
+
 def test_index_html_loads_files_that_exist_with_absolute_paths():
     html = (WEB / "index.html").read_text(encoding="utf-8")
     refs = re.findall(r"""<(?:script|link|img)\b[^>]*?\b(?:src|href)\s*=\s*["']([^"']+)["']""", html)

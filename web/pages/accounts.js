@@ -326,7 +326,7 @@ export async function render(main, ctx) {
       { novalidate: true, "data-testid": "grant-form" },
       alert,
       result,
-      h("div", { class: "field" }, h("label", { for: "grant-department" }, "Department"), select),
+      h("div", { class: "field narrow" }, h("label", { for: "grant-department" }, "Department"), select),
       fieldset,
       h("div", { class: "actions" }, save),
     );

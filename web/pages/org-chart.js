@@ -80,7 +80,7 @@ export async function render(main, ctx) {
     );
   }
 
-  function select(id, { focusDetail = false } = {}) {
+  function select(id) {
     selectedId = id;
     const url = id ? `/org-chart?department=${encodeURIComponent(id)}` : "/org-chart";
     window.history.replaceState(null, "", url);
@@ -88,7 +88,6 @@ export async function render(main, ctx) {
       button.setAttribute("aria-pressed", button.dataset.departmentId === id ? "true" : "false");
     }
     showDetail();
-    if (focusDetail) detail.querySelector("h2")?.focus();
   }
 
   function node({ department, children }) {
@@ -111,7 +110,11 @@ export async function render(main, ctx) {
         head ? h("span", { "data-testid": "org-node-head" }, `Head: ${head}`) : null,
       ),
     );
-    button.addEventListener("click", () => select(department.department_id));
+    button.addEventListener("click", () => {
+      select(department.department_id);
+      // On a phone the details are under the tree: bring them up.
+      if (detail.getBoundingClientRect().top > window.innerHeight) detail.scrollIntoView({ block: "start" });
+    });
     return h(
       "li",
       { "data-testid": "org-branch" },
@@ -415,7 +418,7 @@ export async function render(main, ctx) {
     const fields = { name, parent_id: parent };
 
     function refreshParents() {
-      const keep = parentSelect.value || selectedId || "";
+      const keep = parentSelect.value;
       parentSelect.replaceChildren(...departmentOptions(departments, { empty: "Top level", selected: keep }));
     }
 

@@ -143,6 +143,7 @@ export async function render(main, ctx) {
     });
     const fill = (e) => {
       const actions = [];
+      const isMe = e.employee_id === ctx.user?.employee_id;
       if (isAdmin && e.status !== "dismissed") {
         actions.push(
           h(
@@ -162,7 +163,8 @@ export async function render(main, ctx) {
           "Dismiss",
         );
         dismiss.addEventListener("click", () => onDismiss(e, dismiss, fill));
-        actions.push(dismiss);
+        // Dismissing yourself would end your own access mid-click: another admin has to do it.
+        if (!isMe) actions.push(dismiss);
       }
       tr.replaceChildren(
         h("th", { scope: "row", "data-testid": "staff-name" }, e.name || "—"),

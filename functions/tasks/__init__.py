@@ -1,0 +1,1 @@
+"""Tasks context: tasks, their random assignment, shuffle and completion (SPEC §5)."""

@@ -1,0 +1,244 @@
+"""Pure task rules: what a valid new task is (R-TASK-1), who may take tasks (R-TASK-2), the uniform
+choice of an assignee, and how a shuffle step is cut into transactions (R-TASK-3). No I/O here: the
+store and the handlers feed these functions and commit what they return."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any, Literal, TypeVar
+
+from shared.errors import Unprocessable
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 4000
+JIRA_ID = re.compile(r"^[A-Z][A-Z0-9]+-\d+$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+RETENTION_AFTER_COMPLETION_SECONDS = 30 * 24 * 3600  # R-TASK-6: kept 30 days after completion
+ASSIGNEE_ROLE = "worker"
+NEVER_ASSIGNEE_ROLES = frozenset({"manager", "admin"})
+VIEW_ALL_ROLES = ("manager", "admin")  # R-TASK-5, and who may shuffle (R-TASK-3)
+
+T = TypeVar("T")
+
+# --- a new task (R-TASK-1) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewTask:
+    title: str
+    jira_id: str | None
+    description: str
+    due_date: str | None
+
+
+def validate_new_task(
+    title: str, jira_id: str | None = None, description: str | None = None, due_date: str | None = None
+) -> NewTask:
+    """The task as it will be stored, or a 422 naming every field that breaks a rule.
+
+    Surrounding whitespace is not part of a value, and an empty optional field counts as absent
+    (forms send ""), so `"  "` is an empty title, not a valid one.
+    """
+    problems: list[str] = []
+    title = (title or "").strip()
+    if not title:
+        problems.append("title: a task needs a title")
+    elif len(title) > TITLE_MAX:
+        problems.append(f"title: at most {TITLE_MAX} characters (got {len(title)})")
+    if "[" in title or "]" in title:
+        problems.append("title: must not contain '[' or ']' (put the Jira id in jira_id)")
+    jira_id = (jira_id or "").strip() or None
+    if jira_id is not None and not JIRA_ID.match(jira_id):
+        problems.append(f"jira_id: must look like UBERPOP-42 (capitals and digits, a dash, a number), got {jira_id!r}")
+    description = description or ""
+    if len(description) > DESCRIPTION_MAX:
+        problems.append(f"description: at most {DESCRIPTION_MAX} characters (got {len(description)})")
+    due_date = (due_date or "").strip() or None
+    if due_date is not None and not _is_iso_date(due_date):
+        problems.append(f"due_date: must be an ISO date like 2026-12-31, got {due_date!r}")
+    if problems:
+        raise Unprocessable("; ".join(problems))
+    return NewTask(title=title, jira_id=jira_id, description=description, due_date=due_date)
+
+
+def _is_iso_date(value: str) -> bool:
+    if not ISO_DATE.match(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+# --- a task ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Task:
+    task_id: str
+    title: str
+    jira_id: str | None
+    description: str
+    due_date: str | None
+    status: Literal["open", "done"]
+    assignee_id: str
+    created_by: str
+    created_at: str
+    assigned_at: str
+    completed_at: str | None = None
+    expires_at: int | None = None  # epoch seconds; set on completion (the table's TTL attribute)
+    shuffled_by: str | None = None  # the shuffle job that last reassigned it (a job never does it twice)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id,
+            "title": self.title,
+            "jira_id": self.jira_id,
+            "description": self.description,
+            "due_date": self.due_date,
+            "status": self.status,
+            "assignee_id": self.assignee_id,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+            "assigned_at": self.assigned_at,
+            "completed_at": self.completed_at,
+        }
+
+    def visible(self, now_epoch: int) -> bool:
+        """R-TASK-6: DynamoDB deletes expired items within days, not at once; until then they are hidden."""
+        return self.expires_at is None or self.expires_at > now_epoch
+
+
+# --- who takes tasks (R-TASK-2) --------------------------------------------------------------------
+
+
+def is_assignee(roles: Iterable[str], active: bool, dismissed: bool = False) -> bool:
+    """An active, not dismissed popug whose effective roles include worker but neither manager nor admin."""
+    held = set(roles)
+    return active and not dismissed and ASSIGNEE_ROLE in held and not (held & NEVER_ASSIGNEE_ROLES)
+
+
+@dataclass(frozen=True)
+class Popug:
+    """What tasks knows of an account, learned from auth's and staff's events only."""
+
+    account_id: str
+    version: int = 0  # the newest auth account version applied (0: no account event seen yet)
+    roles: tuple[str, ...] = ()
+    active: bool = False
+    dismissed: bool = False  # staff dismissed them: never an assignee again, whatever comes later
+    rev: int = 0  # local write counter: each change is conditional on the one it read
+
+    @property
+    def eligible(self) -> bool:
+        return is_assignee(self.roles, self.active, self.dismissed)
+
+
+def apply_account(
+    before: Popug | None, *, account_id: str, version: int, roles: Sequence[str], active: bool
+) -> Popug | None:
+    """AccountCreated / AccountRolesChanged carry the whole state with a growing `version`: apply only a
+    newer one, so duplicates and late old events change nothing. None: nothing to change."""
+    current = before or Popug(account_id=account_id)
+    if version <= current.version:
+        return None
+    return replace(current, version=version, roles=tuple(sorted(set(roles))), active=active, rev=current.rev + 1)
+
+
+def apply_dismissal(before: Popug | None, *, account_id: str) -> Popug | None:
+    """EmployeeDismissed is final (staff never re-hires an employee id), so it needs no version check and
+    holds even when it arrives before the account exists here."""
+    current = before or Popug(account_id=account_id)
+    if current.dismissed:
+        return None
+    return replace(current, dismissed=True, rev=current.rev + 1)
+
+
+def choose_assignee(pool: Iterable[str], rng: random.Random) -> str | None:
+    """A uniformly random member of the pool (sorted first, so a seeded rng repeats its choices)."""
+    members = sorted(pool)
+    return rng.choice(members) if members else None
+
+
+# --- shuffle (R-TASK-3) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenTask:
+    """An open task as the shuffle reads it from the open-tasks index."""
+
+    task_id: str
+    assignee_id: str
+    shuffled_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Reassignment:
+    task_id: str
+    old_assignee: str  # the commit is conditional on the task still being open and still theirs
+    new_assignee: str
+
+
+def plan_reassignments(
+    tasks: Iterable[OpenTask], job_id: str, pool: Iterable[str], rng: random.Random
+) -> tuple[list[Reassignment], int]:
+    """A new uniformly random assignee for every task this job has not reassigned yet (it may be the
+    same popug), and how many it had already reassigned (a resumed step). Raises on an empty pool."""
+    members = sorted(pool)
+    if not members:
+        raise ValueError("no assignee to shuffle to")
+    plan: list[Reassignment] = []
+    already = 0
+    for task in tasks:
+        if task.shuffled_by == job_id:
+            already += 1
+            continue
+        plan.append(Reassignment(task.task_id, task.assignee_id, rng.choice(members)))
+    return plan, already
+
+
+def batches(items: Sequence[T], size: int, last_room: int) -> list[list[T]]:
+    """Cut `items` into the fewest transactions: every one holds `size` items except the last, which
+    has room for only `last_room` (it also carries the job's progress). The last may be empty."""
+    if not 0 <= last_room <= size or size < 1:
+        raise ValueError("need 0 <= last_room <= size and size >= 1")
+    extra = size - last_room
+    count = max(1, -(-(len(items) + extra) // size))
+    cut = [list(items[i * size : (i + 1) * size]) for i in range(count - 1)]
+    cut.append(list(items[(count - 1) * size :]))
+    return cut
+
+
+@dataclass(frozen=True)
+class ShuffleJob:
+    job_id: str
+    status: Literal["running", "done", "failed"]
+    total: int
+    started_at: str
+    started_by: str
+    before: str  # tasks created before the job started are its tasks; newer ones were just assigned
+    done: int = 0
+    skipped: int = 0  # completed (or gone) before the job reached them
+    step: int = 0  # committed steps; every step's commit is conditional on the step it read
+    cursor: str | None = None  # where the next step reads on (the index's LastEvaluatedKey, JSON)
+    updated_at: str | None = None
+    finished_at: str | None = None
+    error: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "status": self.status,
+            "total": self.total,
+            "done": self.done,
+            "skipped": self.skipped,
+            "started_at": self.started_at,
+            "started_by": self.started_by,
+            "finished_at": self.finished_at,
+            "error": self.error,
+        }

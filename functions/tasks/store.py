@@ -1,0 +1,420 @@
+"""The tasks table behind small functions; the only module that knows its keys.
+
+    TASK#<id> / TASK           a task
+        gsi1: "TASK" / <status>#<created_at>#<id>          every task, by status (managers' lists)
+        gsi2: <assignee_id> / <status>#<created_at>#<id>   a popug's tasks, by status
+        gsi3: "OPEN" / <created_at>#<id>, only while open  what a shuffle walks (keys + assignee_id,
+                                                           shuffled_by: small pages, one Query each)
+    ACCOUNT#<id> / ACCOUNT     what tasks knows of a popug (auth version, roles, active, dismissed)
+    POOL / POOL                `ids`: string set of every current assignee (R-TASK-2), written in the
+                               same transaction as the account that joins or leaves it, so a uniform
+                               choice is one GetItem
+    JOB#<id> / SHUFFLE         a shuffle job and its progress; its stream record drives the next step
+    LOCK#SHUFFLE / LOCK        held by the one running shuffle
+    OUTBOX#<uuid> / OUTBOX     events for the relay;  INBOX#<event_id> / <consumer>: applied events
+Every change is one transaction with its outbox item; a failed condition maps to a domain error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from shared import dynamo, pagination
+from shared.aws import client
+from shared.contracts import Envelope
+from shared.errors import Unprocessable
+from shared.events.outbox import outbox_put
+from tasks.domain import OpenTask, Popug, Reassignment, ShuffleJob, Task
+from tasks.settings import get as settings
+
+TASK_PREFIX, TASK_SK = "TASK#", "TASK"
+ACCOUNT_PREFIX, ACCOUNT_SK = "ACCOUNT#", "ACCOUNT"
+POOL_KEY = ("POOL", "POOL")
+JOB_PREFIX, JOB_SK = "JOB#", "SHUFFLE"
+LOCK_KEY = ("LOCK#SHUFFLE", "LOCK")
+ALL_TASKS, OPEN_TASKS = "TASK", "OPEN"
+JOB_RETENTION_SECONDS = 30 * 24 * 3600
+MAX_PAGES_PER_REQUEST = 20  # a filtered list reads on until the page is full, within bounds
+STATUS = {"#s": "status"}  # a reserved word in DynamoDB expressions
+
+
+class AssigneeGone(Exception):
+    """The chosen assignee stopped being one between the pool read and the commit: choose again."""
+
+
+class CompletionRefused(Exception):
+    """The task was not open or not the caller's at commit time: re-read it to say why."""
+
+
+class ShuffleLocked(Exception):
+    """Another shuffle holds the lock."""
+
+
+def table() -> str:
+    return settings().tasks_table_name
+
+
+# --- tasks -----------------------------------------------------------------------------------------
+
+
+def _sort_key(status: str, created_at: str, task_id: str) -> str:
+    return f"{status}#{created_at}#{task_id}"
+
+
+def task_item(task: Task) -> dict[str, Any]:
+    sort = _sort_key(task.status, task.created_at, task.task_id)
+    item: dict[str, Any] = {
+        "pk": f"{TASK_PREFIX}{task.task_id}", "sk": TASK_SK,
+        "gsi1pk": ALL_TASKS, "gsi1sk": sort, "gsi2pk": task.assignee_id, "gsi2sk": sort,
+        **task.public(), "expires_at": task.expires_at, "shuffled_by": task.shuffled_by,
+    }  # fmt: skip
+    if task.status == "open":
+        item["gsi3pk"], item["gsi3sk"] = OPEN_TASKS, f"{task.created_at}#{task.task_id}"
+    return item
+
+
+def _task(item: dict[str, Any]) -> Task:
+    return Task(
+        task_id=item["task_id"], title=item["title"], jira_id=item.get("jira_id"),
+        description=item.get("description", ""), due_date=item.get("due_date"), status=item["status"],
+        assignee_id=item["assignee_id"], created_by=item["created_by"], created_at=item["created_at"],
+        assigned_at=item.get("assigned_at", item["created_at"]), completed_at=item.get("completed_at"),
+        expires_at=item.get("expires_at"), shuffled_by=item.get("shuffled_by"),
+    )  # fmt: skip
+
+
+def get_task(task_id: str) -> Task | None:
+    item = dynamo.get(table(), f"{TASK_PREFIX}{task_id}", TASK_SK)
+    return _task(item) if item else None
+
+
+def tasks_by_ids(task_ids: Iterable[str]) -> dict[str, Task]:
+    """Consistent reads of up to 100 tasks in one call (more calls only for what DynamoDB leaves unprocessed)."""
+    keys = [dynamo.key(f"{TASK_PREFIX}{t}", TASK_SK) for t in dict.fromkeys(task_ids)]
+    found: dict[str, Task] = {}
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {table(): {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+        while request:
+            response = client("dynamodb").batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(table(), []):
+                task = _task(dynamo.from_item(item))
+                found[task.task_id] = task
+            request = response.get("UnprocessedKeys") or {}
+    return found
+
+
+def create_task(task: Task, events: list[Envelope]) -> None:
+    """The task, a check that its assignee still is one (R-TASK-2), and its events: all or nothing."""
+    still_assignee = {
+        "ConditionCheck": {
+            "TableName": table(),
+            "Key": dynamo.key(f"{ACCOUNT_PREFIX}{task.assignee_id}", ACCOUNT_SK),
+            "ConditionExpression": "eligible = :yes",
+            "ExpressionAttributeValues": {":yes": {"BOOL": True}},
+        }
+    }
+    actions = [
+        dynamo.put(table(), task_item(task), condition="attribute_not_exists(pk)"),
+        still_assignee,
+        outbox_put(table(), events),
+    ]
+    dynamo.transact(actions, {1: AssigneeGone()})
+
+
+def complete_task(task: Task, events: list[Envelope]) -> None:
+    """`task` is the completed task; the write holds only if it is still open and still its assignee's,
+    which is what makes completion and shuffle race safely (R-TASK-4)."""
+    sort = _sort_key("done", task.created_at, task.task_id)
+    action = dynamo.update(
+        table(), f"{TASK_PREFIX}{task.task_id}", TASK_SK,
+        "SET #s = :done, completed_at = :at, expires_at = :exp, gsi1sk = :sort, gsi2sk = :sort "
+        "REMOVE gsi3pk, gsi3sk",
+        condition="#s = :open AND assignee_id = :who", names=STATUS,
+        values={":done": "done", ":at": task.completed_at, ":exp": task.expires_at, ":sort": sort, ":open": "open",
+                ":who": task.assignee_id},
+    )  # fmt: skip
+    dynamo.transact([action, outbox_put(table(), events)], {0: CompletionRefused()})
+
+
+def _index(assignee_id: str | None) -> tuple[str, str, str]:
+    return ("gsi2", "gsi2pk", assignee_id) if assignee_id else ("gsi1", "gsi1pk", ALL_TASKS)
+
+
+def _start_key(cursor: str | None, index: str, partition: str, status: str | None) -> dict[str, Any] | None:
+    """A cursor is only ever one this list gave out: the keys of that index, in that partition."""
+    start = pagination.decode(cursor)
+    if start is None:
+        return None
+    expected = {"pk", "sk", f"{index}pk", f"{index}sk"}
+    if (
+        set(start) != expected
+        or not all(isinstance(v, str) for v in start.values())
+        or start[f"{index}pk"] != partition
+        or (status and not start[f"{index}sk"].startswith(f"{status}#"))
+    ):
+        raise Unprocessable("cursor does not belong to this list; start again without it", code="invalid_cursor")
+    return start
+
+
+def list_tasks(
+    *, assignee_id: str | None, status: str | None, limit: int, cursor: str | None, now_epoch: int
+) -> tuple[list[Task], str | None]:
+    """Newest first (open before done when both are listed); completed tasks past their TTL are hidden.
+    DynamoDB applies `Limit` before the filter, so this reads on until the page is full."""
+    index, partition_attr, partition = _index(assignee_id)
+    condition = f"{partition_attr} = :p"
+    values: dict[str, Any] = {":p": partition, ":now": now_epoch}
+    if status:
+        condition += f" AND begins_with({index}sk, :s)"
+        values[":s"] = f"{status}#"
+    params: dict[str, Any] = {
+        "TableName": table(), "IndexName": index, "KeyConditionExpression": condition, "ScanIndexForward": False,
+        "FilterExpression": "attribute_not_exists(expires_at) OR expires_at > :now",
+        "ExpressionAttributeValues": dynamo.to_item(values),
+    }  # fmt: skip
+    start = _start_key(cursor, index, partition, status)
+    tasks: list[Task] = []
+    for _ in range(MAX_PAGES_PER_REQUEST):
+        if start:
+            params["ExclusiveStartKey"] = dynamo.to_item(start)
+        page = client("dynamodb").query(**params, Limit=limit - len(tasks))
+        tasks += [_task(dynamo.from_item(i)) for i in page.get("Items", [])]
+        last = page.get("LastEvaluatedKey")
+        start = dynamo.from_item(last) if last else None
+        if not start or len(tasks) >= limit:
+            break
+    return tasks, pagination.encode(start)
+
+
+# --- the assignee pool -----------------------------------------------------------------------------
+
+
+def pool_ids() -> set[str]:
+    item = dynamo.get(table(), *POOL_KEY)
+    return set(item.get("ids") or ()) if item else set()
+
+
+def get_popug(account_id: str) -> Popug | None:
+    item = dynamo.get(table(), f"{ACCOUNT_PREFIX}{account_id}", ACCOUNT_SK)
+    if not item:
+        return None
+    return Popug(
+        account_id=item["account_id"], version=int(item.get("version", 0)), roles=tuple(item.get("roles") or ()),
+        active=bool(item.get("active")), dismissed=bool(item.get("dismissed")), rev=int(item.get("rev", 0)),
+    )  # fmt: skip
+
+
+def popug_actions(before: Popug | None, after: Popug) -> list[dict[str, Any]]:
+    """The account as tasks knows it, conditional on the revision it was read at (two consumers racing
+    on one popug: the second fails and is retried), and the pool change if eligibility changed."""
+    item = {
+        "pk": f"{ACCOUNT_PREFIX}{after.account_id}", "sk": ACCOUNT_SK, "account_id": after.account_id,
+        "version": after.version, "roles": list(after.roles), "active": after.active, "dismissed": after.dismissed,
+        "eligible": after.eligible, "rev": after.rev,
+    }  # fmt: skip
+    if before is None:
+        actions = [dynamo.put(table(), item, condition="attribute_not_exists(pk)")]
+    else:
+        actions = [dynamo.put(table(), item, condition="rev = :rev", values={":rev": before.rev})]
+    was_eligible = before.eligible if before else False
+    if after.eligible != was_eligible:
+        verb = "ADD" if after.eligible else "DELETE"
+        actions.append(dynamo.update(table(), *POOL_KEY, f"{verb} ids :id", values={":id": {after.account_id}}))
+    return actions
+
+
+# --- shuffle jobs ----------------------------------------------------------------------------------
+
+
+def job_item(job: ShuffleJob) -> dict[str, Any]:
+    return {
+        "pk": f"{JOB_PREFIX}{job.job_id}", "sk": JOB_SK, "job_id": job.job_id, "status": job.status,
+        "total": job.total, "done": job.done, "skipped": job.skipped, "step": job.step, "cursor": job.cursor,
+        "before": job.before, "started_at": job.started_at, "started_by": job.started_by,
+        "updated_at": job.updated_at, "finished_at": job.finished_at, "error": job.error,
+    }  # fmt: skip
+
+
+def job_from(item: dict[str, Any]) -> ShuffleJob:
+    return ShuffleJob(
+        job_id=item["job_id"], status=item["status"], total=int(item.get("total", 0)), done=int(item.get("done", 0)),
+        skipped=int(item.get("skipped", 0)), step=int(item.get("step", 0)), cursor=item.get("cursor"),
+        before=item["before"], started_at=item["started_at"], started_by=item.get("started_by", ""),
+        updated_at=item.get("updated_at"), finished_at=item.get("finished_at"), error=item.get("error"),
+    )  # fmt: skip
+
+
+def get_job(job_id: str) -> ShuffleJob | None:
+    item = dynamo.get(table(), f"{JOB_PREFIX}{job_id}", JOB_SK)
+    return job_from(item) if item else None
+
+
+def job_and_pool(job_id: str) -> tuple[ShuffleJob | None, set[str]]:
+    """A shuffle step's two reads in one call: the job as committed, and the current assignee pool."""
+    keys = [dynamo.key(f"{JOB_PREFIX}{job_id}", JOB_SK), dynamo.key(*POOL_KEY)]
+    request: dict[str, Any] = {table(): {"Keys": keys, "ConsistentRead": True}}
+    job, pool = None, set()
+    while request:
+        response = client("dynamodb").batch_get_item(RequestItems=request)
+        for raw in response.get("Responses", {}).get(table(), []):
+            item = dynamo.from_item(raw)
+            if item["pk"] == POOL_KEY[0]:
+                pool = set(item.get("ids") or ())
+            else:
+                job = job_from(item)
+        request = response.get("UnprocessedKeys") or {}
+    return job, pool
+
+
+def running_job_id() -> str | None:
+    item = dynamo.get(table(), *LOCK_KEY)
+    return item.get("job_id") if item else None
+
+
+def _lock_item(job: ShuffleJob) -> dict[str, Any]:
+    return {"pk": LOCK_KEY[0], "sk": LOCK_KEY[1], "job_id": job.job_id, "started_at": job.started_at}
+
+
+def start_job(job: ShuffleJob) -> None:
+    """Take the lock and write the job (whose stream record starts it), or raise ShuffleLocked."""
+    dynamo.transact(
+        [
+            dynamo.put(table(), _lock_item(job), condition="attribute_not_exists(pk)"),
+            dynamo.put(table(), job_item(job), condition="attribute_not_exists(pk)"),
+        ],
+        {0: ShuffleLocked()},
+    )
+
+
+def take_over(stale: ShuffleJob, job: ShuffleJob, reason: str, now: str, now_epoch: int) -> None:
+    """Fail a job that stopped making progress (if it still says running) and start `job` in its place,
+    in one transaction; if the stale job moved meanwhile, nothing happens and ShuffleLocked is raised."""
+    actions = [
+        dynamo.put(table(), _lock_item(job), condition="job_id = :old", values={":old": stale.job_id}),
+        dynamo.put(table(), job_item(job), condition="attribute_not_exists(pk)"),
+    ]
+    if stale.status == "running":
+        actions.append(
+            dynamo.update(
+                table(), f"{JOB_PREFIX}{stale.job_id}", JOB_SK,
+                "SET #s = :failed, #e = :reason, finished_at = :now, updated_at = :now, expires_at = :exp",
+                condition="#s = :running AND step = :step", names={**STATUS, "#e": "error"},
+                values={":failed": "failed", ":reason": reason, ":now": now, ":running": "running",
+                        ":step": stale.step, ":exp": now_epoch + JOB_RETENTION_SECONDS},
+            )
+        )  # fmt: skip
+    dynamo.transact(actions, {0: ShuffleLocked(), 2: ShuffleLocked()})
+
+
+def _open_condition(before: str) -> dict[str, Any]:
+    return {
+        "TableName": table(),
+        "IndexName": "gsi3",
+        "KeyConditionExpression": "gsi3pk = :open AND gsi3sk < :before",
+        "ExpressionAttributeValues": {":open": {"S": OPEN_TASKS}, ":before": {"S": before}},
+    }
+
+
+def count_open_before(before: str) -> int:
+    """How many tasks a shuffle starting now will walk (the index is small: a page holds thousands)."""
+    params = {**_open_condition(before), "Select": "COUNT"}
+    total = 0
+    while True:
+        page = client("dynamodb").query(**params)
+        total += page.get("Count", 0)
+        if not page.get("LastEvaluatedKey"):
+            return total
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def open_tasks_page(before: str, cursor: str | None, limit: int) -> tuple[list[OpenTask], str | None]:
+    """Up to `limit` open tasks created before `before`, after `cursor`, in one Query, and the cursor to
+    go on from (None: this was the last page). It asks for one more than it needs so that the last page
+    is known as such, never followed by an empty one."""
+    params = {**_open_condition(before), "Limit": limit + 1}
+    if cursor:
+        params["ExclusiveStartKey"] = json.loads(cursor)
+    page = client("dynamodb").query(**params)
+    items = page.get("Items", [])
+    if len(items) > limit:
+        items = items[:limit]
+        last = {k: items[-1][k] for k in ("pk", "sk", "gsi3pk", "gsi3sk")}
+        next_cursor: str | None = json.dumps(last, sort_keys=True)
+    elif page.get("LastEvaluatedKey"):
+        next_cursor = json.dumps(page["LastEvaluatedKey"], sort_keys=True)
+    else:
+        next_cursor = None
+    tasks = [
+        OpenTask(
+            task_id=i["pk"]["S"].removeprefix(TASK_PREFIX), assignee_id=i["assignee_id"]["S"],
+            shuffled_by=i.get("shuffled_by", {}).get("S"),
+        )
+        for i in items
+    ]  # fmt: skip
+    return tasks, next_cursor
+
+
+def reassign_action(change: Reassignment, job_id: str, at: str) -> dict[str, Any]:
+    """Conditional on the task being open, still the assignee's the job read, and not yet this job's."""
+    return dynamo.update(
+        table(), f"{TASK_PREFIX}{change.task_id}", TASK_SK,
+        "SET assignee_id = :new, gsi2pk = :new, shuffled_by = :job, assigned_at = :at",
+        condition="#s = :open AND assignee_id = :old AND (attribute_not_exists(shuffled_by) OR shuffled_by <> :job)",
+        names=STATUS,
+        values={":new": change.new_assignee, ":job": job_id, ":at": at, ":open": "open", ":old": change.old_assignee},
+    )  # fmt: skip
+
+
+def outbox_action(events: list[Envelope]) -> dict[str, Any]:
+    return outbox_put(table(), events)
+
+
+def progress_actions(
+    job: ShuffleJob, *, cursor: str | None, done: int, skipped: int, final: bool, now: str, now_epoch: int
+) -> list[dict[str, Any]]:
+    """Record a step, conditional on the job still running at the step this run read (a stale or
+    duplicate stream record cannot move it); the last step finishes the job and frees the lock."""
+    values: dict[str, Any] = {":running": "running", ":step": job.step, ":next": job.step + 1, ":done": done,
+                              ":skipped": skipped, ":now": now}  # fmt: skip
+    condition = "#s = :running AND step = :step"
+    if not final:
+        values[":cursor"] = cursor
+        return [
+            dynamo.update(
+                table(), f"{JOB_PREFIX}{job.job_id}", JOB_SK,
+                "SET step = :next, done = :done, skipped = :skipped, updated_at = :now, #c = :cursor",
+                condition=condition, names={**STATUS, "#c": "cursor"}, values=values,
+            )
+        ]  # fmt: skip
+    values.update({":finished": "done", ":exp": now_epoch + JOB_RETENTION_SECONDS,
+                   ":total": max(job.total, done + skipped)})  # fmt: skip
+    return [
+        dynamo.update(
+            table(), f"{JOB_PREFIX}{job.job_id}", JOB_SK,
+            "SET step = :next, done = :done, skipped = :skipped, updated_at = :now, finished_at = :now, "
+            "#s = :finished, expires_at = :exp, #t = :total REMOVE #c",
+            condition=condition, names={**STATUS, "#c": "cursor", "#t": "total"}, values=values,
+        ),
+        _release_lock(job.job_id),
+    ]  # fmt: skip
+
+
+def fail_actions(job: ShuffleJob, error: str, now: str, now_epoch: int) -> list[dict[str, Any]]:
+    return [
+        dynamo.update(
+            table(), f"{JOB_PREFIX}{job.job_id}", JOB_SK,
+            "SET #s = :failed, #e = :error, updated_at = :now, finished_at = :now, expires_at = :exp",
+            condition="#s = :running AND step = :step", names={**STATUS, "#e": "error"},
+            values={":failed": "failed", ":error": error, ":now": now, ":running": "running", ":step": job.step,
+                    ":exp": now_epoch + JOB_RETENTION_SECONDS},
+        ),
+        _release_lock(job.job_id),
+    ]  # fmt: skip
+
+
+def _release_lock(job_id: str) -> dict[str, Any]:
+    return dynamo.delete(
+        table(), *LOCK_KEY, condition="attribute_not_exists(pk) OR job_id = :job", values={":job": job_id}
+    )
