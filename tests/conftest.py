@@ -4,9 +4,12 @@ boto3 at it (through `AWS_ENDPOINT_URL` only, exactly as devstack does), and a h
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
+
+from devstack.launcher import Devstack, DevstackNotReady, start_devstack
 
 FAKE_AWS = {
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -39,7 +42,7 @@ def emulator() -> Iterator[str]:
         yield endpoint
     finally:
         if process is not None:
-            emu.stop(process)  # noqa: F821 - imported when started
+            emu.stop(process)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -70,3 +73,17 @@ def make_table(name: str, *, stream: bool = True) -> str:
         params["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
     client("dynamodb").create_table(**params)
     return name
+
+
+@pytest.fixture(scope="session")
+def devstack(tmp_path_factory) -> Iterator[Devstack]:
+    """One real `python -m devstack up` for the whole session (e2e and browser tests share it), reached
+    over HTTP; ready within 90 s or the tests fail with its output; stopped with SIGTERM at the end."""
+    try:
+        stack = start_devstack(tmp_path_factory.mktemp("devstack"))
+    except DevstackNotReady as error:
+        pytest.fail(str(error), pytrace=False)
+    try:
+        yield stack
+    finally:
+        stack.stop(signal.SIGTERM)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.conftest import devstack  # noqa: F401  (the lead will move it to a shared place)
 
 CHROMIUM = os.environ.get("ATES_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -81,7 +80,7 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any, devstack: Any, request: pytest.FixtureRequest) -> Iterator[Any]:  # noqa: F811
+def page(browser: Any, devstack: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh tab on devstack's origin. Uncaught page errors fail the test; a failure leaves a screenshot."""
     context = browser.new_context(base_url=devstack.url, viewport={"width": 1280, "height": 800})
     context.set_default_timeout(EXPECT_TIMEOUT_MS)
@@ -118,7 +117,7 @@ def sign_in(page: Any) -> Any:
 
 
 @pytest.fixture
-def signed_in(page: Any, devstack: Any, sign_in: Any) -> Any:  # noqa: F811
+def signed_in(page: Any, devstack: Any, sign_in: Any) -> Any:
     """A tab signed in as the bootstrap admin, showing the signed-in layout."""
     from playwright.sync_api import expect
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.devstack_process import ROOT, free_port, leftovers, start_devstack
+from devstack.launcher import ROOT, free_port, leftovers, start_devstack
 
 
 def test_startup_prints_the_url_within_60_seconds(devstack):

@@ -13,7 +13,7 @@ import boto3
 import pytest
 import requests
 
-from tests.e2e.devstack_process import free_port, leftovers, start_devstack
+from devstack.launcher import free_port, leftovers, start_devstack
 
 
 @pytest.fixture(scope="module")

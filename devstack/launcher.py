@@ -1,6 +1,6 @@
 """Run `python -m devstack up` as a real process (own process group) and find its leftovers.
 
-Shared by the e2e fixtures and the `--endpoint` integration test. Every devstack started here carries
+Shared by the e2e and browser fixtures, the `--endpoint` integration test and the benchmarks. Every devstack started here carries
 `DEVSTACK_INSTANCE=<uuid>` (devstack passes it on to each child), so a test can prove that stopping it
 leaves none of its processes behind.
 """
@@ -19,11 +19,13 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 READY_TIMEOUT = 90.0
 READY_PREFIX = "devstack ready: "
+
+
+class DevstackNotReady(RuntimeError):
+    """devstack did not print its ready line in time; the message holds its output."""
 
 
 def free_port() -> int:
@@ -146,6 +148,8 @@ def start_devstack(tmp: Path, *extra: str, port: int | None = None) -> Devstack:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-        pytest.fail(f"devstack was not ready within {READY_TIMEOUT} s (exit {process.poll()}):\n{stack.output}")
+        raise DevstackNotReady(
+            f"devstack was not ready within {READY_TIMEOUT} s (exit {process.poll()}):\n{stack.output}"
+        )
     stack.state = json.loads(state_file.read_text())
     return stack
