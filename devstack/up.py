@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # The first admin (R-AUTH-8), in the template's own steps: hired through staff like anyone, then made an
 # admin by auth (which waits for the hire's event to arrive and returns the one-time password).
 BOOTSTRAP_STEPS = ("StaffBootstrapHireFunction", "AuthBootstrapAdminFunction")
-BOOTSTRAP_ADMIN = {"email": "admin@ates.local", "name": "Bootstrap Admin"}
+BOOTSTRAP_ADMIN = {"email": "admin@ates.example", "name": "Bootstrap Admin"}
 READY_LINE = "devstack ready: {url}"
 
 

@@ -155,6 +155,12 @@ def set_account_roles(account_id: PathId, body: RolesRequest) -> dict[str, Any]:
     return after.public()
 
 
+@app.get("/auth/departments/<department_id>/roles")
+def get_department_roles(department_id: PathId) -> dict[str, Any]:
+    require_roles(app, "admin")
+    return {"department_id": department_id, "roles": list(store.department_roles(department_id))}
+
+
 @app.put("/auth/departments/<department_id>/roles")
 def set_department_roles(department_id: PathId, body: RolesRequest) -> dict[str, Any]:
     """Grant roles to everyone in a department, now and later (R-AUTH-6). The grant is stored first;

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, EmailStr, Field
 
 from shared import clock
 from shared.contracts import REGISTRY
@@ -18,7 +18,7 @@ from staff.domain import Employee, normalise_email
 
 
 class BootstrapHire(BaseModel):
-    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: EmailStr  # the same rule as the staff API, so the admin can be edited like anyone
     name: str = Field(default="Administrator", min_length=1, max_length=200)
     position: str = Field(default="Administrator", min_length=1, max_length=200)
 

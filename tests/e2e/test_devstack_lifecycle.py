@@ -34,7 +34,7 @@ def test_the_startup_report_shows_steps_and_skipped_types(devstack):
 
 
 def test_the_bootstrap_admin_can_sign_in(devstack):
-    assert devstack.admin_email == "admin@ates.local" and devstack.admin_password
+    assert devstack.admin_email == "admin@ates.example" and devstack.admin_password
     response = requests.post(
         f"{devstack.api_url}/auth/login",
         timeout=30,

@@ -169,6 +169,7 @@ def test_r_auth_6_a_department_grant_before_auth_heard_of_its_employees_still_ap
     assert status == 200 and body["accounts_changed"] == 0
     deliver(auth.consume, hired(employee_id, department_id=department_id))
     assert auth.account(employee_id).roles == ("worker", "accountant")
+    assert auth.request("GET", f"/auth/departments/{department_id}/roles")[1]["roles"] == ["accountant"]
 
 
 def test_r_auth_6_7_granting_a_department_updates_its_accounts_and_announces_it(auth):

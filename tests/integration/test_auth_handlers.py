@@ -15,7 +15,7 @@ from tests.integration.conftest import LambdaContext, api_event, bootstrap_admin
 @pytest.fixture()
 def auth(as_function):
     """The auth API and authorizer with their template environments, plus a fresh admin."""
-    email = f"admin-{uuid.uuid4().hex[:6]}@ates.local"
+    email = f"admin-{uuid.uuid4().hex[:6]}@ates.example"
     admin = bootstrap_admin(as_function, email)
     environment = as_function("AuthApiFunction")
     from auth import api, authorizer
@@ -73,7 +73,7 @@ def test_r_auth_2_the_jwks_verifies_our_tokens_as_any_client_would(auth):
 
 def test_r_auth_1_wrong_password_and_unknown_email_get_the_same_401(auth):
     wrong = login(auth, auth.admin["email"], "not-the-password")
-    unknown = login(auth, "nobody@ates.local", "not-the-password")
+    unknown = login(auth, "nobody@ates.example", "not-the-password")
     assert wrong == unknown == (401, {"error": {"code": "invalid_credentials", "message": "wrong email or password"}})
 
 
@@ -91,8 +91,8 @@ def test_r_auth_1_five_failures_lock_the_email_with_429_even_for_the_right_passw
 
 def test_r_auth_1_unknown_emails_are_locked_too(auth):
     for _ in range(5):
-        login(auth, "ghost@ates.local", "guess")
-    assert login(auth, "ghost@ates.local", "guess")[0] == 429
+        login(auth, "ghost@ates.example", "guess")
+    assert login(auth, "ghost@ates.example", "guess")[0] == 429
 
 
 def test_a_successful_login_resets_the_failure_count(auth):
@@ -154,7 +154,7 @@ def test_me_returns_the_callers_account(auth):
 
 
 def test_accounts_list_is_for_admins_and_paginates_with_locks_shown(auth, as_function):
-    other = bootstrap_admin(as_function, f"o-{uuid.uuid4().hex[:6]}@ates.local")
+    other = bootstrap_admin(as_function, f"o-{uuid.uuid4().hex[:6]}@ates.example")
     as_function("AuthApiFunction")
     for _ in range(5):
         login(auth, other["email"], "guess")
@@ -206,4 +206,4 @@ def test_r_auth_8_bootstrap_explains_when_the_admin_was_not_hired_first(as_funct
     from auth import bootstrap_admin as step_two
 
     with pytest.raises(step_two.NotHiredYet, match="hire them through staff first"):
-        step_two.lambda_handler({"email": "never-hired@ates.local", "wait_seconds": 0}, LambdaContext())
+        step_two.lambda_handler({"email": "never-hired@ates.example", "wait_seconds": 0}, LambdaContext())

@@ -49,7 +49,7 @@ def control(emulator):
 
     def bootstrap(event):
         bootstrap_events.append(event)
-        return Invocation("b", ok=True, payload={"email": "admin@ates.local", "password": "p"})
+        return Invocation("b", ok=True, payload={"email": "admin@ates.example", "password": "p"})
 
     services = Services(pool, FakeScheduler(), FakeSweeper(), emulator, bootstrap, info={"url": "http://x/"})
     client = Client(Control(services))
@@ -78,8 +78,8 @@ def test_invoke_and_bootstrap(control):
     failed = control.post("/_devstack/invoke/Broken", json={})
     assert failed.status_code == 502 and failed.json["error"]["errorMessage"] == "boom"
     assert control.post("/_devstack/invoke/Nope", json={}).status_code == 404
-    admin = control.post("/_devstack/bootstrap-admin", json={"email": "boss@ates.local"})
-    assert admin.json["result"]["password"] == "p" and control.bootstrap_events == [{"email": "boss@ates.local"}]
+    admin = control.post("/_devstack/bootstrap-admin", json={"email": "boss@ates.example"})
+    assert admin.json["result"]["password"] == "p" and control.bootstrap_events == [{"email": "boss@ates.example"}]
     assert control.get("/_devstack/nothing-here").status_code == 404
 
 
@@ -89,14 +89,14 @@ def test_the_mailbox_shows_what_ses_sent_newest_first(control, emulator):
     for subject in ("Welcome to aTES", "Your payout"):
         ses.send_email(
             Source="payroll@ates.example.com",
-            Destination={"ToAddresses": ["popug@ates.local"]},
+            Destination={"ToAddresses": ["popug@ates.example"]},
             Message={
                 "Subject": {"Data": subject},
                 "Body": {"Text": {"Data": f"{subject}: https://127.0.0.1:8000/#/password?token=abc&x=1"}},
             },
         )
     items = control.get("/_devstack/mailbox.json").json["items"]
-    ours = [m for m in items if m["to"] == ["popug@ates.local"]]
+    ours = [m for m in items if m["to"] == ["popug@ates.example"]]
     assert [m["subject"] for m in ours[:2]] == ["Your payout", "Welcome to aTES"]
     assert ours[0]["from"] == "payroll@ates.example.com" and "token=abc" in ours[0]["body"]
     page = control.get("/_devstack/mailbox")

@@ -31,7 +31,7 @@ def test_the_sample_runs_through_its_handler(provisioned, as_function, sample: P
     handler_path = functions(provisioned).get(sample.parent.name)
     assert handler_path, f"events/{sample.parent.name} names no function of the template"
     if sample.parent.name == "AuthBootstrapAdminFunction":  # it promotes a hired employee: hire them first
-        bootstrap_admin(as_function, "admin@ates.local")
+        bootstrap_admin(as_function, "admin@ates.example")
     as_function(sample.parent.name)
     module_name, function_name = handler_path.rsplit(".", 1)
     handler = getattr(importlib.import_module(module_name), function_name)
