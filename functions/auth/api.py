@@ -64,7 +64,8 @@ def _strong(password: str) -> str:
 def login(body: LoginRequest) -> dict[str, Any]:
     email = normalise_email(body.email)
     now = clock.epoch_seconds()
-    locked_for = store.get_guard(email).locked_for(now)
+    guard = store.get_guard(email)
+    locked_for = guard.locked_for(now)
     if locked_for:
         raise TooManyRequests(
             f"too many failed sign-ins for this email; try again in {locked_for // 60 + 1} minutes",
@@ -78,7 +79,8 @@ def login(body: LoginRequest) -> dict[str, Any]:
         store.record_failure(email, now)
         logger.info("sign-in refused", known=account is not None)
         raise Unauthorized("wrong email or password", code="invalid_credentials")
-    store.clear_guard(email)
+    if guard.failures:
+        store.clear_guard(email)  # a success forgives earlier failures
     config = settings()
     claims = Claims.issue(
         account.account_id, list(account.roles), issuer=config.token_issuer, audience=config.token_audience,
