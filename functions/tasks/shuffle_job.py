@@ -115,6 +115,7 @@ def _commit(job: ShuffleJob, group: list[Reassignment], tail: Tail | None, done:
             return done + len(pending), skipped
         except ClientError as error:
             codes = dynamo.cancellation_codes(error)
+            print("DEBUG codes", codes, error.response.get("CancellationReasons"))
             if not codes:
                 raise
         if "ConditionalCheckFailed" in codes[tail_start:]:

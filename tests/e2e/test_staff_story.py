@@ -1,0 +1,108 @@
+"""Issue 3's story over HTTP through devstack: an admin hires a popug; the invitation arrives in the SES
+mailbox; the popug sets a password from the link and signs in; an admin makes them a manager and their
+next token carries the role; after dismissal their old token is refused (R-STAFF-1, R-AUTH-4, 6, 7)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+import pytest
+import requests
+
+PASSWORD = "sunflower-seeds-42"
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
+    """Events travel outbox -> bus -> queue -> consumer: wait for the effect, bounded."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.3)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+class Client:
+    def __init__(self, api_url: str, token: str | None = None) -> None:
+        self.api_url, self.token = api_url, token
+
+    def call(self, method: str, path: str, body: Any = None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return requests.request(method, f"{self.api_url}{path}", json=body, headers=headers, timeout=60)
+
+    @classmethod
+    def signed_in(cls, api_url: str, email: str, password: str) -> Client:
+        response = requests.post(f"{api_url}/auth/login", json={"email": email, "password": password}, timeout=60)
+        assert response.status_code == 200, response.text
+        return cls(api_url, response.json()["access_token"])
+
+
+@pytest.fixture(scope="module")
+def admin(devstack) -> Client:
+    return Client.signed_in(devstack.api_url, devstack.admin_email, devstack.admin_password)
+
+
+def invitation_link(devstack, address: str) -> str:
+    def find() -> str | None:
+        mails = requests.get(f"{devstack.url}/_devstack/mailbox.json", timeout=30).json()["items"]
+        for mail in mails:
+            if address in mail["to"]:
+                match = re.search(r"https?://\S+/set-password\?token=[\w-]+", mail["body"])
+                return match.group(0) if match else None
+        return None
+
+    return eventually(find, f"the invitation to {address} in the mailbox")
+
+
+def test_hire_invite_sign_in_promote_and_dismiss(devstack, admin):
+    response = admin.call("POST", "/staff/departments", {"name": f"Perch {uuid.uuid4().hex[:6]}"})
+    assert response.status_code == 201, response.text
+    department = response.json()
+    email = f"kesha-{uuid.uuid4().hex[:8]}@uberpopug.example"
+    response = admin.call("POST", "/staff/employees", {"name": "Kesha", "email": email, "position": "Seed sorter",
+                                                       "department_id": department["department_id"]})  # fmt: skip
+    assert response.status_code == 201, response.text
+    employee_id = response.json()["employee_id"]
+
+    link = invitation_link(devstack, email)
+    assert link.startswith(devstack.url)  # the link opens this very web front
+    token = link.split("token=", 1)[1]
+    response = requests.post(
+        f"{devstack.api_url}/auth/password", json={"token": token, "password": PASSWORD}, timeout=60
+    )
+    assert response.status_code == 200, response.text
+    again = requests.post(f"{devstack.api_url}/auth/password", json={"token": token, "password": PASSWORD}, timeout=60)
+    assert again.status_code == 410 and again.json()["error"]["code"] == "invitation_gone"
+
+    popug = Client.signed_in(devstack.api_url, email, PASSWORD)
+    assert jwt.decode(popug.token, options={"verify_signature": False})["sub"] == employee_id
+    assert jwt.decode(popug.token, options={"verify_signature": False})["roles"] == ["worker"]
+    assert popug.call("GET", "/auth/accounts").status_code == 403  # a worker is no admin
+
+    response = admin.call("PUT", f"/auth/accounts/{employee_id}/roles", {"roles": ["manager"]})
+    assert response.status_code == 200, response.text
+    assert popug.call("GET", "/auth/me").json()["roles"] == ["manager"]  # the old token sees current roles
+    promoted = Client.signed_in(devstack.api_url, email, PASSWORD)
+    assert jwt.decode(promoted.token, options={"verify_signature": False})["roles"] == ["manager"]
+
+    assert admin.call("POST", f"/staff/employees/{employee_id}/dismiss").status_code == 200
+    eventually(lambda: promoted.call("GET", "/auth/me").status_code == 403, "the dismissal to reach auth")
+    assert popug.call("GET", "/staff/employees").status_code == 403  # every unexpired token of theirs
+    response = requests.post(f"{devstack.api_url}/auth/login", json={"email": email, "password": PASSWORD}, timeout=60)
+    assert response.status_code == 401
+
+
+def test_bad_staff_input_is_a_clear_4xx_over_http(devstack, admin):
+    malformed = admin.call("POST", "/staff/employees", {"name": "K", "email": "x", "position": "P"})
+    assert malformed.status_code == 422 and malformed.json()["error"]["code"] == "validation_error"
+    response = admin.call("POST", "/staff/departments", {"name": "X", "parent_id": str(uuid.uuid4())})
+    assert response.status_code == 422
+    response = requests.post(f"{devstack.api_url}/staff/employees", data="{", timeout=60,
+                             headers={"Authorization": f"Bearer {admin.token}"})  # fmt: skip
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_request"
