@@ -141,9 +141,8 @@ def sent_emails(endpoint_url: str, timeout: float = 10.0) -> list[dict[str, Any]
     base = endpoint_url.rstrip("/")
     try:
         return list(_get_json(base + SES_MESSAGES_PATH, timeout))
-    except urllib.error.HTTPError as error:
-        if error.code != 404:
-            raise EmulatorError(f"{base}{SES_MESSAGES_PATH} answered {error.code}") from error
+    except urllib.error.HTTPError:
+        pass  # not a devstack emulator: moto answers that path as S3 (an error)
     data = _get_json(base + "/moto-api/data.json", timeout)
     found = []
     for kind, models in (("simple", "Message"), ("templated", "TemplateMessage"), ("raw", "RawMessage")):

@@ -3,8 +3,10 @@
 Why: moto 5.2.5 is correct enough for devstack but some calls cost time proportional to the
 data already stored, so a 10k-task shuffle or a year of ledger makes the local stack crawl:
 
-- DynamoDB ``TransactWriteItems`` deep-copies every table it names to be able to roll back
-  (15 ms per transaction at 1k items, 300 ms at 10k). We undo from a journal of the touched items.
+- DynamoDB ``TransactWriteItems`` deep-copies the table to be able to roll back, once per action
+  naming it, stream records included: a 25-action transaction on a streamed table took seconds at
+  1k items and over a minute at 10k (measured: bench/emulator_transactions.py --unpatched), and
+  moto's instance tracker keeps every copy alive. We undo from a journal of the touched items.
   (And each ``UpdateExpression`` is parsed twice per request: the parse is cached.)
 - EventBridge ``PutEvents`` re-parses the same JSONPath expressions for every event and target.
 - SQS computes *every* queue attribute, three of them by scanning all stored messages, to read one
@@ -75,10 +77,10 @@ _DYNAMODB_LOCK = threading.RLock()
 class _TransactionUndo:
     """The pre-transaction state of exactly the items and stream records a transaction touches.
 
-    moto 5.2.5 snapshots with ``copy.deepcopy(self.tables[name])``: O(table size) per
-    transaction, and on rollback it *replaces* the table object, which orphans the stream shard
-    that existing shard iterators point to (a stream poller then sees the cancelled
-    transaction's records and never sees later ones). Here the same table and shard objects stay
+    moto 5.2.5 snapshots with ``copy.deepcopy(self.tables[name])`` for every action: O(actions x
+    (items + stream records)) per transaction, and on rollback it *replaces* the table object,
+    which orphans the stream shard that existing shard iterators point to (a stream poller then
+    sees the cancelled transaction's records and never sees later ones). Here the same table and shard objects stay
     in place and only the touched keys are restored, so the cost is O(actions).
     """
 
@@ -146,8 +148,8 @@ def _patch_dynamodb() -> None:
         Deliberate differences: any exception midway (also TransactWriteSingleOpException, which
         moto raised without rolling back) rolls back, and a table named by ARN is rolled back
         too (moto only snapshotted tables named by name). A Delete that is rolled back puts the
-        item back at the end of its partition's insertion order (visible only as moto's Scan
-        order; item contents are restored exactly).
+        item back at the end of the insertion order of its table (or partition, with a sort key):
+        visible only as moto's Scan order; item contents are restored exactly.
         """
         if len(transact_items) > 100:
             raise ddb.TooManyTransactionsException()

@@ -98,7 +98,8 @@ def _commit(job: ShuffleJob, group: list[Reassignment], tail: Tail | None, done:
     condition failed. Returns the running (done, skipped) counts, or None if the job's own condition
     failed (it moved on: nothing of this run may count)."""
     pending = list(group)
-    for attempt in range(MAX_ATTEMPTS):
+    attempt = 0  # attempts that did not shrink the batch: each completion found shrinks it, for free
+    while attempt < MAX_ATTEMPTS:
         at, _ = _now()
         actions = [store.reassign_action(change, job.job_id, at) for change in pending]
         if pending:
@@ -115,7 +116,6 @@ def _commit(job: ShuffleJob, group: list[Reassignment], tail: Tail | None, done:
             return done + len(pending), skipped
         except ClientError as error:
             codes = dynamo.cancellation_codes(error)
-            print("DEBUG codes", codes, error.response.get("CancellationReasons"))
             if not codes:
                 raise
         if "ConditionalCheckFailed" in codes[tail_start:]:
@@ -124,6 +124,7 @@ def _commit(job: ShuffleJob, group: list[Reassignment], tail: Tail | None, done:
             time.sleep(0.02 * 2**attempt)
         failed = {pending[i].task_id for i, code in enumerate(codes[: len(pending)]) if code not in ("None", "")}
         if not failed:
+            attempt += 1
             continue
         current = store.tasks_by_ids(failed)
         kept = []
@@ -137,6 +138,7 @@ def _commit(job: ShuffleJob, group: list[Reassignment], tail: Tail | None, done:
                 done += 1  # an earlier run of this step did it (the index had not caught up)
             else:
                 kept.append(replace(change, old_assignee=task.assignee_id))
+        attempt += 1 if len(kept) == len(pending) else 0
         pending = kept
     raise RuntimeError(f"a shuffle batch was cancelled {MAX_ATTEMPTS} times; the stream retries the step")
 

@@ -333,14 +333,18 @@ def open_tasks_page(before: str, cursor: str | None, limit: int) -> tuple[list[O
     """Up to `limit` open tasks created before `before`, after `cursor`, in one Query, and the cursor to
     go on from (None: this was the last page). It asks for one more than it needs so that the last page
     is known as such, never followed by an empty one."""
-    params = {**_open_condition(before), "Limit": limit + 1}
+    params = {
+        **_open_condition(before),
+        "Limit": limit + 1,
+        "ProjectionExpression": "pk, gsi3sk, assignee_id, shuffled_by",
+    }
     if cursor:
         params["ExclusiveStartKey"] = json.loads(cursor)
     page = client("dynamodb").query(**params)
     items = page.get("Items", [])
     if len(items) > limit:
         items = items[:limit]
-        last = {k: items[-1][k] for k in ("pk", "sk", "gsi3pk", "gsi3sk")}
+        last = {"pk": items[-1]["pk"], "sk": {"S": TASK_SK}, "gsi3pk": {"S": OPEN_TASKS}, "gsi3sk": items[-1]["gsi3sk"]}
         next_cursor: str | None = json.dumps(last, sort_keys=True)
     elif page.get("LastEvaluatedKey"):
         next_cursor = json.dumps(page["LastEvaluatedKey"], sort_keys=True)
@@ -388,8 +392,11 @@ def progress_actions(
                 condition=condition, names={**STATUS, "#c": "cursor"}, values=values,
             )
         ]  # fmt: skip
-    values.update({":finished": "done", ":exp": now_epoch + JOB_RETENTION_SECONDS,
-                   ":total": max(job.total, done + skipped)})  # fmt: skip
+    # The total was counted when the job started: what the job never reached (completed meanwhile, so
+    # gone from the open-tasks index) is skipped too, so a finished job always adds up.
+    skipped = max(skipped, job.total - done)
+    values.update({":finished": "done", ":exp": now_epoch + JOB_RETENTION_SECONDS, ":skipped": skipped,
+                   ":total": done + skipped})  # fmt: skip
     return [
         dynamo.update(
             table(), f"{JOB_PREFIX}{job.job_id}", JOB_SK,

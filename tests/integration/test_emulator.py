@@ -29,6 +29,7 @@ def endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         emu.stop(process)
+    assert process.returncode == 0, "the emulator should exit cleanly on SIGTERM"
 
 
 @pytest.fixture(scope="module")
@@ -450,6 +451,20 @@ def test_sent_emails_shows_what_ses_sent(aws: Any, endpoint: str) -> None:
     assert raw_sent["body"]["text"].strip() == "You earned 12.50"
     assert simple["timestamp"] <= raw_sent["timestamp"] <= time.time() + 1
     assert simple["sent_at"].endswith("Z")
+
+
+def test_start_on_a_taken_port_fails_with_a_clear_message(endpoint: str) -> None:
+    taken = int(endpoint.rsplit(":", 1)[1])
+
+    with pytest.raises(emu.EmulatorError, match=rf"port {taken}(.|\n)*in use"):
+        emu.start(taken, timeout=60)
+
+
+def test_health_route_says_moto_is_patched(endpoint: str) -> None:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{endpoint}/_devstack/health") as response:
+        assert json.loads(response.read()) == {"status": "ok", "moto": "5.2.5", "patched": True}
 
 
 def test_queue_attributes_subset_matches_moto_property() -> None:

@@ -29,7 +29,7 @@ class Pick(random.Random):
         super().__init__(0)
         self.who = who
 
-    def choice(self, seq):  # noqa: D102
+    def choice(self, seq):
         assert self.who in seq, f"{self.who} is not in the pool {seq}"
         return self.who
 
@@ -86,16 +86,25 @@ class TasksWorld:
         return body
 
     # --- the table -----------------------------------------------------------------------------------
-    def items(self, prefix: str = "") -> list[dict[str, Any]]:
+    def items(self, prefix: str = "", attributes: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Items whose pk starts with `prefix` (only those attributes, if given): the emulator's cost is
+        in serialising what it returns, so tests ask for no more than they look at."""
         from shared import dynamo
 
-        pages = client("dynamodb").get_paginator("scan").paginate(TableName=self.table, ConsistentRead=True)
-        items = [dynamo.from_item(i) for page in pages for i in page["Items"]]
-        return [i for i in items if i["pk"].startswith(prefix)]
+        params: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True}
+        if prefix:
+            params["FilterExpression"] = "begins_with(pk, :p)"
+            params["ExpressionAttributeValues"] = {":p": {"S": prefix}}
+        if attributes:
+            names = {f"#a{i}": name for i, name in enumerate(("pk", *attributes))}
+            params["ProjectionExpression"] = ", ".join(names)
+            params["ExpressionAttributeNames"] = names
+        pages = client("dynamodb").get_paginator("scan").paginate(**params)
+        return [dynamo.from_item(i) for page in pages for i in page["Items"]]
 
     def outbox(self) -> list[list[dict[str, Any]]]:
         """The events of each outbox item."""
-        return [json.loads(i["events"]) for i in self.items("OUTBOX#")]
+        return [json.loads(i["events"]) for i in self.items("OUTBOX#", ("events",))]
 
     def events(self, name: str | None = None) -> list[dict[str, Any]]:
         return [e for item in self.outbox() for e in item if name is None or e["event_name"] == name]
@@ -137,8 +146,8 @@ def fresh_tasks_table(provisioned) -> str:
     return name
 
 
-@pytest.fixture()
-def tasks(as_function, provisioned, monkeypatch) -> TasksWorld:
+def tasks_world(as_function, provisioned, monkeypatch) -> TasksWorld:
+    """The tasks functions' template environment, pointed at a fresh table."""
     as_function("TasksApiFunction")  # the tasks functions share every variable but the service name
     table = fresh_tasks_table(provisioned)
     monkeypatch.setenv("TASKS_TABLE_NAME", table)
@@ -146,6 +155,11 @@ def tasks(as_function, provisioned, monkeypatch) -> TasksWorld:
 
     settings.get.cache_clear()
     return TasksWorld(table, provisioned)
+
+
+@pytest.fixture()
+def tasks(as_function, provisioned, monkeypatch) -> TasksWorld:
+    return tasks_world(as_function, provisioned, monkeypatch)
 
 
 # --- the pool (R-TASK-2, R-EV-3) -------------------------------------------------------------------
@@ -233,8 +247,8 @@ def test_r_task_1_created_task_and_its_two_events_commit_together(tasks):
     body = {"title": "Sort the seeds", "jira_id": "UBERPOP-42", "description": "By size.", "due_date": "2026-12-31"}
     status, task = tasks.request("POST", "/tasks", body, who=tasks.who(author, "accountant"))
     assert status == 201
-    assert {k: task[k] for k in ("title", "jira_id", "description", "due_date", "status", "assignee_id", "created_by")} \
-        == {**body, "status": "open", "assignee_id": worker, "created_by": author}  # fmt: skip
+    fields = ("title", "jira_id", "description", "due_date", "status", "assignee_id", "created_by")
+    assert {k: task[k] for k in fields} == {**body, "status": "open", "assignee_id": worker, "created_by": author}
     assert task["created_at"] and uuid.UUID(task["task_id"])
     (item,) = tasks.outbox()
     assert [(e["event_name"], e["event_version"]) for e in item] == [("TaskCreated", 2), ("TaskAssigned", 1)]
@@ -359,7 +373,8 @@ def test_r_task_5_managers_and_admins_see_all_filtered_by_status_and_assignee(ta
     assert [t["status"] for t in page["items"]] == ["open"] * 4 + ["done"]  # open first, then done
     assert ids(tasks.request("GET", "/tasks", who=boss, query={"status": "done"})[1]) == {held[a][0]}
     assert ids(tasks.request("GET", "/tasks", who=boss, query={"assignee_id": b})[1]) == set(held[b])
-    assert ids(tasks.request("GET", "/tasks", who=boss, query={"assignee_id": a, "status": "open"})[1]) == set(held[a][1:])
+    _, page = tasks.request("GET", "/tasks", who=boss, query={"assignee_id": a, "status": "open"})
+    assert ids(page) == set(held[a][1:])
     assert ids(tasks.request("GET", "/tasks", who=boss, query={"assignee_id": "me"})[1]) == set()
     assert tasks.request("GET", f"/tasks/{held[b][1]}", who=boss)[0] == 200
 
@@ -380,7 +395,7 @@ def test_r_task_5_lists_page_through_every_task_once(tasks, two_workers):
 
 
 def test_a_cursor_only_works_for_the_list_that_gave_it(tasks, two_workers):
-    a, b, held = two_workers
+    a, b, _ = two_workers
     _, page = tasks.request("GET", "/tasks", who=tasks.who(b), query={"limit": "1"})
     assert page["next_cursor"]
     for who, query in ((tasks.who(a), {"cursor": page["next_cursor"]}),
@@ -398,6 +413,5 @@ def test_bad_list_filters_are_422(tasks, query):
 def test_a_request_without_a_caller_is_401(tasks):
     event = api_event("GET", "/api/tasks", caller=None)
     assert call(tasks.api.lambda_handler, event)[0] == 401
-    assert tasks.api.lambda_handler(api_event("POST", "/api/tasks", body={"title": "x"}), LambdaContext())[
-        "statusCode"
-    ] == 401
+    response = tasks.api.lambda_handler(api_event("POST", "/api/tasks", body={"title": "x"}), LambdaContext())
+    assert response["statusCode"] == 401

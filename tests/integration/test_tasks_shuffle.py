@@ -17,14 +17,15 @@ import pytest
 from devstack import filters
 from shared.aws import client
 from tests.integration.conftest import LambdaContext
-from tests.integration.test_tasks_handlers import Pick, TasksWorld, tasks  # noqa: F401 - the fixture
+from tests.integration.test_tasks_handlers import Pick, TasksWorld, tasks_world
 
 MANAGER = {"sub": str(uuid.uuid4()), "roles": "manager", "department_id": "", "active": "true"}
 
 
 class StreamPoller:
-    """Reads a table's stream from TRIM_HORIZON and feeds the records a mapping's filter lets through to
-    its handler, in its batch size; a reported failure is delivered again from that record on."""
+    """Reads a table's real stream from TRIM_HORIZON and feeds what a mapping's template FilterCriteria let
+    through to its handler, in its BatchSize; a reported failure is delivered again from that record on.
+    (The emulator serialises every record it returns, so this is for small tables.)"""
 
     def __init__(self, world: TasksWorld, mapping: str, handler) -> None:
         props = world.provisioned.properties(mapping)
@@ -73,9 +74,94 @@ class StreamPoller:
         return invocations
 
 
+def stream_record(item: dict[str, Any], sequence: int, event_name: str = "MODIFY") -> dict[str, Any]:
+    return {
+        "eventID": str(sequence), "eventName": event_name, "eventSource": "aws:dynamodb",
+        "dynamodb": {"Keys": {"pk": item["pk"], "sk": item["sk"]}, "NewImage": item, "SequenceNumber": str(sequence),
+                     "StreamViewType": "NEW_IMAGE"},
+    }  # fmt: skip
+
+
+class JobDriver:
+    """What the job's stream event source delivers, without reading the whole stream back from the
+    emulator: every committed write of a RUNNING job item is one record with its new image (the template
+    filter drops the rest, see test_the_template_filters_...); a reported failure is delivered again."""
+
+    def __init__(self, world: TasksWorld) -> None:
+        self.world = world
+        self.handler = world.job.lambda_handler
+        self.sequence = 0
+        self.seen: set[tuple[str, str, str]] = set()
+        self.pending: list[dict[str, Any]] = []
+        self.failures = 0
+
+    def _poll(self, job_id: str) -> None:
+        item = (
+            client("dynamodb")
+            .get_item(
+                TableName=self.world.table,
+                Key={"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "SHUFFLE"}},
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
+        if not item or item["status"]["S"] != "running":
+            return
+        version = (job_id, item["step"]["N"], item.get("updated_at", {}).get("S", ""))
+        if version not in self.seen:
+            self.seen.add(version)
+            self.sequence += 1
+            self.pending.append(stream_record(item, self.sequence, "INSERT" if item["step"]["N"] == "0" else "MODIFY"))
+
+    def invoke_once(self, job_id: str) -> bool:
+        self._poll(job_id)
+        if not self.pending:
+            return False
+        batch, self.pending = self.pending[:10], self.pending[10:]
+        result = self.handler({"Records": batch}, LambdaContext())
+        if result["batchItemFailures"]:
+            self.failures += 1
+            first = min(int(f["itemIdentifier"]) for f in result["batchItemFailures"])
+            self.pending = [r for r in batch if int(r["dynamodb"]["SequenceNumber"]) >= first] + self.pending
+        return True
+
+    def drain(self, job_id: str, limit: int = 500) -> int:
+        invocations = 0
+        while invocations < limit and self.invoke_once(job_id):
+            invocations += 1
+        return invocations
+
+
+class RelayDriver:
+    """The relay's event source: every new outbox item is one INSERT record, up to 100 a batch."""
+
+    def __init__(self, world: TasksWorld) -> None:
+        from shared.events import relay
+
+        self.world = world
+        self.handler = relay.lambda_handler
+        self.relayed: set[str] = set()
+        self.sequence = 10**6
+
+    def drain(self) -> int:
+        pages = client("dynamodb").get_paginator("scan").paginate(
+            TableName=self.world.table, ConsistentRead=True, FilterExpression="begins_with(pk, :p)",
+            ExpressionAttributeValues={":p": {"S": "OUTBOX#"}},
+        )  # fmt: skip
+        fresh = [i for page in pages for i in page["Items"] if i["pk"]["S"] not in self.relayed]
+        records = []
+        for item in sorted(fresh, key=lambda i: i["created_at"]["S"]):
+            self.sequence += 1
+            self.relayed.add(item["pk"]["S"])
+            records.append(stream_record(item, self.sequence, "INSERT"))
+        for start in range(0, len(records), 100):
+            assert self.handler({"Records": records[start : start + 100]}, LambdaContext()) == {"batchItemFailures": []}
+        return -(-len(records) // 100)
+
+
 @pytest.fixture()
-def shuffle_world(tasks, monkeypatch):
-    from shared.events import relay
+def shuffle_world(as_function, provisioned, monkeypatch) -> TasksWorld:
+    tasks = tasks_world(as_function, provisioned, monkeypatch)
 
     def chunk(size: int) -> None:
         monkeypatch.setenv("SHUFFLE_CHUNK_TASKS", str(size))
@@ -83,8 +169,8 @@ def shuffle_world(tasks, monkeypatch):
 
         settings.get.cache_clear()
 
-    tasks.job_poller = StreamPoller(tasks, "TasksShuffleJobFunctionJobProgress", tasks.job.lambda_handler)
-    tasks.relay_poller = StreamPoller(tasks, "TasksOutboxRelayFunctionOutbox", relay.lambda_handler)
+    tasks.jobs = JobDriver(tasks)
+    tasks.relay = RelayDriver(tasks)
     tasks.chunk = chunk
     return tasks
 
@@ -131,25 +217,25 @@ def test_r_task_3_a_shuffle_with_nobody_to_assign_to_is_409(shuffle_world):
 
 def test_r_task_3_a_shuffle_reassigns_every_open_task_once_with_visible_progress(shuffle_world, monkeypatch):
     world = shuffle_world
-    world.chunk(95)  # 4 transactions a step: 300 tasks take 4 steps
+    world.chunk(71)  # 3 transactions a step: 201 tasks take 3 steps
     pool = [world.popug(["worker"]) for _ in range(4)]
-    seeded = world.seed_open_tasks(300, pool)
+    seeded = world.seed_open_tasks(200, pool)
     done_task = world.create(world.who(pool[0]))  # completed before the shuffle: not touched
     monkeypatch.setattr(world.api, "rng", Pick(pool[1]))
     later = world.create(world.who(pool[0]))  # still open: reassigned too
     world.request("POST", f"/tasks/{done_task['task_id']}/complete", who=world.who(done_task["assignee_id"]))
 
     job = start(world)
-    assert (job["status"], job["total"], job["done"]) == ("running", 301, 0)
+    assert (job["status"], job["total"], job["done"]) == ("running", 201, 0)
     status, body = world.request("POST", "/tasks/shuffle", who=MANAGER)
     assert (status, body["error"]["code"]) == (409, "shuffle_running") and job["job_id"] in body["error"]["message"]
 
-    assert world.job_poller.invoke_once()
+    assert world.jobs.invoke_once(job["job_id"])
     midway = progress(world, job["job_id"])
-    assert (midway["status"], midway["done"], midway["total"]) == ("running", 95, 301)
-    world.job_poller.drain()
+    assert (midway["status"], midway["done"], midway["total"]) == ("running", 71, 201)
+    world.jobs.drain(job["job_id"])
     finished = progress(world, job["job_id"])
-    assert (finished["status"], finished["done"], finished["total"], finished["skipped"]) == ("done", 301, 301, 0)
+    assert (finished["status"], finished["done"], finished["total"], finished["skipped"]) == ("done", 201, 201, 0)
     assert finished["finished_at"] >= finished["started_at"]
 
     events = shuffle_events(world, job["job_id"])
@@ -165,62 +251,60 @@ def test_r_task_3_a_shuffle_reassigns_every_open_task_once_with_visible_progress
 
 def test_r_task_3_a_crashed_step_resumes_without_reassigning_any_task_twice(shuffle_world, monkeypatch):
     world = shuffle_world
-    world.chunk(95)
+    world.chunk(47)  # two transactions a step
     pool = [world.popug(["worker"]) for _ in range(3)]
-    seeded = world.seed_open_tasks(200, pool)
+    seeded = world.seed_open_tasks(120, pool)
     job = start(world)
-    assert world.job_poller.invoke_once()  # step 1 commits
+    assert world.jobs.invoke_once(job["job_id"])  # step 1 commits
 
     real_commit, commits = world.job._commit, []
 
-    def crash_after_two(*args, **kwargs):
-        if len(commits) == 2:
+    def crash_after_one(*args, **kwargs):
+        if commits:
             raise RuntimeError("simulated crash: the function died mid-step")
         commits.append(1)
         return real_commit(*args, **kwargs)
 
-    monkeypatch.setattr(world.job, "_commit", crash_after_two)
-    assert world.job_poller.invoke_once()
-    assert world.job_poller.failures == 1  # reported for retry, as Lambda would see it
+    monkeypatch.setattr(world.job, "_commit", crash_after_one)
+    assert world.jobs.invoke_once(job["job_id"])
+    assert world.jobs.failures == 1  # reported for retry, as Lambda would see it
     crashed = progress(world, job["job_id"])
-    assert (crashed["status"], crashed["done"]) == ("running", 95)  # progress moves only with a whole step
-    assert len(shuffle_events(world, job["job_id"])) == 95 + 48  # two batches of the step committed
+    assert (crashed["status"], crashed["done"]) == ("running", 47)  # progress moves only with a whole step
+    assert len(shuffle_events(world, job["job_id"])) == 47 + 24  # the step's first batch had committed
 
     monkeypatch.setattr(world.job, "_commit", real_commit)
-    world.job_poller.drain()  # the stream delivers the failed record again, then the rest
+    world.jobs.drain(job["job_id"])  # the stream delivers the failed record again, then the rest
     finished = progress(world, job["job_id"])
-    assert (finished["status"], finished["done"], finished["total"]) == ("done", 200, 200)
+    assert (finished["status"], finished["done"], finished["total"]) == ("done", 120, 120)
     per_task = Counter(e["data"]["task_id"] for e in shuffle_events(world, job["job_id"]))
     assert sorted(per_task) == sorted(seeded) and set(per_task.values()) == {1}
 
 
 def test_r_task_3_a_stale_or_duplicate_job_record_changes_nothing(shuffle_world):
     world = shuffle_world
-    world.chunk(47)
-    pool = [world.popug(["worker"])]
-    world.seed_open_tasks(100, pool)
+    world.chunk(11)
+    world.seed_open_tasks(30, [world.popug(["worker"])])
     job = start(world)
-    first_records = []
-    world.job_poller.read()
-    first_records = list(world.job_poller.backlog)
-    world.job_poller.drain()
+    world.jobs._poll(job["job_id"])
+    first = list(world.jobs.pending)  # the job's INSERT record
+    world.jobs.drain(job["job_id"])
     before = (progress(world, job["job_id"]), len(world.events()))
-    for _ in range(2):  # the stream may deliver an old record again
-        assert world.job.lambda_handler({"Records": first_records}, LambdaContext()) == {"batchItemFailures": []}
+    for _ in range(2):  # the stream may deliver an old record again, even after the job finished
+        assert world.job.lambda_handler({"Records": first * 2}, LambdaContext()) == {"batchItemFailures": []}
     assert (progress(world, job["job_id"]), len(world.events())) == before
 
 
 def test_r_task_3_a_job_whose_pool_empties_fails_and_frees_the_lock(shuffle_world):
     world = shuffle_world
-    world.chunk(47)
+    world.chunk(23)
     worker = world.popug(["worker"])
-    world.seed_open_tasks(80, [worker])
+    world.seed_open_tasks(40, [worker])
     job = start(world)
-    world.job_poller.invoke_once()
+    world.jobs.invoke_once(job["job_id"])
     world.dismiss(worker)
-    world.job_poller.drain()
+    world.jobs.drain(job["job_id"])
     failed = progress(world, job["job_id"])
-    assert (failed["status"], failed["done"]) == ("failed", 47) and "no active assignee" in failed["error"]
+    assert (failed["status"], failed["done"]) == ("failed", 23) and "no active assignee" in failed["error"]
     assert world.items("LOCK#") == []
 
 
@@ -236,7 +320,7 @@ def test_r_task_3_a_stalled_job_is_taken_over_by_the_next_press(shuffle_world):
     fresh = start(world)
     old = progress(world, stalled["job_id"])
     assert old["status"] == "failed" and fresh["job_id"] in old["error"]
-    world.job_poller.drain()
+    world.jobs.drain(fresh["job_id"])
     assert progress(world, fresh["job_id"])["status"] == "done"
     assert len(shuffle_events(world, fresh["job_id"])) == 5
 
@@ -250,8 +334,7 @@ def test_r_task_4_a_former_assignee_cannot_complete_a_task_lost_to_a_shuffle(shu
     monkeypatch.setattr(world.api, "rng", Pick(first))
     task = world.create(world.who(first))
     monkeypatch.setattr(world.job, "rng", Pick(second))
-    start(world)
-    world.job_poller.drain()
+    world.jobs.drain(start(world)["job_id"])
     path = f"/tasks/{task['task_id']}/complete"
     status, body = world.request("POST", path, who=world.who(first))
     assert (status, body["error"]["code"]) == (409, "not_assignee")
@@ -261,9 +344,9 @@ def test_r_task_4_a_former_assignee_cannot_complete_a_task_lost_to_a_shuffle(shu
 
 def test_r_task_4_completions_racing_a_shuffle_never_end_reassigned(shuffle_world):
     world = shuffle_world
-    world.chunk(23)  # one transaction a step: many steps to interleave with
+    world.chunk(11)  # one small transaction a step: many steps to interleave with
     pool = [world.popug(["worker"]) for _ in range(4)]
-    seeded = world.seed_open_tasks(160, pool)
+    seeded = world.seed_open_tasks(100, pool)
     held = defaultdict(list)
     for index, task_id in enumerate(seeded):
         held[pool[index % len(pool)]].append(task_id)
@@ -282,19 +365,19 @@ def test_r_task_4_completions_racing_a_shuffle_never_end_reassigned(shuffle_worl
 
     def run_job() -> None:
         go.wait()
-        world.job_poller.drain()
+        world.jobs.drain(job["job_id"])
 
     threads = [threading.Thread(target=complete_all, args=(w,)) for w in pool] + [threading.Thread(target=run_job)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    world.job_poller.drain()  # whatever the job still had to do after the last completion
+    world.jobs.drain(job["job_id"])  # whatever the job still had to do after the last completion
 
     assert set(outcomes) == set(seeded)
     assert {(status, code) for _, status, code in outcomes.values()} <= {(200, ""), (409, "not_assignee")}
     finished = progress(world, job["job_id"])
-    assert finished["status"] == "done" and finished["done"] + finished["skipped"] == finished["total"] == 160
+    assert finished["status"] == "done" and finished["done"] + finished["skipped"] == finished["total"] == 100
 
     tasks_now = {t["task_id"]: t for t in world.items("TASK#")}
     shuffled = defaultdict(list)
@@ -314,11 +397,34 @@ def test_r_task_4_completions_racing_a_shuffle_never_end_reassigned(shuffle_worl
     assert finished["skipped"] == sum(1 for t in seeded if t in completed and not shuffled[t])
 
 
+def test_the_template_filters_feed_the_job_only_running_job_records_and_the_relay_only_outbox_items(shuffle_world):
+    """The job and relay event sources of template.yaml, read from the table's real stream."""
+    world = shuffle_world
+    world.chunk(3)
+    world.seed_open_tasks(5, [world.popug(["worker"])])
+    job_stream = StreamPoller(world, "TasksShuffleJobFunctionJobProgress", world.job.lambda_handler)
+    job = start(world)
+    job_stream.read()
+    assert [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in job_stream.backlog] == [
+        ("INSERT", f"JOB#{job['job_id']}")
+    ]  # not the tasks, not the lock
+    assert job_stream.drain() == 2  # the INSERT (tasks 1-3), then step 1's progress (tasks 4-5, finished)
+    assert progress(world, job["job_id"])["status"] == "done"
+    assert job_stream.drain() == 0  # the finished job's record is filtered out
+
+    relay_stream = StreamPoller(world, "TasksOutboxRelayFunctionOutbox", world.relay.handler)
+    relay_stream.read()
+    assert len(relay_stream.backlog) == 2 and all(r["eventName"] == "INSERT" for r in relay_stream.backlog)
+    assert all(r["dynamodb"]["Keys"]["pk"]["S"].startswith("OUTBOX#") for r in relay_stream.backlog)
+    assert relay_stream.drain() == 1 and relay_stream.failures == 0
+
+
 # --- cost ------------------------------------------------------------------------------------------
 
 
 class CallCounter:
-    """Counts AWS API calls (botocore `before-call`) made while `active`, by service and operation."""
+    """Counts AWS API calls (botocore `before-call`) made inside the handlers it wraps, by operation; the
+    test harness's own calls (seeding, reading the stream's stand-ins) are not counted."""
 
     def __init__(self) -> None:
         self.active = False
@@ -328,37 +434,45 @@ class CallCounter:
         if self.active:
             self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
 
-    def during(self, action):
-        self.active = True
-        try:
-            return action()
-        finally:
-            self.active = False
+    def wrap(self, handler):
+        def counted(*args, **kwargs):
+            self.active = True
+            try:
+                return handler(*args, **kwargs)
+            finally:
+                self.active = False
+
+        return counted
 
 
 def test_r_task_3_a_shuffle_costs_at_most_0_15_aws_calls_per_task(shuffle_world, monkeypatch):
+    """Every AWS call of the press, of every job step and of every relay invocation, for 2,000 tasks."""
     world = shuffle_world
     world.chunk(959)  # the template's default
     pool = [world.popug(["worker"]) for _ in range(20)]
     count = 2000
     world.seed_open_tasks(count, pool)
-    world.relay_poller.drain()  # the pool's and seeds' events are not the shuffle's: publish them first
     counter = CallCounter()
+    monkeypatch.setattr(world.api, "lambda_handler", counter.wrap(world.api.lambda_handler))  # the press
+    world.jobs.handler = counter.wrap(world.jobs.handler)  # every step
+    world.relay.handler = counter.wrap(world.relay.handler)  # every relay invocation
     hooked = [client("dynamodb"), client("events")]
     for service in hooked:
         service.meta.events.register("before-call", counter)
     try:
-        job = counter.during(lambda: start(world))
-        invocations = counter.during(world.job_poller.drain)
-        relays = counter.during(world.relay_poller.drain)
+        job = start(world)
+        steps = world.jobs.drain(job["job_id"])
+        relays = world.relay.drain()
     finally:
         for service in hooked:
             service.meta.events.unregister("before-call", counter)
 
-    assert progress(world, job["job_id"])["done"] == count
+    finished = progress(world, job["job_id"])
+    assert (finished["status"], finished["done"]) == ("done", count)
     total = sum(counter.calls.values())
     per_task = total / count
     print(f"\nshuffle of {count} tasks: {total} AWS calls = {per_task:.4f} per task "
-          f"({invocations} job invocations, {relays} relay invocations): {dict(counter.calls)}")  # fmt: skip
-    assert counter.calls["events.PutEvents"] == count // 10
+          f"({steps} job invocations, {relays} relay invocations): {dict(counter.calls)}")  # fmt: skip
+    assert counter.calls["events.PutEvents"] == count // 10  # 10 entries a call
+    assert counter.calls["dynamodb.TransactWriteItems"] <= count // 24 + steps + 1  # 24 tasks a transaction
     assert per_task <= 0.15, dict(counter.calls)
