@@ -13,8 +13,8 @@ class TasksSettings:
     tasks_table_name: str
     # Tasks one shuffle step reads (one Query page) and reassigns. 24 tasks ride in each transaction
     # with their outbox item; the step's last transaction also carries the job's progress, so a step
-    # of 24k-1 tasks fills every transaction (719: 30 transactions, ~2-5 s in AWS).
-    shuffle_chunk_tasks: int = 719
+    # of 24k-1 tasks fills every transaction (959: 40 transactions, a few seconds in AWS).
+    shuffle_chunk_tasks: int = 959
     # A running shuffle that recorded no progress for this long is taken over by the next press.
     shuffle_stale_seconds: int = 300
 
