@@ -152,8 +152,13 @@ def _transaction(size: int, round_number: int) -> list[dict[str, Any]]:
     ]
     check = _item(base + 5)
     actions.append(
-        {"ConditionCheck": {"TableName": TABLE, "Key": {"pk": check["pk"], "sk": check["sk"]},
-                            "ConditionExpression": "attribute_exists(pk)"}}
+        {
+            "ConditionCheck": {
+                "TableName": TABLE,
+                "Key": {"pk": check["pk"], "sk": check["sk"]},
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        }
     )
     return actions
 

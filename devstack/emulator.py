@@ -93,9 +93,7 @@ def start(
         if not log_path:
             os.unlink(path)
         try:
-            process = procs.spawn(
-                args, stdin=subprocess.DEVNULL, stdout=writer, stderr=writer, env=env, cwd=str(_ROOT)
-            )
+            process = procs.spawn(args, stdin=subprocess.DEVNULL, stdout=writer, stderr=writer, env=env, cwd=str(_ROOT))
         except BaseException:
             reader.close()
             raise

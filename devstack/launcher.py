@@ -1,8 +1,8 @@
 """Run `python -m devstack up` as a real process (own process group) and find its leftovers.
 
-Shared by the e2e and browser fixtures, the `--endpoint` integration test and the benchmarks. Every devstack started here carries
-`DEVSTACK_INSTANCE=<uuid>` (devstack passes it on to each child), so a test can prove that stopping it
-leaves none of its processes behind.
+Shared by the e2e and browser fixtures, the `--endpoint` integration test and the benchmarks. Every
+devstack started here carries `DEVSTACK_INSTANCE=<uuid>` (devstack passes it on to each child), so a
+test can prove that stopping it leaves none of its processes behind.
 """
 
 from __future__ import annotations

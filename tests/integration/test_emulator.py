@@ -117,8 +117,14 @@ def _actions(table: str) -> list[dict[str, Any]]:
         },
         {"Delete": {"TableName": table, "Key": _key("deleted"), "ConditionExpression": "attribute_exists(pk)"}},
         {"Delete": {"TableName": table, "Key": _key("never-there")}},
-        {"ConditionCheck": {"TableName": table, "Key": _key("checked"), "ConditionExpression": "v = :one",
-                            "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+        {
+            "ConditionCheck": {
+                "TableName": table,
+                "Key": _key("checked"),
+                "ConditionExpression": "v = :one",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        },
     ]
 
 
@@ -135,8 +141,14 @@ FAILING_LAST = {
             "ConditionExpression": "attribute_exists(pk)",
         }
     },
-    "delete": lambda t: {"Delete": {"TableName": t, "Key": _key("guard"), "ConditionExpression": "v = :two",
-                                    "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+    "delete": lambda t: {
+        "Delete": {
+            "TableName": t,
+            "Key": _key("guard"),
+            "ConditionExpression": "v = :two",
+            "ExpressionAttributeValues": {":two": {"N": "2"}},
+        }
+    },
     "condition_check": lambda t: {
         "ConditionCheck": {"TableName": t, "Key": _key("absent"), "ConditionExpression": "attribute_exists(pk)"}
     },
@@ -162,9 +174,12 @@ def test_transaction_whose_last_condition_fails_writes_nothing(aws: Any, failing
     assert _contents(aws, table) == before
     for absent in ("new-put", "new-update", "never-there", "absent"):
         assert "Item" not in aws.dynamodb.get_item(TableName=table, Key=_key(absent))
-    assert aws.dynamodb.query(
-        TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "new-put"}}
-    )["Items"] == []
+    assert (
+        aws.dynamodb.query(
+            TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "new-put"}}
+        )["Items"]
+        == []
+    )
 
 
 def test_failed_condition_midway_gives_one_reason_per_action_and_the_old_item_when_asked(aws: Any) -> None:
@@ -402,9 +417,9 @@ def test_standard_queue_delivers_every_message_sent_singly_and_in_batches(aws: A
     singles = [m for m in received if m["Body"].startswith("single-")]
     assert all(m["MessageAttributes"]["kind"]["StringValue"] == "single" for m in singles)
     assert aws.sqs.receive_message(QueueUrl=url).get("Messages", []) == []
-    assert aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
-        "Attributes"
-    ] == {"ApproximateNumberOfMessages": "0"}
+    assert aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"] == {
+        "ApproximateNumberOfMessages": "0"
+    }
 
 
 def test_message_received_max_receive_count_times_moves_to_the_dead_letter_queue(aws: Any) -> None:
