@@ -38,12 +38,13 @@ const FALLBACK_CODES = {
 };
 
 export class ApiError extends Error {
-  constructor({ status, code, message, retryAfter = null }) {
+  constructor({ status, code, message, retryAfter = null, details = null }) {
     super(message);
     this.name = "ApiError";
     this.status = status; // 0 when the server could not be reached
     this.code = code;
     this.retryAfter = retryAfter; // seconds, from Retry-After, when the server sent one
+    this.details = details; // the body's whole `error` object (fields beyond code and message), or null
     this.handled = false; // true once the app has reacted (e.g. returned to sign-in on 401)
   }
 }
@@ -132,7 +133,13 @@ function toApiError(response, body) {
     gatewayMessage ||
     FALLBACK_MESSAGES[status] ||
     `The request failed (HTTP ${status}).`;
-  return new ApiError({ status, code, message, retryAfter: parseRetryAfter(response.headers.get("Retry-After")) });
+  return new ApiError({
+    status,
+    code,
+    message,
+    retryAfter: parseRetryAfter(response.headers.get("Retry-After")),
+    details: shaped,
+  });
 }
 
 function buildUrl(path, query) {

@@ -14,12 +14,16 @@
 //   page     the page module
 
 import * as accounts from "./pages/accounts.js";
+import * as allTasks from "./pages/all-tasks.js";
 import * as changePassword from "./pages/change-password.js";
+import * as createTask from "./pages/create-task.js";
 import * as employeeEdit from "./pages/employee-edit.js";
 import * as hire from "./pages/hire.js";
+import * as myTasks from "./pages/my-tasks.js";
 import * as orgChart from "./pages/org-chart.js";
 import * as profile from "./pages/profile.js";
 import * as setPassword from "./pages/set-password.js";
+import * as shuffle from "./pages/shuffle.js";
 import * as staff from "./pages/staff.js";
 
 export { ROLES } from "./ui.js";
@@ -28,9 +32,12 @@ export const ANYONE = null;
 export const ENTRIES = [
   { id: "profile", path: "/", label: "My profile", roles: ANYONE, page: profile },
   { id: "change-password", path: "/password", roles: ANYONE, page: changePassword },
-  // Later slices, for example:
-  // { id: "my-tasks", path: "/tasks/mine", label: "My tasks", roles: ["worker"], section: "Work", page: myTasks },
-  // { id: "task", path: "/tasks/:id", roles: ANYONE, page: taskDetail },
+  // Tasks (SPEC §5). Assignees hold worker and neither manager nor admin; a manager who is also a worker
+  // still sees the tasks they held before (the API's assignee_id=me).
+  { id: "my-tasks", path: "/tasks/mine", label: "My tasks", roles: ["worker"], section: "Work", page: myTasks },
+  { id: "all-tasks", path: "/tasks", label: "All tasks", roles: ["manager", "admin"], section: "Work", page: allTasks },
+  { id: "create-task", path: "/tasks/new", label: "Create task", roles: ANYONE, section: "Work", page: createTask },
+  { id: "shuffle", path: "/tasks/shuffle", label: "Shuffle", roles: ["manager", "admin"], section: "Work", page: shuffle },
   { id: "staff", path: "/staff", label: "Staff", roles: ANYONE, section: "People", page: staff },
   { id: "hire", path: "/staff/hire", roles: ["admin"], page: hire },
   { id: "employee-edit", path: "/staff/:id/edit", roles: ["admin"], page: employeeEdit },

@@ -93,13 +93,47 @@ def page(browser: Any, devstack: Any, request: pytest.FixtureRequest) -> Iterato
     finally:
         failed = getattr(request.node, "report_call", None)
         if failed is not None and failed.failed:
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            name = re.sub(r"[^\w.-]+", "_", request.node.name)
-            try:
-                tab.screenshot(path=str(ARTIFACTS / f"FAILED-{name}.png"), full_page=True)
-            except Exception as error:  # a crashed page must not hide the test's own failure
-                print(f"no failure screenshot: {error}")
+            _failure_screenshot(tab, request.node.name)
         context.close()
+
+
+@pytest.fixture
+def second_tab(browser: Any, devstack: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Open more tabs, each in its own fresh context (its own sessionStorage: another person):
+    `second_tab()` at desktop size, `second_tab(width=390, height=844)` for a phone. Uncaught page errors
+    fail the test; a failure leaves a screenshot of every tab opened."""
+    opened: list[tuple[Any, list[str]]] = []
+
+    def open_tab(width: int = 1280, height: int = 800) -> Any:
+        context = browser.new_context(base_url=devstack.url, viewport={"width": width, "height": height})
+        context.set_default_timeout(EXPECT_TIMEOUT_MS)
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        opened.append((context, errors))
+        return tab
+
+    try:
+        yield open_tab
+        for _, errors in opened:
+            assert not errors, f"uncaught errors in the second tab: {errors}"
+    finally:
+        failed = getattr(request.node, "report_call", None)
+        for number, (context, _) in enumerate(opened, start=2):
+            if failed is not None and failed.failed:
+                _failure_screenshot(context.pages[0] if context.pages else None, f"{request.node.name}-tab{number}")
+            context.close()
+
+
+def _failure_screenshot(tab: Any, name: str) -> None:
+    if tab is None:
+        return
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^\w.-]+", "_", name)
+    try:
+        tab.screenshot(path=str(ARTIFACTS / f"FAILED-{safe}.png"), full_page=True)
+    except Exception as error:  # a crashed page must not hide the test's own failure
+        print(f"no failure screenshot: {error}")
 
 
 def _sign_in(page: Any, email: str, password: str, path: str = "/") -> None:

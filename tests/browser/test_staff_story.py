@@ -99,29 +99,6 @@ def stored_token(page: Page) -> str | None:
     return None if raw is None else json.loads(raw)["token"]
 
 
-@pytest.fixture
-def second_tab(browser: Browser, devstack: Any) -> Iterator[Callable[[], Page]]:
-    """Open more tabs, each in its own fresh context (its own sessionStorage: another person)."""
-    opened: list[tuple[Any, list[str]]] = []
-
-    def open_tab() -> Page:
-        context = browser.new_context(base_url=devstack.url, viewport={"width": 1280, "height": 800})
-        context.set_default_timeout(EXPECT_TIMEOUT_MS)
-        tab = context.new_page()
-        errors: list[str] = []
-        tab.on("pageerror", lambda error: errors.append(str(error)))
-        opened.append((context, errors))
-        return tab
-
-    try:
-        yield open_tab
-        for _, errors in opened:
-            assert not errors, f"uncaught errors in the second tab: {errors}"
-    finally:
-        for context, _ in opened:
-            context.close()
-
-
 @contextmanager
 def step(name: str) -> Iterator[None]:
     """Name the step of the story in the failure (the screenshot is taken by conftest)."""
@@ -205,7 +182,7 @@ def test_r_staff_1_r_auth_4_hire_invite_sign_in_promote_dismiss(signed_in: Page,
         expect(popug.get_by_test_id("user-email")).to_have_text(email)
         expect(popug.get_by_test_id("user-roles")).to_have_text("worker")
         nav = popug.get_by_role("navigation", name="Main")
-        expect(nav.get_by_role("link")).to_have_text(["My profile", "Staff", "Org chart"])
+        expect(nav.get_by_role("link")).to_have_text(["My profile", "My tasks", "Create task", "Staff", "Org chart"])
         expect(popug.get_by_test_id("profile-department")).to_have_text(department)
         popug.get_by_test_id("nav-staff").click()
         expect(popug.get_by_test_id("staff-row").first).to_be_visible()

@@ -1,0 +1,226 @@
+// All tasks (managers and admins, R-TASK-5): every task, newest first (open before done), filtered by
+// status and assignee, "Load more" by cursor, assignees by name from the staff directory.
+// GET /api/tasks?status=open|done&assignee_id=&limit=&cursor=; the filters live in the URL
+// (/tasks?status=open&assignee_id=…), so a reload or a shared link shows the same list.
+
+import { api, describeError, isAbort } from "../api.js";
+import { byName, fillIn, loadPeople, personLabel } from "../people.js";
+import { dueLabel, isUuid, jiraChip, taskStatusChip } from "../task-parts.js";
+import { formatDateTime, h, holds, pageHeader, renderLoadError, setBusy, showMessage, statusRegion } from "../ui.js";
+
+export const title = "All tasks";
+const PAGE_SIZE = 50;
+const STATUSES = [
+  ["", "Open and done"],
+  ["open", "Open"],
+  ["done", "Done"],
+];
+
+function readFilters(query) {
+  const status = query.get("status") ?? "";
+  const assignee = (query.get("assignee_id") ?? "").toLowerCase();
+  return {
+    status: STATUSES.some(([value]) => value === status) ? status : "",
+    assignee_id: isUuid(assignee) ? assignee : "",
+  };
+}
+
+function filtersUrl({ status, assignee_id: assigneeId }) {
+  const params = new URLSearchParams();
+  if (status) params.set("status", status);
+  if (assigneeId) params.set("assignee_id", assigneeId);
+  const search = params.toString();
+  return search ? `/tasks?${search}` : "/tasks";
+}
+
+/** The assignee picker: everyone, then the active popugs, then those who have left (they may hold tasks). */
+function assigneeOptions(people, selected) {
+  const everyone = [...people.values()].sort(byName);
+  const option = (e) => h("option", { value: e.employee_id, selected: e.employee_id === selected }, e.name || e.email);
+  const active = everyone.filter((e) => e.status !== "dismissed");
+  const dismissed = everyone.filter((e) => e.status === "dismissed");
+  return [
+    h("option", { value: "", selected: !selected }, "Everyone"),
+    active.length ? h("optgroup", { label: "Active" }, active.map(option)) : null,
+    dismissed.length ? h("optgroup", { label: "Dismissed" }, dismissed.map(option)) : null,
+    selected && !people.has(selected) ? h("option", { value: selected, selected: true }, "Unknown popug") : null,
+  ];
+}
+
+export async function render(main, ctx) {
+  const filters = readFilters(ctx.query);
+  const canShuffle = holds(ctx.user, "manager") || holds(ctx.user, "admin");
+  main.append(
+    h(
+      "div",
+      { class: "page-header-row" },
+      pageHeader(title, "Every task at UberPopug Inc. and who holds it now."),
+      h(
+        "div",
+        { class: "header-actions" },
+        h("a", { href: "/tasks/new", class: "btn btn-secondary", "data-testid": "all-tasks-create" }, "Create task"),
+        canShuffle ? h("a", { href: "/tasks/shuffle", class: "btn", "data-testid": "all-tasks-shuffle" }, "Shuffle") : null,
+      ),
+    ),
+  );
+
+  const status = h(
+    "select",
+    { id: "tasks-status", name: "status", "data-testid": "tasks-status" },
+    STATUSES.map(([value, label]) => h("option", { value, selected: value === filters.status }, label)),
+  );
+  const assignee = h(
+    "select",
+    { id: "tasks-assignee", name: "assignee_id", "data-testid": "tasks-assignee", disabled: true },
+    h("option", { value: "" }, "Loading popugs…"),
+  );
+  const filterForm = h(
+    "form",
+    { class: "filters", role: "search", "aria-label": "Filter tasks", "data-testid": "tasks-filters" },
+    h("div", { class: "field" }, h("label", { for: "tasks-status" }, "Status"), status),
+    h("div", { class: "field grow" }, h("label", { for: "tasks-assignee" }, "Assignee"), assignee),
+  );
+
+  const live = statusRegion("tasks-status-text");
+  const error = h("div", { class: "alert", role: "alert", "data-testid": "tasks-error", hidden: true });
+  const tbody = h("tbody", {});
+  const more = h(
+    "button",
+    { type: "button", class: "btn btn-secondary", "data-testid": "tasks-more", hidden: true },
+    "Load more",
+  );
+  const table = h(
+    "div",
+    { class: "table-wrap", role: "region", tabindex: "0", "aria-labelledby": "tasks-caption" },
+    h(
+      "table",
+      { class: "table", "data-testid": "tasks-table" },
+      h("caption", { id: "tasks-caption", class: "visually-hidden" }, "Tasks"),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", { scope: "col" }, "Task"),
+          h("th", { scope: "col" }, "Assignee"),
+          h("th", { scope: "col" }, "Status"),
+          h("th", { scope: "col" }, "Due"),
+          h("th", { scope: "col" }, "Created"),
+          h("th", { scope: "col" }, "Done"),
+        ),
+      ),
+      tbody,
+    ),
+  );
+  main.append(
+    h("section", { class: "card", "aria-label": "Task list" }, filterForm, live, error, table, h("div", { class: "actions" }, more)),
+  );
+
+  let people = new Map();
+  let cursor = null;
+  let shown = 0;
+  let listController = null;
+
+  function row(task) {
+    return h(
+      "tr",
+      { "data-testid": "task-row", "data-task-id": task.task_id, "data-status": task.status },
+      h(
+        "th",
+        { scope: "row", class: "task-cell" },
+        jiraChip(task.jira_id),
+        h("span", { "data-testid": "task-title" }, task.title),
+        task.description ? h("span", { class: "cell-note clamp", "data-testid": "task-description" }, task.description) : null,
+      ),
+      h("td", { "data-testid": "task-assignee" }, personLabel(people, task.assignee_id, ctx.user, "task-assignee-name")),
+      h("td", {}, taskStatusChip(task.status)),
+      h("td", {}, dueLabel(task) ?? h("span", { class: "muted" }, "—")),
+      h("td", { class: "nowrap" }, formatDateTime(task.created_at)),
+      h("td", { class: "nowrap", "data-testid": "task-done-at" }, task.completed_at ? formatDateTime(task.completed_at) : "—"),
+    );
+  }
+
+  function describeShown() {
+    const what = shown === 1 ? "1 task" : `${shown} tasks`;
+    if (!shown) return filters.status || filters.assignee_id ? "No task matches these filters." : "There are no tasks yet.";
+    return `Showing ${what}${cursor ? "; more are available" : ""}.`;
+  }
+
+  async function loadPage({ reset }) {
+    if (reset || !listController) {
+      // A new list replaces any request still on its way for the previous filters.
+      listController?.abort();
+      listController = new AbortController();
+      const leave = listController;
+      ctx.signal.addEventListener("abort", () => leave.abort(), { once: true });
+      cursor = null;
+    }
+    const { signal } = listController;
+    const answer = await api.get("/tasks", {
+      query: { status: filters.status, assignee_id: filters.assignee_id, limit: PAGE_SIZE, cursor },
+      signal,
+    });
+    if (signal.aborted) return;
+    const items = Array.isArray(answer?.items) ? answer.items : [];
+    // Someone hired since the directory was read: ask staff for just them.
+    await fillIn(people, items.map((task) => task.assignee_id), { signal });
+    if (signal.aborted) return;
+    if (reset) {
+      tbody.replaceChildren();
+      shown = 0;
+    }
+    tbody.append(...items.map(row));
+    shown += items.length;
+    cursor = answer?.next_cursor || null;
+    more.hidden = !cursor;
+    live.textContent = describeShown();
+  }
+
+  async function applyFilters() {
+    filters.status = status.value;
+    filters.assignee_id = assignee.disabled ? filters.assignee_id : assignee.value;
+    window.history.replaceState(null, "", filtersUrl(filters));
+    live.textContent = "Loading…";
+    showMessage(error, "");
+    try {
+      await loadPage({ reset: true });
+    } catch (failure) {
+      if (isAbort(failure) || ctx.signal.aborted || failure?.handled) return;
+      live.textContent = "";
+      showMessage(error, describeError(failure));
+    }
+  }
+
+  status.addEventListener("change", applyFilters);
+  assignee.addEventListener("change", applyFilters);
+  filterForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    applyFilters();
+  });
+
+  more.addEventListener("click", async () => {
+    setBusy(more, true, "Loading…");
+    showMessage(error, "");
+    try {
+      await loadPage({ reset: false });
+    } catch (failure) {
+      if (!isAbort(failure) && !ctx.signal.aborted && !failure?.handled) showMessage(error, describeError(failure));
+    } finally {
+      setBusy(more, false);
+    }
+  });
+
+  live.textContent = "Loading tasks…";
+  try {
+    // Names first (the table shows them), then the first page.
+    people = await loadPeople({ signal: ctx.signal });
+    if (ctx.signal.aborted) return;
+    assignee.replaceChildren(...assigneeOptions(people, filters.assignee_id).filter(Boolean));
+    assignee.disabled = false;
+    await loadPage({ reset: true });
+  } catch (failure) {
+    if (isAbort(failure)) return;
+    renderLoadError(main, failure, { signal: ctx.signal, roles: ctx.entry.roles, retry: () => ctx.reload() });
+  }
+}
