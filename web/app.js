@@ -175,8 +175,10 @@ function updateLayout(user, path) {
     h("span", { class: "user-roles", "data-testid": "user-roles" }, roleBadges(user.roles)),
   );
   const active = activeEntry(path);
+  const nav = layout.nav;
+  const scrolled = nav.scrollLeft; // rebuilding the row must not jump it back to the start
   append(
-    clear(layout.nav),
+    clear(nav),
     navFor(user.roles).map((group, index) => {
       const headingId = `nav-section-${index}`;
       return h(
@@ -205,6 +207,16 @@ function updateLayout(user, path) {
       );
     }),
   );
+  // On phones the navigation is one row that scrolls sideways: keep the current page's link in sight.
+  nav.scrollLeft = scrolled;
+  const current = nav.querySelector('a[aria-current="page"]');
+  if (current && nav.scrollWidth > nav.clientWidth) {
+    const left = current.getBoundingClientRect().left - nav.getBoundingClientRect().left + nav.scrollLeft;
+    const right = left + current.offsetWidth;
+    if (left < nav.scrollLeft || right > nav.scrollLeft + nav.clientWidth) {
+      nav.scrollLeft = Math.max(0, left - (nav.clientWidth - current.offsetWidth) / 2);
+    }
+  }
 }
 
 async function loadUser(seq, signal) {

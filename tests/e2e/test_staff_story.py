@@ -4,60 +4,18 @@ next token carries the role; after dismissal their old token is refused (R-STAFF
 
 from __future__ import annotations
 
-import re
-import time
 import uuid
-from collections.abc import Callable
-from typing import Any
 
 import jwt
 import pytest
 import requests
 
-PASSWORD = "sunflower-seeds-42"
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    """Events travel outbox -> bus -> queue -> consumer: wait for the effect, bounded."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.3)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
-
-
-class Client:
-    def __init__(self, api_url: str, token: str | None = None) -> None:
-        self.api_url, self.token = api_url, token
-
-    def call(self, method: str, path: str, body: Any = None) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        return requests.request(method, f"{self.api_url}{path}", json=body, headers=headers, timeout=60)
-
-    @classmethod
-    def signed_in(cls, api_url: str, email: str, password: str) -> Client:
-        response = requests.post(f"{api_url}/auth/login", json={"email": email, "password": password}, timeout=60)
-        assert response.status_code == 200, response.text
-        return cls(api_url, response.json()["access_token"])
+from tests.e2e.popugs import PASSWORD, Client, eventually, invitation_link
 
 
 @pytest.fixture(scope="module")
 def admin(devstack) -> Client:
     return Client.signed_in(devstack.api_url, devstack.admin_email, devstack.admin_password)
-
-
-def invitation_link(devstack, address: str) -> str:
-    def find() -> str | None:
-        mails = requests.get(f"{devstack.url}/_devstack/mailbox.json", timeout=30).json()["items"]
-        for mail in mails:
-            if address in mail["to"]:
-                match = re.search(r"https?://\S+/set-password\?token=[\w-]+", mail["body"])
-                return match.group(0) if match else None
-        return None
-
-    return eventually(find, f"the invitation to {address} in the mailbox")
 
 
 def test_hire_invite_sign_in_promote_and_dismiss(devstack, admin):
