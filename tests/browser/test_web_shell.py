@@ -327,6 +327,7 @@ def test_mobile_layout_keeps_navigation_and_sign_out_reachable(browser, devstack
         nav = page.get_by_role("navigation", name="Main")
         expect(page.get_by_test_id("nav-profile")).to_be_in_viewport()
         assert nav.evaluate("row => row.scrollWidth > row.clientWidth && getComputedStyle(row).overflowX === 'auto'")
+        page.wait_for_load_state("networkidle")  # the profile refreshes the user, and so the navigation
         page.get_by_test_id("nav-accounts").scroll_into_view_if_needed()
         expect(page.get_by_test_id("nav-accounts")).to_be_in_viewport()
         width = page.evaluate("document.documentElement.scrollWidth")

@@ -21,12 +21,6 @@ def stack(tmp_path_factory):
     running.stop(signal.SIGTERM)
 
 
-def create(client: Client, title: str) -> dict:
-    response = client.call("POST", "/tasks", {"title": title})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 def test_tasks_go_to_workers_get_shuffled_and_only_the_assignee_completes(stack):
     admin = Client.signed_in(stack.api_url, stack.admin_email, stack.admin_password)
     nobody = admin.call("POST", "/tasks", {"title": "Before any worker exists"})

@@ -331,6 +331,24 @@ def test_r_task_6_a_completed_task_past_its_ttl_is_hidden_before_dynamodb_delete
     assert [t["task_id"] for t in page["items"]] == [kept["task_id"]]
 
 
+def test_r_task_6_the_devstack_sweeper_removes_expired_tasks_and_keeps_the_rest(tasks, emulator):
+    from devstack.sweeper import Sweeper
+
+    me = tasks.who(tasks.popug(["worker"]))
+    open_task, kept, expired = (tasks.create(me, title) for title in ("Open", "Kept", "Expired"))
+    for task in (kept, expired):
+        tasks.request("POST", f"/tasks/{task['task_id']}/complete", who=me)
+    client("dynamodb").update_item(
+        TableName=tasks.table, Key={"pk": {"S": f"TASK#{expired['task_id']}"}, "sk": {"S": "TASK"}},
+        UpdateExpression="SET expires_at = :past", ExpressionAttributeValues={":past": {"N": "1000"}},
+    )  # fmt: skip
+    console = type("Quiet", (), {"__getattr__": lambda self, name: lambda *a, **k: None})()
+    swept = Sweeper({tasks.table: "expires_at"}, endpoint_url=emulator, console=console).sweep()
+    assert swept[tasks.table] >= 1
+    assert tasks.items(f"TASK#{expired['task_id']}") == []
+    assert tasks.items(f"TASK#{kept['task_id']}") and tasks.items(f"TASK#{open_task['task_id']}")
+
+
 # --- lists and visibility (R-TASK-5) ---------------------------------------------------------------
 
 
