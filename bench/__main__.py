@@ -11,7 +11,7 @@ import json
 import sys
 import time
 
-BENCHMARKS = ["bench.import_time", "bench.emulator_transactions", "bench.login_latency"]
+BENCHMARKS = ["bench.import_time", "bench.emulator_transactions", "bench.login_latency", "bench.shuffle"]
 
 
 def main(names: list[str]) -> int:

@@ -30,6 +30,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -37,6 +38,7 @@ from typing import IO, Any
 READY_LINE = "emulator ready on http://{host}:{port}"
 SES_MESSAGES_PATH = "/_devstack/ses/messages"
 HEALTH_PATH = "/_devstack/health"
+CALLS_PATH = "/_devstack/calls"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,6 +127,11 @@ def stop(process: subprocess.Popen[Any], grace: float = 5.0) -> None:
         output = getattr(process, "devstack_output", None)
         if output is not None:
             output.close()
+
+
+def call_counts(endpoint_url: str, timeout: float = 10.0) -> dict[str, int]:
+    """How many calls the emulator has served, per X-Amz-Target (e.g. `DynamoDB_20120810.Query`)."""
+    return _get_json(f"{endpoint_url.rstrip('/')}{CALLS_PATH}", timeout)
 
 
 def sent_emails(endpoint_url: str, timeout: float = 10.0) -> list[dict[str, Any]]:
@@ -237,14 +244,24 @@ def _with_devstack_routes(moto_app: Callable[..., Any]) -> Callable[..., Any]:
     """moto's WSGI app, with ``/_devstack/...`` answered here (moto would route it to S3)."""
     from devstack import moto_patches
 
+    calls: Counter[str] = Counter()
+    counting = threading.Lock()
+
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/_devstack/"):
+            # Calls per operation (JSON-protocol services name it in X-Amz-Target: DynamoDB, EventBridge,
+            # KMS...), so benchmarks can count what an operation costs in AWS calls across processes.
+            with counting:
+                calls[environ.get("HTTP_X_AMZ_TARGET") or "other"] += 1
             return moto_app(environ, start_response)  # type: ignore[no-any-return]
         if environ.get("REQUEST_METHOD") != "GET":
             return _respond(start_response, "405 Method Not Allowed", {"error": "GET only"})
         if path == SES_MESSAGES_PATH:
             return _respond(start_response, "200 OK", _ses_messages())
+        if path == CALLS_PATH:
+            with counting:
+                return _respond(start_response, "200 OK", dict(calls))
         if path == HEALTH_PATH:
             import moto
 

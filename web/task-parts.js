@@ -73,14 +73,14 @@ export function taskStatusChip(status) {
     : h("span", { class: "chip chip-open", "data-testid": "task-status" }, "Open");
 }
 
-/** The due date, marked when overdue; null when the task has none. */
-export function dueLabel(task) {
+/** The due date ("Due 31 Dec 2026"; `prefix: false` in a "Due" column), marked when overdue; null when none. */
+export function dueLabel(task, { prefix = true } = {}) {
   if (!task?.due_date) return null;
   const overdue = isOverdue(task);
   return h(
     "span",
     { class: overdue ? "due due-overdue" : "due", "data-testid": "task-due" },
-    `Due ${formatDate(task.due_date)}`,
+    prefix ? `Due ${formatDate(task.due_date)}` : formatDate(task.due_date),
     overdue ? [" ", h("span", { class: "chip chip-warn" }, "Overdue")] : null,
   );
 }

@@ -10,9 +10,10 @@ class DomainError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, details: dict | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.details = details or {}  # machine-readable extras beside code and message (e.g. a job id)
         if code:
             self.code = code
 

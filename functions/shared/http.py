@@ -23,11 +23,13 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 PathId = Annotated[str, Path(pattern=UUID_PATTERN)]
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, details: dict | None = None
+) -> Response:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body={"error": {"code": code, "message": message}},
+        body={"error": {"code": code, "message": message, **(details or {})}},
         headers=headers,
     )
 
@@ -40,7 +42,7 @@ def make_resolver() -> APIGatewayRestResolver:
         headers = {}
         if getattr(error, "retry_after", None):
             headers["Retry-After"] = str(error.retry_after)
-        return error_response(error.status, error.code, error.message, headers or None)
+        return error_response(error.status, error.code, error.message, headers or None, error.details)
 
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response:

@@ -51,10 +51,10 @@ def _correlation_id() -> str:
     return app.current_event.request_context.request_id
 
 
-def _no_assignee() -> Conflict:
+def _no_assignee(outcome: str = "nothing was created") -> Conflict:
     return Conflict(
         "nobody can take tasks right now: there is no active popug with the worker role (and neither manager "
-        "nor admin); nothing was created",
+        f"nor admin); {outcome}",
         code="no_assignee",
     )
 
@@ -178,11 +178,11 @@ def complete_task(task_id: PathId) -> dict[str, Any]:
 def shuffle() -> Response[dict[str, Any]]:
     who = require_roles(app, *VIEW_ALL_ROLES)
     if not store.pool_ids():
-        raise _no_assignee()
+        raise _no_assignee("nothing was reassigned")
     now = clock.now()
     started = clock.iso(now)
     job = ShuffleJob(
-        job_id=str(uuid.uuid4()), status="running", total=store.count_open_before(started), started_at=started,
+        job_id=str(uuid.uuid4()), status="running", total=None, started_at=started,
         started_by=who.employee_id, before=started, updated_at=started,
     )  # fmt: skip
     try:
@@ -208,16 +208,19 @@ def _take_over_or_refuse(job: ShuffleJob, now: Any) -> None:
     idle = now.timestamp() - _epoch(last_progress)
     if running.status == "running" and idle < settings().shuffle_stale_seconds:
         raise Conflict(
-            f"a shuffle is already running (job {running.job_id}: {running.done} of {running.total} tasks "
-            "reassigned); wait for it to finish",
+            f"a shuffle is already running (job {running.job_id}: {running.done} of "
+            f"{'(counting)' if running.total is None else running.total} tasks reassigned); wait for it to finish",
             code="shuffle_running",
+            details={"job_id": running.job_id},
         )
     reason = f"abandoned: no progress for {int(idle)} s; shuffle {job.job_id} took over"
     try:
         store.take_over(running, job, reason, clock.iso(now), int(now.timestamp()))
     except store.ShuffleLocked:
         raise Conflict(
-            f"a shuffle is already running (job {running.job_id}); wait for it to finish", code="shuffle_running"
+            f"a shuffle is already running (job {running.job_id}); wait for it to finish",
+            code="shuffle_running",
+            details={"job_id": running.job_id},
         ) from None
     logger.warning("took over a stalled shuffle", stale_job_id=running.job_id, job_id=job.job_id)
 

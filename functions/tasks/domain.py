@@ -218,7 +218,7 @@ def batches(items: Sequence[T], size: int, last_room: int) -> list[list[T]]:
 class ShuffleJob:
     job_id: str
     status: Literal["running", "done", "failed"]
-    total: int
+    total: int | None  # None until the job's first step has counted the open tasks
     started_at: str
     started_by: str
     before: str  # tasks created before the job started are its tasks; newer ones were just assigned

@@ -1,5 +1,6 @@
 """Shuffle job (R-TASK-3): the job item's stream record drives one step, and the step's commit records
 the job's progress, whose stream record drives the next step, until every open task is reassigned.
+The first step only counts the open tasks (the job's `total`), so the press itself does no O(N) work.
 
 A step reads the job and the pool (one BatchGetItem), one Query page of the open-tasks index after the
 job's cursor, and commits the reassignments 24 tasks per transaction, each with ONE outbox item holding
@@ -67,6 +68,15 @@ def run_step(seen: ShuffleJob, chunk: int | None = None) -> str:
     if job is None or job.status != "running" or job.step != seen.step:
         logger.info("stale shuffle record ignored", job_id=seen.job_id, step=seen.step)
         return "stale"
+    if job.total is None:
+        # Counting is O(open tasks): done here, in the job, so the press answers at once however many.
+        try:
+            dynamo.transact(store.counted_actions(job, store.count_open_before(job.before), _now()[0]))
+        except ClientError as error:
+            if "ConditionalCheckFailed" not in dynamo.cancellation_codes(error):
+                raise
+            return "stale"
+        return "counted"
     page, next_cursor = store.open_tasks_page(job.before, job.cursor, chunk)
     final = next_cursor is None
     if not pool and any(task.shuffled_by != job.job_id for task in page):

@@ -239,7 +239,8 @@ def job_item(job: ShuffleJob) -> dict[str, Any]:
 
 def job_from(item: dict[str, Any]) -> ShuffleJob:
     return ShuffleJob(
-        job_id=item["job_id"], status=item["status"], total=int(item.get("total", 0)), done=int(item.get("done", 0)),
+        job_id=item["job_id"], status=item["status"], done=int(item.get("done", 0)),
+        total=int(item["total"]) if item.get("total") is not None else None,  # None: not counted yet
         skipped=int(item.get("skipped", 0)), step=int(item.get("step", 0)), cursor=item.get("cursor"),
         before=item["before"], started_at=item["started_at"], started_by=item.get("started_by", ""),
         updated_at=item.get("updated_at"), finished_at=item.get("finished_at"), error=item.get("error"),
@@ -392,9 +393,9 @@ def progress_actions(
                 condition=condition, names={**STATUS, "#c": "cursor"}, values=values,
             )
         ]  # fmt: skip
-    # The total was counted when the job started: what the job never reached (completed meanwhile, so
+    # The total was counted by the job's first step: what the job never reached (completed meanwhile, so
     # gone from the open-tasks index) is skipped too, so a finished job always adds up.
-    skipped = max(skipped, job.total - done)
+    skipped = max(skipped, (job.total or 0) - done)
     values.update({":finished": "done", ":exp": now_epoch + JOB_RETENTION_SECONDS, ":skipped": skipped,
                    ":total": done + skipped})  # fmt: skip
     return [
@@ -405,6 +406,17 @@ def progress_actions(
             condition=condition, names={**STATUS, "#c": "cursor", "#t": "total"}, values=values,
         ),
         _release_lock(job.job_id),
+    ]  # fmt: skip
+
+
+def counted_actions(job: ShuffleJob, total: int, now: str) -> list[dict[str, Any]]:
+    """Record the job's total (its first step), which drives the first reassigning step."""
+    return [
+        dynamo.update(
+            table(), f"{JOB_PREFIX}{job.job_id}", JOB_SK, "SET step = :next, #t = :total, updated_at = :now",
+            condition="#s = :running AND step = :step", names={**STATUS, "#t": "total"},
+            values={":next": job.step + 1, ":total": total, ":now": now, ":running": "running", ":step": job.step},
+        )
     ]  # fmt: skip
 
 

@@ -175,9 +175,14 @@ def shuffle_world(as_function, provisioned, monkeypatch) -> TasksWorld:
     return tasks
 
 
-def start(world: TasksWorld, who=MANAGER) -> dict[str, Any]:
+def start(world: TasksWorld, who=MANAGER, *, count: bool = True) -> dict[str, Any]:
+    """Press shuffle; unless `count=False`, also run the job's first step, which only counts the tasks."""
     status, job = world.request("POST", "/tasks/shuffle", who=who)
     assert status == 202, job
+    assert job["total"] is None  # the press does no O(N) work: the job counts
+    if count:
+        assert world.jobs.invoke_once(job["job_id"])
+        assert progress(world, job["job_id"])["total"] is not None
     return job
 
 
@@ -225,11 +230,15 @@ def test_r_task_3_a_shuffle_reassigns_every_open_task_once_with_visible_progress
     later = world.create(world.who(pool[0]))  # still open: reassigned too
     world.request("POST", f"/tasks/{done_task['task_id']}/complete", who=world.who(done_task["assignee_id"]))
 
-    job = start(world)
-    assert (job["status"], job["total"], job["done"]) == ("running", 201, 0)
+    job = start(world, count=False)
+    assert (job["status"], job["total"], job["done"]) == ("running", None, 0)  # the job's first step counts
     status, body = world.request("POST", "/tasks/shuffle", who=MANAGER)
     assert (status, body["error"]["code"]) == (409, "shuffle_running") and job["job_id"] in body["error"]["message"]
+    assert body["error"]["job_id"] == job["job_id"]  # for clients: follow the running job
 
+    assert world.jobs.invoke_once(job["job_id"])
+    counted = progress(world, job["job_id"])
+    assert (counted["status"], counted["done"], counted["total"]) == ("running", 0, 201)
     assert world.jobs.invoke_once(job["job_id"])
     midway = progress(world, job["job_id"])
     assert (midway["status"], midway["done"], midway["total"]) == ("running", 71, 201)
@@ -403,12 +412,13 @@ def test_the_template_filters_feed_the_job_only_running_job_records_and_the_rela
     world.chunk(3)
     world.seed_open_tasks(5, [world.popug(["worker"])])
     job_stream = StreamPoller(world, "TasksShuffleJobFunctionJobProgress", world.job.lambda_handler)
-    job = start(world)
+    job = start(world, count=False)
     job_stream.read()
     assert [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in job_stream.backlog] == [
         ("INSERT", f"JOB#{job['job_id']}")
     ]  # not the tasks, not the lock
-    assert job_stream.drain() == 2  # the INSERT (tasks 1-3), then step 1's progress (tasks 4-5, finished)
+    # the INSERT (the count), step 1's record (tasks 1-3), then step 2's progress (tasks 4-5, finished)
+    assert job_stream.drain() == 3
     assert progress(world, job["job_id"])["status"] == "done"
     assert job_stream.drain() == 0  # the finished job's record is filtered out
 

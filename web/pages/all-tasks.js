@@ -107,7 +107,7 @@ export async function render(main, ctx) {
           h("th", { scope: "col" }, "Status"),
           h("th", { scope: "col" }, "Due"),
           h("th", { scope: "col" }, "Created"),
-          h("th", { scope: "col" }, "Done"),
+          h("th", { scope: "col" }, "Completed"),
         ),
       ),
       tbody,
@@ -135,7 +135,7 @@ export async function render(main, ctx) {
       ),
       h("td", { "data-testid": "task-assignee" }, personLabel(people, task.assignee_id, ctx.user, "task-assignee-name")),
       h("td", {}, taskStatusChip(task.status)),
-      h("td", {}, dueLabel(task) ?? h("span", { class: "muted" }, "—")),
+      h("td", { class: "nowrap" }, dueLabel(task, { prefix: false }) ?? h("span", { class: "muted" }, "—")),
       h("td", { class: "nowrap" }, formatDateTime(task.created_at)),
       h("td", { class: "nowrap", "data-testid": "task-done-at" }, task.completed_at ? formatDateTime(task.completed_at) : "—"),
     );

@@ -53,13 +53,14 @@ export async function render(main, ctx) {
     { type: "button", class: "btn btn-secondary", "data-testid": "my-tasks-more", hidden: true },
     "Load more",
   );
+  const moreRow = h("div", { class: "actions", hidden: true }, more);
   const panel = h(
     "section",
     { role: "tabpanel", id: "my-tasks-panel", class: "card tab-panel", tabindex: "-1", "data-testid": "my-tasks-panel" },
     error,
     live,
     list,
-    h("div", { class: "actions" }, more),
+    moreRow,
   );
   main.append(h("div", { class: "tabbed" }, tablist, panel));
 
@@ -155,6 +156,7 @@ export async function render(main, ctx) {
     shown += items.length;
     cursor = answer?.next_cursor || null;
     more.hidden = !cursor;
+    moreRow.hidden = !cursor;
     list.hidden = !shown;
     live.textContent = describeShown();
   }
