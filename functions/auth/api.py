@@ -6,16 +6,18 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated, Any, Literal
 
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from auth import store, tokens
-from auth.domain import Claims, normalise_email
+from auth.domain import INVITATION_TTL_SECONDS, Claims, normalise_email
 from auth.events import account_events
+from auth.invitations import invite
 from auth.passwords import hash_password, verify_password, weakness
 from auth.settings import get as settings
 from shared import clock, dynamo, pagination
-from shared.errors import Gone, NotFound, TooManyRequests, Unauthorized, Unprocessable
+from shared.errors import Conflict, Gone, NotFound, TooManyRequests, Unauthorized, Unprocessable
 from shared.events.outbox import outbox_put
 from shared.http import PathId, caller, make_resolver, require_roles
 from shared.observability import logger, tracer
@@ -155,6 +157,20 @@ def set_account_roles(account_id: PathId, body: RolesRequest) -> dict[str, Any]:
     after = before.with_roles(tuple(dict.fromkeys(body.roles)), store.department_roles(before.department_id))
     store.save(before, after, account_events(before, after, _correlation()))
     return after.public()
+
+
+@app.post("/auth/accounts/<account_id>/invitation")
+def send_invitation(account_id: PathId) -> Response[dict[str, Any]]:
+    """A new set-password link for a popug whose invitation expired or got lost (admins)."""
+    require_roles(app, "admin")
+    account = store.get_account(account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id}")
+    if not account.active or not account.email:
+        raise Conflict("this account is not active: no invitation can be sent", code="inactive_account")
+    dynamo.transact(invite(account.account_id, account.email, account.name))
+    body = {"account_id": account.account_id, "email": account.email, "expires_in": INVITATION_TTL_SECONDS}
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 @app.get("/auth/departments/<department_id>/roles")

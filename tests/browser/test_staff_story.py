@@ -455,6 +455,23 @@ def test_r_auth_6_department_grant_reaches_its_members(signed_in: Page, devstack
     expect(page.get_by_test_id("grant-role-accountant")).to_be_checked()
 
 
+def test_r_auth_4_an_admin_sends_a_new_invitation_from_the_accounts_page(signed_in: Page, devstack, admin_token):
+    page = signed_in
+    member = hire(devstack, admin_token, None)
+    first = invitation_link(devstack, member["email"])
+    page.get_by_test_id("nav-accounts").click()
+    account = page.locator(f'[data-testid="account-row"][data-email="{member["email"]}"]')
+    account.get_by_test_id("account-invite").click()
+    expect(account.get_by_test_id("account-invite")).to_have_text("Invitation sent")
+
+    def second_link() -> bool:
+        mails = requests.get(f"{devstack.url}/_devstack/mailbox.json", timeout=30).json()["items"]
+        return sum(member["email"] in m["to"] for m in mails) == 2
+
+    wait_until(second_link, MAIL_TIMEOUT_S, "the second invitation in the mailbox")
+    assert invitation_link(devstack, member["email"]) != first  # the newest link comes first
+
+
 def test_r_auth_4_a_set_password_link_with_an_unknown_token_says_it_is_dead(page: Page):
     page.goto(f"/set-password?token={uuid.uuid4().hex}{uuid.uuid4().hex}")
     expect(page).to_have_url(re.compile(r"/set-password\?token="))

@@ -210,3 +210,20 @@ def test_change_password_needs_the_current_one(auth):
     assert (
         auth.request("POST", "/auth/login", {"email": event.data["email"], "password": "brand-new-seeds-7"})[0] == 200
     )
+
+
+def test_r_auth_4_an_admin_sends_a_new_invitation_when_the_first_was_lost(auth):
+    employee_id = str(uuid.uuid4())
+    event = hired(employee_id)
+    deliver(auth.consume, event)
+    status, body = auth.request("POST", f"/auth/accounts/{employee_id}/invitation")
+    assert status == 202 and body["email"] == event.data["email"]
+    first, second = (re.search(r"token=([\w-]+)", m["text"]["S"]).group(1) for m in mails_to(auth.table, body["email"]))
+    assert first != second
+    assert auth.request("POST", "/auth/password", {"token": second, "password": "sunflower-seeds-42"})[0] == 200
+    worker = {**ADMIN, "roles": "worker"}
+    assert auth.request("POST", f"/auth/accounts/{employee_id}/invitation", caller=worker)[0] == 403
+    assert auth.request("POST", f"/auth/accounts/{uuid.uuid4()}/invitation")[0] == 404
+    deliver(auth.consume, dismissed(employee_id, 2))
+    status, body = auth.request("POST", f"/auth/accounts/{employee_id}/invitation")
+    assert (status, body["error"]["code"]) == (409, "inactive_account")

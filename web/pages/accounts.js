@@ -145,6 +145,31 @@ export async function render(main, ctx) {
         "Edit roles",
       );
       edit.addEventListener("click", () => (editorRow ? closeEditor(edit) : openEditor()));
+      // A new set-password link for an active popug whose invitation expired or got lost.
+      const invite = account.active && account.email
+        ? h(
+            "button",
+            {
+              type: "button",
+              class: "btn btn-secondary btn-small",
+              "data-testid": "account-invite",
+              "aria-label": `Send a new invitation to ${account.email}`,
+            },
+            "Send invitation",
+          )
+        : null;
+      invite?.addEventListener("click", async () => {
+        invite.disabled = true;
+        try {
+          await api.post(`/auth/accounts/${encodeURIComponent(account.account_id)}/invitation`, {});
+          invite.textContent = "Invitation sent";
+        } catch (failure) {
+          if (isAbort(failure)) return;
+          invite.disabled = false;
+          error.textContent = describeError(failure);
+          error.hidden = false;
+        }
+      });
       tr.replaceChildren(
         h(
           "th",
@@ -163,7 +188,7 @@ export async function render(main, ctx) {
         ),
         h("td", { "data-testid": "account-own-roles" }, roleBadges(account.own_roles)),
         h("td", {}, statusCell(account)),
-        h("td", { class: "row-actions" }, edit),
+        h("td", { class: "row-actions" }, edit, invite),
       );
       return edit;
     }
