@@ -110,3 +110,32 @@ export function strengthMeter(input, hintEl) {
   update();
   return update;
 }
+
+/**
+ * A new password ("<testid>-new", named `name`, with the strength line) and its repeat ("<testid>-repeat").
+ * check() marks a too short password and a repeat that differs (`mismatch`); the API still decides.
+ */
+export function newPasswordFields({ name, testid, repeatLabel, mismatch }) {
+  const password = field({
+    label: "New password",
+    control: h("input", { type: "password", name, autocomplete: "new-password", required: true }),
+    hint: " ",
+    testid: `${testid}-new`,
+  });
+  const repeat = field({
+    label: repeatLabel,
+    control: h("input", { type: "password", name: "repeat", autocomplete: "new-password", required: true }),
+    testid: `${testid}-repeat`,
+  });
+  strengthMeter(password.control, password.hint);
+  return {
+    password,
+    repeat,
+    check() {
+      const value = password.control.value;
+      const strength = passwordStrength(value);
+      password.setError(strength.level === "empty" || strength.level === "short" ? strength.text : "");
+      repeat.setError(value && repeat.control.value !== value ? mismatch : "");
+    },
+  };
+}

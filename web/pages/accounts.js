@@ -5,6 +5,7 @@
 // PUT /api/auth/departments/{id}/roles {roles} -> {department_id, roles, accounts_changed}.
 
 import { api, describeError, isAbort } from "../api.js";
+import { listTable, pagedList } from "../paged-list.js";
 import { departmentNames, departmentOptions, loadDepartments } from "../staff-data.js";
 import {
   confirmDialog,
@@ -21,7 +22,6 @@ import {
 } from "../ui.js";
 
 export const title = "Accounts";
-const PAGE_SIZE = 50;
 const COLUMNS = 6;
 
 function statusCell(account) {
@@ -80,42 +80,22 @@ function roleCheckboxes(prefix, ticked, testid) {
 export async function render(main, ctx) {
   const tbody = h("tbody", {});
   const status = statusRegion("accounts-status");
-  const error = h("div", { class: "alert", role: "alert", "data-testid": "accounts-error", hidden: true });
-  const more = h(
-    "button",
-    { type: "button", class: "btn btn-secondary", "data-testid": "accounts-more", hidden: true },
-    "Load more",
-  );
-  const table = h(
-    "div",
-    { class: "table-wrap", role: "region", tabindex: "0", "aria-labelledby": "accounts-caption" },
-    h(
-      "table",
-      { class: "table", "data-testid": "accounts-table" },
-      h("caption", { id: "accounts-caption", class: "visually-hidden" }, "Accounts"),
-      h(
-        "thead",
-        {},
-        h(
-          "tr",
-          {},
-          h("th", { scope: "col" }, "Name"),
-          h("th", { scope: "col" }, "Email"),
-          h("th", { scope: "col", title: "Own roles plus the roles granted to their department" }, "Roles"),
-          h("th", { scope: "col" }, "Own roles"),
-          h("th", { scope: "col" }, "Status"),
-          h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")),
-        ),
-      ),
-      tbody,
-    ),
-  );
+  const table = listTable({
+    testid: "accounts",
+    caption: "Accounts",
+    headings: [
+      "Name",
+      "Email",
+      h("th", { scope: "col", title: "Own roles plus the roles granted to their department" }, "Roles"),
+      "Own roles",
+      "Status",
+      h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")),
+    ],
+    tbody,
+  });
 
-  let cursor = null;
-  let shown = 0;
   const accounts = new Map(); // account id -> the account as last read
   let names = new Map(); // department id -> name, once departments are loaded
-  let listController = null;
   let grants = null; // the department grants editor, told when accounts change
 
   // ---- one account: a row, and its own-roles editor under it ---------------------------------
@@ -281,50 +261,30 @@ export async function render(main, ctx) {
 
   const rows = new Map(); // account id -> {tr, repaint}
 
-  async function loadPage({ reset = false } = {}) {
-    if (reset || !listController) {
-      listController?.abort();
-      listController = new AbortController();
-      const leave = listController;
-      ctx.signal.addEventListener("abort", () => leave.abort(), { once: true });
-      cursor = null;
-    }
-    const { signal } = listController;
-    const answer = await api.get("/auth/accounts", { query: { limit: PAGE_SIZE, cursor }, signal });
-    if (signal.aborted) return;
-    const items = Array.isArray(answer?.items) ? answer.items : [];
-    if (reset) {
-      tbody.replaceChildren();
-      rows.clear();
-      accounts.clear();
-      shown = 0;
-    }
-    for (const account of items) {
-      accounts.set(account.account_id, account);
-      const made = row(account);
-      rows.set(account.account_id, made);
-      tbody.append(made.tr);
-    }
-    shown += items.length;
-    cursor = answer?.next_cursor || null;
-    more.hidden = !cursor;
-    status.textContent = shown
-      ? `Showing ${shown} account${shown === 1 ? "" : "s"}${cursor ? "; more are available" : ""}.`
-      : "There are no accounts yet.";
-    grants?.accountsChanged();
-  }
-
-  more.addEventListener("click", async () => {
-    setBusy(more, true, "Loading…");
-    showMessage(error, "");
-    try {
-      await loadPage();
-    } catch (failure) {
-      if (!isAbort(failure) && !ctx.signal.aborted && !failure?.handled) showMessage(error, describeError(failure));
-    } finally {
-      setBusy(more, false);
-    }
+  const paged = pagedList({
+    testid: "accounts",
+    signal: ctx.signal,
+    fetchPage: (page, signal) => api.get("/auth/accounts", { query: page, signal }),
+    show(items, { reset }) {
+      if (reset) {
+        tbody.replaceChildren();
+        rows.clear();
+        accounts.clear();
+      }
+      for (const account of items) {
+        accounts.set(account.account_id, account);
+        const made = row(account);
+        rows.set(account.account_id, made);
+        tbody.append(made.tr);
+      }
+      const { shown } = paged;
+      status.textContent = shown
+        ? `Showing ${shown} account${shown === 1 ? "" : "s"}${paged.hasMore ? "; more are available" : ""}.`
+        : "There are no accounts yet.";
+      grants?.accountsChanged();
+    },
   });
+  const { error, more, loadPage } = paged;
 
   // ---- department grants ------------------------------------------------------------------------
 

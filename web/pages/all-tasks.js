@@ -4,12 +4,12 @@
 // (/tasks?status=open&assignee_id=…), so a reload or a shared link shows the same list.
 
 import { api, describeError, isAbort } from "../api.js";
+import { listTable, pagedList } from "../paged-list.js";
 import { byName, fillIn, loadPeople, personLabel } from "../people.js";
 import { dueLabel, isUuid, jiraChip, taskStatusChip } from "../task-parts.js";
-import { formatDateTime, h, holds, pageHeader, renderLoadError, setBusy, showMessage, statusRegion } from "../ui.js";
+import { formatDateTime, h, holds, pageHeader, renderLoadError, showMessage, statusRegion } from "../ui.js";
 
 export const title = "All tasks";
-const PAGE_SIZE = 50;
 const STATUSES = [
   ["", "Open and done"],
   ["open", "Open"],
@@ -82,45 +82,39 @@ export async function render(main, ctx) {
   );
 
   const live = statusRegion("tasks-status-text");
-  const error = h("div", { class: "alert", role: "alert", "data-testid": "tasks-error", hidden: true });
   const tbody = h("tbody", {});
-  const more = h(
-    "button",
-    { type: "button", class: "btn btn-secondary", "data-testid": "tasks-more", hidden: true },
-    "Load more",
-  );
-  const table = h(
-    "div",
-    { class: "table-wrap", role: "region", tabindex: "0", "aria-labelledby": "tasks-caption" },
-    h(
-      "table",
-      { class: "table", "data-testid": "tasks-table" },
-      h("caption", { id: "tasks-caption", class: "visually-hidden" }, "Tasks"),
-      h(
-        "thead",
-        {},
-        h(
-          "tr",
-          {},
-          h("th", { scope: "col" }, "Task"),
-          h("th", { scope: "col" }, "Assignee"),
-          h("th", { scope: "col" }, "Status"),
-          h("th", { scope: "col" }, "Due"),
-          h("th", { scope: "col" }, "Created"),
-          h("th", { scope: "col" }, "Completed"),
-        ),
-      ),
-      tbody,
-    ),
-  );
+  const paged = pagedList({
+    testid: "tasks",
+    signal: ctx.signal,
+    async fetchPage(page, signal) {
+      const answer = await api.get("/tasks", {
+        query: { status: filters.status, assignee_id: filters.assignee_id, ...page },
+        signal,
+      });
+      if (signal.aborted) return answer;
+      // Someone hired since the directory was read: ask staff for just them.
+      const items = Array.isArray(answer?.items) ? answer.items : [];
+      await fillIn(people, items.map((task) => task.assignee_id), { signal });
+      return answer;
+    },
+    show(items, { reset }) {
+      if (reset) tbody.replaceChildren();
+      tbody.append(...items.map(row));
+      live.textContent = describeShown();
+    },
+  });
+  const { error, more, loadPage } = paged;
+  const table = listTable({
+    testid: "tasks",
+    caption: "Tasks",
+    headings: ["Task", "Assignee", "Status", "Due", "Created", "Completed"],
+    tbody,
+  });
   main.append(
     h("section", { class: "card", "aria-label": "Task list" }, filterForm, live, error, table, h("div", { class: "actions" }, more)),
   );
 
   let people = new Map();
-  let cursor = null;
-  let shown = 0;
-  let listController = null;
 
   function row(task) {
     return h(
@@ -142,39 +136,10 @@ export async function render(main, ctx) {
   }
 
   function describeShown() {
+    const { shown } = paged;
     const what = shown === 1 ? "1 task" : `${shown} tasks`;
     if (!shown) return filters.status || filters.assignee_id ? "No task matches these filters." : "There are no tasks yet.";
-    return `Showing ${what}${cursor ? "; more are available" : ""}.`;
-  }
-
-  async function loadPage({ reset }) {
-    if (reset || !listController) {
-      // A new list replaces any request still on its way for the previous filters.
-      listController?.abort();
-      listController = new AbortController();
-      const leave = listController;
-      ctx.signal.addEventListener("abort", () => leave.abort(), { once: true });
-      cursor = null;
-    }
-    const { signal } = listController;
-    const answer = await api.get("/tasks", {
-      query: { status: filters.status, assignee_id: filters.assignee_id, limit: PAGE_SIZE, cursor },
-      signal,
-    });
-    if (signal.aborted) return;
-    const items = Array.isArray(answer?.items) ? answer.items : [];
-    // Someone hired since the directory was read: ask staff for just them.
-    await fillIn(people, items.map((task) => task.assignee_id), { signal });
-    if (signal.aborted) return;
-    if (reset) {
-      tbody.replaceChildren();
-      shown = 0;
-    }
-    tbody.append(...items.map(row));
-    shown += items.length;
-    cursor = answer?.next_cursor || null;
-    more.hidden = !cursor;
-    live.textContent = describeShown();
+    return `Showing ${what}${paged.hasMore ? "; more are available" : ""}.`;
   }
 
   async function applyFilters() {
@@ -197,18 +162,6 @@ export async function render(main, ctx) {
   filterForm.addEventListener("submit", (event) => {
     event.preventDefault();
     applyFilters();
-  });
-
-  more.addEventListener("click", async () => {
-    setBusy(more, true, "Loading…");
-    showMessage(error, "");
-    try {
-      await loadPage({ reset: false });
-    } catch (failure) {
-      if (!isAbort(failure) && !ctx.signal.aborted && !failure?.handled) showMessage(error, describeError(failure));
-    } finally {
-      setBusy(more, false);
-    }
   });
 
   live.textContent = "Loading tasks…";

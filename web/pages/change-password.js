@@ -2,7 +2,7 @@
 // 422 wrong_password marks the current password, 422 weak_password the new one. The session goes on.
 
 import { api } from "../api.js";
-import { field, passwordStrength, showApiError, strengthMeter } from "../forms.js";
+import { field, newPasswordFields, showApiError } from "../forms.js";
 import { h, pageHeader, setBusy, showMessage } from "../ui.js";
 
 export const title = "Change password";
@@ -15,18 +15,13 @@ export function render(main, ctx) {
     control: h("input", { type: "password", name: "current_password", autocomplete: "current-password", required: true }),
     testid: "password-current",
   });
-  const next = field({
-    label: "New password",
-    control: h("input", { type: "password", name: "new_password", autocomplete: "new-password", required: true }),
-    hint: " ",
-    testid: "password-new",
+  const pair = newPasswordFields({
+    name: "new_password",
+    testid: "password",
+    repeatLabel: "Repeat the new password",
+    mismatch: "The two new passwords are not the same.",
   });
-  const repeat = field({
-    label: "Repeat the new password",
-    control: h("input", { type: "password", name: "repeat", autocomplete: "new-password", required: true }),
-    testid: "password-repeat",
-  });
-  strengthMeter(next.control, next.hint);
+  const { password: next, repeat } = pair;
   const fields = { current_password: current, new_password: next, repeat };
 
   const alert = h("div", { class: "alert", role: "alert", "data-testid": "password-error", hidden: true });
@@ -66,10 +61,8 @@ export function render(main, ctx) {
     if (submit.disabled) return;
     done.hidden = true;
     const value = next.control.value;
-    const strength = passwordStrength(value);
     current.setError(current.control.value ? "" : "Enter your current password.");
-    next.setError(strength.level === "empty" || strength.level === "short" ? strength.text : "");
-    repeat.setError(value && repeat.control.value !== value ? "The two new passwords are not the same." : "");
+    pair.check();
     const invalid = [current, next, repeat].find((f) => f.control.hasAttribute("aria-invalid"));
     if (invalid) {
       showMessage(alert, "Please correct the marked fields.");

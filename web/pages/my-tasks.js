@@ -4,11 +4,11 @@
 // GET /api/tasks?assignee_id=me&status=&limit=&cursor=, POST /api/tasks/{id}/complete.
 
 import { api, describeError, isAbort } from "../api.js";
+import { pagedList } from "../paged-list.js";
 import { dueLabel, jiraChip, taskName, whenLabel } from "../task-parts.js";
 import { h, pageHeader, renderLoadError, setBusy, showMessage, statusRegion } from "../ui.js";
 
 export const title = "My tasks";
-const PAGE_SIZE = 50;
 const TABS = [
   { status: "open", label: "Open", empty: "You have no open tasks. Nice work!" },
   { status: "done", label: "Done", empty: "Nothing done in the last 30 days yet." },
@@ -46,13 +46,20 @@ export async function render(main, ctx) {
   );
   const tablist = h("div", { role: "tablist", class: "tabs", "aria-label": "Task status" }, tabs);
   const live = statusRegion("my-tasks-status");
-  const error = h("div", { class: "alert", role: "alert", "data-testid": "my-tasks-error", hidden: true });
   const list = h("ul", { class: "task-list", "data-testid": "my-tasks-list" });
-  const more = h(
-    "button",
-    { type: "button", class: "btn btn-secondary", "data-testid": "my-tasks-more", hidden: true },
-    "Load more",
-  );
+  const paged = pagedList({
+    testid: "my-tasks",
+    signal: ctx.signal,
+    fetchPage: (page, signal) => api.get("/tasks", { query: { assignee_id: "me", status, ...page }, signal }),
+    show(items, { reset }) {
+      if (reset) list.replaceChildren();
+      list.append(...items.map(card));
+      moreRow.hidden = !paged.hasMore;
+      list.hidden = !paged.shown;
+      live.textContent = describeShown();
+    },
+  });
+  const { error, more, loadPage } = paged;
   const moreRow = h("div", { class: "actions", hidden: true }, more);
   const panel = h(
     "section",
@@ -97,10 +104,6 @@ export async function render(main, ctx) {
   });
 
   // ---- the list -----------------------------------------------------------------------------------
-  let cursor = null;
-  let shown = 0;
-  let listController = null;
-
   function card(task) {
     const name = taskName(task);
     const actions = [];
@@ -128,37 +131,10 @@ export async function render(main, ctx) {
   }
 
   function describeShown() {
+    const { shown } = paged;
     if (!shown) return TABS.find((tab) => tab.status === status).empty;
     const what = `${shown} ${status} task${shown === 1 ? "" : "s"}`;
-    return `Showing ${what}${cursor ? "; more are available" : ""}.`;
-  }
-
-  async function loadPage({ reset }) {
-    if (reset || !listController) {
-      listController?.abort();
-      listController = new AbortController();
-      const leave = listController;
-      ctx.signal.addEventListener("abort", () => leave.abort(), { once: true });
-      cursor = null;
-    }
-    const { signal } = listController;
-    const answer = await api.get("/tasks", {
-      query: { assignee_id: "me", status, limit: PAGE_SIZE, cursor },
-      signal,
-    });
-    if (signal.aborted) return;
-    const items = Array.isArray(answer?.items) ? answer.items : [];
-    if (reset) {
-      list.replaceChildren();
-      shown = 0;
-    }
-    list.append(...items.map(card));
-    shown += items.length;
-    cursor = answer?.next_cursor || null;
-    more.hidden = !cursor;
-    moreRow.hidden = !cursor;
-    list.hidden = !shown;
-    live.textContent = describeShown();
+    return `Showing ${what}${paged.hasMore ? "; more are available" : ""}.`;
   }
 
   /** Page one of the current tab again; `note` replaces the "Showing…" line when given. */
@@ -200,18 +176,6 @@ export async function render(main, ctx) {
     // The button is gone with the refresh: keep the keyboard in the list.
     if (!ctx.signal.aborted) (list.querySelector('[data-testid="task-complete"]') ?? panel).focus();
   }
-
-  more.addEventListener("click", async () => {
-    setBusy(more, true, "Loading…");
-    showMessage(error, "");
-    try {
-      await loadPage({ reset: false });
-    } catch (failure) {
-      if (!isAbort(failure) && !ctx.signal.aborted && !failure?.handled) showMessage(error, describeError(failure));
-    } finally {
-      setBusy(more, false);
-    }
-  });
 
   paintTabs();
   live.textContent = "Loading your tasks…";

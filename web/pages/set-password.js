@@ -4,7 +4,7 @@
 // The app renders this page outside the signed-in layout (nav.js PUBLIC_ENTRIES), with or without a session.
 
 import { api, describeError } from "../api.js";
-import { field, passwordStrength, showApiError, strengthMeter } from "../forms.js";
+import { newPasswordFields, showApiError } from "../forms.js";
 import { h, setBusy, showMessage } from "../ui.js";
 
 export const title = "Set your password";
@@ -54,18 +54,13 @@ export function render(main, ctx) {
     return;
   }
 
-  const password = field({
-    label: "New password",
-    control: h("input", { type: "password", name: "password", autocomplete: "new-password", required: true }),
-    hint: " ",
-    testid: "set-password-new",
+  const pair = newPasswordFields({
+    name: "password",
+    testid: "set-password",
+    repeatLabel: "Repeat the password",
+    mismatch: "The two passwords are not the same.",
   });
-  const repeat = field({
-    label: "Repeat the password",
-    control: h("input", { type: "password", name: "repeat", autocomplete: "new-password", required: true }),
-    testid: "set-password-repeat",
-  });
-  strengthMeter(password.control, password.hint);
+  const { password, repeat } = pair;
   const alert = h("div", {
     class: "alert",
     role: "alert",
@@ -98,9 +93,7 @@ export function render(main, ctx) {
     event.preventDefault();
     if (submit.disabled) return;
     const value = password.control.value;
-    const strength = passwordStrength(value);
-    password.setError(strength.level === "empty" || strength.level === "short" ? strength.text : "");
-    repeat.setError(value && repeat.control.value !== value ? "The two passwords are not the same." : "");
+    pair.check();
     if (password.control.hasAttribute("aria-invalid") || repeat.control.hasAttribute("aria-invalid")) {
       showMessage(alert, "");
       (password.control.hasAttribute("aria-invalid") ? password : repeat).control.focus();

@@ -4,6 +4,7 @@
 // (/staff?q=kesha&status=all), so a reload or a shared link shows the same list.
 
 import { api, describeError, isAbort } from "../api.js";
+import { listTable, pagedList } from "../paged-list.js";
 import { departmentNames, departmentOptions, loadDepartments } from "../staff-data.js";
 import {
   confirmDialog,
@@ -19,7 +20,6 @@ import {
 } from "../ui.js";
 
 export const title = "Staff";
-const PAGE_SIZE = 50;
 const SEARCH_DELAY_MS = 350;
 const STATUSES = [
   ["active", "Active"],
@@ -90,45 +90,45 @@ export async function render(main, ctx) {
   );
 
   const live = statusRegion("staff-status-text");
-  const error = h("div", { class: "alert", role: "alert", "data-testid": "staff-error", hidden: true });
   const tbody = h("tbody", {});
-  const more = h(
-    "button",
-    { type: "button", class: "btn btn-secondary", "data-testid": "staff-more", hidden: true },
-    "Load more",
-  );
-  const table = h(
-    "div",
-    { class: "table-wrap", role: "region", tabindex: "0", "aria-labelledby": "staff-caption" },
-    h(
-      "table",
-      { class: "table", "data-testid": "staff-table" },
-      h("caption", { id: "staff-caption", class: "visually-hidden" }, "Staff"),
-      h(
-        "thead",
-        {},
-        h(
-          "tr",
-          {},
-          h("th", { scope: "col" }, "Name"),
-          h("th", { scope: "col" }, "Email"),
-          h("th", { scope: "col" }, "Position"),
-          h("th", { scope: "col" }, "Department"),
-          h("th", { scope: "col" }, "Status"),
-          isAdmin ? h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")) : null,
-        ),
-      ),
-      tbody,
-    ),
-  );
+  const paged = pagedList({
+    testid: "staff",
+    signal: ctx.signal,
+    fetchPage: (page, signal) =>
+      api.get("/staff/employees", {
+        query: {
+          q: filters.q,
+          department_id: filters.department_id,
+          status: filters.status === "all" ? null : filters.status,
+          ...page,
+        },
+        signal,
+      }),
+    show(items, { reset }) {
+      if (reset) tbody.replaceChildren();
+      tbody.append(...items.map(row));
+      live.textContent = describeShown();
+    },
+  });
+  const { error, more, loadPage } = paged;
+  const table = listTable({
+    testid: "staff",
+    caption: "Staff",
+    headings: [
+      "Name",
+      "Email",
+      "Position",
+      "Department",
+      "Status",
+      isAdmin ? h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")) : null,
+    ],
+    tbody,
+  });
   main.append(
     h("section", { class: "card", "aria-label": "Staff list" }, filterForm, live, error, table, h("div", { class: "actions" }, more)),
   );
 
   let names = new Map();
-  let cursor = null;
-  let shown = 0;
-  let listController = null;
 
   function departmentName(id) {
     if (!id) return h("span", { class: "muted" }, "—");
@@ -206,42 +206,10 @@ export async function render(main, ctx) {
   }
 
   function describeShown() {
+    const { shown } = paged;
     const what = shown === 1 ? "1 person" : `${shown} people`;
     if (!shown) return filters.q || filters.department_id ? "Nobody matches these filters." : "Nobody here yet.";
-    return `Showing ${what}${cursor ? "; more are available" : ""}.`;
-  }
-
-  async function loadPage({ reset }) {
-    if (reset || !listController) {
-      // A new list replaces any request still on its way for the previous filters.
-      listController?.abort();
-      listController = new AbortController();
-      const leave = listController;
-      ctx.signal.addEventListener("abort", () => leave.abort(), { once: true });
-      cursor = null;
-    }
-    const { signal } = listController;
-    const answer = await api.get("/staff/employees", {
-      query: {
-        q: filters.q,
-        department_id: filters.department_id,
-        status: filters.status === "all" ? null : filters.status,
-        limit: PAGE_SIZE,
-        cursor,
-      },
-      signal,
-    });
-    if (signal.aborted) return;
-    const items = Array.isArray(answer?.items) ? answer.items : [];
-    if (reset) {
-      tbody.replaceChildren();
-      shown = 0;
-    }
-    tbody.append(...items.map(row));
-    shown += items.length;
-    cursor = answer?.next_cursor || null;
-    more.hidden = !cursor;
-    live.textContent = describeShown();
+    return `Showing ${what}${paged.hasMore ? "; more are available" : ""}.`;
   }
 
   async function applyFilters() {
@@ -273,18 +241,6 @@ export async function render(main, ctx) {
     event.preventDefault();
     window.clearTimeout(searchTimer);
     applyFilters();
-  });
-
-  more.addEventListener("click", async () => {
-    setBusy(more, true, "Loading…");
-    showMessage(error, "");
-    try {
-      await loadPage({ reset: false });
-    } catch (failure) {
-      if (!isAbort(failure) && !ctx.signal.aborted && !failure?.handled) showMessage(error, describeError(failure));
-    } finally {
-      setBusy(more, false);
-    }
   });
 
   live.textContent = "Loading staff…";
