@@ -1,5 +1,7 @@
 """Export the event contracts (functions/shared/contracts) as JSON Schemas and as the template's
-EventBridge schema registry entries, so the code, `schemas/` and `template.yaml` never disagree.
+EventBridge schema registry entries, and each context's HTTP API as its OpenAPI document
+(`schemas/openapi/<context>.json`, from the resolver's own routes and models), so the code, `schemas/`
+and `template.yaml` never disagree.
 
     python schemas/generate.py          # write schemas/ and the generated block of template.yaml
     python schemas/generate.py --check  # exit 1 if anything is stale (a test runs this)
@@ -18,6 +20,7 @@ from shared.contracts import REGISTRY, Contract  # noqa: E402
 from shared.contracts.envelope import Envelope  # noqa: E402
 
 TEMPLATE = ROOT / "template.yaml"
+API_MODULES = {"auth": "auth.api", "staff": "staff.api", "tasks": "tasks.api"}
 BEGIN, END = "# BEGIN GENERATED EVENT SCHEMAS\n", "# END GENERATED EVENT SCHEMAS\n"
 
 
@@ -71,8 +74,19 @@ def template_block() -> str:
     return "".join(lines)
 
 
+def openapi_of(context: str) -> dict:
+    """The context's OpenAPI document; every path is served under `/api` (one origin for web and API)."""
+    import importlib
+
+    app = importlib.import_module(API_MODULES[context]).app
+    document = json.loads(app.get_openapi_json_schema(title=f"aTES {context} API", version="1"))
+    document["servers"] = [{"url": "/api"}]
+    return document
+
+
 def expected_files() -> dict[Path, str]:
     files = {schema_path(c): render_json(schema_of(c)) for c in REGISTRY.contracts}
+    files.update({ROOT / "schemas" / "openapi" / f"{name}.json": render_json(openapi_of(name)) for name in API_MODULES})
     template = TEMPLATE.read_text()
     head, rest = template.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
