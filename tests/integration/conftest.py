@@ -15,6 +15,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(scope="module")
+def fresh_emulator() -> Iterator[str]:
+    """An emulator of the requesting module's own (e.g. provisioning must work on an empty one); it must
+    exit cleanly on SIGTERM."""
+    from devstack import emulator
+
+    port = emulator.free_port()
+    process = emulator.start(port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        emulator.stop(process)
+    assert process.returncode == 0, "the emulator should exit cleanly on SIGTERM"
+
+
 @pytest.fixture(scope="session")
 def provisioned(emulator):
     from devstack import provision, template

@@ -124,18 +124,6 @@ class RecordingPool:
 
 
 @pytest.fixture(scope="module")
-def fresh_emulator():
-    from devstack import emulator
-
-    port = emulator.free_port()
-    process = emulator.start(port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        emulator.stop(process)
-
-
-@pytest.fixture(scope="module")
 def provisioned(fresh_emulator, tmp_path_factory) -> provision.Provisioned:
     root = tmp_path_factory.mktemp("pollers")
     (root / "template.yaml").write_text(FIXTURE)

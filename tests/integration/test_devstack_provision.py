@@ -59,19 +59,6 @@ def aws(service: str, endpoint: str):
 
 
 @pytest.fixture(scope="module")
-def fresh_emulator():
-    """An emulator of this module's own: provisioning must work on an empty one."""
-    from devstack import emulator
-
-    port = emulator.free_port()
-    process = emulator.start(port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        emulator.stop(process)
-
-
-@pytest.fixture(scope="module")
 def provisioned(fresh_emulator) -> provision.Provisioned:
     return provision.provision(template.load(ROOT / "template.yaml", {"Stage": "local"}), fresh_emulator)
 

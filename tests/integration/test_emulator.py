@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -22,14 +21,8 @@ FAILED = {"Code": "ConditionalCheckFailed", "Message": "The conditional request 
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    port = emu.free_port()
-    process = emu.start(port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        emu.stop(process)
-    assert process.returncode == 0, "the emulator should exit cleanly on SIGTERM"
+def endpoint(fresh_emulator: str) -> str:
+    return fresh_emulator
 
 
 @pytest.fixture(scope="module")
