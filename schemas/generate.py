@@ -20,7 +20,7 @@ from shared.contracts import REGISTRY, Contract  # noqa: E402
 from shared.contracts.envelope import Envelope  # noqa: E402
 
 TEMPLATE = ROOT / "template.yaml"
-API_MODULES = {"auth": "auth.api", "staff": "staff.api", "tasks": "tasks.api"}
+API_MODULES = {"auth": "auth.api", "staff": "staff.api", "tasks": "tasks.api", "accounting": "accounting.api"}
 BEGIN, END = "# BEGIN GENERATED EVENT SCHEMAS\n", "# END GENERATED EVENT SCHEMAS\n"
 
 

@@ -4,7 +4,9 @@ Each record is an EventBridge event (AWS's envelope, or an emulator's without `a
 is our envelope. The envelope is validated against its version and upcast to the newest model, then
 the context's handler returns the DynamoDB actions that apply it. Those actions commit in ONE
 transaction with an inbox marker keyed by `event_id`: a redelivered event finds the marker and changes
-nothing, and a crash between "applied" and "marked" cannot happen. Failures are reported per record
+nothing, and a crash between "applied" and "marked" cannot happen. Handlers write conditionally on
+what they read (optimistic concurrency); when another writer got there first, the event is applied
+again from fresh reads, a few times, before it is left to the queue's retry. Failures are reported per record
 (partial batch response) so one poison event does not hold back the rest; it reaches the DLQ after the
 queue's `maxReceiveCount`.
 """
@@ -12,6 +14,8 @@ queue's `maxReceiveCount`.
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,6 +30,8 @@ from shared.observability import logger
 
 Handler = Callable[[Envelope, Any], Iterable[dict[str, Any]]]
 INBOX_TTL_SECONDS = 30 * 24 * 3600  # longer than any redelivery: SQS keeps a message 14 days at most
+ATTEMPTS = 8  # applications of one event from fresh reads, when concurrent writers keep winning
+RETRYABLE = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 
 
 def parse_record_body(body: str) -> Envelope:
@@ -76,14 +82,19 @@ class Consumer:
             },
             condition="attribute_not_exists(pk)",
         )
-        actions = [marker, *handler(envelope, data)]
-        try:
-            dynamo.transact(actions)
-        except ClientError as error:
-            codes = dynamo.cancellation_codes(error)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                logger.info("duplicate delivery ignored", event_name=envelope.event_name)
-                return False
-            raise
-        logger.info("event applied", event_name=envelope.event_name, version=envelope.event_version)
-        return True
+        for attempt in range(ATTEMPTS):
+            try:
+                dynamo.transact([marker, *handler(envelope, data)])
+            except ClientError as error:
+                codes = dynamo.cancellation_codes(error)
+                if codes and codes[0] == "ConditionalCheckFailed":
+                    logger.info("duplicate delivery ignored", event_name=envelope.event_name)
+                    return False
+                if attempt == ATTEMPTS - 1 or not RETRYABLE.intersection(codes):
+                    raise
+                logger.info("a concurrent write won; applying again from fresh reads", codes=codes)
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))  # jitter: racing writers spread out
+                continue
+            logger.info("event applied", event_name=envelope.event_name, version=envelope.event_version)
+            return True
+        raise AssertionError("unreachable")

@@ -1,0 +1,349 @@
+"""Pure accounting rules (SPEC §6): prices (R-ACC-1), the ledger and its balance (R-ACC-2..4), the
+business day, the payout of a day's close (R-ACC-5), statistics (R-ACC-6) and retention (R-ACC-7).
+
+No I/O here: the store reads, these functions decide, the store commits what they return. Money is
+integer cents everywhere; a balance is `opening + sum(retained transactions)` by construction, because
+the only way to change one is `record`, which appends the transaction that explains the change.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from shared.errors import Unprocessable
+
+FEE_RANGE = (1000, 2000)  # R-ACC-1: cents, both inclusive
+REWARD_RANGE = (2000, 4000)
+MAX_RANGE_DAYS = 366  # SPEC §11: date ranges are at most 366 days
+RETENTION_DAYS = 365  # R-ACC-7: transactions are kept one year
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Transaction ids derive from what caused them, so the same cause can never make a second transaction.
+TRANSACTION_NAMESPACE = uuid.UUID("6f1c3a52-5d0e-4c47-9a55-5b7f0a3d2e11")
+VIEW_ALL_ROLES = ("admin", "accountant")  # R-ACC-6
+CLOSE_ROLES = ("admin",)
+
+Kind = Literal["fee", "reward", "payout"]
+
+
+# --- prices (R-ACC-1) --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Price:
+    assign_fee: int
+    reward: int
+
+
+def price_task(rng: random.Random) -> Price:
+    return Price(assign_fee=rng.randint(*FEE_RANGE), reward=rng.randint(*REWARD_RANGE))
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What accounting knows of a task: its price once priced, its title once TaskCreated arrived."""
+
+    task_id: str
+    price: Price | None = None
+    title: str | None = None
+    jira_id: str | None = None
+    rewarded: bool = False
+    rev: int = 0  # the revision it was read at: the store's write is conditional on it
+
+    def label(self) -> str:
+        if not self.title:
+            return f"task {self.task_id}"
+        return f"[{self.jira_id}] {self.title}" if self.jira_id else self.title
+
+
+# --- days (R-ACC-2, R-ACC-5) -------------------------------------------------------------------------
+
+
+def parse_day(value: str, name: str = "date") -> date:
+    """A strict ISO date (2026-11-27) or a 422 naming the parameter."""
+    if not ISO_DATE.match(value or ""):
+        raise Unprocessable(f"{name}: must be an ISO date like 2026-11-27, got {value!r}", code="invalid_date")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Unprocessable(f"{name}: {value!r} is not a calendar date", code="invalid_date") from None
+
+
+def parse_range(start: str, end: str) -> tuple[date, date]:
+    first, last = parse_day(start, "from"), parse_day(end, "to")
+    if last < first:
+        raise Unprocessable(f"to ({last}) is before from ({first})", code="invalid_range")
+    days = (last - first).days + 1
+    if days > MAX_RANGE_DAYS:
+        raise Unprocessable(f"a range covers at most {MAX_RANGE_DAYS} days, this one {days}", code="invalid_range")
+    return first, last
+
+
+def local_day(moment: datetime, timezone: str) -> date:
+    return moment.astimezone(ZoneInfo(timezone)).date()
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Which days are closed: every day before `next_open`; `closing` is `next_open` while its close runs."""
+
+    first_day: date
+    next_open: date
+    closing: date | None = None
+
+    def business_day(self, today: date) -> date:
+        """R-ACC-2: the first day not yet closed at or after today (a day being closed is closed to new
+        transactions: they belong to the next one)."""
+        day = max(today, self.next_open)
+        return day + timedelta(days=1) if day == self.closing else day
+
+    def status(self, day: date) -> str:
+        if day < self.next_open:
+            return "closed"
+        return "closing" if day == self.closing else "open"
+
+
+# --- accounts and their ledger (R-ACC-2..4) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Transaction:
+    transaction_id: str
+    employee_id: str
+    seq: int  # its place in the account's ledger: balance_after(seq) = balance_after(seq - 1) + amount
+    kind: Kind
+    amount: int
+    balance_after: int
+    reason: str
+    business_day: str
+    recorded_at: str
+    task_id: str | None = None
+    title: str | None = None
+    jira_id: str | None = None
+
+    def public(self, task: TaskInfo | None = None) -> dict:
+        title = self.title or (task.title if task else None)
+        jira_id = self.jira_id or (task.jira_id if task else None)
+        return {
+            "transaction_id": self.transaction_id, "kind": self.kind, "amount": self.amount,
+            "balance_after": self.balance_after, "task_id": self.task_id,
+            "task": {"task_id": self.task_id, "jira_id": jira_id, "title": title} if self.task_id else None,
+            "reason": self.reason, "business_day": self.business_day, "recorded_at": self.recorded_at,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Account:
+    """A popug's balance. `day_delta` holds what each not-yet-closed business day changed, so a close
+    pays the balance as it stood at the end of ITS day even while the next day's fees arrive."""
+
+    employee_id: str
+    balance: int = 0
+    opening: int = 0  # the sum of transactions that aged out (R-ACC-7)
+    seq: int = 0  # transactions ever recorded; the optimistic-concurrency token of every write
+    day_delta: Mapping[str, int] = field(default_factory=dict)
+    paid_through: str | None = None  # the last business day whose close has processed this account
+    name: str | None = None
+    email: str | None = None
+    staff_version: int = 0
+    dismissed: bool = False
+    exists: bool = False  # read from the table (the write is then conditional on `seq`)
+
+    def public(self) -> dict:
+        return {
+            "employee_id": self.employee_id, "name": self.name, "email": self.email, "balance": self.balance,
+            "opening_amount": self.opening, "dismissed": self.dismissed,
+        }  # fmt: skip
+
+    def end_of_day(self, day: date) -> int:
+        """The balance at the end of business day `day`: today's balance less what later days changed."""
+        later = sum(delta for d, delta in self.day_delta.items() if d > day.isoformat())
+        return self.balance - later
+
+
+def transaction_id(cause: str) -> str:
+    return str(uuid.uuid5(TRANSACTION_NAMESPACE, cause))
+
+
+def record(
+    account: Account,
+    *,
+    kind: Kind,
+    amount: int,
+    reason: str,
+    cause: str,
+    business_day: date,
+    calendar: Calendar,
+    recorded_at: str,
+    task: TaskInfo | None = None,
+) -> tuple[Account, Transaction]:
+    """Append one transaction; returns the account after it and the transaction."""
+    day = business_day.isoformat()
+    # Days already closed no longer matter to `end_of_day`: drop them so the map stays small.
+    kept = {d: v for d, v in account.day_delta.items() if d >= calendar.next_open.isoformat()}
+    kept[day] = kept.get(day, 0) + amount
+    after = replace(account, balance=account.balance + amount, seq=account.seq + 1, day_delta=kept)
+    tx = Transaction(
+        transaction_id=transaction_id(cause), employee_id=account.employee_id, seq=after.seq, kind=kind,
+        amount=amount, balance_after=after.balance, reason=reason, business_day=day, recorded_at=recorded_at,
+        task_id=task.task_id if task else None, title=task.title if task else None,
+        jira_id=task.jira_id if task else None,
+    )  # fmt: skip
+    return after, tx
+
+
+def fee(account: Account, task: TaskInfo, why: str, event_id: str, **when) -> tuple[Account, Transaction]:
+    """R-ACC-3: the assignee pays the task's fee, once per assignment (the assignment's event)."""
+    assert task.price is not None
+    reason = f"assigned {task.label()} ({'reassigned by a shuffle' if why == 'shuffle' else 'on creation'})"
+    return record(account, kind="fee", amount=-task.price.assign_fee, reason=reason, cause=f"fee:{event_id}",
+                  task=task, **when)  # fmt: skip
+
+
+def reward(account: Account, task: TaskInfo, **when) -> tuple[Account, Transaction]:
+    """R-ACC-4: the assignee who completed the task earns its reward, once per task."""
+    assert task.price is not None
+    return record(account, kind="reward", amount=task.price.reward, reason=f"completed {task.label()}",
+                  cause=f"reward:{task.task_id}", task=task, **when)  # fmt: skip
+
+
+def payout(account: Account, day: date, calendar: Calendar, recorded_at: str) -> tuple[Account, Transaction] | None:
+    """R-ACC-5: a positive end-of-day balance is paid out (brought to zero for that day); None when
+    there is nothing to pay or this day's close already processed the account."""
+    if account.paid_through is not None and account.paid_through >= day.isoformat():
+        return None
+    owed = account.end_of_day(day)
+    if owed <= 0:
+        return None
+    after, tx = record(
+        account, kind="payout", amount=-owed, reason=f"payout for {day.isoformat()}",
+        cause=f"payout:{account.employee_id}:{day.isoformat()}", business_day=day, calendar=calendar,
+        recorded_at=recorded_at,
+    )  # fmt: skip
+    # The payout belongs to `day`; its delta must not count against the next day's end-of-day balance.
+    delta = {d: v for d, v in after.day_delta.items() if d > day.isoformat()}
+    return replace(after, day_delta=delta, paid_through=day.isoformat()), tx
+
+
+def in_red_at_close(account: Account, day: date) -> bool:
+    return account.end_of_day(day) < 0
+
+
+# --- statistics (R-ACC-6) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayStats:
+    date: str
+    status: str
+    fees: int = 0  # positive sums, in cents
+    rewards: int = 0
+    payouts: int = 0
+    popugs_paid: int = 0
+    popugs_in_red: int | None = None  # known once the day is closed
+
+    def public(self) -> dict:
+        return {
+            "date": self.date, "status": self.status, "management_earnings": self.fees - self.rewards,
+            "fees": self.fees, "rewards": self.rewards, "payouts": self.payouts, "popugs_paid": self.popugs_paid,
+            "popugs_in_red": self.popugs_in_red,
+        }  # fmt: skip
+
+
+def totals(days: Iterable[DayStats]) -> dict:
+    days = list(days)
+    fees, rewards = sum(d.fees for d in days), sum(d.rewards for d in days)
+    return {
+        "management_earnings": fees - rewards, "fees": fees, "rewards": rewards,
+        "payouts": sum(d.payouts for d in days), "popugs_paid": sum(d.popugs_paid for d in days),
+    }  # fmt: skip
+
+
+def dates(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+# --- the payout email (R-ACC-5) ----------------------------------------------------------------------
+
+
+def money(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    return f"{sign}${abs(cents) // 100:,}.{abs(cents) % 100:02d}"
+
+
+def payout_email(account: Account, paid: Transaction, day_transactions: Iterable[Transaction],
+                 tasks: Mapping[str, TaskInfo]) -> dict:  # fmt: skip
+    """The per-popug data of the payout email template: amount, and the day's transactions."""
+    lines = []
+    for tx in sorted(day_transactions, key=lambda t: t.seq):
+        if tx.kind == "payout":
+            continue
+        task = tasks.get(tx.task_id or "")
+        lines.append({"kind": tx.kind, "amount": money(tx.amount), "what": _what(tx, task), "at": tx.recorded_at})
+    return {
+        "name": account.name or "popug", "day": paid.business_day, "amount": money(-paid.amount),
+        "transactions": lines, "count": len(lines),
+    }  # fmt: skip
+
+
+def _what(tx: Transaction, task: TaskInfo | None) -> str:
+    title = tx.title or (task.title if task else None)
+    jira = tx.jira_id or (task.jira_id if task else None)
+    if not title:
+        return tx.reason
+    return f"[{jira}] {title}" if jira else title
+
+
+# --- retention (R-ACC-7) -----------------------------------------------------------------------------
+
+
+def retention_cutoff(closing: date) -> date:
+    """Closing day D lets go of the transactions of business days up to D minus a year."""
+    return closing - timedelta(days=RETENTION_DAYS)
+
+
+# --- a day's close as a job (R-ACC-5) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayClose:
+    """A day and its close. Phases: `count` the accounts, `pay` them page by page, `expire` the
+    transactions that aged out (R-ACC-7), then closed. `step` grows with every recorded progress, which
+    is what makes a duplicate or stale run of a step recognisable (its condition fails)."""
+
+    business_day: str
+    status: str = "open"  # open | closing | closed
+    phase: str = "count"
+    step: int = 0
+    cursor: str | None = None
+    total: int | None = None
+    done: int = 0
+    popugs_paid: int = 0
+    total_paid: int = 0
+    popugs_in_red: int = 0
+    emails_queued: int = 0
+    emails_sent: int = 0
+    close_through: str | None = None  # a scheduled close goes on with the next days up to this one
+    started_at: str | None = None
+    started_by: str | None = None
+    updated_at: str | None = None
+    finished_at: str | None = None
+
+    def public(self, calendar: Calendar | None = None) -> dict:
+        data = {
+            "business_day": self.business_day, "status": self.status, "total": self.total, "done": self.done,
+            "popugs_paid": self.popugs_paid, "total_paid": self.total_paid, "popugs_in_red": self.popugs_in_red,
+            "emails_queued": self.emails_queued, "emails_sent": self.emails_sent, "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }  # fmt: skip
+        if calendar is not None:
+            data["next_open_day"] = calendar.next_open.isoformat()
+        if self.status == "open":
+            data["popugs_in_red"] = None  # only a close knows it
+        return data

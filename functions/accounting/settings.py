@@ -1,0 +1,27 @@
+"""What the accounting functions read from their environment (set in template.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from shared import settings
+
+
+@dataclass(frozen=True)
+class AccountingSettings:
+    accounting_table_name: str
+    # R-ACC-5: the day a transaction belongs to, and the day the schedule closes, are in this timezone.
+    business_timezone: str = "UTC"
+    ses_sender: str = ""
+    payout_email_template: str = ""
+    web_url: str = ""
+    # Accounts one close step reads (one Query page per shard it reaches) and pays, 11 per transaction.
+    close_chunk_accounts: int = 990
+    # A close with no recorded progress for this long is nudged on by the next close request.
+    close_stale_seconds: int = 300
+
+
+@cache
+def get() -> AccountingSettings:
+    return settings.load(AccountingSettings)

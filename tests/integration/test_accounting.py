@@ -1,0 +1,499 @@
+"""Accounting on the emulator (SPEC §6): the real handlers on a fresh table of the template's shape.
+
+Prices (R-ACC-1), fees and rewards booked once whatever the order and redelivery (R-ACC-2..4), the day's
+close with its payouts, emails and carried debts, exactly once per popug per day even when closes race
+or crash (R-ACC-5), what admins, accountants and workers may see (R-ACC-6), and retention (R-ACC-7).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shared import clock
+from shared.aws import client
+from shared.contracts import REGISTRY, Envelope
+from shared.contracts.staff import EmployeeDismissedV1, EmployeeHiredV1
+from shared.contracts.tasks import TaskAssignedV1, TaskCompletedV1, TaskCreatedV1, TaskCreatedV2
+from tests.events import deliver
+from tests.integration.conftest import LambdaContext, api_event, call
+
+ADMIN = {"sub": str(uuid.uuid4()), "roles": "admin", "department_id": "", "active": "true"}
+ACCOUNTANT = {"sub": str(uuid.uuid4()), "roles": "accountant", "department_id": "", "active": "true"}
+NOON = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+TODAY = NOON.date()
+
+
+def worker(employee_id: str) -> dict[str, str]:
+    return {"sub": employee_id, "roles": "worker", "department_id": "", "active": "true"}
+
+
+class Ledger:
+    """The accounting context on a fresh table, with the clock pinned (moved by `at`)."""
+
+    def __init__(self, table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        from accounting import api, close_job, on_employee_changed, on_task_event, send_payout_mail
+
+        self.table = table
+        self.api, self.job, self.mailer = api, close_job, send_payout_mail
+        self.tasks_consumer = on_task_event.lambda_handler
+        self.staff_consumer = on_employee_changed.lambda_handler
+        on_task_event.rng = random.Random(7)
+        self.now = NOON
+        monkeypatch.setattr(clock, "now", lambda: self.now)
+
+    # --- events in ---------------------------------------------------------------------------------
+    def consume(self, handler: Any, *envelopes: Envelope) -> None:
+        assert deliver(handler, *envelopes) == {"batchItemFailures": []}
+
+    def hire(self, name: str = "Popug", version: int = 1, employee_id: str | None = None) -> str:
+        employee_id = employee_id or str(uuid.uuid4())
+        event = EmployeeHiredV1(employee_id=employee_id, version=version, name=name, email=f"{name.lower()}@ates.example",
+                                position="parrot", department_id=None)  # fmt: skip
+        self.consume(self.staff_consumer, REGISTRY.envelope(event))
+        return employee_id
+
+    def created(self, task_id: str, title: str = "Feed the parrots", jira_id: str | None = "UP-1") -> Envelope:
+        return REGISTRY.envelope(TaskCreatedV2(task_id=task_id, title=title, jira_id=jira_id, description="",
+                                               due_date=None, created_by=ADMIN["sub"]))  # fmt: skip
+
+    def assigned(self, task_id: str, assignee: str, reason: str = "created") -> Envelope:
+        return REGISTRY.envelope(TaskAssignedV1(task_id=task_id, assignee_id=assignee, reason=reason))
+
+    def completed(self, task_id: str, assignee: str) -> Envelope:
+        return REGISTRY.envelope(TaskCompletedV1(task_id=task_id, assignee_id=assignee))
+
+    def task(self, assignee: str, *, complete: bool = False, title: str = "Feed the parrots") -> str:
+        task_id = str(uuid.uuid4())
+        self.consume(self.tasks_consumer, self.created(task_id, title), self.assigned(task_id, assignee))
+        if complete:
+            self.consume(self.tasks_consumer, self.completed(task_id, assignee))
+        return task_id
+
+    # --- the API -------------------------------------------------------------------------------------
+    def get(self, path: str, who: dict[str, str], query: dict[str, str] | None = None) -> tuple[int, dict]:
+        return call(self.api.lambda_handler, api_event("GET", f"/api{path}", caller=who, query=query))
+
+    def post(self, path: str, who: dict[str, str]) -> tuple[int, dict]:
+        return call(self.api.lambda_handler, api_event("POST", f"/api{path}", caller=who))
+
+    def me(self, employee_id: str) -> dict:
+        status, body = self.get("/accounting/me", worker(employee_id))
+        assert status == 200, body
+        return body
+
+    def ledger(self, employee_id: str) -> list[dict]:
+        status, body = self.get("/accounting/me/transactions", worker(employee_id), {"limit": "100"})
+        assert status == 200, body
+        return body["items"]
+
+    # --- the close -----------------------------------------------------------------------------------
+    def close(self, day: date, who: dict[str, str] = ADMIN) -> tuple[int, dict]:
+        return self.post(f"/accounting/days/{day.isoformat()}/close", who)
+
+    def day(self, day: date) -> dict:
+        status, body = self.get(f"/accounting/days/{day.isoformat()}", ADMIN)
+        assert status == 200, body
+        return body
+
+    def run_close(self, day: date, chunk: int = 7, limit: int = 200) -> list[str]:
+        """Drive the job the way its stream does: one step per recorded progress, until it is closed."""
+        from accounting import store
+
+        outcomes = []
+        for _ in range(limit):
+            job = store.get_close(day.isoformat())
+            if job is None or job.status != "closing":
+                return outcomes
+            outcomes.append(self.job.run_step(job, chunk=chunk))
+        raise AssertionError(f"the close did not finish in {limit} steps: {outcomes[-5:]}")
+
+    def send_mail(self) -> int:
+        """The mailer's event source: every queued MAIL item, as INSERT records."""
+        items = self.scan("MAIL#")
+        queued = [i for i in items if i["status"]["S"] == "queued"]
+        records = [{"eventName": "INSERT", "dynamodb": {"NewImage": i, "SequenceNumber": str(n)}}
+                   for n, i in enumerate(queued)]  # fmt: skip
+        if records:
+            assert self.mailer.lambda_handler({"Records": records}, LambdaContext()) == {"batchItemFailures": []}
+        return len(queued)
+
+    # --- what is stored ------------------------------------------------------------------------------
+    def scan(self, prefix: str) -> list[dict[str, Any]]:
+        pages = client("dynamodb").get_paginator("scan").paginate(
+            TableName=self.table, ConsistentRead=True, FilterExpression="begins_with(pk, :p)",
+            ExpressionAttributeValues={":p": {"S": prefix}},
+        )  # fmt: skip
+        return [i for page in pages for i in page["Items"]]
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        found = []
+        for item in self.scan("OUTBOX#"):
+            found += [e for e in json.loads(item["events"]["S"]) if e["event_name"] == name]
+        return found
+
+
+def fresh_accounting_table(provisioned) -> str:
+    props = provisioned.properties("AccountingTable")
+    name = f"accounting-{uuid.uuid4().hex[:12]}"
+    client("dynamodb").create_table(
+        TableName=name, AttributeDefinitions=props["AttributeDefinitions"], KeySchema=props["KeySchema"],
+        GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"], BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": props["StreamSpecification"]["StreamViewType"]},
+    )  # fmt: skip
+    return name
+
+
+@pytest.fixture()
+def books(as_function, provisioned, monkeypatch) -> Ledger:
+    as_function("AccountingPayoutMailerFunction")  # SES sender and template
+    as_function("AccountingApiFunction")
+    table = fresh_accounting_table(provisioned)
+    monkeypatch.setenv("ACCOUNTING_TABLE_NAME", table)
+    from accounting import settings
+
+    settings.get.cache_clear()
+    return Ledger(table, monkeypatch)
+
+
+def assert_books_balance(books: Ledger, *employee_ids: str) -> None:
+    """R-ACC-2: balance = opening + sum of the ledger, and each balance_after follows from the one before."""
+    from accounting import store
+
+    for employee_id in employee_ids:
+        account = store.get_account(employee_id).account
+        txs = list(store.all_transactions(employee_id))
+        assert account.balance == account.opening + sum(t.amount for t in txs)
+        running = account.opening
+        for tx in txs:
+            running += tx.amount
+            assert tx.balance_after == running
+
+
+# --- prices and booking (R-ACC-1..4) -----------------------------------------------------------------
+
+
+def test_r_acc_1_a_task_is_priced_once_by_whichever_event_comes_first(books):
+    popug = books.hire("Kesha")
+    task_id = str(uuid.uuid4())
+    # The assignment arrives before the task, the completion before the creation (R-EV-3).
+    books.consume(books.tasks_consumer, books.assigned(task_id, popug))
+    books.consume(books.tasks_consumer, books.completed(task_id, popug))
+    books.consume(books.tasks_consumer, books.created(task_id, "Polish the perch", "UP-7"))
+    priced = books.events("TaskPriced")
+    assert len(priced) == 1
+    fee, reward = priced[0]["data"]["assign_fee"], priced[0]["data"]["reward"]
+    assert 1000 <= fee <= 2000 and 2000 <= reward <= 4000
+    ledger = books.ledger(popug)
+    assert [(t["kind"], t["amount"]) for t in ledger] == [("reward", reward), ("fee", -fee)]
+    # Booked before TaskCreated arrived, the transactions still show the task's title and jira id.
+    assert {t["task"]["title"] for t in ledger} == {"Polish the perch"}
+    assert {t["task"]["jira_id"] for t in ledger} == {"UP-7"}
+    assert books.me(popug)["balance"] == reward - fee
+
+
+def test_r_acc_3_each_assignment_is_charged_exactly_once_whatever_the_redelivery(books):
+    kesha, gosha = books.hire("Kesha"), books.hire("Gosha")
+    task_id = str(uuid.uuid4())
+    created, first = books.created(task_id), books.assigned(task_id, kesha)
+    shuffled = books.assigned(task_id, gosha, "shuffle")
+    for _ in range(3):  # every event delivered three times, in one batch and across batches
+        books.consume(books.tasks_consumer, first, created, first, shuffled)
+    fee = books.events("TaskPriced")[0]["data"]["assign_fee"]
+    assert [t["amount"] for t in books.ledger(kesha)] == [-fee]
+    assert [t["amount"] for t in books.ledger(gosha)] == [-fee]
+    assert "shuffle" in books.ledger(gosha)[0]["reason"]
+    assert len(books.events("TransactionRecorded")) == 2
+
+
+def test_r_acc_4_a_completion_is_rewarded_once_to_the_assignee(books):
+    popug = books.hire()
+    task_id = books.task(popug, complete=True)
+    books.consume(books.tasks_consumer, books.completed(task_id, popug))  # redelivered with a new event id too
+    rewards = [t for t in books.ledger(popug) if t["kind"] == "reward"]
+    assert len(rewards) == 1 and rewards[0]["task_id"] == task_id
+
+
+def test_r_acc_2_concurrent_fees_for_one_popug_keep_the_ledger_whole(books):
+    popug = books.hire()
+    tasks = [str(uuid.uuid4()) for _ in range(16)]
+    errors: list[BaseException] = []
+
+    def book(chunk: list[str]) -> None:
+        try:
+            for task_id in chunk:
+                books.consume(books.tasks_consumer, books.assigned(task_id, popug))
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=book, args=(tasks[i::4],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    ledger = books.ledger(popug)
+    assert len(ledger) == 16 and {t["task_id"] for t in ledger} == set(tasks)
+    assert_books_balance(books, popug)
+
+
+def test_staff_events_name_the_popug_newest_version_wins_and_dismissal_keeps_the_balance(books):
+    popug = books.hire("Kesha", version=2)
+    books.hire("Old name", version=1, employee_id=popug)  # late and old: ignored
+    books.task(popug)
+    books.consume(books.staff_consumer, REGISTRY.envelope(
+        EmployeeDismissedV1(employee_id=popug, version=3, dismissed_at=NOON)))  # fmt: skip
+    me = books.me(popug)
+    assert me["name"] == "Kesha" and me["dismissed"] is True and me["balance"] < 0
+
+
+def test_task_created_v1_is_read_through_its_upcast(books):
+    popug = books.hire()
+    task_id = str(uuid.uuid4())
+    v1 = REGISTRY.envelope(TaskCreatedV1(task_id=task_id, title="[UP-9] Sweep the cage", description="",
+                                         created_by=ADMIN["sub"]))  # fmt: skip
+    books.consume(books.tasks_consumer, v1, books.assigned(task_id, popug))
+    task = books.ledger(popug)[0]["task"]
+    assert (task["jira_id"], task["title"]) == ("UP-9", "Sweep the cage")
+
+
+# --- the close (R-ACC-5) ------------------------------------------------------------------------------
+
+
+def three_popugs(books: Ledger) -> tuple[str, str, str]:
+    """One in profit (a reward beats any fee), one in debt, one at zero."""
+    rich, poor, idle = books.hire("Rich"), books.hire("Poor"), books.hire("Idle")
+    books.task(rich, complete=True)
+    books.task(poor)
+    return rich, poor, idle
+
+
+def test_r_acc_5_close_pays_positive_balances_emails_them_and_carries_debts(books, emulator):
+    from devstack import emulator as emulator_module
+
+    rich, poor, idle = three_popugs(books)
+    owed, debt = books.me(rich)["balance"], books.me(poor)["balance"]
+    assert owed > 0 > debt
+    status, body = books.close(TODAY)
+    assert status == 202 and body["status"] == "closing"
+    books.run_close(TODAY)
+    day = books.day(TODAY)
+    assert (day["status"], day["popugs_paid"], day["total_paid"], day["popugs_in_red"]) == ("closed", 1, owed, 1)
+    assert day["total"] == 3 and day["done"] == 3 and day["next_open_day"] == (TODAY + timedelta(days=1)).isoformat()
+    assert books.me(rich)["balance"] == 0 and books.me(poor)["balance"] == debt and books.me(idle)["balance"] == 0
+    payout = books.ledger(rich)[0]
+    assert (payout["kind"], payout["amount"], payout["balance_after"]) == ("payout", -owed, 0)
+    closed = books.events("DayClosed")
+    assert [e["data"] for e in closed] == [{"business_day": TODAY.isoformat(), "popugs_paid": 1, "total_paid": owed,
+                                            "popugs_in_red": 1}]  # fmt: skip
+
+    before = len(emulator_module.sent_emails(emulator))
+    assert books.send_mail() == 1
+    sent = emulator_module.sent_emails(emulator)[before:]
+    assert [m["to"] for m in sent] == [["rich@ates.example"]]
+    amount = f"${owed // 100}.{owed % 100:02d}"
+    assert amount in sent[0]["subject"] and "Feed the parrots" in sent[0]["body"]["text"]
+    assert books.day(TODAY)["emails_sent"] == 1
+
+    # Closing the same day again pays nothing more and queues no email.
+    status, body = books.close(TODAY)
+    assert status == 202 and body["status"] == "closed"
+    assert books.run_close(TODAY) == []
+    assert books.send_mail() == 0
+    assert [t["kind"] for t in books.ledger(rich)].count("payout") == 1
+    assert_books_balance(books, rich, poor, idle)
+
+
+def test_r_acc_5_two_closes_at_once_pay_each_popug_once(books):
+    popugs = [books.hire(f"P{i}") for i in range(12)]
+    for popug in popugs:
+        books.task(popug, complete=True)
+    answers: list[tuple[int, dict]] = []
+    starters = [threading.Thread(target=lambda: answers.append(books.close(TODAY))) for _ in range(2)]
+    for t in starters:
+        t.start()
+    for t in starters:
+        t.join()
+    assert [s for s, _ in answers] == [202, 202]
+    # Two runners drive the same steps concurrently (a duplicate stream delivery, or a nudge racing a retry).
+    runners = [threading.Thread(target=books.run_close, args=(TODAY, 5)) for _ in range(2)]
+    for t in runners:
+        t.start()
+    for t in runners:
+        t.join()
+    day = books.day(TODAY)
+    assert day["status"] == "closed" and day["popugs_paid"] == 12
+    for popug in popugs:
+        assert [t["kind"] for t in books.ledger(popug)].count("payout") == 1
+        assert books.me(popug)["balance"] == 0
+    assert len(books.events("DayClosed")) == 1
+    assert books.send_mail() == sum(len(json.loads(i["destinations"]["S"])) > 0 for i in books.scan("MAIL#"))
+    assert books.day(TODAY)["emails_sent"] == 12
+
+
+def test_r_acc_5_a_close_that_crashes_half_way_and_runs_again_pays_once(books, monkeypatch):
+    from shared import dynamo
+
+    popugs = [books.hire(f"P{i}") for i in range(25)]
+    for popug in popugs:
+        books.task(popug, complete=True)
+    assert books.close(TODAY)[0] == 202
+    real = dynamo.transact
+    commits = {"n": 0}
+
+    def crash_after_two(actions, failures=None):
+        if commits["n"] == 2:
+            raise RuntimeError("the function died here")
+        commits["n"] += 1
+        return real(actions, failures)
+
+    monkeypatch.setattr(dynamo, "transact", crash_after_two)
+    with pytest.raises(RuntimeError):
+        books.run_close(TODAY, chunk=25)  # count, then one pay batch of 10, then death
+    monkeypatch.setattr(dynamo, "transact", real)
+    books.run_close(TODAY, chunk=25)
+    day = books.day(TODAY)
+    assert (day["status"], day["popugs_paid"], day["done"]) == ("closed", 25, 25)
+    for popug in popugs:
+        assert [t["kind"] for t in books.ledger(popug)].count("payout") == 1
+    assert sum(len(json.loads(i["destinations"]["S"])) for i in books.scan("MAIL#")) == 25
+
+
+def test_r_acc_2_what_is_booked_while_a_day_closes_belongs_to_the_next_day(books):
+    popug = books.hire()
+    books.task(popug, complete=True)
+    owed = books.me(popug)["balance"]
+    assert books.close(TODAY)[0] == 202
+    late = books.task(popug)  # booked after the close began, before the job reached the popug
+    books.run_close(TODAY)
+    ledger = books.ledger(popug)
+    fee = next(t for t in ledger if t["task_id"] == late and t["kind"] == "fee")
+    payout = next(t for t in ledger if t["kind"] == "payout")
+    assert fee["business_day"] == (TODAY + timedelta(days=1)).isoformat()
+    assert payout["amount"] == -owed and payout["business_day"] == TODAY.isoformat()  # the day's balance, not today's
+    assert books.me(popug)["balance"] == fee["amount"]
+    assert_books_balance(books, popug)
+
+
+def test_r_acc_5_days_close_in_order_and_never_in_the_future(books):
+    books.hire()
+    books.task(books.hire(), complete=True)  # the system's first day is TODAY
+    tomorrow = TODAY + timedelta(days=1)
+    status, body = books.close(tomorrow)
+    assert (status, body["error"]["code"]) == (409, "future_day")
+    status, body = books.close(TODAY - timedelta(days=1))
+    assert (status, body["error"]["code"]) == (409, "before_first_day")
+    books.now = NOON + timedelta(days=2)
+    status, body = books.close(tomorrow)
+    assert (status, body["error"]["code"]) == (409, "previous_day_open")
+    assert TODAY.isoformat() in body["error"]["message"]
+
+
+def test_r_acc_5_the_schedule_closes_every_open_day_up_to_yesterday(books):
+    from accounting import daily_close
+
+    popug = books.hire()
+    books.task(popug, complete=True)
+    books.now = NOON + timedelta(days=3)  # the stack was down for two nights
+    result = daily_close.lambda_handler({}, LambdaContext())
+    assert result["closing"] == TODAY.isoformat()
+    books.run_close(TODAY)
+    for offset in (1, 2):
+        books.run_close(TODAY + timedelta(days=offset))
+    assert [books.day(TODAY + timedelta(days=n))["status"] for n in range(4)] == ["closed"] * 3 + ["open"]
+    assert books.me(popug)["balance"] == 0
+    assert daily_close.lambda_handler({}, LambdaContext())["closing"] is None
+
+
+# --- who sees what (R-ACC-6) and bad input --------------------------------------------------------------
+
+
+def test_r_acc_6_roles_decide_whose_money_one_sees(books):
+    kesha, gosha = books.hire("Kesha"), books.hire("Gosha")
+    books.task(kesha)
+    status, body = books.get(f"/accounting/accounts/{gosha}/transactions", worker(kesha))
+    assert (status, body["error"]["code"]) == (403, "forbidden")
+    assert books.get(f"/accounting/accounts/{kesha}/transactions", worker(kesha))[0] == 200
+    assert books.get("/accounting/accounts", worker(kesha))[0] == 403
+    status, body = books.get("/accounting/accounts", ACCOUNTANT)
+    assert status == 200 and [a["name"] for a in body["items"]] == ["Gosha", "Kesha"]
+    assert books.get(f"/accounting/accounts/{kesha}/transactions", ACCOUNTANT)[0] == 200
+    assert books.close(TODAY, ACCOUNTANT)[0] == 403
+    assert books.get(f"/accounting/days/{TODAY}", worker(kesha))[0] == 403
+
+
+def test_r_acc_6_stats_per_day_with_management_earnings(books):
+    rich, poor, _ = three_popugs(books)
+    fees = -sum(t["amount"] for p in (rich, poor) for t in books.ledger(p) if t["kind"] == "fee")
+    rewards = sum(t["amount"] for t in books.ledger(rich) if t["kind"] == "reward")
+    books.close(TODAY)
+    books.run_close(TODAY)
+    status, body = books.get("/accounting/stats", ACCOUNTANT, {"from": (TODAY - timedelta(days=1)).isoformat(),
+                                                               "to": (TODAY + timedelta(days=1)).isoformat()})  # fmt: skip
+    assert status == 200
+    yesterday, today, tomorrow = body["items"]
+    paid = -books.ledger(rich)[0]["amount"]
+    assert today == {"date": TODAY.isoformat(), "status": "closed", "management_earnings": fees - rewards,
+                     "fees": fees, "rewards": rewards, "payouts": paid, "popugs_paid": 1, "popugs_in_red": 1}  # fmt: skip
+    assert yesterday["fees"] == 0 and tomorrow["status"] == "open" and tomorrow["popugs_in_red"] is None
+    assert body["totals"]["management_earnings"] == fees - rewards
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "code"),
+    [
+        ("/accounting/stats", {"from": "2026-13-01", "to": "2026-12-01"}, "invalid_date"),
+        ("/accounting/stats", {"from": "27.11.2026", "to": "2026-12-01"}, "invalid_date"),
+        ("/accounting/stats", {"from": "2025-01-01", "to": "2026-01-02"}, "invalid_range"),
+        ("/accounting/stats", {"from": "2026-12-02", "to": "2026-12-01"}, "invalid_range"),
+        ("/accounting/days/2026-02-30", None, "invalid_date"),
+        ("/accounting/days/yesterday", None, "invalid_date"),
+    ],
+)
+def test_bad_dates_and_ranges_are_422_and_change_nothing(books, path, query, code):
+    status, body = books.get(path, ADMIN, query)
+    assert (status, body["error"]["code"]) == (422, code)
+    status, body = books.post("/accounting/days/27-11-2026/close", ADMIN)
+    assert (status, body["error"]["code"]) == (422, "invalid_date")
+    assert books.scan("CALENDAR") == []
+
+
+# --- retention (R-ACC-7) ------------------------------------------------------------------------------
+
+
+def test_r_acc_7_year_old_transactions_go_into_the_opening_amount_and_balances_stay(books):
+    from accounting import store
+
+    popug = books.hire()
+    year_ago = NOON - timedelta(days=370)
+    books.now = year_ago
+    books.task(popug)  # the system's first day is 370 days ago
+    old_fee = books.ledger(popug)[0]["amount"]
+    # Every day since then closed with nothing to pay (the popug is in debt): only the calendar moved.
+    client("dynamodb").update_item(
+        TableName=books.table, Key={"pk": {"S": "CALENDAR"}, "sk": {"S": "CALENDAR"}},
+        UpdateExpression="SET next_open = :today", ExpressionAttributeValues={":today": {"S": TODAY.isoformat()}},
+    )  # fmt: skip
+    books.now = NOON
+    books.task(popug)
+    balance = books.me(popug)["balance"]
+    books.close(TODAY)
+    books.run_close(TODAY)
+    me = books.me(popug)
+    assert me["balance"] == balance and me["opening_amount"] == old_fee
+    kept = list(store.all_transactions(popug))
+    assert [(t.kind, t.business_day) for t in kept] == [("fee", TODAY.isoformat())]
+    assert store.retained_from() == domain_cutoff(TODAY) + timedelta(days=1)
+    assert_books_balance(books, popug)
+
+
+def domain_cutoff(day: date) -> date:
+    from accounting import domain
+
+    return domain.retention_cutoff(day)
