@@ -54,8 +54,9 @@ class Ledger:
 
     def hire(self, name: str = "Popug", version: int = 1, employee_id: str | None = None) -> str:
         employee_id = employee_id or str(uuid.uuid4())
-        event = EmployeeHiredV1(employee_id=employee_id, version=version, name=name, email=f"{name.lower()}@ates.example",
-                                position="parrot", department_id=None)  # fmt: skip
+        email = f"{name.lower()}@ates.example"
+        event = EmployeeHiredV1(employee_id=employee_id, version=version, name=name, email=email, position="parrot",
+                                department_id=None)  # fmt: skip
         self.consume(self.staff_consumer, REGISTRY.envelope(event))
         return employee_id
 
@@ -229,7 +230,7 @@ def test_r_acc_2_concurrent_fees_for_one_popug_keep_the_ledger_whole(books):
         try:
             for task_id in chunk:
                 books.consume(books.tasks_consumer, books.assigned(task_id, popug))
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=book, args=(tasks[i::4],)) for i in range(4)]
@@ -434,13 +435,15 @@ def test_r_acc_6_stats_per_day_with_management_earnings(books):
     rewards = sum(t["amount"] for t in books.ledger(rich) if t["kind"] == "reward")
     books.close(TODAY)
     books.run_close(TODAY)
-    status, body = books.get("/accounting/stats", ACCOUNTANT, {"from": (TODAY - timedelta(days=1)).isoformat(),
-                                                               "to": (TODAY + timedelta(days=1)).isoformat()})  # fmt: skip
+    around = {"from": (TODAY - timedelta(days=1)).isoformat(), "to": (TODAY + timedelta(days=1)).isoformat()}
+    status, body = books.get("/accounting/stats", ACCOUNTANT, around)
     assert status == 200
     yesterday, today, tomorrow = body["items"]
     paid = -books.ledger(rich)[0]["amount"]
-    assert today == {"date": TODAY.isoformat(), "status": "closed", "management_earnings": fees - rewards,
-                     "fees": fees, "rewards": rewards, "payouts": paid, "popugs_paid": 1, "popugs_in_red": 1}  # fmt: skip
+    assert today == {
+        "date": TODAY.isoformat(), "status": "closed", "management_earnings": fees - rewards, "fees": fees,
+        "rewards": rewards, "payouts": paid, "popugs_paid": 1, "popugs_in_red": 1,
+    }  # fmt: skip
     assert yesterday["fees"] == 0 and tomorrow["status"] == "open" and tomorrow["popugs_in_red"] is None
     assert body["totals"]["management_earnings"] == fees - rewards
 
