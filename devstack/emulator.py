@@ -140,8 +140,9 @@ def sent_emails(endpoint_url: str, timeout: float = 10.0) -> list[dict[str, Any]
     Each message: ``id, kind ("simple"|"templated"|"raw"), source, to, cc, bcc, destinations (all
     recipients), subject, body {"text", "html"}, sent_at (ISO 8601 UTC), timestamp (epoch s),
     account_id, region``, plus ``template, template_data`` for templated and ``raw_data`` for raw
-    ones. Read from this module's route; a plain moto server (``--endpoint``) lacks it, so its
-    ``/moto-api/data.json`` is read instead (no times, no region, one body only).
+    ones. A bulk templated send is one templated message per destination, as SES sends it. Read from
+    this module's route; a plain moto server (``--endpoint``) lacks it, so its ``/moto-api/data.json``
+    is read instead (no times, no region, one body only, templates not rendered).
     """
     base = endpoint_url.rstrip("/")
     try:
@@ -150,9 +151,17 @@ def sent_emails(endpoint_url: str, timeout: float = 10.0) -> list[dict[str, Any]
         pass  # not a devstack emulator: moto answers that path as S3 (an error)
     data = _get_json(base + "/moto-api/data.json", timeout)
     found = []
+    ses = data.get("ses", {})
     for kind, models in (("simple", "Message"), ("templated", "TemplateMessage"), ("raw", "RawMessage")):
-        for raw in data.get("ses", {}).get(models, []):
+        for raw in ses.get(models, []):
+            if kind == "templated" and isinstance(raw.get("destinations"), list):
+                continue  # moto's one record of a bulk send: its BulkTemplateMessage (below) has the ids
             found.append(_describe(kind, _Attrs(raw), account_id=None, region=None))
+    for bulk in ses.get("BulkTemplateMessage", []):
+        for message_id, entry in zip(bulk.get("ids", []), bulk.get("destinations", []), strict=False):
+            single = {**bulk, "id": message_id, "destinations": entry.get("Destination") or {}}
+            single["template_data"] = _merged(bulk.get("template_data"), entry.get("ReplacementTemplateData"))
+            found.append(_describe("templated", _Attrs(single), account_id=None, region=None))
     return found
 
 
@@ -287,7 +296,8 @@ def _install_mailbox_support() -> None:
     """Record what moto drops: when each message was sent, both bodies, the rendered template.
 
     moto's ``Message`` keeps one body (the HTML one if both were given) and no time; its
-    ``TemplateMessage`` keeps the template name and data, not what was sent.
+    ``TemplateMessage`` keeps the template name and data, not what was sent; a bulk templated send
+    is ONE ``TemplateMessage`` for all its destinations, under an id the caller never sees.
     """
     from moto.ses import models as ses_models
     from moto.ses.responses import EmailResponse
@@ -334,6 +344,27 @@ def _install_mailbox_support() -> None:
 
     ses_models.SESBackend.send_templated_email = send_templated_email  # type: ignore[method-assign]
 
+    send_bulk = ses_models.SESBackend.send_bulk_templated_email
+
+    def send_bulk_templated_email(self: Any, source: str, template: str, template_data: str, destinations: Any) -> Any:
+        bulk = send_bulk(self, source, template, template_data, destinations)
+        # SES sends one message per destination, rendered with its own data, under the ids it returns
+        # (`Status`): record those in place of moto's single record (found by its destinations list).
+        singles = []
+        for message_id, entry in zip(bulk.ids, destinations, strict=True):
+            data = _merged(template_data, entry.get("ReplacementTemplateData"))
+            single = ses_models.TemplateMessage(message_id, source, template, data, entry.get("Destination") or {})
+            single.devstack_rendered = _render(self, template, data)
+            singles.append(single)
+        sent = self.sent_messages
+        for index in range(len(sent) - 1, -1, -1):
+            if getattr(sent[index], "destinations", None) is destinations:
+                sent[index : index + 1] = singles
+                break
+        return bulk
+
+    ses_models.SESBackend.send_bulk_templated_email = send_bulk_templated_email  # type: ignore[method-assign]
+
 
 def _stamped(init: Callable[..., None]) -> Callable[..., None]:
     def stamped_init(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -351,12 +382,20 @@ def _annotate(sent: list[Any], message_id: str, **attributes: Any) -> None:
             return
 
 
+def _merged(default: str | None, replacement: str | None) -> str:
+    """A bulk destination's template data: the default data with its ReplacementTemplateData over it."""
+    try:
+        return json.dumps({**json.loads(default or "{}"), **json.loads(replacement or "{}")})
+    except (ValueError, TypeError):  # not JSON objects: SES fails to render it; the mailbox shows what was given
+        return replacement or default or "{}"
+
+
 def _render(backend: Any, template_name: str, template_data: str) -> dict[str, Any] | None:
     from moto.ses.template import parse_template
 
     template = backend.templates.get(template_name)
     try:
-        data = json.loads(template_data)
+        data = _printable(json.loads(template_data))
         return {
             part: parse_template(str(template[f"{part}_part"]), data) if template.get(f"{part}_part") else None
             for part in ("subject", "text", "html")
@@ -378,6 +417,29 @@ def _ses_messages() -> list[dict[str, Any]]:
                     found.append(_describe(kind, message, account_id=account_id, region=region))
     found.sort(key=lambda m: m["timestamp"] or 0)
     return found
+
+
+class _Printed(str):
+    """A number or boolean as Handlebars (SES) prints it, still false in ``{{#if}}`` when it was (0, false)."""
+
+    value: Any
+
+    def __new__(cls, value: Any) -> _Printed:
+        printed = super().__new__(cls, json.dumps(value))
+        printed.value = value
+        return printed
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+
+def _printable(data: Any) -> Any:
+    """Template data with its numbers and booleans as text: moto's renderer joins strings only (it fails on 3)."""
+    if isinstance(data, dict):
+        return {key: _printable(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_printable(value) for value in data]
+    return _Printed(data) if isinstance(data, bool | int | float) else data
 
 
 class _Attrs:
@@ -402,12 +464,6 @@ def _describe(kind: str, message: Any, account_id: str | None, region: str | Non
     elif kind == "templated":
         rendered = getattr(message, "devstack_rendered", None) or {}
         subject, text, html = rendered.get("subject"), rendered.get("text"), rendered.get("html")
-    if isinstance(destinations, list) and kind == "templated":  # bulk: [{"Destination": {...}}, ...]
-        merged: dict[str, list[str]] = {}
-        for entry in destinations:
-            for field, addresses in (entry.get("Destination") or {}).items():
-                merged.setdefault(field, []).extend(addresses)
-        destinations = merged
     if kind == "raw":
         parsed = email.message_from_string(getattr(message, "raw_data", "") or "", policy=email.policy.default)
         subject = str(parsed.get("Subject") or "") or None

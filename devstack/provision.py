@@ -58,6 +58,8 @@ SKIP_REASONS = {
     "AWS::Logs::MetricFilter": "metrics are not collected locally",
 }
 UNSUPPORTED = "not supported by devstack"
+# What an AWS::SES::Template's `Template` property holds (SES v1: moto's sesv2 has no templates).
+SES_TEMPLATE = ("TemplateName", "SubjectPart", "TextPart", "HtmlPart")
 
 
 @dataclass(frozen=True)
@@ -453,8 +455,13 @@ class _Provisioner:
         self._record(logical_id, identity)
 
     def _ses_template(self, logical_id: str, props: dict[str, Any]) -> None:
-        template = dict(props["Template"])
-        template.setdefault("TemplateName", self.stack.physical_name(logical_id))
+        # CloudFormation rejects a property it does not know (e.g. a misspelt `HTMLPart`); so does devstack,
+        # rather than provision a template that differs from the one AWS would hold.
+        template = dict(props.get("Template") or {})
+        unknown = [k for k in props if k != "Template"] + [f"Template.{k}" for k in template if k not in SES_TEMPLATE]
+        if unknown:
+            raise ValueError(f"unsupported property {', '.join(unknown)} (Template holds {', '.join(SES_TEMPLATE)})")
+        template.setdefault("TemplateName", self.stack.physical_name(logical_id))  # CloudFormation makes one up
         client = self.client("ses")
         try:
             client.create_template(Template=template)
@@ -462,7 +469,7 @@ class _Provisioner:
             if not _exists(error, "AlreadyExists", "AlreadyExistsException"):
                 raise
             client.update_template(Template=template)
-        self._record(logical_id, template["TemplateName"])
+        self._record(logical_id, template["TemplateName"], Id=template["TemplateName"])  # Ref: the name, as in AWS
 
     def _ses_configuration_set(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("Name") or self.stack.physical_name(logical_id)

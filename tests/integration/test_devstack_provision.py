@@ -162,3 +162,74 @@ def test_provisioning_again_on_the_same_emulator_reuses_what_is_there(provisione
     again = provision.provision(provisioned.stack, fresh_emulator)
     assert again.resolver.ref("SigningKey") == provisioned.resolver.ref("SigningKey")
     assert again.resolver.get_att("AuthTable", "StreamArn") == provisioned.resolver.get_att("AuthTable", "StreamArn")
+
+
+SES_FIXTURE = textwrap.dedent(
+    """
+    AWSTemplateFormatVersion: "2010-09-09"
+    Transform: AWS::Serverless-2016-10-31
+    Parameters:
+      Stage: {Type: String, Default: local}
+    Resources:
+      PayoutEmailTemplate:
+        Type: AWS::SES::Template
+        Properties:
+          Template:
+            TemplateName: !Sub ates-${Stage}-payout
+            SubjectPart: "Your aTES payout for {{day}}: {{amount}}"
+            TextPart: "Hello {{name}},\\n{{#each transactions}}{{when}} {{amount}}\\n{{/each}}"
+            HtmlPart: "<p>Hello {{name}}</p>"
+      UnnamedTemplate:
+        Type: AWS::SES::Template
+        Properties:
+          Template: {SubjectPart: "Hi {{name}}", TextPart: "Hi"}
+      PayoutFunction:
+        Type: AWS::Serverless::Function
+        Properties:
+          Runtime: python3.12
+          CodeUri: fns/
+          Handler: payout.handler
+          Environment:
+            Variables:
+              PAYOUT_TEMPLATE: !Ref PayoutEmailTemplate
+              UNNAMED_TEMPLATE: !Ref UnnamedTemplate
+    """
+)
+
+
+def _load(tmp_path, text: str, stage: str = "local") -> template.Stack:
+    (tmp_path / "template.yaml").write_text(text)
+    return template.load(tmp_path / "template.yaml", {"Stage": stage}, stack_name=f"ses-{stage}")
+
+
+def test_ses_templates_are_created_and_ref_gives_their_name(tmp_path, fresh_emulator):
+    stack = _load(tmp_path, SES_FIXTURE, stage="tpl")
+    result = provision.provision(stack, fresh_emulator)
+    ses = aws("ses", fresh_emulator)
+    payout = ses.get_template(TemplateName="ates-tpl-payout")["Template"]
+    assert payout["SubjectPart"] == "Your aTES payout for {{day}}: {{amount}}"
+    assert payout["TextPart"] == "Hello {{name}},\n{{#each transactions}}{{when}} {{amount}}\n{{/each}}"
+    assert payout["HtmlPart"] == "<p>Hello {{name}}</p>"
+    assert result.created["PayoutEmailTemplate"] == "AWS::SES::Template"
+    env = functions_from(result)["PayoutFunction"].environment  # what the function sees, as in CloudFormation
+    assert env["PAYOUT_TEMPLATE"] == "ates-tpl-payout" == result.resolver.get_att("PayoutEmailTemplate", "Id")
+    assert env["UNNAMED_TEMPLATE"] == "ses-tpl-UnnamedTemplate"  # a stable name when the template gives none
+    assert ses.get_template(TemplateName="ses-tpl-UnnamedTemplate")["Template"]["SubjectPart"] == "Hi {{name}}"
+
+    # provisioning again (an --endpoint emulator that outlived devstack) updates the template in place
+    provision.provision(_load(tmp_path, SES_FIXTURE.replace("Your aTES payout", "Payout"), stage="tpl"), fresh_emulator)
+    assert ses.get_template(TemplateName="ates-tpl-payout")["Template"]["SubjectPart"].startswith("Payout for")
+
+
+@pytest.mark.parametrize(
+    ("properties", "named"),
+    [
+        ("{Template: {TemplateName: t-typo, SubjectPart: s, HTMLPart: h}}", "Template.HTMLPart"),
+        ("{Template: {TemplateName: t-extra, SubjectPart: s}, Tags: [{Key: k, Value: v}]}", "Tags"),
+    ],
+)
+def test_an_unsupported_ses_template_property_is_reported_not_ignored(tmp_path, fresh_emulator, properties, named):
+    text = "Parameters: {Stage: {Type: String}}\n"
+    text += f"Resources:\n  Mail: {{Type: AWS::SES::Template, Properties: {properties}}}\n"
+    with pytest.raises(provision.ProvisionError, match=rf"Mail \(AWS::SES::Template\).*unsupported property {named}"):
+        provision.provision(_load(tmp_path, text), fresh_emulator)
