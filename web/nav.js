@@ -10,6 +10,7 @@
 //   path     "/accounts", or a pattern with parameters ("/tasks/:id" -> ctx.params.id)
 //   label    text in the navigation; omit for pages reached by links only (details, forms)
 //   roles    null = anyone signed in; otherwise the user needs ANY of these roles
+//   navRoles optional: who sees the label in the navigation, when that is fewer people than `roles` allows
 //   section  optional navigation group heading ("Work", "Money", "Insights", "People", "Administration")
 //   page     the page module
 
@@ -19,6 +20,11 @@ import * as changePassword from "./pages/change-password.js";
 import * as createTask from "./pages/create-task.js";
 import * as employeeEdit from "./pages/employee-edit.js";
 import * as hire from "./pages/hire.js";
+import * as moneyAccount from "./pages/money-account.js";
+import * as moneyAccounts from "./pages/money-accounts.js";
+import * as moneyBalance from "./pages/money-balance.js";
+import * as moneyClose from "./pages/money-close.js";
+import * as moneyStats from "./pages/money-stats.js";
 import * as myTasks from "./pages/my-tasks.js";
 import * as orgChart from "./pages/org-chart.js";
 import * as profile from "./pages/profile.js";
@@ -38,6 +44,14 @@ export const ENTRIES = [
   { id: "all-tasks", path: "/tasks", label: "All tasks", roles: ["manager", "admin"], section: "Work", page: allTasks },
   { id: "create-task", path: "/tasks/new", label: "Create task", roles: ANYONE, section: "Work", page: createTask },
   { id: "shuffle", path: "/tasks/shuffle", label: "Shuffle", roles: ["manager", "admin"], section: "Work", page: shuffle },
+  // Accounting (SPEC §6). Anyone may open their own balance; it is in the navigation for workers (the
+  // popugs who earn), while admins and accountants have every account and the statistics.
+  { id: "my-balance", path: "/money", label: "My balance", roles: ANYONE, navRoles: ["worker"], section: "Money", page: moneyBalance },
+  { id: "money-accounts", path: "/money/accounts", label: "Balances", roles: ["admin", "accountant"], section: "Money", page: moneyAccounts },
+  // A worker may read their own account's ledger too (the page sends them to /money); the API answers 403 for others.
+  { id: "money-account", path: "/money/accounts/:id", roles: ANYONE, page: moneyAccount },
+  { id: "money-stats", path: "/money/stats", label: "Accounting stats", roles: ["admin", "accountant"], section: "Money", page: moneyStats },
+  { id: "money-close", path: "/money/close", label: "Close day", roles: ["admin"], section: "Money", page: moneyClose },
   { id: "staff", path: "/staff", label: "Staff", roles: ANYONE, section: "People", page: staff },
   { id: "hire", path: "/staff/hire", roles: ["admin"], page: hire },
   { id: "employee-edit", path: "/staff/:id/edit", roles: ["admin"], page: employeeEdit },
@@ -61,7 +75,7 @@ export function navFor(userRoles, entries = ENTRIES) {
   const groups = [];
   const bySection = new Map();
   for (const entry of entries) {
-    if (!entry.label || !hasAnyRole(userRoles, entry.roles)) continue;
+    if (!entry.label || !hasAnyRole(userRoles, entry.navRoles ?? entry.roles)) continue;
     const section = entry.section ?? "";
     if (!bySection.has(section)) {
       const group = { section, entries: [] };

@@ -182,7 +182,9 @@ def test_r_staff_1_r_auth_4_hire_invite_sign_in_promote_dismiss(signed_in: Page,
         expect(popug.get_by_test_id("user-email")).to_have_text(email)
         expect(popug.get_by_test_id("user-roles")).to_have_text("worker")
         nav = popug.get_by_role("navigation", name="Main")
-        expect(nav.get_by_role("link")).to_have_text(["My profile", "My tasks", "Create task", "Staff", "Org chart"])
+        expect(nav.get_by_role("link")).to_have_text(
+            ["My profile", "My tasks", "Create task", "My balance", "Staff", "Org chart"]
+        )
         expect(popug.get_by_test_id("profile-department")).to_have_text(department)
         popug.get_by_test_id("nav-staff").click()
         expect(popug.get_by_test_id("staff-row").first).to_be_visible()

@@ -51,8 +51,8 @@ POOL_TIMEOUT_S = 30.0
 SHUFFLE_TIMEOUT_MS = 45_000
 PHONE = {"width": 390, "height": 844}
 NEVER_ASSIGNEES = {"manager", "admin"}
-WORKER_NAV = ["My profile", "My tasks", "Create task", "Staff", "Org chart"]
-MANAGER_NAV = ["My profile", "My tasks", "All tasks", "Create task", "Shuffle", "Staff", "Org chart"]
+WORKER_NAV = ["My profile", "My tasks", "Create task", "My balance", "Staff", "Org chart"]
+MANAGER_NAV = ["My profile", "My tasks", "All tasks", "Create task", "Shuffle", "My balance", "Staff", "Org chart"]
 
 
 @dataclass(frozen=True)

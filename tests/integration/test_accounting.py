@@ -45,12 +45,19 @@ class Ledger:
         self.tasks_consumer = on_task_event.lambda_handler
         self.staff_consumer = on_employee_changed.lambda_handler
         on_task_event.rng = random.Random(7)
+        self.delivered: list[dict[str, Any]] = []  # every event consumed, as the audit's event source
         self.now = NOON
         monkeypatch.setattr(clock, "now", lambda: self.now)
 
     # --- events in ---------------------------------------------------------------------------------
     def consume(self, handler: Any, *envelopes: Envelope) -> None:
         assert deliver(handler, *envelopes) == {"batchItemFailures": []}
+        self.delivered += [e.model_dump(mode="json") for e in envelopes]
+
+    def audit(self) -> dict[str, Any]:
+        from accounting import audit
+
+        return audit.run(self.delivered + self.events("TaskPriced"))
 
     def hire(self, name: str = "Popug", version: int = 1, employee_id: str | None = None) -> str:
         employee_id = employee_id or str(uuid.uuid4())
@@ -500,3 +507,28 @@ def domain_cutoff(day: date) -> date:
     from accounting import domain
 
     return domain.retention_cutoff(day)
+
+
+# --- the audit: invariants as a check anyone can run ---------------------------------------------------
+
+
+def test_the_audit_passes_on_honest_books_and_names_what_is_wrong(books):
+    rich, poor, idle = three_popugs(books)
+    books.consume(books.tasks_consumer, books.assigned(str(uuid.uuid4()), poor))  # priced on first sight
+    books.close(TODAY)
+    books.run_close(TODAY)
+    report = books.audit()
+    assert report["ok"], report["problems"]
+    assert (report["accounts"], report["fees"], report["rewards"], report["payouts"]) == (3, 3, 1, 1)
+
+    # A fee nobody booked: an assignment the consumer never saw.
+    books.delivered.append(books.assigned(str(uuid.uuid4()), idle).model_dump(mode="json"))
+    # A balance that drifted from its ledger.
+    client("dynamodb").update_item(
+        TableName=books.table, Key={"pk": {"S": f"BALANCE#{poor[0]}"}, "sk": {"S": poor}},
+        UpdateExpression="ADD balance :one", ExpressionAttributeValues={":one": {"N": "1"}},
+    )  # fmt: skip
+    report = books.audit()
+    assert not report["ok"] and report["problem_count"] == 2
+    assert any("no fee booked for " + idle in p for p in report["problems"])
+    assert any(p.startswith(f"{poor}: balance") for p in report["problems"])

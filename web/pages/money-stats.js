@@ -1,0 +1,302 @@
+// Accounting stats (admins and accountants, R-ACC-6): for each business day from `from` to `to` (the last
+// 14 days up to today unless the URL says otherwise: /money/stats?from=2026-11-01&to=2026-11-14), the day's
+// status, management earnings (−(fees + rewards as the popugs' ledgers see them) = fees − rewards), fees,
+// rewards, payouts, popugs paid and popugs in the red (known once the day is closed), then the totals; and a
+// small bar chart of the management earnings per day (inline SVG; the table says the same in words).
+// GET /api/accounting/stats?from=YYYY-MM-DD&to=YYYY-MM-DD (at most 366 days: 422 otherwise).
+
+import { api, describeError, isAbort } from "../api.js";
+import { field } from "../forms.js";
+import {
+  addDays,
+  dayStatusChip,
+  daysBetween,
+  formatDay,
+  formatMoney,
+  isIsoDate,
+  money,
+  svg,
+  todayIso,
+} from "../money.js";
+import { h, pageHeader, renderLoadError, setBusy, showMessage, statusRegion } from "../ui.js";
+
+export const title = "Accounting stats";
+const DEFAULT_DAYS = 14;
+const MAX_DAYS = 366;
+
+function readRange(query) {
+  const today = todayIso();
+  const to = isIsoDate(query.get("to")) ? query.get("to") : today;
+  const from = isIsoDate(query.get("from")) ? query.get("from") : addDays(to, -(DEFAULT_DAYS - 1));
+  return { from, to };
+}
+
+/** What is wrong with a range, as a person would say it, or null (the API checks the same). */
+function rangeProblem(from, to) {
+  if (!isIsoDate(from)) return { field: "from", text: "Pick the first day, like 2026-11-01." };
+  if (!isIsoDate(to)) return { field: "to", text: "Pick the last day, like 2026-11-14." };
+  if (from > to) return { field: "to", text: "The last day must not be before the first day." };
+  if (daysBetween(from, to) + 1 > MAX_DAYS) return { field: "to", text: `Choose at most ${MAX_DAYS} days.` };
+  return null;
+}
+
+const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+// ---- the chart -------------------------------------------------------------------------------------------
+
+const BAR = 10;
+const GAP = 4;
+const HEIGHT = 120;
+
+/**
+ * Management earnings per day as bars above (earned) or below (lost) a zero line. role="img" with a
+ * summary for screen readers; each bar has a <title> (a tooltip) with its day and amount.
+ */
+function earningsChart(items, { from, to }) {
+  const values = items.map((item) => Number(item.management_earnings) || 0);
+  const top = Math.max(0, ...values);
+  const bottom = Math.min(0, ...values);
+  const span = top - bottom || 1;
+  const MIN_SLOTS = 7; // a short range keeps slim bars, centred, instead of a few stretched blocks
+  const slots = Math.max(items.length, MIN_SLOTS);
+  const width = slots * (BAR + GAP) + GAP;
+  const offset = ((slots - items.length) / 2) * (BAR + GAP);
+  const zero = (top / span) * HEIGHT;
+  const bars = items.map((item, index) => {
+    const value = values[index];
+    const size = Math.max((Math.abs(value) / span) * HEIGHT, value ? 1 : 0);
+    return svg(
+      "rect",
+      {
+        x: offset + GAP + index * (BAR + GAP),
+        y: value >= 0 ? zero - size : zero,
+        width: BAR,
+        height: size,
+        class: value < 0 ? "bar bar-loss" : "bar bar-gain",
+        "data-testid": "stats-bar",
+        "data-date": item.date,
+        "data-cents": String(value),
+      },
+      svg("title", {}, `${formatDay(item.date)}: ${formatMoney(value)}`),
+    );
+  });
+  const best = items.length ? items[values.indexOf(Math.max(...values))] : null;
+  const worst = items.length ? items[values.indexOf(Math.min(...values))] : null;
+  const total = values.reduce((sum, value) => sum + value, 0);
+  const summary = items.length
+    ? `Management earnings per day from ${formatDay(from)} to ${formatDay(to)}: ${formatMoney(total)} in all; ` +
+      `best ${formatMoney(best.management_earnings)} on ${formatDay(best.date)}, ` +
+      `worst ${formatMoney(worst.management_earnings)} on ${formatDay(worst.date)}.`
+    : "No days to chart.";
+  return h(
+    "figure",
+    { class: "chart", "data-testid": "stats-chart" },
+    h(
+      "div",
+      { class: "chart-scale" },
+      h("span", {}, formatMoney(top)),
+      h("span", {}, formatMoney(bottom)),
+    ),
+    h(
+      "div",
+      { class: "chart-plot" },
+      svg(
+        "svg",
+        {
+          viewBox: `0 0 ${width} ${HEIGHT}`,
+          preserveAspectRatio: "none",
+          role: "img",
+          "aria-label": summary,
+          focusable: "false",
+        },
+        svg("line", { x1: 0, x2: width, y1: zero, y2: zero, class: "chart-zero", "vector-effect": "non-scaling-stroke" }),
+        bars,
+      ),
+      h(
+        "div",
+        { class: "chart-axis", "aria-hidden": "true" },
+        h("span", {}, formatDay(from, { weekday: false })),
+        h("span", {}, formatDay(to, { weekday: false })),
+      ),
+    ),
+    h("figcaption", { class: "muted small" }, "Management earnings per day: fees charged minus rewards paid. Bars below the line are days the management paid out more than it charged."),
+  );
+}
+
+// ---- the page -------------------------------------------------------------------------------------------
+
+export async function render(main, ctx) {
+  const range = readRange(ctx.query);
+  main.append(
+    pageHeader(
+      title,
+      "What the management earned each business day (fees charged minus rewards paid), and what was paid out when the day closed.",
+    ),
+  );
+
+  const fromField = field({
+    label: "From",
+    control: h("input", { type: "date", name: "from", value: range.from, required: true }),
+    testid: "stats-from",
+  });
+  const toField = field({
+    label: "To",
+    control: h("input", { type: "date", name: "to", value: range.to, required: true }),
+    testid: "stats-to",
+  });
+  const show = h("button", { type: "submit", class: "btn", "data-testid": "stats-show" }, "Show");
+  const form = h(
+    "form",
+    { class: "filters", "aria-label": "Days to show", "data-testid": "stats-form", novalidate: true },
+    fromField.element,
+    toField.element,
+    h("div", { class: "field field-button" }, show),
+  );
+  const alert = h("div", { class: "alert", role: "alert", "data-testid": "stats-error", hidden: true });
+  const live = statusRegion("stats-status");
+  const results = h("div", { class: "stats-results", "data-testid": "stats-results" });
+  main.append(h("section", { class: "card", "aria-label": "Choose the days" }, form, alert, live), results);
+
+  let controller = null;
+
+  async function load({ first = false } = {}) {
+    const from = fromField.control.value;
+    const to = toField.control.value;
+    fromField.setError("");
+    toField.setError("");
+    showMessage(alert, "");
+    const problem = rangeProblem(from, to);
+    if (problem) {
+      const target = problem.field === "from" ? fromField : toField;
+      target.setError(problem.text);
+      target.control.focus();
+      return;
+    }
+    window.history.replaceState(null, "", `/money/stats?from=${from}&to=${to}`);
+    controller?.abort();
+    controller = new AbortController();
+    const mine = controller;
+    ctx.signal.addEventListener("abort", () => mine.abort(), { once: true });
+    live.textContent = "Loading the statistics…";
+    results.setAttribute("aria-busy", "true");
+    setBusy(show, true, "Loading…");
+    try {
+      const stats = await api.get("/accounting/stats", { query: { from, to }, signal: mine.signal });
+      if (mine.signal.aborted) return;
+      paint(stats);
+    } catch (failure) {
+      if (isAbort(failure) || mine.signal.aborted || failure?.handled) return;
+      live.textContent = "";
+      if (first && failure?.status === 403) {
+        renderLoadError(main, failure, { signal: ctx.signal, roles: ctx.entry.roles, retry: () => ctx.reload() });
+        return;
+      }
+      results.replaceChildren();
+      showMessage(alert, describeError(failure));
+    } finally {
+      if (controller === mine) {
+        setBusy(show, false);
+        results.setAttribute("aria-busy", "false");
+      }
+    }
+  }
+
+  function paint(stats) {
+    const items = Array.isArray(stats?.items) ? stats.items : [];
+    const totals = stats?.totals ?? {};
+    const from = stats?.from ?? fromField.control.value;
+    const to = stats?.to ?? toField.control.value;
+    const closed = items.filter((item) => item.status === "closed").length;
+    live.textContent =
+      `${plural(items.length, "day")} from ${formatDay(from)} to ${formatDay(to)}; ` +
+      `${closed === items.length ? "all closed" : `${plural(closed, "day")} closed`}. ` +
+      `Management earnings: ${formatMoney(totals.management_earnings)}.`;
+
+    const tile = (label, value, testid) =>
+      h("div", { class: "stat-tile" }, h("span", { class: "stat-label" }, label), h("span", { class: "stat-value" }, value(testid)));
+    const summary = h(
+      "div",
+      { class: "stat-tiles", "data-testid": "stats-summary" },
+      tile("Management earnings", (t) => money(totals.management_earnings, { signed: true, testid: t }), "stats-sum-earnings"),
+      tile("Fees charged", (t) => money(totals.fees, { testid: t }), "stats-sum-fees"),
+      tile("Rewards paid", (t) => money(totals.rewards, { testid: t }), "stats-sum-rewards"),
+      tile("Paid out", (t) => money(totals.payouts, { testid: t }), "stats-sum-payouts"),
+    );
+
+    const rows = items.map((item) =>
+      h(
+        "tr",
+        { "data-testid": "stats-row", "data-date": item.date, "data-status": item.status },
+        h("th", { scope: "row", class: "nowrap", "data-testid": "stats-date" }, formatDay(item.date)),
+        h("td", {}, dayStatusChip(item.status, "stats-day-status")),
+        h("td", { class: "num" }, money(item.management_earnings, { signed: true, testid: "stats-earnings" })),
+        h("td", { class: "num" }, money(item.fees, { testid: "stats-fees" })),
+        h("td", { class: "num" }, money(item.rewards, { testid: "stats-rewards" })),
+        h("td", { class: "num" }, money(item.payouts, { testid: "stats-payouts" })),
+        h("td", { class: "num", "data-testid": "stats-paid" }, String(item.popugs_paid ?? 0)),
+        h(
+          "td",
+          { class: "num", "data-testid": "stats-in-red" },
+          item.popugs_in_red === null || item.popugs_in_red === undefined
+            ? h("span", { class: "muted", title: "Known once the day is closed" }, "—")
+            : String(item.popugs_in_red),
+        ),
+      ),
+    );
+    const num = (text) => h("th", { scope: "col", class: "num" }, text);
+    const table = h(
+      "div",
+      { class: "table-wrap", role: "region", tabindex: "0", "aria-labelledby": "stats-caption" },
+      h(
+        "table",
+        { class: "table stats-table", "data-testid": "stats-table" },
+        h("caption", { id: "stats-caption", class: "visually-hidden" }, "Accounting per business day"),
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            h("th", { scope: "col" }, "Day"),
+            h("th", { scope: "col" }, "Status"),
+            num("Management earnings"),
+            num("Fees"),
+            num("Rewards"),
+            num("Payouts"),
+            num("Popugs paid"),
+            num("In the red"),
+          ),
+        ),
+        h("tbody", {}, rows),
+        h(
+          "tfoot",
+          {},
+          h(
+            "tr",
+            { "data-testid": "stats-totals" },
+            h("th", { scope: "row", colspan: "2" }, "Total"),
+            h("td", { class: "num" }, money(totals.management_earnings, { signed: true, testid: "stats-total-earnings" })),
+            h("td", { class: "num" }, money(totals.fees, { testid: "stats-total-fees" })),
+            h("td", { class: "num" }, money(totals.rewards, { testid: "stats-total-rewards" })),
+            h("td", { class: "num" }, money(totals.payouts, { testid: "stats-total-payouts" })),
+            h("td", { class: "num", "data-testid": "stats-total-paid" }, String(totals.popugs_paid ?? 0)),
+            h("td", { class: "num muted" }, "—"),
+          ),
+        ),
+      ),
+    );
+
+    results.replaceChildren(
+      h("section", { class: "card", "aria-labelledby": "stats-summary-title" }, h("h2", { id: "stats-summary-title" }, "In these days"), summary),
+      h("section", { class: "card", "aria-labelledby": "stats-chart-title" }, h("h2", { id: "stats-chart-title" }, "Management earnings per day"), earningsChart(items, { from, to })),
+      h("section", { class: "card", "aria-labelledby": "stats-days-title" }, h("h2", { id: "stats-days-title" }, "Day by day"), table),
+    );
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    load();
+  });
+
+  await load({ first: true });
+}
