@@ -7,6 +7,7 @@ record: every email is sent at least once, and a close run again queues none (it
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,6 +17,25 @@ from accounting.settings import get as settings
 from shared import dynamo
 from shared.aws import client
 from shared.observability import logger, tracer
+
+
+class Pacer:
+    """Spaces sends so this function stays within SES's sending rate (SES throttles above it); kept
+    across warm invocations. Each stream shard runs one mailer at a time, so the rate holds per shard."""
+
+    def __init__(self) -> None:
+        self.next_free = 0.0
+
+    def wait(self, emails: int, rate: int) -> None:
+        if rate <= 0:
+            return
+        now = time.monotonic()
+        if self.next_free > now:
+            time.sleep(self.next_free - now)
+        self.next_free = max(now, self.next_free) + emails / rate
+
+
+pacer = Pacer()
 
 
 @tracer.capture_lambda_handler
@@ -57,6 +77,7 @@ def mark_sent(sent: list[tuple[str, str, int]]) -> None:
 def send(destinations: list[dict[str, Any]]) -> None:
     """One SendBulkTemplatedEmail (SES takes up to 50 destinations; a mail item holds at most 10)."""
     config = settings()
+    pacer.wait(len(destinations), config.ses_max_send_rate)
     response = client("ses").send_bulk_templated_email(
         Source=config.ses_sender,
         Template=config.payout_email_template,

@@ -16,6 +16,9 @@ class AccountingSettings:
     ses_sender: str = ""
     payout_email_template: str = ""
     web_url: str = ""
+    # Emails per second the mailer may send (the account's SES sending rate; 0: unpaced). Each bulk call
+    # counts as one email per destination towards it.
+    ses_max_send_rate: int = 14
     # Accounts one close step reads (one Query page per shard it reaches) and pays, 11 per transaction.
     close_chunk_accounts: int = 990
     # A close with no recorded progress for this long is nudged on by the next close request.

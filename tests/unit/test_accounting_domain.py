@@ -1,0 +1,115 @@
+"""Pure accounting rules (SPEC §6): prices, the business day, the ledger arithmetic, payouts, ranges."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from accounting import domain
+from accounting.domain import Account, Calendar, Price, TaskInfo
+from shared.errors import Unprocessable
+
+DAY = date(2026, 11, 27)
+OPEN = Calendar(first_day=DAY, next_open=DAY)
+
+
+def test_r_acc_1_prices_are_uniform_integers_in_their_ranges_both_ends_included():
+    rng = random.Random(1)
+    prices = [domain.price_task(rng) for _ in range(20_000)]
+    fees, rewards = {p.assign_fee for p in prices}, {p.reward for p in prices}
+    assert min(fees) == 1000 and max(fees) == 2000 and len(fees) == 1001
+    assert min(rewards) == 2000 and max(rewards) == 4000
+    assert all(isinstance(p.assign_fee, int) and isinstance(p.reward, int) for p in prices)
+
+
+def test_r_acc_2_the_business_day_is_the_first_open_day_at_or_after_now():
+    assert OPEN.business_day(DAY) == DAY
+    closing = Calendar(first_day=DAY, next_open=DAY, closing=DAY)
+    assert closing.business_day(DAY) == DAY + timedelta(days=1)  # a day being closed takes nothing new
+    closed_today = Calendar(first_day=DAY, next_open=DAY + timedelta(days=1))
+    assert closed_today.business_day(DAY) == DAY + timedelta(days=1)
+    behind = Calendar(first_day=DAY, next_open=DAY)  # yesterday not closed yet: today's belong to today
+    assert behind.business_day(DAY + timedelta(days=1)) == DAY + timedelta(days=1)
+    assert [closing.status(DAY - timedelta(days=1)), closing.status(DAY), closing.status(DAY + timedelta(days=1))] == [
+        "closed", "closing", "open"]  # fmt: skip
+
+
+def test_the_business_day_follows_the_configured_timezone():
+    late_evening_utc = datetime(2026, 11, 27, 22, 30, tzinfo=UTC)
+    assert domain.local_day(late_evening_utc, "UTC") == DAY
+    assert domain.local_day(late_evening_utc, "Europe/Moscow") == DAY + timedelta(days=1)
+
+
+def test_r_acc_2_each_transaction_carries_the_balance_after_it():
+    task = TaskInfo("t1", Price(1500, 3000), "Sort seeds", "UP-1")
+    when = {"business_day": DAY, "calendar": OPEN, "recorded_at": "2026-11-27T10:00:00.000Z"}
+    account, fee = domain.fee(Account("p1", balance=-200, opening=-200), task, "created", "e1", **when)
+    account, reward = domain.reward(account, task, **when)
+    assert (fee.amount, fee.balance_after, fee.seq) == (-1500, -1700, 1)
+    assert (reward.amount, reward.balance_after, reward.seq) == (3000, 1300, 2)
+    assert account.balance == account.opening + fee.amount + reward.amount
+    assert fee.transaction_id != reward.transaction_id
+    assert domain.fee(Account("p1"), task, "created", "e1", **when)[1].transaction_id == fee.transaction_id
+    assert "[UP-1] Sort seeds" in fee.reason and "on creation" in fee.reason
+
+
+def test_r_acc_5_payout_pays_the_end_of_day_balance_once_and_leaves_later_days_alone():
+    task = TaskInfo("t1", Price(1000, 4000))
+    account, _ = domain.reward(Account("p1"), task, business_day=DAY, calendar=OPEN, recorded_at="x")
+    closing = Calendar(first_day=DAY, next_open=DAY, closing=DAY)
+    # Booked to the next day while this one closes: not part of this day's payout.
+    account, _ = domain.fee(account, task, "shuffle", "e2", business_day=DAY + timedelta(days=1), calendar=closing,
+                            recorded_at="y")  # fmt: skip
+    assert account.balance == 3000 and account.end_of_day(DAY) == 4000
+    paid, payout = domain.payout(account, DAY, closing, "z")
+    assert (payout.kind, payout.amount, payout.business_day) == ("payout", -4000, DAY.isoformat())
+    assert paid.balance == -1000 and paid.end_of_day(DAY) == 0 and paid.end_of_day(DAY + timedelta(days=1)) == -1000
+    assert domain.payout(paid, DAY, closing, "again") is None  # once per popug per day
+
+
+def test_r_acc_5_zero_and_negative_balances_carry():
+    assert domain.payout(Account("p1"), DAY, OPEN, "x") is None
+    debtor = Account("p2", balance=-500, day_delta={DAY.isoformat(): -500})
+    assert domain.payout(debtor, DAY, OPEN, "x") is None and domain.in_red_at_close(debtor, DAY)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "code"),
+    [("2026-1-01", "2026-01-02", "invalid_date"), ("2026-02-30", "2026-03-01", "invalid_date"),
+     ("2026-03-02", "2026-03-01", "invalid_range"), ("2025-01-01", "2026-01-02", "invalid_range")],
+)  # fmt: skip
+def test_ranges_are_iso_dates_at_most_366_days(start, end, code):
+    with pytest.raises(Unprocessable) as error:
+        domain.parse_range(start, end)
+    assert error.value.code == code
+
+
+def test_a_leap_year_fits_in_one_range():
+    assert domain.parse_range("2028-01-01", "2028-12-31") == (date(2028, 1, 1), date(2028, 12, 31))
+
+
+def test_money_reads_as_dollars_and_cents():
+    assert [domain.money(c) for c in (0, 5, 1234, -150000)] == ["$0.00", "$0.05", "$12.34", "-$1,500.00"]
+
+
+def test_r_acc_7_retention_lets_go_of_days_a_year_before_the_close():
+    assert domain.retention_cutoff(DAY) == date(2025, 11, 27)
+
+
+def test_the_mailer_paces_itself_to_the_ses_send_rate(monkeypatch):
+    from accounting import send_payout_mail
+
+    clock = {"now": 100.0}
+    slept = []
+    monkeypatch.setattr(send_payout_mail.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(send_payout_mail.time, "sleep", lambda s: (slept.append(s), clock.update(now=clock["now"] + s)))
+    pacer = send_payout_mail.Pacer()
+    for _ in range(3):
+        pacer.wait(10, rate=14)
+    assert slept == pytest.approx([10 / 14, 10 / 14])
+    unpaced = send_payout_mail.Pacer()
+    unpaced.wait(10, rate=0)
+    unpaced.wait(10, rate=0)
+    assert len(slept) == 2
