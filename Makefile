@@ -18,7 +18,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: help run test lint format build deploy bench schemas clean
+.PHONY: help run test lint format build deploy audit bench schemas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ build: $(SAM_VENV)/.installed $(VENV)/.installed ## sam build (cached, parallel)
 deploy: build ## sam deploy to STAGE (dev|prod), then upload web/ to the stack's bucket
 	@$(SAM) deploy --config-env $(STAGE)
 	@$(PY) web/publish.py --stack ates-$(STAGE)
+
+audit: $(VENV)/.installed ## check the running devstack's books: balances = opening + ledger, fees and rewards = task events
+	$(VENV)/bin/python -m devstack audit-ledger
 
 bench: $(VENV)/.installed ## benchmarks; figures printed as JSON
 	@$(PY) -m bench

@@ -3,6 +3,9 @@
 GET  /_devstack/health                 liveness, endpoint, warm workers per function
 GET  /_devstack/mailbox                what SES sent, newest first (HTML); `.json` for machines
 GET  /_devstack/schedules              the template's schedules and their next fire times
+GET  /_devstack/events.json            the domain events the event tap kept, oldest first: {"items": [envelope]};
+                                       optional ?event_name=&correlation_id= (exact) and limit= (the newest
+                                       N matches, default 1000)
 POST /_devstack/schedules/NAME/run     run one schedule now, answer with the function's result
 POST /_devstack/sweep                  delete expired TTL items now
 POST /_devstack/invoke/FUNCTION        invoke a function with the JSON body as its event
@@ -15,13 +18,14 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from devstack import mailbox
+from devstack import mailbox, tap
 from devstack.scheduler import Scheduler
 from devstack.sweeper import Sweeper
 from devstack.workers import Invocation, WorkerPool
@@ -36,7 +40,10 @@ class Services:
     bootstrap: Callable[[dict[str, Any]], Invocation]
     info: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    events_file: Path | None = None  # the event tap's events.jsonl
 
+
+EVENTS_LIMIT = 1000
 
 _ROUTES = Map(
     [
@@ -44,6 +51,7 @@ _ROUTES = Map(
         Rule("/_devstack/mailbox", endpoint="mailbox", methods=["GET"]),
         Rule("/_devstack/mailbox.json", endpoint="mailbox_json", methods=["GET"]),
         Rule("/_devstack/schedules", endpoint="schedules", methods=["GET"]),
+        Rule("/_devstack/events.json", endpoint="events_json", methods=["GET"]),
         Rule("/_devstack/schedules/<name>/run", endpoint="run_schedule", methods=["POST"]),
         Rule("/_devstack/sweep", endpoint="sweep", methods=["POST"]),
         Rule("/_devstack/invoke/<function>", endpoint="invoke", methods=["POST"]),
@@ -86,6 +94,22 @@ class Control:
 
     def schedules(self, request: Request) -> Response:
         return _json({"items": self.services.scheduler.describe()})
+
+    def events_json(self, request: Request) -> Response:
+        text = request.args.get("limit") or str(EVENTS_LIMIT)
+        if not text.isdigit() or int(text) < 1:
+            return _json(
+                {"error": {"code": "bad_request", "message": f"limit must be a positive integer: {text!r}"}}, 400
+            )
+        if self.services.events_file is None:
+            return _json({"items": []})
+        items = tap.read(
+            self.services.events_file,
+            event_name=request.args.get("event_name") or None,
+            correlation_id=request.args.get("correlation_id") or None,
+            limit=int(text),
+        )
+        return _json({"items": items})
 
     def run_schedule(self, request: Request, name: str) -> Response:
         spec, invocation = self.services.scheduler.run_now(name)

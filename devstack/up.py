@@ -1,8 +1,8 @@
 """`python -m devstack up`: start the whole local stack, report each step, run until Ctrl-C / SIGTERM.
 
 Order matters: the gateway port is bound first (a taken port fails before anything starts), then the
-emulator, the translated template, provisioning, the runtime (workers, pollers, scheduler, sweeper),
-the gateway, and finally the bootstrap admin. Stopping tears it all down, children included; anything
+emulator, the translated template, provisioning, the runtime (workers, pollers, scheduler, sweeper, event
+tap), the gateway, and finally the bootstrap admin. Stopping tears it all down, children included; anything
 that escapes (kill -9 of devstack) dies with it through PR_SET_PDEATHSIG.
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devstack import apigw, gateway, pollers, procs, provision, scheduler, sweeper, template, workers
+from devstack import apigw, gateway, pollers, procs, provision, scheduler, sweeper, tap, template, workers
 from devstack.console import Console
 from devstack.control import Control, Services
 
@@ -67,6 +67,8 @@ class _Running:
     pollers: pollers.Pollers | None = None
     scheduler: scheduler.Scheduler | None = None
     sweeper: sweeper.Sweeper | None = None
+    tap: tap.EventTap | None = None
+    remove_tap: bool = False  # an --endpoint emulator outlives devstack: take the tap's rule and queue away
 
     def stop(self) -> None:
         from devstack import emulator
@@ -74,6 +76,7 @@ class _Running:
         steps = [
             (self.server, lambda s: (self.serving and s.shutdown(), s.server_close())),
             (self.pollers, lambda p: p.stop(wait=0.2)),  # threads in a long poll end with the process
+            (self.tap, lambda t: t.stop(wait=0.2, remove=self.remove_tap)),
             (self.scheduler, lambda s: s.stop()),
             (self.sweeper, lambda s: s.stop()),
             (self.pool, lambda p: p.close()),
@@ -146,7 +149,9 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
             endpoint = f"http://127.0.0.1:{port}"
             detail.append(f"moto on {endpoint} (log: {options.log_dir / 'emulator.log'})")
     with console.step("translate") as detail:
-        local = {"Stage": "local", "WebUrl": url}  # when the template declares them and --param does not set them
+        # When the template declares them and --param does not set them. The emulated SES never throttles,
+        # so the payout mailer need not pace itself to a real account's send rate.
+        local = {"Stage": "local", "WebUrl": url, "SesMaxSendRate": "0"}
         stack = template.load(options.template, options.parameters, local_defaults=local)
         shown = [k for k in stack.parameters if k in options.parameters or k in local]
         params = " ".join(f"{k}={stack.parameters[k]}" for k in shown)
@@ -172,17 +177,31 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
             provisioned.ttl_attributes, endpoint_url=endpoint, console=console, interval=options.sweep_interval
         )
         running.sweeper.start()
+        running.remove_tap = bool(options.endpoint)
+        running.tap = event_tap = tap.EventTap(
+            provisioned, endpoint, options.log_dir / tap.FILE_NAME, console, fresh=not options.endpoint
+        )
+        event_tap.start()
         detail.append(
             f"{len(functions)} functions (pool of {options.workers}, started on first call), "
             f"{len(mappings)} event source mappings, {len(schedules)} schedules, "
-            f"TTL sweep of {len(provisioned.ttl_attributes)} tables every {options.sweep_interval:g} s"
+            f"TTL sweep of {len(provisioned.ttl_attributes)} tables every {options.sweep_interval:g} s, "
+            f"event tap on {', '.join(event_tap.buses) or 'no bus'} to {event_tap.path}"
         )
     with console.step("gateway") as detail:
         apis, api_notes = apigw.RestApi.from_provisioned(provisioned)
         front.apis, front.invoker = apis, pool
         info = {"url": f"{url}/", "api_url": f"{url}/api", "endpoint_url": endpoint}
         front.control = Control(
-            Services(pool, running.scheduler, running.sweeper, endpoint, lambda e: _bootstrap(pool, e), info)
+            Services(
+                pool,
+                running.scheduler,
+                running.sweeper,
+                endpoint,
+                lambda e: _bootstrap(pool, e),
+                info,
+                events_file=event_tap.path,
+            )
         )
         gateway.serve(running.server)
         running.serving = True
@@ -198,6 +217,9 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
         "pid": os.getpid(),
         "instance": procs.instance_id(),
         "log_dir": str(options.log_dir),
+        "events_file": str(event_tap.path),
+        # logical id -> physical name, for tools that read the emulator directly (audit-ledger)
+        "tables": {k: str(provisioned.resolver.ref(k)) for k in provisioned.active("AWS::DynamoDB::Table")},
     }
     _write_state(options.state_file, state)
     _summary(console, options, state, endpoint)

@@ -4,8 +4,11 @@ paid popug the amount, carries debts, and closing it again pays and sends nothin
 
 from __future__ import annotations
 
+import json
 import re
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -140,6 +143,21 @@ def test_fees_rewards_and_the_day_close_over_http(stack):
         all_fees - all_rewards,
     )
     assert (stats["payouts"], stats["popugs_paid"]) == (sum(paid.values()), len(paid))
+
+
+def audit(stack) -> dict | None:
+    """`python -m devstack audit-ledger` against this stack; the report once it passes (events may still
+    be on their way to the tap)."""
+    done = subprocess.run([sys.executable, "-m", "devstack", "audit-ledger", "--state-file", str(stack.state_file)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr
+    report = json.loads(done.stdout)
+    return report if report["ok"] else None
+
+
+def test_the_books_audit_passes_after_the_story(stack):
+    report = eventually(lambda: audit(stack), "the audit to pass", timeout=30)
+    assert report["fees"] >= 8 and report["rewards"] == 3 and report["payouts"] >= 1
 
 
 def test_bad_accounting_input_is_a_clear_4xx(stack):

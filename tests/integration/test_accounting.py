@@ -513,7 +513,7 @@ def domain_cutoff(day: date) -> date:
 
 
 def test_the_audit_passes_on_honest_books_and_names_what_is_wrong(books):
-    rich, poor, idle = three_popugs(books)
+    _, poor, idle = three_popugs(books)
     books.consume(books.tasks_consumer, books.assigned(str(uuid.uuid4()), poor))  # priced on first sight
     books.close(TODAY)
     books.run_close(TODAY)

@@ -1,0 +1,174 @@
+"""The event tap: every domain event put on the template's bus, kept as one JSON line in `events.jsonl`.
+
+devstack adds a queue and a rule of its own (not in template.yaml, never deployed) to each bus of the
+template, matching every source that starts with `ates.`. A daemon thread long-polls the queue and
+appends each event's `detail` (our envelope: event_id, event_name, event_version, event_time, producer,
+correlation_id, data) to `<log_dir>/events.jsonl`, then deletes the messages. Redeliveries (and an event
+put twice) are written once: the tap remembers the event ids it wrote, those already in the file included.
+
+Uses: `GET /_devstack/events.json` (a correlation id's journey) and `python -m devstack audit-ledger`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from devstack import aws
+from devstack.console import Console
+
+FILE_NAME = "events.jsonl"
+TAP_ID = "devstack-EventTap"
+PATTERN = {"source": [{"prefix": "ates."}]}  # moto 5.2.5 matches `prefix` (tests/integration/test_devstack_tap)
+WAIT_SECONDS = 10  # long poll: moto waits on a condition, so an idle tap costs next to nothing
+RETRY_BACKOFF_MAX = 5.0
+
+
+class EventTap:
+    """Creates its queue and rules in `__init__`; `start()` runs the reader thread, `stop()` ends it."""
+
+    def __init__(
+        self,
+        provisioned: Any,
+        endpoint_url: str,
+        path: Path,
+        console: Console,
+        *,
+        fresh: bool = True,
+    ) -> None:
+        self.endpoint_url = endpoint_url
+        self.path = path
+        self.console = console
+        self.name = f"{provisioned.stack.stack_name}-{TAP_ID}"[:64]
+        self.buses = [
+            str(provisioned.resolver.ref(logical_id)) for logical_id in provisioned.active("AWS::Events::EventBus")
+        ]
+        self.sqs = aws.client("sqs", endpoint_url, read_timeout=WAIT_SECONDS + 10)
+        self.events = aws.client("events", endpoint_url)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seen: set[str] = set()
+        self.written = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fresh:  # the emulator is new: events of an earlier run would describe data that no longer exists
+            path.write_text("")
+        else:  # an --endpoint emulator that outlived an earlier devstack: keep its events, write none twice
+            self._seen = {e["event_id"] for e in read(path) if isinstance(e.get("event_id"), str)}
+        self.queue_url = ""
+        if not self.buses:
+            return
+        self.queue_url = self.sqs.create_queue(QueueName=self.name)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]
+        for bus in self.buses:
+            self.events.put_rule(
+                Name=self.name,
+                EventBusName=bus,
+                EventPattern=json.dumps(PATTERN),
+                State="ENABLED",
+                Description="devstack's event tap (not in template.yaml)",
+            )
+            self.events.put_targets(Rule=self.name, EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn["QueueArn"]}])
+
+    def start(self) -> None:
+        if self.buses:
+            self._thread = threading.Thread(target=self.run, name="event-tap", daemon=True)
+            self._thread.start()
+
+    def stop(self, wait: float = 0.2, *, remove: bool = False) -> None:
+        """End the reader (a thread inside a long poll ends with the process). `remove` deletes the rules and
+        the queue: for an emulator that outlives devstack, where they would otherwise pile up events."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(wait)
+        if remove:
+            for bus in self.buses:
+                with contextlib.suppress(Exception):
+                    self.events.remove_targets(Rule=self.name, EventBusName=bus, Ids=["tap"])
+                    self.events.delete_rule(Name=self.name, EventBusName=bus)
+            if self.queue_url:
+                with contextlib.suppress(Exception):
+                    self.sqs.delete_queue(QueueUrl=self.queue_url)
+
+    def run(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                response = self.sqs.receive_message(
+                    QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=WAIT_SECONDS
+                )
+                if self._stop.is_set():
+                    return  # not written: they reappear after the visibility timeout
+                messages = response.get("Messages", [])
+                if messages:
+                    self.handle(messages)
+                backoff = 0.5
+            except Exception as error:  # the emulator went away or hiccuped: keep the tap alive
+                if self._stop.is_set():
+                    return
+                self.console.say(f"  event tap: poll failed: {error}")
+                if self._stop.wait(backoff):
+                    return
+                backoff = min(backoff * 2, RETRY_BACKOFF_MAX)
+
+    def handle(self, messages: list[dict[str, Any]]) -> None:
+        """Append the new envelopes (one write, flushed), then delete every message received."""
+        lines = []
+        for message in messages:
+            envelope = _detail(message.get("Body", ""))
+            if envelope is None:
+                continue
+            event_id = envelope.get("event_id")
+            if isinstance(event_id, str):
+                if event_id in self._seen:
+                    continue
+                self._seen.add(event_id)
+            lines.append(json.dumps(envelope, separators=(",", ":"), default=str) + "\n")
+        if lines:
+            with self.path.open("a") as handle:
+                handle.write("".join(lines))
+            self.written += len(lines)
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+        self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+
+
+def _detail(body: str) -> dict[str, Any] | None:
+    """The `detail` of the EventBridge event in an SQS body (None when the body is not such an event)."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return None
+    detail = event.get("detail") if isinstance(event, dict) else None
+    if isinstance(detail, str):  # a producer that put a JSON string inside the JSON
+        with contextlib.suppress(ValueError):
+            detail = json.loads(detail)
+    return detail if isinstance(detail, dict) else None
+
+
+def _lines(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        handle = path.open()
+    except FileNotFoundError:
+        return
+    with handle:
+        for line in handle:
+            with contextlib.suppress(ValueError):  # a line being written right now
+                event = json.loads(line)
+                if isinstance(event, dict):
+                    yield event
+
+
+def read(
+    path: Path, *, event_name: str | None = None, correlation_id: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The envelopes in `path`, oldest first; filters are exact matches; `limit` keeps the newest matches."""
+    matches = [
+        event
+        for event in _lines(path)
+        if (not event_name or event.get("event_name") == event_name)
+        and (not correlation_id or event.get("correlation_id") == correlation_id)
+    ]
+    return matches[-limit:] if limit else matches
