@@ -150,8 +150,8 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
             detail.append(f"moto on {endpoint} (log: {options.log_dir / 'emulator.log'})")
     with console.step("translate") as detail:
         # When the template declares them and --param does not set them. The emulated SES never throttles,
-        # so the payout mailer need not pace itself to a real account's send rate.
-        local = {"Stage": "local", "WebUrl": url, "SesMaxSendRate": "0"}
+        # so the payout mailer need not pace itself; there is no Athena, so analytics SQL runs on DuckDB.
+        local = {"Stage": "local", "WebUrl": url, "SesMaxSendRate": "0", "AnalyticsQueryEngine": "duckdb"}
         stack = template.load(options.template, options.parameters, local_defaults=local)
         shown = [k for k in stack.parameters if k in options.parameters or k in local]
         params = " ".join(f"{k}={stack.parameters[k]}" for k in shown)

@@ -1,0 +1,25 @@
+"""What the analytics functions read from their environment (set in template.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from shared import settings
+
+
+@dataclass(frozen=True)
+class AnalyticsSettings:
+    lake_bucket: str
+    business_timezone: str = "UTC"
+    # R-AN-4: "athena" in AWS; "duckdb" runs the same SQL (translated by sqlglot) over the same objects.
+    analytics_query_engine: str = "athena"
+    glue_database: str = ""
+    athena_workgroup: str = ""
+    query_max_rows: int = 1000
+    query_timeout_seconds: int = 20
+
+
+@cache
+def get() -> AnalyticsSettings:
+    return settings.load(AnalyticsSettings)
