@@ -8,6 +8,11 @@ data already stored, so a 10k-task shuffle or a year of ledger makes the local s
   1k items and over a minute at 10k (measured: bench/emulator_transactions.py --unpatched), and
   moto's instance tracker keeps every copy alive. We undo from a journal of the touched items.
   (And each ``UpdateExpression`` is parsed twice per request: the parse is cached.)
+- DynamoDB Streams ``GetRecords`` runs every record through moto's generic botocore-shape
+  serializer on every read (about 3 ms a record: 1,000 records cost seconds, once per poller
+  reading the table), and moto keeps every shard iterator it ever issued (a dict entry plus its
+  instance tracker: ~2 KB per GetRecords call, forever). A record is serialised once, and shard
+  iterators carry their position instead of naming stored state.
 - EventBridge ``PutEvents`` re-parses the same JSONPath expressions for every event and target.
 - SQS computes *every* queue attribute, three of them by scanning all stored messages, to read one
   flag (``ContentBasedDeduplication`` on each send, ``MessageRetentionPeriod`` for each message
@@ -22,9 +27,13 @@ semantics); the few deliberate differences are listed in each patch's docstring.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
+import datetime
 import functools
 import hashlib
+import json
 import string
 import threading
 from collections.abc import Callable, Iterator
@@ -261,8 +270,9 @@ def _patch_dynamodb() -> None:
     parser_cls.make = staticmethod(functools.lru_cache(maxsize=4096)(parser_cls.make))  # type: ignore[method-assign]
     for name in ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_write_items"):
         setattr(backend_cls, name, _locked(getattr(backend_cls, name), _DYNAMODB_LOCK))
+    _patch_dynamodb_streams()
     streams_cls = ddb_streams.DynamoDBStreamsBackend
-    for name in ("get_shard_iterator", "get_records"):
+    for name in ("get_shard_iterator", "get_records", "read_records"):
         setattr(streams_cls, name, _locked(getattr(streams_cls, name), _DYNAMODB_LOCK))
 
 
@@ -273,6 +283,169 @@ def _locked(function: Callable[..., Any], lock: threading.RLock) -> Callable[...
             return function(*args, **kwargs)
 
     return locked
+
+
+# --------------------------------------------------------------------------------------------
+# DynamoDB Streams: moto.dynamodbstreams.models.DynamoDBStreamsBackend.{get_shard_iterator, get_records},
+#                   moto.dynamodbstreams.responses.DynamoDBStreamsHandler.get_records
+# --------------------------------------------------------------------------------------------
+
+_ITERATOR_VERSION = "|1|"  # as in moto's (and AWS's) iterators: "<stream arn>|1|<opaque>"
+_ITERATOR_TOKEN = "devstack:"
+
+
+class StreamIterator:
+    """What ``get_shard_iterator`` returns: only its ``arn`` (the ShardIterator string) is used.
+
+    moto's ShardIterator is a BaseModel, so besides the backend's dict its instance tracker keeps
+    every one ever made. This is a plain object, and the string names no stored state: it is the
+    stream ARN and the shard position, so any number of iterators costs no memory in the emulator.
+    """
+
+    __slots__ = ("arn", "sequence_number")
+
+    def __init__(self, table: Any, sequence_number: int) -> None:
+        self.sequence_number = sequence_number
+        token = f"{_ITERATOR_TOKEN}{table.stream_shard.id}:{sequence_number}".encode()
+        stream_arn = f"{table.table_arn}/stream/{table.latest_stream_label}"
+        self.arn = f"{stream_arn}{_ITERATOR_VERSION}{base64.b64encode(token).decode()}"
+
+
+def _invalid(message: str) -> Exception:
+    from moto.dynamodb.exceptions import MockValidationException
+
+    return MockValidationException(message)
+
+
+def _shard_position(backend: Any, iterator_arn: str) -> tuple[Any, int]:
+    """The table and sequence number a ShardIterator string from ``StreamIterator`` points at.
+
+    moto answered an unknown iterator with a KeyError (HTTP 500); this raises ValidationException.
+    An iterator of a stream that has since been disabled, or of a table deleted and re-created, is
+    refused (moto kept serving the old shard object).
+    """
+    from moto.dynamodb.exceptions import ResourceNotFoundException
+
+    stream_arn, separator, opaque = str(iterator_arn).rpartition(_ITERATOR_VERSION)
+    try:
+        token = base64.b64decode(opaque, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        token = ""
+    if not separator or not token.startswith(_ITERATOR_TOKEN) or "/stream/" not in stream_arn:
+        raise _invalid("Invalid ShardIterator")
+    shard_id, _, sequence = token.removeprefix(_ITERATOR_TOKEN).rpartition(":")
+    table = backend._get_table_from_arn(stream_arn)  # ResourceNotFoundException if the table is gone
+    shard = table.stream_shard
+    if (
+        shard is None
+        or shard.id != shard_id
+        or f"{table.table_arn}/stream/{table.latest_stream_label}" != stream_arn
+        or not sequence.isdigit()
+    ):
+        raise ResourceNotFoundException("Requested resource not found: the stream of this ShardIterator is gone")
+    return table, int(sequence)
+
+
+def _record_json(record: Any) -> str:
+    """The JSON of one StreamRecord as GetRecords returns it, computed once per record.
+
+    A record never changes once written (moto builds its images from fresh dicts and strings), so the
+    text is cached on it. Same members and values as moto's serializer (datetimes as epoch seconds,
+    bytes as base64), with one deliberate difference: moto base64-encoded a *binary key* in ``Keys``
+    twice (``DynamoType.to_json`` already encodes it); here it is encoded once, as AWS does.
+    """
+    cached = record.__dict__.get("_devstack_json")
+    if cached is None:
+        cached = json.dumps(record.to_json(), default=_wire_value)
+        record._devstack_json = cached
+    return str(cached)
+
+
+def _wire_value(value: Any) -> Any:
+    from botocore.utils import parse_to_aware_datetime
+    from moto.core.serialize import TimestampSerializer
+
+    if isinstance(value, datetime.datetime):  # ApproximateCreationDateTime: epoch seconds, ms precision
+        return TimestampSerializer._timestamp_unixtimestamp(parse_to_aware_datetime(value))
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _patch_dynamodb_streams() -> None:
+    from moto.dynamodbstreams import models as streams
+    from moto.dynamodbstreams import responses
+
+    def get_shard_iterator(
+        self: Any, arn: str, shard_id: str, shard_iterator_type: str, sequence_number: int | str | None = None
+    ) -> StreamIterator:
+        """Copy of moto 5.2.5 DynamoDBStreamsBackend.get_shard_iterator that stores nothing.
+
+        Same positions as moto's ShardIterator: TRIM_HORIZON is the shard's first record (moto
+        never trims), LATEST is just after its last record now, AT_/AFTER_SEQUENCE_NUMBER at/after
+        the number given. Deliberate differences: a wrong shard id is ResourceNotFoundException and
+        a missing or unknown SequenceNumber/type is ValidationException (moto: AssertionError or
+        TypeError, HTTP 500).
+        """
+        from moto.dynamodb.exceptions import ResourceNotFoundException
+
+        table = self._get_table_from_arn(arn)
+        shard = table.stream_shard
+        if shard is None or shard.id != shard_id:
+            raise ResourceNotFoundException(f"Requested resource not found: Shard does not exist: {shard_id}")
+        if shard_iterator_type == "TRIM_HORIZON":
+            position = shard.starting_sequence_number
+        elif shard_iterator_type == "LATEST":
+            position = shard.starting_sequence_number + len(shard.items)
+        elif shard_iterator_type in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
+            if sequence_number is None or not str(sequence_number).isdigit():
+                raise _invalid(f"A valid SequenceNumber is required for ShardIteratorType {shard_iterator_type}")
+            position = int(sequence_number) + (shard_iterator_type == "AFTER_SEQUENCE_NUMBER")
+        else:
+            raise _invalid(f"Invalid ShardIteratorType: {shard_iterator_type}")
+        return StreamIterator(table, position)
+
+    def read_records(self: Any, iterator_arn: str, limit: int) -> tuple[str, list[Any]]:
+        """The StreamRecords at the iterator's position (at most ``limit``) and the next iterator.
+
+        moto's ShardIterator.get: ``shard.items[start:start + limit]`` and an iterator after the
+        last record read, or at the same position when nothing was read (a new one each call).
+        """
+        table, position = _shard_position(self, iterator_arn)
+        shard = table.stream_shard
+        start = position - shard.starting_sequence_number
+        if start < 0:  # moto: AssertionError (HTTP 500)
+            raise _invalid("Invalid ShardIterator: its sequence number is before the start of the shard")
+        records = shard.items[start : start + int(limit)]
+        return StreamIterator(table, position + len(records)).arn, records
+
+    def get_records(self: Any, iterator_arn: str, limit: int) -> dict[str, Any]:
+        """Copy of moto 5.2.5 DynamoDBStreamsBackend.get_records over ``read_records``."""
+        next_iterator, records = self.read_records(iterator_arn, limit)
+        return {"NextShardIterator": next_iterator, "Records": [record.to_json() for record in records]}
+
+    def handle_get_records(self: Any) -> tuple[str, dict[str, str]]:
+        """Copy of moto 5.2.5 DynamoDBStreamsHandler.get_records writing the JSON itself.
+
+        moto's ActionResult walks each record (and each attribute value) through the botocore shape
+        model on every call; the records' JSON is cached instead (see ``_record_json``).
+        """
+        arn = self._get_param("ShardIterator")
+        limit = self._get_param("Limit")
+        if limit is None:
+            limit = 1000
+        next_iterator, records = self.backend.read_records(arn, limit)
+        body = '{"Records": [%s], "NextShardIterator": %s}' % (  # noqa: UP031 (the records are JSON already)
+            ", ".join(_record_json(record) for record in records),
+            json.dumps(next_iterator),
+        )
+        return body, {"Content-Type": "application/x-amz-json-1.0"}
+
+    backend_cls = streams.DynamoDBStreamsBackend
+    backend_cls.get_shard_iterator = get_shard_iterator  # type: ignore[method-assign, assignment]
+    backend_cls.read_records = read_records  # type: ignore[attr-defined]
+    backend_cls.get_records = get_records  # type: ignore[method-assign]
+    responses.DynamoDBStreamsHandler.get_records = handle_get_records  # type: ignore[method-assign, assignment]
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Above all, a cancelled TransactWriteItems writes nothing: not an item, not a str
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 import uuid
@@ -509,3 +510,187 @@ def test_apply_refuses_another_moto_version(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(moto, "__version__", "9.9.9")
     with pytest.raises(RuntimeError, match=r"moto 5\.2\.5 but moto 9\.9\.9"):
         moto_patches.apply()
+
+
+# --------------------------------------------------------------------------------------------
+# DynamoDB Streams: records serialised once, shard iterators that hold no state
+# --------------------------------------------------------------------------------------------
+
+
+def _shard(aws: Any, table: str) -> tuple[str, str]:
+    arn = aws.dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    return arn, aws.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+
+
+def _iterator(aws: Any, table: str, kind: str, sequence: str | None = None) -> str:
+    arn, shard = _shard(aws, table)
+    extra = {"SequenceNumber": sequence} if sequence is not None else {}
+    return aws.streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType=kind, **extra)[
+        "ShardIterator"
+    ]
+
+
+def _read_all(aws: Any, iterator: str, limit: int) -> tuple[list[dict[str, Any]], str]:
+    """Follow NextShardIterator as devstack's poller does, until a page comes back empty."""
+    records: list[dict[str, Any]] = []
+    while True:
+        page = aws.streams.get_records(ShardIterator=iterator, Limit=limit)
+        assert len(page["Records"]) <= limit
+        iterator = page["NextShardIterator"]
+        if not page["Records"]:
+            return records, iterator
+        records.extend(page["Records"])
+
+
+def _pks(records: list[dict[str, Any]]) -> list[str]:
+    return [r["dynamodb"]["Keys"]["pk"]["S"] for r in records]
+
+
+def test_stream_iterators_of_every_type_read_every_record_in_order(aws: Any) -> None:
+    table = _table(aws, stream=True)
+    for n in range(23):
+        _put(aws, table, f"item-{n:02d}", v=n)
+    written = [f"item-{n:02d}" for n in range(23)]
+
+    records, tail = _read_all(aws, _iterator(aws, table, "TRIM_HORIZON"), limit=5)
+    assert _pks(records) == written
+    assert all(r["eventName"] == "INSERT" and r["eventSource"] == "aws:dynamodb" for r in records)
+    assert records[7]["dynamodb"]["NewImage"] == {**_key("item-07"), "v": {"N": "7"}}
+    assert isinstance(records[0]["dynamodb"]["ApproximateCreationDateTime"], datetime.datetime)
+    sequence = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+    assert sequence == list(range(sequence[0], sequence[0] + 23))  # one shard: consecutive, as moto numbers them
+
+    seventh = records[7]["dynamodb"]["SequenceNumber"]
+    at, _ = _read_all(aws, _iterator(aws, table, "AT_SEQUENCE_NUMBER", seventh), limit=1000)
+    after, _ = _read_all(aws, _iterator(aws, table, "AFTER_SEQUENCE_NUMBER", seventh), limit=3)
+    assert _pks(at) == written[7:]
+    assert _pks(after) == written[8:]
+    assert at[0] == records[7]  # the same record, byte for byte
+
+    latest = _iterator(aws, table, "LATEST")
+    assert aws.streams.get_records(ShardIterator=latest)["Records"] == []
+    _put(aws, table, "later", v=99)
+    _put(aws, table, "later-still", v=100)
+    assert _pks(_read_all(aws, latest, limit=1)[0]) == ["later", "later-still"]
+    # the drained chain's last iterator (from an empty page) still sees what was written after it
+    assert _pks(aws.streams.get_records(ShardIterator=tail)["Records"]) == ["later", "later-still"]
+
+    # an iterator may be read again: it names a position, not a cursor that moves
+    first = _iterator(aws, table, "TRIM_HORIZON")
+    once = aws.streams.get_records(ShardIterator=first, Limit=4)
+    again = aws.streams.get_records(ShardIterator=first, Limit=4)
+    assert once["Records"] == again["Records"] and _pks(once["Records"]) == written[:4]
+    assert _pks(aws.streams.get_records(ShardIterator=once["NextShardIterator"], Limit=2)["Records"]) == written[4:6]
+
+
+def test_stream_records_carry_binary_and_nested_values_as_aws_does(aws: Any) -> None:
+    table = _table(aws, stream=True)
+    item = {
+        **_key("binary"),
+        "blob": {"B": b"\x00\x01raw"},
+        "blobs": {"BS": [b"\xff", b"x"]},
+        "nested": {
+            "M": {
+                "blob": {"B": b"\xfe"},
+                "n": {"N": "1.50"},
+                "none": {"NULL": True},
+                "l": {"L": [{"BOOL": False}, {"SS": ["q", "r"]}, {"NS": ["1", "2"]}, {"S": "üñí"}]},
+            }
+        },
+    }
+    iterator = _iterator(aws, table, "LATEST")
+    aws.dynamodb.put_item(TableName=table, Item=item)
+
+    (record,) = aws.streams.get_records(ShardIterator=iterator)["Records"]
+
+    image = record["dynamodb"]["NewImage"]
+    assert image == aws.dynamodb.get_item(TableName=table, Key=_key("binary"))["Item"]
+    assert image["blob"] == {"B": b"\x00\x01raw"}
+    assert image["nested"]["M"]["blob"] == {"B": b"\xfe"}
+    assert record["dynamodb"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert record["dynamodb"]["Keys"] == _key("binary")
+
+
+def test_record_json_is_what_moto_serialises_but_binary_once() -> None:
+    """In this process: the cached JSON has exactly the members and values of moto's own serializer."""
+    from moto.core.serialize import XFormedAttributePicker, get_serializer_class
+    from moto.core.utils import get_service_model
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+    from moto.dynamodb.models.table import StreamRecord
+
+    from devstack.moto_patches import _record_json
+
+    class Table:
+        hash_key_attr, range_key_attr = "pk", "sk"
+
+    model = get_service_model("dynamodbstreams")
+    serializer = get_serializer_class("dynamodbstreams", model.protocol)(
+        operation_model=model.operation_model("GetRecords"),
+        pretty_print=False,
+        value_picker=XFormedAttributePicker(response_transformers=None),
+    )
+
+    def moto_json(record: Any) -> dict[str, Any]:
+        return json.loads(serializer.serialize({"Records": [record.to_json()]})["body"])["Records"][0]
+
+    attributes = {  # binary values as moto stores what boto3 sends: bytes
+        **_key("a", "b"),
+        "n": {"N": "1.50"},
+        "blob": {"B": b"\x00\x01raw"},
+        "blobs": {"BS": [b"\xff"]},
+        "m": {"M": {"none": {"NULL": True}, "blob": {"B": b"\xfe"}, "l": {"L": [{"BOOL": False}, {"S": "üñí\u2028"}]}}},
+    }
+    item = Item(DynamoType(attributes["pk"]), DynamoType(attributes["sk"]), attributes)
+    record = StreamRecord(Table, "NEW_AND_OLD_IMAGES", "MODIFY", item, item, 1100000000017454423009)
+
+    assert json.loads(_record_json(record)) == moto_json(record)
+    assert _record_json(record) is _record_json(record)  # computed once
+
+    Table.range_key_attr = None  # a binary hash key: moto encodes it twice in Keys, AWS (and devstack) once
+    keyed = Item(DynamoType({"B": b"\x00k"}), None, {"pk": {"B": b"\x00k"}})
+    binary_key = json.loads(_record_json(StreamRecord(Table, "KEYS_ONLY", "INSERT", None, keyed, 1)))
+    assert binary_key["dynamodb"]["Keys"] == {"pk": {"B": "AGs="}}
+
+
+def test_get_records_leaves_no_shard_iterator_behind(aws: Any, endpoint: str) -> None:
+    """moto kept every iterator it issued (~2 KB each, in a dict and in its instance tracker): an idle
+    poller asking every 0.25-2 s grew the emulator without end."""
+    import urllib.request
+
+    table = _table(aws, stream=True)
+    _put(aws, table, "one")
+    iterator = _iterator(aws, table, "TRIM_HORIZON")
+    seen = 0
+    for _ in range(300):
+        page = aws.streams.get_records(ShardIterator=iterator, Limit=10)
+        seen += len(page["Records"])
+        iterator = page["NextShardIterator"]
+    for kind in ("TRIM_HORIZON", "LATEST"):
+        for _ in range(50):
+            _iterator(aws, table, kind)
+
+    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json") as response:
+        models = json.loads(response.read())
+    assert seen == 1
+    assert len(models.get("dynamodbstreams", {}).get("ShardIterator", [])) == 0  # moto: 401 and counting
+
+
+def test_bad_stream_requests_are_client_errors_not_server_errors(aws: Any) -> None:
+    table = _table(aws, stream=True)
+    arn, shard = _shard(aws, table)
+    iterator = _iterator(aws, table, "TRIM_HORIZON")
+    forged = iterator.rpartition("|1|")[0] + "|1|bm90IGFuIGl0ZXJhdG9y"
+
+    for bad in ("nonsense-but-long-enough", forged, iterator.replace("/stream/", "/stream/x")):
+        with pytest.raises(ClientError) as error:
+            aws.streams.get_records(ShardIterator=bad)
+        assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400, bad
+    with pytest.raises(ClientError, match="ValidationException"):
+        aws.streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="AT_SEQUENCE_NUMBER")
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        aws.streams.get_shard_iterator(
+            StreamArn=arn, ShardId="shardId-00000000000000000000-nope", ShardIteratorType="LATEST"
+        )
+    before_the_shard = _iterator(aws, table, "AT_SEQUENCE_NUMBER", "1" * 21)
+    with pytest.raises(ClientError, match="ValidationException"):
+        aws.streams.get_records(ShardIterator=before_the_shard)
