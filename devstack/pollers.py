@@ -298,8 +298,9 @@ class StreamPoller:
                     iterators = self.open_shards()
                 got = 0
                 for shard, iterator in list(iterators.items()):
-                    room = max(1, min(1000, self.spec.batch_size - len(batch)))
-                    response = self.streams.get_records(ShardIterator=iterator, Limit=room)
+                    # Read as much as one call gives (filters usually drop most records): `deliver` cuts
+                    # what passes into invocations of BatchSize, as Lambda's poller does.
+                    response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
                     iterators[shard] = response.get("NextShardIterator") or iterator
                     records = [_stream_record(r, self.spec.source_arn) for r in response.get("Records", [])]
                     got += len(records)
