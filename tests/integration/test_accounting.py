@@ -532,3 +532,86 @@ def test_the_audit_passes_on_honest_books_and_names_what_is_wrong(books):
     assert not report["ok"] and report["problem_count"] == 2
     assert any("no fee booked for " + idle in p for p in report["problems"])
     assert any(p.startswith(f"{poor}: balance") for p in report["problems"])
+
+
+# --- dead letters (R-EV-4) --------------------------------------------------------------------------------
+
+
+def test_r_ev_4_a_poison_event_is_dead_lettered_with_its_reason_and_redriven_once_fixed(books, monkeypatch):
+    """Through real queues on the emulator: retried, dead-lettered by the consumer with the error, seen by
+    admins, and after the fix redriven and applied exactly once."""
+    from accounting import on_task_event
+    from shared.events import dead_letters
+    from shared.ops import api as ops_api
+    from shared.ops import queues as ops_queues
+
+    sqs = client("sqs")
+    name = uuid.uuid4().hex[:10]
+    dlq = sqs.create_queue(QueueName=f"dlq-{name}")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    source = sqs.create_queue(QueueName=f"src-{name}", Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})})["QueueUrl"]  # fmt: skip
+    monkeypatch.setenv("SOURCE_QUEUE_URL", source)
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dlq)
+    monkeypatch.setenv("MAX_RECEIVE_COUNT", "5")
+    monkeypatch.setenv(
+        "CONSUMER_QUEUES", json.dumps({"AccountingTaskEvents": {"queue": source, "dead_letter_queue": dlq}})
+    )
+    dead_letters.get_settings.cache_clear()
+    ops_queues.consumers.cache_clear()
+    monkeypatch.setattr(dead_letters, "backoff_seconds", lambda attempts: 0)  # no waiting in a test
+
+    def poll_once() -> int:
+        """One Lambda poll of the source queue: invoke, delete what succeeded."""
+        messages = sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+            "Messages", []
+        )
+        if not messages:
+            return 0
+        records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                    "attributes": m["Attributes"], "messageAttributes": {}, "eventSource": "aws:sqs"}
+                   for m in messages]  # fmt: skip
+        failed = {f["itemIdentifier"] for f in books.tasks_consumer({"Records": records}, None)["batchItemFailures"]}
+        for m in messages:
+            if m["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=source, ReceiptHandle=m["ReceiptHandle"])
+        return len(messages)
+
+    popug = books.hire()
+    event = books.assigned(str(uuid.uuid4()), popug)
+    from tests.events import bridge
+
+    sqs.send_message(QueueUrl=source, MessageBody=json.dumps(bridge(event)))
+    real = on_task_event.on_assigned
+    monkeypatch.setitem(books.tasks_consumer.handlers, "TaskAssigned", lambda *a: 1 / 0)  # the bug
+    attempts = 0
+    while poll_once():
+        attempts += 1
+    assert attempts == 5
+
+    status, body = call(ops_api.lambda_handler, api_event("GET", "/api/ops/dead-letters", caller=ADMIN))
+    assert status == 200
+    [consumer] = body["items"]
+    assert consumer["consumer"] == "AccountingTaskEvents" and consumer["waiting"] == 1
+    [letter] = consumer["messages"]
+    assert (letter["event_id"], letter["event_name"], letter["attempts"]) == (str(event.event_id), "TaskAssigned", 5)
+    assert "ZeroDivisionError" in letter["error"] and letter["failed_at"]
+    assert call(ops_api.lambda_handler, api_event("GET", "/api/ops/dead-letters", caller=worker(popug)))[0] == 403
+
+    monkeypatch.setitem(books.tasks_consumer.handlers, "TaskAssigned", real)  # the fix is deployed
+    redrive = api_event("POST", "/api/ops/dead-letters/AccountingTaskEvents/redrive", caller=ADMIN)
+    status, body = call(ops_api.lambda_handler, redrive)
+    assert (status, body["redriven"], body["waiting"]) == (200, 1, 0)
+    sqs.send_message(QueueUrl=source, MessageBody=json.dumps(bridge(event)))  # and a late duplicate
+    while poll_once():
+        pass
+    assert [t["kind"] for t in books.ledger(popug)] == ["fee"]
+    status, body = call(ops_api.lambda_handler,
+                        api_event("POST", "/api/ops/dead-letters/Nobody/redrive", caller=ADMIN))  # fmt: skip
+    assert (status, body["error"]["code"]) == (404, "not_found")
+
+
+def test_r_ev_4_retries_back_off_exponentially():
+    from shared.events import dead_letters
+
+    assert [dead_letters.backoff_seconds(n) for n in (1, 2, 3, 4, 10)] == [2, 4, 8, 16, 300]

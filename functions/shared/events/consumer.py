@@ -7,8 +7,8 @@ transaction with an inbox marker keyed by `event_id`: a redelivered event finds 
 nothing, and a crash between "applied" and "marked" cannot happen. Handlers write conditionally on
 what they read (optimistic concurrency); when another writer got there first, the event is applied
 again from fresh reads, a few times, before it is left to the queue's retry. Failures are reported per record
-(partial batch response) so one poison event does not hold back the rest; it reaches the DLQ after the
-queue's `maxReceiveCount`.
+(partial batch response) so one poison event does not hold back the rest; `dead_letters` pauses it with
+a growing backoff and, on its last attempt, puts it in the consumer's dead-letter queue with the reason.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from shared import clock, dynamo
 from shared.contracts import REGISTRY, Envelope
+from shared.events import dead_letters
 from shared.observability import logger
 
 Handler = Callable[[Envelope, Any], Iterable[dict[str, Any]]]
@@ -54,9 +54,16 @@ class Consumer:
         self.handlers = handlers
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        # Report every failure per record, even when all fail: one shape for the queue to act on.
-        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-        return process_partial_response(event=event, record_handler=self.handle_record, processor=processor)
+        # Every failure is reported per record, even when all fail: one shape for the queue to act on.
+        failed: list[tuple[dict[str, Any], BaseException]] = []
+        for record in event.get("Records", []):
+            try:
+                self.handle_record(SQSRecord(record))
+            except Exception as error:
+                logger.exception("event not applied", message_id=record.get("messageId"))
+                failed.append((record, error))
+        retry = dead_letters.settle(self.name, failed) if failed else []
+        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in retry]}
 
     def handle_record(self, record: SQSRecord) -> None:
         envelope = parse_record_body(record.body)

@@ -1,0 +1,41 @@
+"""Operations HTTP API (admins; SPEC §11, R-EV-4): the dead letters of every consumer, and redriving them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.errors import NotFound
+from shared.http import make_resolver, require_roles
+from shared.observability import logger, tracer
+from shared.ops import queues
+
+app = make_resolver()
+ADMIN = "admin"
+
+
+@app.get("/ops/dead-letters")
+def dead_letters() -> dict[str, Any]:
+    require_roles(app, ADMIN)
+    items = []
+    for consumer, urls in sorted(queues.consumers().items()):
+        dlq = urls["dead_letter_queue"]
+        count = queues.waiting(dlq)
+        items.append({"consumer": consumer, "waiting": count, "messages": queues.peek(dlq) if count else []})
+    return {"items": items, "next_cursor": None}
+
+
+@app.post("/ops/dead-letters/<consumer>/redrive")
+def redrive(consumer: str) -> dict[str, Any]:
+    who = require_roles(app, ADMIN)
+    urls = queues.consumers().get(consumer)
+    if urls is None:
+        raise NotFound(f"no consumer {consumer}; GET /ops/dead-letters lists them")
+    moved = queues.redrive(urls["dead_letter_queue"], urls["queue"])
+    logger.info("dead letters redriven", consumer=consumer, moved=moved, by=who.employee_id)
+    return {"consumer": consumer, "redriven": moved, "waiting": queues.waiting(urls["dead_letter_queue"])}
+
+
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)
