@@ -615,3 +615,13 @@ def test_r_ev_4_retries_back_off_exponentially():
     from shared.events import dead_letters
 
     assert [dead_letters.backoff_seconds(n) for n in (1, 2, 3, 4, 10)] == [2, 4, 8, 16, 300]
+
+
+def test_each_close_starts_one_backup_of_the_books(books):
+    from accounting import on_day_closed
+    from shared.contracts.accounting import DayClosedV1
+
+    closed = REGISTRY.envelope(DayClosedV1(business_day=TODAY, popugs_paid=1, total_paid=100, popugs_in_red=0))
+    books.consume(on_day_closed.lambda_handler, closed, closed)  # redelivered: still one backup
+    backups = client("dynamodb").list_backups(TableName=books.table)["BackupSummaries"]
+    assert len(backups) == 1 and TODAY.isoformat() in backups[0]["BackupName"]
