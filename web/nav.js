@@ -16,6 +16,8 @@
 
 import * as accounts from "./pages/accounts.js";
 import * as allTasks from "./pages/all-tasks.js";
+import * as analyticsDashboard from "./pages/analytics-dashboard.js";
+import * as analyticsSql from "./pages/analytics-sql.js";
 import * as changePassword from "./pages/change-password.js";
 import * as createTask from "./pages/create-task.js";
 import * as employeeEdit from "./pages/employee-edit.js";
@@ -52,6 +54,9 @@ export const ENTRIES = [
   { id: "money-account", path: "/money/accounts/:id", roles: ANYONE, page: moneyAccount },
   { id: "money-stats", path: "/money/stats", label: "Accounting stats", roles: ["admin", "accountant"], section: "Money", page: moneyStats },
   { id: "money-close", path: "/money/close", label: "Close day", roles: ["admin"], section: "Money", page: moneyClose },
+  // Analytics (SPEC §7, R-AN-3): admins only, the API answers 403 to anyone else.
+  { id: "analytics", path: "/analytics", label: "Dashboard", roles: ["admin"], section: "Insights", page: analyticsDashboard },
+  { id: "analytics-sql", path: "/analytics/sql", label: "SQL console", roles: ["admin"], section: "Insights", page: analyticsSql },
   { id: "staff", path: "/staff", label: "Staff", roles: ANYONE, section: "People", page: staff },
   { id: "hire", path: "/staff/hire", roles: ["admin"], page: hire },
   { id: "employee-edit", path: "/staff/:id/edit", roles: ["admin"], page: employeeEdit },

@@ -6,6 +6,7 @@
 // GET /api/accounting/stats?from=YYYY-MM-DD&to=YYYY-MM-DD (at most 366 days: 422 otherwise).
 
 import { api, describeError, isAbort } from "../api.js";
+import { barChart, extremes } from "../charts.js";
 import { field } from "../forms.js";
 import {
   addDays,
@@ -15,7 +16,6 @@ import {
   formatMoney,
   isIsoDate,
   money,
-  svg,
   todayIso,
 } from "../money.js";
 import { h, pageHeader, renderLoadError, setBusy, showMessage, statusRegion } from "../ui.js";
@@ -44,83 +44,33 @@ const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 // ---- the chart -------------------------------------------------------------------------------------------
 
-const BAR = 10;
-const GAP = 4;
-const HEIGHT = 120;
-
 /**
- * Management earnings per day as bars above (earned) or below (lost) a zero line. role="img" with a
- * summary for screen readers; each bar has a <title> (a tooltip) with its day and amount.
+ * Management earnings per day as bars above (earned) or below (lost) a zero line (charts.js): role="img" with
+ * a summary for screen readers; each bar has a <title> (a tooltip) with its day and amount.
  */
 function earningsChart(items, { from, to }) {
-  const values = items.map((item) => Number(item.management_earnings) || 0);
-  const top = Math.max(0, ...values);
-  const bottom = Math.min(0, ...values);
-  const span = top - bottom || 1;
-  const MIN_SLOTS = 7; // a short range keeps slim bars, centred, instead of a few stretched blocks
-  const slots = Math.max(items.length, MIN_SLOTS);
-  const width = slots * (BAR + GAP) + GAP;
-  const offset = ((slots - items.length) / 2) * (BAR + GAP);
-  const zero = (top / span) * HEIGHT;
-  const bars = items.map((item, index) => {
-    const value = values[index];
-    const size = Math.max((Math.abs(value) / span) * HEIGHT, value ? 1 : 0);
-    return svg(
-      "rect",
-      {
-        x: offset + GAP + index * (BAR + GAP),
-        y: value >= 0 ? zero - size : zero,
-        width: BAR,
-        height: size,
-        class: value < 0 ? "bar bar-loss" : "bar bar-gain",
-        "data-testid": "stats-bar",
-        "data-date": item.date,
-        "data-cents": String(value),
-      },
-      svg("title", {}, `${formatDay(item.date)}: ${formatMoney(value)}`),
-    );
-  });
-  const best = items.length ? items[values.indexOf(Math.max(...values))] : null;
-  const worst = items.length ? items[values.indexOf(Math.min(...values))] : null;
-  const total = values.reduce((sum, value) => sum + value, 0);
+  const earned = (item) => Number(item.management_earnings) || 0;
+  const { best, worst } = extremes(items, earned);
+  const total = items.reduce((sum, item) => sum + earned(item), 0);
   const summary = items.length
     ? `Management earnings per day from ${formatDay(from)} to ${formatDay(to)}: ${formatMoney(total)} in all; ` +
       `best ${formatMoney(best.management_earnings)} on ${formatDay(best.date)}, ` +
       `worst ${formatMoney(worst.management_earnings)} on ${formatDay(worst.date)}.`
     : "No days to chart.";
-  return h(
-    "figure",
-    { class: "chart", "data-testid": "stats-chart" },
-    h(
-      "div",
-      { class: "chart-scale" },
-      h("span", {}, formatMoney(top)),
-      h("span", {}, formatMoney(bottom)),
-    ),
-    h(
-      "div",
-      { class: "chart-plot" },
-      svg(
-        "svg",
-        {
-          viewBox: `0 0 ${width} ${HEIGHT}`,
-          preserveAspectRatio: "none",
-          role: "img",
-          "aria-label": summary,
-          focusable: "false",
-        },
-        svg("line", { x1: 0, x2: width, y1: zero, y2: zero, class: "chart-zero", "vector-effect": "non-scaling-stroke" }),
-        bars,
-      ),
-      h(
-        "div",
-        { class: "chart-axis", "aria-hidden": "true" },
-        h("span", {}, formatDay(from, { weekday: false })),
-        h("span", {}, formatDay(to, { weekday: false })),
-      ),
-    ),
-    h("figcaption", { class: "muted small" }, "Management earnings per day: fees charged minus rewards paid. Bars below the line are days the management paid out more than it charged."),
-  );
+  return barChart({
+    items,
+    series: [{ id: "management_earnings", label: "Management earnings", value: earned }],
+    signed: true,
+    format: formatMoney,
+    valueAttr: "data-cents",
+    describe: (item, _series, value) => `${formatDay(item.date)}: ${formatMoney(value)}`,
+    summary,
+    axis: [formatDay(from, { weekday: false }), formatDay(to, { weekday: false })],
+    caption:
+      "Management earnings per day: fees charged minus rewards paid. Bars below the line are days the management paid out more than it charged.",
+    testid: "stats-chart",
+    barTestid: "stats-bar",
+  });
 }
 
 // ---- the page -------------------------------------------------------------------------------------------
