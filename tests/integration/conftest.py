@@ -34,7 +34,10 @@ def fresh_emulator() -> Iterator[str]:
 def provisioned(emulator):
     from devstack import provision, template
 
-    stack = template.load(ROOT / "template.yaml", {"Stage": "local"})
+    # As devstack sets them: no Athena locally (DuckDB runs the analytics SQL), no SES throttling.
+    stack = template.load(
+        ROOT / "template.yaml", {"Stage": "local", "AnalyticsQueryEngine": "duckdb", "SesMaxSendRate": "0"}
+    )
     return provision.provision(stack, emulator)
 
 

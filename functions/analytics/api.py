@@ -1,0 +1,129 @@
+"""Analytics HTTP API (R-AN-3), admins only: the dashboard of a day (management earnings, popugs in the
+red), the most expensive task of a day, ISO week or calendar month with its per-day series, daily
+trends over a range, and a read-only SQL console over the analytics tables (SELECT only, bounded rows
+and time).
+
+Every route answers from the lake through `analytics.query` (Athena in AWS, DuckDB locally, R-AN-4).
+The console's SQL passes `console.guard` first: anything else is refused with 422 and runs nothing. A
+console query that runs out of time is a 422 (`query_timeout`): bounded time is part of its contract,
+and the fix is a narrower query. A dashboard query that runs out of time is a 504.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from analytics import console, domain, queries, query
+from analytics.settings import get as settings
+from shared import clock
+from shared.errors import DomainError, Unprocessable
+from shared.http import make_resolver, require_roles
+from shared.observability import logger, tracer
+
+app = make_resolver()
+
+# Checked strictly by domain.parse_day / parse_period, with messages that name the parameter.
+DateParam = Annotated[str | None, Query(max_length=32)]
+MAX_CONSOLE_ROWS = 1000
+DEFAULT_TREND_DAYS = 30
+
+
+class QueryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sql: str = Field(min_length=1, max_length=console.MAX_SQL_CHARS)
+    max_rows: int | None = Field(default=None, ge=1, le=MAX_CONSOLE_ROWS)
+
+
+class DashboardTimeout(DomainError):
+    status, code = 504, "query_timeout"
+
+
+def _today() -> date:
+    return domain.today(clock.now(), settings().business_timezone)
+
+
+def _dashboard_timeout() -> DashboardTimeout:
+    return DashboardTimeout(
+        f"the analytics query did not finish within {settings().query_timeout_seconds} s; try again in a moment "
+        "or ask about a shorter period"
+    )
+
+
+# --- dashboards ---------------------------------------------------------------------------------------
+
+
+@app.get("/analytics/dashboard")
+def dashboard(date: DateParam = None) -> dict[str, Any]:
+    require_roles(app, *domain.ROLES)
+    day = domain.parse_day(date) if date is not None else _today()
+    try:
+        return queries.dashboard(day).public()
+    except query.QueryTimeout:
+        raise _dashboard_timeout() from None
+
+
+@app.get("/analytics/most-expensive-task")
+def most_expensive_task(
+    period: Annotated[str | None, Query(max_length=16)] = None, date: DateParam = None
+) -> dict[str, Any]:
+    require_roles(app, *domain.ROLES)
+    chosen = domain.parse_period(period)
+    day = domain.parse_day(date) if date is not None else _today()
+    try:
+        return queries.most_expensive(chosen, day)
+    except query.QueryTimeout:
+        raise _dashboard_timeout() from None
+
+
+@app.get("/analytics/daily")
+def daily(
+    from_: Annotated[str | None, Query(alias="from", max_length=32)] = None, to: DateParam = None
+) -> dict[str, Any]:
+    require_roles(app, *domain.ROLES)
+    last = to if to is not None else _today().isoformat()
+    if from_ is None:  # the 30 days up to `to`
+        from_ = (domain.parse_day(last, "to") - timedelta(days=DEFAULT_TREND_DAYS - 1)).isoformat()
+    start, end = domain.parse_range(from_, last)
+    try:
+        items = queries.daily(start, end)
+    except query.QueryTimeout:
+        raise _dashboard_timeout() from None
+    return {"from": start.isoformat(), "to": end.isoformat(), "items": [i.public() for i in items]}
+
+
+# --- the SQL console ----------------------------------------------------------------------------------
+
+
+@app.post("/analytics/query")
+def run_query(request: QueryRequest) -> dict[str, Any]:
+    who = require_roles(app, *domain.ROLES)
+    limit = min(request.max_rows or settings().query_max_rows, settings().query_max_rows)
+    guarded = console.guard(request.sql, limit)
+    timeout = settings().query_timeout_seconds
+
+    logger.info("console query", caller=who.employee_id, sql=guarded.sql[:2000])
+    try:
+        result = query.run(guarded.sql, max_rows=limit, timeout_seconds=timeout)
+    except query.QueryTimeout:
+        raise Unprocessable(
+            f"the query ran longer than {timeout} s and was stopped; narrow it (fewer days, a WHERE on "
+            "business_day, fewer rows) and try again",
+            code="query_timeout",
+        ) from None
+    except query.QueryFailed as error:
+        raise Unprocessable(f"the query failed: {str(error)[:1000]}", code="query_failed") from None
+    rows = [[domain.jsonable(v) for v in row] for row in result.rows[:limit]]
+    truncated = bool(result.truncated) or len(result.rows) > limit
+    return {"columns": list(result.columns), "rows": rows, "truncated": truncated,
+            "elapsed_ms": int(result.elapsed_ms)}  # fmt: skip
+
+
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

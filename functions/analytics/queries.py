@@ -1,0 +1,148 @@
+"""The dashboards' questions (R-AN-3), each written once in Athena SQL over the logical tables
+`transactions`, `tasks` and `closed_days`; the query layer runs it on Athena in AWS and on DuckDB
+locally (R-AN-4). Dates go into the SQL only as `DATE 'YYYY-MM-DD'` literals made from `date` objects
+that `domain` has already validated, never from request text.
+
+Delivery into the lake is at least once, so a transaction may be there twice: every sum reads the
+transactions DISTINCT by their whole row (a transaction's event always carries the same data).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from analytics import domain, query
+from analytics.settings import get as settings
+
+RANGE_ROWS = domain.MAX_RANGE_DAYS + 1
+
+
+def literal(day: date) -> str:
+    """A date as an SQL literal; only ever from a `date`, so nothing but digits and dashes gets in."""
+    if not isinstance(day, date):
+        raise TypeError(f"expected a date, got {type(day).__name__}")
+    return f"DATE '{day.isoformat()}'"
+
+
+# --- the SQL ----------------------------------------------------------------------------------------------
+
+
+def dashboard_sql(day: date) -> str:
+    """One row: the day's management earnings (R-ACC-6: minus its fee and reward transactions), the
+    popugs whose latest balance up to that day is below zero (latest by recorded_at, ties by
+    transaction_id), and the day's close if there is one (its `popugs_in_red` is the final word)."""
+    d = literal(day)
+    return f"""
+WITH day_transactions AS (
+  SELECT DISTINCT transaction_id, kind, amount
+  FROM transactions
+  WHERE business_day = {d} AND kind IN ('fee', 'reward')
+),
+balances AS (
+  SELECT account_id, balance_after,
+         row_number() OVER (PARTITION BY account_id ORDER BY recorded_at DESC, transaction_id DESC) AS newest
+  FROM transactions
+  WHERE business_day <= {d}
+),
+closes AS (
+  SELECT count(*) AS closes, max(popugs_in_red) AS popugs_in_red
+  FROM closed_days
+  WHERE business_day = {d}
+)
+SELECT
+  (SELECT coalesce(-sum(amount), 0) FROM day_transactions) AS management_earnings,
+  (SELECT count(*) FROM balances WHERE newest = 1 AND balance_after < 0) AS open_in_red,
+  closes.closes AS closed,
+  closes.popugs_in_red AS closed_in_red
+FROM closes
+""".strip()  # noqa: S608 (only `literal` dates are interpolated)
+
+
+def most_expensive_sql(first: date, last: date) -> str:
+    """Per day of first..last with a completion (a `reward` transaction, on its business day): the
+    completion with the highest reward, ties to the earliest (recorded_at, then transaction_id), with
+    the task's title and jira id when the lake knows the task; `is_top` marks the period's winner."""
+    return f"""
+WITH completions AS (
+  SELECT DISTINCT transaction_id, task_id, amount, business_day, recorded_at
+  FROM transactions
+  WHERE kind = 'reward' AND business_day BETWEEN {literal(first)} AND {literal(last)}
+),
+ranked AS (
+  SELECT task_id, amount, business_day,
+         row_number() OVER (PARTITION BY business_day ORDER BY amount DESC, recorded_at ASC, transaction_id ASC)
+           AS day_place,
+         row_number() OVER (ORDER BY amount DESC, recorded_at ASC, transaction_id ASC) AS period_place
+  FROM completions
+),
+known_tasks AS (
+  SELECT task_id, title, jira_id,
+         row_number() OVER (PARTITION BY task_id ORDER BY created_at DESC) AS newest
+  FROM tasks
+)
+SELECT r.business_day, r.task_id, t.title, t.jira_id, r.amount AS reward,
+       CASE WHEN r.period_place = 1 THEN 1 ELSE 0 END AS is_top
+FROM ranked AS r
+LEFT JOIN known_tasks AS t ON t.task_id = r.task_id AND t.newest = 1
+WHERE r.day_place = 1
+ORDER BY r.business_day
+""".strip()  # noqa: S608 (only `literal` dates are interpolated)
+
+
+def daily_sql(first: date, last: date) -> str:
+    """Per day of first..last that has transactions or a close: fees and payouts (positive), rewards,
+    completions, and the close's popugs paid and in the red. Days with neither are filled in by
+    `domain.daily`."""
+    between = f"business_day BETWEEN {literal(first)} AND {literal(last)}"
+    return f"""
+WITH day_transactions AS (
+  SELECT DISTINCT transaction_id, kind, amount, business_day
+  FROM transactions
+  WHERE {between}
+),
+sums AS (
+  SELECT business_day,
+         sum(CASE WHEN kind = 'fee' THEN -amount ELSE 0 END) AS fees,
+         sum(CASE WHEN kind = 'reward' THEN amount ELSE 0 END) AS rewards,
+         sum(CASE WHEN kind = 'payout' THEN -amount ELSE 0 END) AS payouts,
+         sum(CASE WHEN kind = 'reward' THEN 1 ELSE 0 END) AS tasks_completed
+  FROM day_transactions
+  GROUP BY business_day
+),
+closes AS (
+  SELECT business_day, max(popugs_paid) AS popugs_paid, max(popugs_in_red) AS popugs_in_red
+  FROM closed_days
+  WHERE {between}
+  GROUP BY business_day
+)
+SELECT coalesce(s.business_day, c.business_day) AS business_day,
+       s.fees, s.rewards, s.payouts, s.tasks_completed,
+       CASE WHEN c.business_day IS NULL THEN 0 ELSE 1 END AS closed,
+       c.popugs_paid, c.popugs_in_red
+FROM sums AS s
+FULL OUTER JOIN closes AS c ON c.business_day = s.business_day
+ORDER BY 1
+""".strip()  # noqa: S608 (only `literal` dates are interpolated)
+
+
+# --- running them ---------------------------------------------------------------------------------------
+
+
+def _rows(sql: str, max_rows: int) -> list[dict[str, Any]]:
+    result = query.run(sql, max_rows=max_rows, timeout_seconds=settings().query_timeout_seconds)
+    return domain.named(result.columns, result.rows)
+
+
+def dashboard(day: date) -> domain.Dashboard:
+    rows = _rows(dashboard_sql(day), 1)
+    return domain.dashboard(day, rows[0] if rows else None)
+
+
+def most_expensive(period: domain.Period, day: date) -> dict[str, Any]:
+    first, last = domain.period_bounds(period, day)
+    return domain.most_expensive(period, first, last, _rows(most_expensive_sql(first, last), RANGE_ROWS))
+
+
+def daily(first: date, last: date) -> list[domain.DailyTrend]:
+    return domain.daily(first, last, _rows(daily_sql(first, last), RANGE_ROWS))
