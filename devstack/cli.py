@@ -6,10 +6,15 @@
   bootstrap-admin    create (or reset the password of) the first admin, on the running devstack
   invoke FUNCTION    invoke a function with an event, on the running devstack
   audit-ledger       check the running devstack's accounting table against the events its tap kept
+  journey ID         a correlation id's journey: its events and the function log lines mentioning it
+  environment FUNCTION [NAME=VALUE ...] [--drop NAME ...]
+                     show, or override at run time, one function's environment (its next call cold-starts)
 
 Commands other than `up` talk to a running devstack through its `/_devstack/` endpoints, found via
 the state file `up` writes (or `--url`); `audit-ledger` reads the emulator and `events.jsonl` directly
-(exit 0: the books hold; 1: problems found, listed in the report; 2: it could not run).
+(exit 0: the books hold; 1: problems found, listed in the report; 2: it could not run). `journey` reads
+the log directory itself when given `--log-dir`, or when the devstack of the state file has stopped
+(its logs and `events.jsonl` outlive it); `--json` prints the entries as JSON.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import json
 import os
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -60,7 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     invoke = commands.add_parser("invoke", help="invoke a function by logical id")
     invoke.add_argument("function")
     invoke.add_argument("--event", default="{}", help="JSON, or @file.json")
-    for sub in (schedule, commands.choices["sweep"], admin, invoke):
+    trail = commands.add_parser("journey", help="a correlation id's events and log lines, oldest first")
+    trail.add_argument("correlation_id")
+    trail.add_argument("--json", action="store_true", help="the entries as JSON")
+    trail.add_argument("--log-dir", type=Path, help="read this log directory instead of asking devstack")
+    env = commands.add_parser("environment", help="show or override a function's environment at run time")
+    env.add_argument("function", help="logical id, e.g. AccountingOnTaskEventFunction")
+    env.add_argument("set", nargs="*", metavar="NAME=VALUE", help="variables to override")
+    env.add_argument("--drop", action="append", default=[], metavar="NAME", help="drop an override")
+    for sub in (schedule, commands.choices["sweep"], admin, invoke, trail, env):
         sub.add_argument("--state-file", type=Path, default=DEFAULT_STATE)
         sub.add_argument("--url", help="the running devstack (default: from the state file)")
     audit = commands.add_parser("audit-ledger", help="check the ledger against the tapped events")
@@ -95,12 +109,19 @@ def main(argv: list[str] | None = None) -> int:
         return audit_ledger(args)
     if args.command == "bootstrap-admin":
         return _call(args, "/_devstack/bootstrap-admin", {"email": args.email, "name": args.name})
+    if args.command == "journey":
+        return show_journey(args)
+    if args.command == "environment":
+        path = f"/_devstack/functions/{urllib.parse.quote(args.function, safe='')}/environment"
+        changes: dict[str, str | None] = dict(_pair(p, "environment wants NAME=VALUE") for p in args.set)
+        changes.update(dict.fromkeys(args.drop))
+        return _call(args, path, changes) if changes else _call(args, path, None, method="GET")
     event_text = Path(args.event[1:]).read_text() if args.event.startswith("@") else args.event
     return _call(args, f"/_devstack/invoke/{args.function}", json.loads(event_text))
 
 
-def _call(args: argparse.Namespace, path: str, body: Any) -> int:
-    """POST to the running devstack; print its JSON answer; 0 when it reports success."""
+def _call(args: argparse.Namespace, path: str, body: Any, *, method: str = "POST") -> int:
+    """POST (or GET) to the running devstack; print its JSON answer; 0 when it reports success."""
     base = args.url or _url_from_state(args.state_file)
     if base is None:
         print(
@@ -111,8 +132,8 @@ def _call(args: argparse.Namespace, path: str, body: Any) -> int:
         return 1
     request = urllib.request.Request(
         base.rstrip("/") + path,
-        data=json.dumps(body).encode(),
-        method="POST",
+        data=None if method == "GET" else json.dumps(body).encode(),
+        method=method,
         headers={"Content-Type": "application/json"},
     )
     try:
@@ -125,6 +146,84 @@ def _call(args: argparse.Namespace, path: str, body: Any) -> int:
     except urllib.error.URLError as error:
         print(f"devstack: cannot reach {base} ({error.reason}); is it running?", file=sys.stderr)
         return 1
+
+
+def show_journey(args: argparse.Namespace) -> int:
+    """Print a correlation id's journey: from the running devstack, or from a log directory's files."""
+    from devstack import control, tap
+
+    items: list[dict[str, Any]] | None = None
+    log_dir: Path | None = args.log_dir
+    base = args.url or _url_from_state(args.state_file)
+    if log_dir is None and base is not None:
+        path = f"/_devstack/journey/{urllib.parse.quote(args.correlation_id, safe='')}"
+        try:
+            with urllib.request.urlopen(base.rstrip("/") + path, timeout=60) as response:
+                items = json.loads(response.read())["items"]
+        except urllib.error.HTTPError as error:
+            print(error.read().decode(), file=sys.stderr)
+            return 1
+        except urllib.error.URLError:  # stopped: its files are still there
+            pass
+    if items is None:
+        state_dir = _state(args.state_file).get("log_dir")
+        log_dir = log_dir or (Path(state_dir) if state_dir else None)
+        if log_dir is None or not log_dir.is_dir():
+            print(
+                f"devstack: no running devstack and no log directory (state file {args.state_file}); "
+                "pass --url or --log-dir",
+                file=sys.stderr,
+            )
+            return 1
+        items = control.journey(args.correlation_id, events_file=log_dir / tap.FILE_NAME, log_dir=log_dir)
+    if args.json:
+        print(json.dumps(items, indent=2, default=str))
+    else:
+        print(format_journey(args.correlation_id, items))
+    return 0 if items else 1
+
+
+LOG_NOISE = frozenset(
+    {
+        "level", "location", "message", "timestamp", "service", "cold_start", "function_name", "function_arn",
+        "function_memory_size", "function_request_id", "correlation_id", "xray_trace_id", "sampling_rate",
+        "exception", "exception_name", "stack_trace",
+    }
+)  # fmt: skip
+
+
+def format_journey(correlation_id: str, items: list[dict[str, Any]]) -> str:
+    """One line per entry: time, who (producer or function), what; for people reading a terminal."""
+    events = [i for i in items if i.get("kind") == "event"]
+    functions = sorted({str(i.get("source")) for i in items if i.get("kind") == "log"})
+    lines = [
+        f"journey of {correlation_id}: {len(events)} events, {len(items) - len(events)} log lines"
+        + (f" from {', '.join(functions)}" if functions else "")
+    ]
+    if not items:
+        lines.append("  nothing carries this correlation id (yet: events reach the tap within seconds)")
+    width = max([len(str(i.get("source"))) for i in items] + [10])
+    for item in items:
+        when = str(item.get("time") or "?")
+        when = when[11:23] if len(when) >= 23 else when  # HH:MM:SS.mmm of an ISO time
+        who = str(item.get("source")).ljust(width)
+        if item.get("kind") == "event":
+            data = json.dumps(item.get("data"), separators=(",", ":"), default=str)
+            what = f"EVENT {item.get('event_name')} v{item.get('event_version')} {_clip(data, 160)}"
+        else:
+            record = item.get("record") or {}
+            extra = " ".join(f"{k}={_clip(str(v), 60)}" for k, v in record.items() if k not in LOG_NOISE)
+            what = f"{(item.get('level') or 'LOG'):<5} {_clip(str(item.get('message')), 160)}"
+            what += f"  {extra}" if extra else ""
+            if record.get("exception_name"):
+                last = str(record.get("exception", "")).strip().splitlines()[-1:] or [""]
+                what += f"  !! {_clip(last[0], 200)}"
+        lines.append(f"  {when}  {who}  {what}")
+    return "\n".join(lines)
+
+
+def _clip(text: str, size: int) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
 
 
 def audit_ledger(args: argparse.Namespace) -> int:
@@ -225,10 +324,10 @@ def _url_from_state(path: Path) -> str | None:
         return None
 
 
-def _pair(text: str) -> tuple[str, str]:
+def _pair(text: str, what: str = "--param wants KEY=VALUE") -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep:
-        raise SystemExit(f"devstack: --param wants KEY=VALUE, got {text!r}")
+        raise SystemExit(f"devstack: {what}, got {text!r}")
     return key, value
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devstack import apigw, gateway, pollers, procs, provision, scheduler, sweeper, tap, template, workers
+from devstack import apigw, backups, gateway, pollers, procs, provision, scheduler, sweeper, tap, template, workers
 from devstack.console import Console
 from devstack.control import Control, Services
 
@@ -171,7 +171,11 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
         )
         running.pollers.start()
         schedules, schedule_notes = scheduler.schedules_from(provisioned)
-        running.scheduler = scheduler.Scheduler(schedules, pool, console)
+        # AWS Backup plans run on the same scheduler (started and stopped with it): CreateBackup on the emulator
+        plans, backup_notes = backups.plans_from(provisioned)
+        schedule_notes += backup_notes
+        taker = backups.Backups(plans, endpoint_url=endpoint, console=console)
+        running.scheduler = scheduler.Scheduler([*schedules, *taker.schedules()], taker.around(pool), console)
         running.scheduler.start()
         running.sweeper = sweeper.Sweeper(
             provisioned.ttl_attributes, endpoint_url=endpoint, console=console, interval=options.sweep_interval
@@ -184,7 +188,7 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
         event_tap.start()
         detail.append(
             f"{len(functions)} functions (pool of {options.workers}, started on first call), "
-            f"{len(mappings)} event source mappings, {len(schedules)} schedules, "
+            f"{len(mappings)} event source mappings, {len(schedules)} schedules, {len(plans)} backup plans, "
             f"TTL sweep of {len(provisioned.ttl_attributes)} tables every {options.sweep_interval:g} s, "
             f"event tap on {', '.join(event_tap.buses) or 'no bus'} to {event_tap.path}"
         )

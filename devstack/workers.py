@@ -5,19 +5,26 @@ a real cold start. The worker then stays warm for later invocations. Each functi
 `size` workers, so concurrent callers see real concurrency and a load test sees real contention. The
 function's timeout is enforced by killing the worker (as Lambda discards a timed-out sandbox); a worker
 that crashes fails its invocation and is replaced on the next call.
+
+A function's environment can be overridden while devstack runs (`WorkerPool.set_environment`, served at
+`/_devstack/functions/<LogicalId>/environment`), as changing a Lambda's configuration does in AWS: its warm
+workers are retired (a busy one after its current invocation), so the next invocation cold-starts with the
+new variables. That is how a misconfiguration incident and its fix are simulated, with no special case in
+function code.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -117,7 +124,13 @@ def runtime_environment(spec: FunctionSpec, endpoint_url: str) -> dict[str, str]
     env = {key: os.environ[key] for key in keep if key in os.environ}
     env[procs.INSTANCE_VARIABLE] = procs.instance_id()
     env.update(spec.environment)
-    env.update(
+    env.update(_runtime_variables(spec, endpoint_url))
+    return env
+
+
+def _runtime_variables(spec: FunctionSpec, endpoint_url: str) -> dict[str, str]:
+    """What the runtime (and devstack) set over the template's variables: reserved, never overridden."""
+    return dict(
         {
             "AWS_ENDPOINT_URL": endpoint_url,
             "AWS_REGION": REGION,
@@ -141,13 +154,19 @@ def runtime_environment(spec: FunctionSpec, endpoint_url: str) -> dict[str, str]
             "PYTHONDONTWRITEBYTECODE": "1",
         }
     )
-    return env
+
+
+VARIABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # what Lambda accepts as an environment variable's name
+RESERVED_VARIABLES = frozenset(
+    [*_runtime_variables(FunctionSpec("", "", "", Path("."), {}), ""), procs.INSTANCE_VARIABLE, "_X_AMZN_TRACE_ID"]
+)
 
 
 class _Worker:
     """One warm process and its two pipe ends."""
 
-    def __init__(self, spec: FunctionSpec, endpoint_url: str, console: Console) -> None:
+    def __init__(self, spec: FunctionSpec, endpoint_url: str, console: Console, generation: int = 0) -> None:
+        self.generation = generation  # the pool's configuration it started with
         request_read, self.request_fd = os.pipe()
         self.response_fd, response_write = os.pipe()
         try:
@@ -221,7 +240,14 @@ class _Pool:
     busy: int = 0
     invocations: int = 0
     cold_starts: int = 0
+    overrides: dict[str, str] = field(default_factory=dict)  # environment set at run time, over the template's
+    generation: int = 0  # bumped by each change of `overrides`: workers of an older one are retired
     condition: threading.Condition = field(default_factory=threading.Condition)
+
+    def current_spec(self) -> FunctionSpec:
+        if not self.overrides:
+            return self.spec
+        return replace(self.spec, environment={**self.spec.environment, **self.overrides})
 
 
 class WorkerPool:
@@ -249,9 +275,7 @@ class WorkerPool:
         return invocation.payload
 
     def invoke(self, function: str, event: Any) -> Invocation:
-        pool = self._pools.get(function)
-        if pool is None:
-            raise KeyError(f"no function {function!r}; known: {', '.join(sorted(self._pools))}")
+        pool = self._pool(function)
         request_id = str(uuid.uuid4())
         for listener in self._listeners:
             listener()
@@ -281,8 +305,9 @@ class WorkerPool:
             if pool.idle:
                 return pool.idle.pop(), False
             pool.live += 1
+            spec, generation = pool.current_spec(), pool.generation
         try:
-            worker = _Worker(pool.spec, self.endpoint_url, self.console)
+            worker = _Worker(spec, self.endpoint_url, self.console, generation)
         except Exception as error:
             self._release(pool, None, healthy=False)
             message = f"cannot start a worker: {error}"
@@ -305,7 +330,8 @@ class WorkerPool:
         """Give back a slot taken by `_acquire`: a healthy worker stays warm, any other is discarded."""
         with pool.condition:
             pool.busy -= 1
-            if worker is not None and healthy and not self._closed:
+            current = worker is not None and worker.generation == pool.generation
+            if worker is not None and healthy and current and not self._closed:
                 pool.idle.append(worker)
             else:
                 pool.live -= 1
@@ -358,6 +384,53 @@ class WorkerPool:
         if not invocation.ok:
             report += f" Status: error ({(invocation.error or {}).get('errorType', 'Error')})"
         self.console.function_line(spec.logical_id, report)
+
+    def environment(self, function: str) -> dict[str, Any]:
+        """The function's run-time overrides and the environment (template + overrides) its workers start with."""
+        pool = self._pool(function)
+        with pool.condition:
+            return {"overrides": dict(pool.overrides), "environment": dict(pool.current_spec().environment)}
+
+    def set_environment(self, function: str, changes: dict[str, str | None]) -> dict[str, Any]:
+        """Override some of the function's environment variables (None drops an override, back to the
+        template's value) and retire its warm workers, so the next invocation cold-starts with them.
+
+        KeyError for an unknown function; ValueError for a bad name or value, or a variable the runtime
+        reserves (as Lambda's UpdateFunctionConfiguration refuses them). Returns `environment()` plus
+        `retired`: how many warm workers were stopped (busy ones stop after their current invocation).
+        """
+        pool = self._pool(function)
+        for name, value in changes.items():
+            if name in RESERVED_VARIABLES:
+                raise ValueError(f"{name} is reserved by the Lambda runtime and cannot be overridden")
+            if not isinstance(name, str) or not VARIABLE_NAME.fullmatch(name):
+                raise ValueError(f"not an environment variable name: {name!r}")
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"the value of {name} must be a string (or null to drop the override)")
+        with pool.condition:
+            for name, value in changes.items():
+                if value is None:
+                    pool.overrides.pop(name, None)
+                else:
+                    pool.overrides[name] = value
+            pool.generation += 1
+            retired, pool.idle = pool.idle, []
+            busy = len(pool.workers) - len(retired)
+            pool.workers.difference_update(retired)
+            pool.live -= len(retired)
+            pool.condition.notify_all()
+        for worker in retired:
+            worker.close()
+        if changes:
+            summary = ", ".join(f"{k}={'(template)' if v is None else v}" for k, v in sorted(changes.items()))
+            self.console.function_line(function, f"devstack: environment changed ({summary}); next call cold-starts")
+        return {**self.environment(function), "retired": len(retired) + busy}
+
+    def _pool(self, function: str) -> _Pool:
+        pool = self._pools.get(function)
+        if pool is None:
+            raise KeyError(f"no function {function!r}; known: {', '.join(sorted(self._pools))}")
+        return pool
 
     def stats(self) -> dict[str, dict[str, int]]:
         return {

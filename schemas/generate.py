@@ -1,5 +1,6 @@
 """Export the event contracts (functions/shared/contracts) as JSON Schemas and as the template's
-EventBridge schema registry entries, and each context's HTTP API as its OpenAPI document
+EventBridge schema registry entries, the analytics tables (functions/analytics/tables.py, typed from the
+same contracts) as the template's Glue tables, and each context's HTTP API as its OpenAPI document
 (`schemas/openapi/<context>.json`, from the resolver's own routes and models), so the code, `schemas/`
 and `template.yaml` never disagree.
 
@@ -16,12 +17,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "functions"))
 
+from analytics import tables  # noqa: E402
 from shared.contracts import REGISTRY, Contract  # noqa: E402
 from shared.contracts.envelope import Envelope  # noqa: E402
 
 TEMPLATE = ROOT / "template.yaml"
-API_MODULES = {"auth": "auth.api", "staff": "staff.api", "tasks": "tasks.api", "accounting": "accounting.api"}
+API_MODULES = {
+    "auth": "auth.api", "staff": "staff.api", "tasks": "tasks.api", "accounting": "accounting.api",
+    "analytics": "analytics.api", "ops": "shared.ops.api",
+}  # fmt: skip
 BEGIN, END = "# BEGIN GENERATED EVENT SCHEMAS\n", "# END GENERATED EVENT SCHEMAS\n"
+GLUE_BEGIN, GLUE_END = "  # BEGIN GENERATED ANALYTICS TABLES\n", "  # END GENERATED ANALYTICS TABLES\n"
+FORMATS = {
+    "json": {
+        "classification": "json",
+        "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+        "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+        "SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe",
+    },
+    "parquet": {
+        "classification": "parquet",
+        "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+        "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+        "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+    },
+}
 
 
 def schema_of(contract: Contract) -> dict:
@@ -74,6 +94,57 @@ def template_block() -> str:
     return "".join(lines)
 
 
+def glue_logical_id(table: tables.PhysicalTable) -> str:
+    return "AnalyticsTable" + "".join(part.capitalize() for part in table.name.split("_"))
+
+
+def glue_table(table: tables.PhysicalTable) -> list[str]:
+    """One AWS::Glue::Table: partitioned by `day`, partitions projected (no crawler, nothing to register)
+    over the horizon the lake keeps (R-AN-5)."""
+    fmt, q = FORMATS[table.format], json.dumps
+    location = f"s3://${{AnalyticsLakeBucket}}/{table.prefix}"
+    lines = [
+        f"  {glue_logical_id(table)}:\n",
+        "    Type: AWS::Glue::Table\n",
+        "    Properties:\n",
+        "      CatalogId: !Ref AWS::AccountId\n",
+        "      DatabaseName: !Ref AnalyticsDatabase\n",
+        "      TableInput:\n",
+        f"        Name: {table.name}\n",
+        f"        Description: {q(table.description)}\n",
+        "        TableType: EXTERNAL_TABLE\n",
+        "        Parameters:\n",
+        f"          classification: {fmt['classification']}\n",
+        '          EXTERNAL: "TRUE"\n',
+        '          projection.enabled: "true"\n',
+        f"          projection.{tables.DAY}.type: date\n",
+        f"          projection.{tables.DAY}.format: yyyy-MM-dd\n",
+        f"          projection.{tables.DAY}.range: !Sub NOW-${{AnalyticsHorizonDays}}DAYS,NOW\n",
+        f'          projection.{tables.DAY}.interval: "1"\n',
+        f"          projection.{tables.DAY}.interval.unit: DAYS\n",
+        f"          storage.location.template: !Sub {location}{tables.DAY}=${{!{tables.DAY}}}/\n",
+        "        PartitionKeys:\n",
+        f"          - {{ Name: {tables.DAY}, Type: string }}\n",
+        "        StorageDescriptor:\n",
+        f"          Location: !Sub {location}\n",
+        f"          InputFormat: {fmt['InputFormat']}\n",
+        f"          OutputFormat: {fmt['OutputFormat']}\n",
+        "          SerdeInfo:\n",
+        f"            SerializationLibrary: {fmt['SerializationLibrary']}\n",
+        "          Columns:\n",
+    ]
+    lines += [f"            - {{ Name: {c.name}, Type: {q(c.type)} }}\n" for c in table.columns]
+    return lines
+
+
+def glue_block() -> str:
+    lines = [GLUE_BEGIN]
+    for table in (*tables.RAW_TABLES, *tables.CURATED_TABLES):
+        lines += [*glue_table(table), "\n"]
+    lines.append(GLUE_END)
+    return "".join(lines)
+
+
 def openapi_of(context: str) -> dict:
     """The context's OpenAPI document; every path is served under `/api` (one origin for web and API)."""
     import importlib
@@ -84,13 +155,17 @@ def openapi_of(context: str) -> dict:
     return document
 
 
+def replace_block(text: str, begin: str, end: str, block: str) -> str:
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return head + block + tail
+
+
 def expected_files() -> dict[Path, str]:
     files = {schema_path(c): render_json(schema_of(c)) for c in REGISTRY.contracts}
     files.update({ROOT / "schemas" / "openapi" / f"{name}.json": render_json(openapi_of(name)) for name in API_MODULES})
-    template = TEMPLATE.read_text()
-    head, rest = template.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    files[TEMPLATE] = head + template_block() + tail
+    template = replace_block(TEMPLATE.read_text(), BEGIN, END, template_block())
+    files[TEMPLATE] = replace_block(template, GLUE_BEGIN, GLUE_END, glue_block())
     return files
 
 

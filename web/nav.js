@@ -28,6 +28,7 @@ import * as moneyBalance from "./pages/money-balance.js";
 import * as moneyClose from "./pages/money-close.js";
 import * as moneyStats from "./pages/money-stats.js";
 import * as myTasks from "./pages/my-tasks.js";
+import * as opsDeadLetters from "./pages/ops-dead-letters.js";
 import * as orgChart from "./pages/org-chart.js";
 import * as profile from "./pages/profile.js";
 import * as setPassword from "./pages/set-password.js";
@@ -62,6 +63,8 @@ export const ENTRIES = [
   { id: "employee-edit", path: "/staff/:id/edit", roles: ["admin"], page: employeeEdit },
   { id: "org-chart", path: "/org-chart", label: "Org chart", roles: ANYONE, section: "People", page: orgChart },
   { id: "accounts", path: "/accounts", label: "Accounts", roles: ["admin"], section: "Administration", page: accounts },
+  // Operations (SPEC §11, R-EV-4): every consumer's dead letters and their redrive; the API answers 403 to non-admins.
+  { id: "ops-dead-letters", path: "/ops/dead-letters", label: "Dead letters", roles: ["admin"], section: "Administration", page: opsDeadLetters },
 ];
 
 // Pages anyone may open WITHOUT signing in, shown outside the signed-in layout whether or not this tab

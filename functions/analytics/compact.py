@@ -1,0 +1,182 @@
+"""The nightly compaction (R-AN-2): each closed business day's rows, from the raw events, into one
+Parquet file per curated table, then the watermark moves past that day.
+
+A day is compacted once it is closed (its DayClosed event is in the lake) and settled: its UTC day is
+over (tasks are partitioned by UTC creation day) and the close is SETTLE old, so events still in flight
+land first. Its payouts must add up to the DayClosed totals; if not, some are still on their way (or
+in the dead-letter queue) and the day waits, because a day compacted without them would hide them: the
+logical tables read raw events only after the watermark. Days go in order, so the watermark never
+skips one; each run stops before the Lambda timeout and the next one carries on.
+
+Every partition is written whole with PutObject and built in a deterministic order, so a run that
+crashed or ran twice leaves the same files. `{"day": "YYYY-MM-DD"}` compacts that day again (e.g. after
+events were redriven from the dead-letter queue); `"force": true` skips the payout check.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from analytics import lake, query, tables
+from analytics.settings import get as settings
+from shared import clock
+from shared.aws import client
+from shared.observability import logger, tracer
+
+SETTLE = timedelta(minutes=10)  # events of a day that are still in flight land well within this
+RESERVE_MS = 60_000  # time left for one more day is at least this, or twice the slowest day so far
+CLOSES = tables.LOGICAL["closed_days"]
+
+
+@dataclass(frozen=True)
+class Close:
+    business_day: date
+    closed_at: datetime
+    popugs_paid: int
+    total_paid: int
+
+
+class Incomplete(RuntimeError):
+    """The lake does not hold all of a day's rows yet."""
+
+
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    bucket = settings().lake_bucket
+    mirror = lake.Mirror(bucket)
+    watermark = lake.read_watermark(bucket)
+    if isinstance(event, dict) and event.get("day"):
+        return rerun(mirror, date.fromisoformat(event["day"]), watermark, force=bool(event.get("force")))
+    return catch_up(mirror, watermark, context)
+
+
+def catch_up(mirror: lake.Mirror, watermark: date | None, context: Any) -> dict[str, Any]:
+    """Compact the closed days after the watermark, in order, while they are settled and time remains."""
+    now = clock.now()
+    closes = closed_days(mirror, None if watermark is None else watermark + timedelta(days=1))
+    day = watermark + timedelta(days=1) if watermark else min(closes, default=None)
+    done: list[dict[str, Any]] = []
+    waiting, slowest_ms = None, 0
+    while day is not None and day in closes:
+        if not settled(closes[day], now):
+            waiting = f"{day} closed less than {SETTLE} ago, or its UTC day is not over"
+            break
+        remaining = context.get_remaining_time_in_millis() if context else None
+        if remaining is not None and remaining < max(RESERVE_MS, 2 * slowest_ms):
+            waiting = f"{day} left for the next run (time is running out)"
+            break
+        started = time.monotonic()
+        try:
+            rows = compact_day(mirror, closes[day])
+        except Incomplete as error:
+            waiting = str(error)
+            logger.warning("day not compacted yet", business_day=day.isoformat(), reason=waiting)
+            break
+        lake.write_watermark(mirror.bucket, day)
+        watermark = day
+        slowest_ms = max(slowest_ms, int((time.monotonic() - started) * 1000))
+        done.append({"day": day.isoformat(), "rows": rows})
+        day += timedelta(days=1)
+    logger.info("compaction", compacted=[d["day"] for d in done], watermark=_iso(watermark), waiting=waiting)
+    return {"compacted": done, "watermark": _iso(watermark), "waiting": waiting}
+
+
+def rerun(mirror: lake.Mirror, day: date, watermark: date | None, *, force: bool = False) -> dict[str, Any]:
+    """Compact one closed day again (or for the first time, if it is the next one in order)."""
+    closes = closed_days(mirror, None if watermark is None else min(day, watermark + timedelta(days=1)))
+    next_day = watermark + timedelta(days=1) if watermark else min(closes, default=None)
+    refused = None
+    if day not in closes:
+        refused = f"{day} is not closed: no DayClosed event for it in the lake"
+    elif next_day is not None and day > next_day:
+        refused = f"days compact in order: {next_day} comes first"
+    if refused:
+        logger.warning("compaction refused", business_day=day.isoformat(), reason=refused)
+        return {"compacted": [], "watermark": _iso(watermark), "refused": refused}
+    try:
+        rows = compact_day(mirror, closes[day], force=force)
+    except Incomplete as error:
+        return {"compacted": [], "watermark": _iso(watermark), "refused": str(error)}
+    if day == next_day:
+        lake.write_watermark(mirror.bucket, day)
+        watermark = day
+    logger.info("day compacted again", business_day=day.isoformat(), rows=rows, watermark=_iso(watermark))
+    return {"compacted": [{"day": day.isoformat(), "rows": rows}], "watermark": _iso(watermark)}
+
+
+def closed_days(mirror: lake.Mirror, since: date | None) -> dict[date, Close]:
+    """The business days from `since` on whose DayClosed event is in the lake (the latest close wins)."""
+    prefix = tables.PHYSICAL[CLOSES.sources[0].table].prefix
+    first = since - timedelta(days=CLOSES.lead_days) if since else None
+    mirror.sync(prefix, first)
+    found: dict[date, Close] = {}
+    for path in sorted(mirror.path(prefix).glob("day=*/*.json")):
+        landed = lake.day_of_key(prefix, path.relative_to(mirror.root).as_posix())
+        if landed is None or (first is not None and landed < first):
+            continue
+        envelope = json.loads(path.read_text())
+        data = envelope["data"]
+        close = Close(
+            business_day=date.fromisoformat(data["business_day"]),
+            closed_at=datetime.fromisoformat(envelope["event_time"].replace("Z", "+00:00")),
+            popugs_paid=int(data["popugs_paid"]),
+            total_paid=int(data["total_paid"]),
+        )
+        if since is not None and close.business_day < since:
+            continue
+        known = found.get(close.business_day)
+        if known is None or known.closed_at < close.closed_at:
+            found[close.business_day] = close
+    return found
+
+
+def settled(close: Close, now: datetime) -> bool:
+    midnight_after = datetime.combine(close.business_day + timedelta(days=1), datetime.min.time(), UTC)
+    closed_at = close.closed_at if close.closed_at.tzinfo else close.closed_at.replace(tzinfo=UTC)
+    return now >= max(midnight_after, closed_at) + SETTLE
+
+
+def compact_day(mirror: lake.Mirror, close: Close, *, force: bool = False) -> dict[str, int]:
+    """Write every curated partition of a closed day from the raw events; returns rows per table."""
+    day, closed_on = close.business_day, lake.event_day(close.closed_at)
+    sources: list[tables.PhysicalTable] = []
+    for table in tables.LOGICAL_TABLES:
+        first, last = table.raw_window(day, closed_on)
+        for source in table.sources:
+            mirror.sync(tables.PHYSICAL[source.table].prefix, first, last)
+            sources.append(tables.PHYSICAL[source.table])
+    rows: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="compact-") as scratch, query.connect(mirror.root, sources) as connection:
+        files = {t.name: Path(scratch) / f"{t.name}.parquet" for t in tables.LOGICAL_TABLES}
+        for table in tables.LOGICAL_TABLES:
+            select = query.to_duckdb(tables.partition_sql(table, day, closed_on))
+            connection.execute(f"COPY ({select}) TO {tables.quote(str(files[table.name]))} (FORMAT parquet)")
+            rows[table.name] = _count(connection, files[table.name])
+        payouts = f"read_parquet({tables.quote(str(files['transactions']))}) WHERE kind = 'payout'"
+        paid = connection.execute(f"SELECT count(*), coalesce(sum(-amount), 0) FROM {payouts}").fetchone()  # noqa: S608
+        if paid != (close.popugs_paid, close.total_paid) and not force:
+            raise Incomplete(
+                f"{day}: the lake holds {paid[0]} payouts for {paid[1]} cents, its close paid "
+                f"{close.popugs_paid} for {close.total_paid}: waiting for the missing events"
+            )
+        for table in tables.LOGICAL_TABLES:
+            client("s3").put_object(
+                Bucket=mirror.bucket, Key=lake.curated_key(table.name, day), Body=files[table.name].read_bytes()
+            )
+    logger.info("day compacted", business_day=day.isoformat(), rows=rows)
+    return rows
+
+
+def _count(connection: Any, path: Path) -> int:
+    return connection.execute(f"SELECT count(*) FROM read_parquet({tables.quote(str(path))})").fetchone()[0]  # noqa: S608
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None

@@ -1,0 +1,188 @@
+"""The analytics lake's S3 layout (R-AN-1, R-AN-2), and a local mirror of it for DuckDB (R-AN-4).
+
+Layout of the lake bucket:
+
+    raw/<EventName>/v<version>/day=<YYYY-MM-DD>/<event_id>.json
+        One envelope per object (one line of JSON, the Glue JSON SerDe's format), `day` = the UTC date
+        of its `event_time`. Keyed by `event_id`, so a redelivered event overwrites itself: landing is
+        idempotent without reading anything first.
+    curated/<table>/day=<YYYY-MM-DD>/part-0.parquet
+        One Parquet file per compacted table and day (the business day for `transactions` and
+        `closed_days`, the UTC creation day for `tasks`); compaction overwrites it whole, so running it
+        again never duplicates rows.
+    state/compaction.json
+        {"compacted_through": "YYYY-MM-DD"}: every closed business day up to it is compacted (the
+        watermark). Queries read curated partitions up to it and raw events after it.
+
+Every `day=` partition is what the Glue tables project (no crawler, no partition registry), and what
+DuckDB reads as a hive partition. Objects expire with the bucket's lifecycle rule (R-AN-5).
+
+DuckDB has no S3 access here (httpfs is not installed), so the query engine and the compaction read a
+local mirror: only the prefixes (and day ranges) a query needs, only the keys that are new or changed
+(by ETag), downloaded in parallel, kept in /tmp across warm invocations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from shared.aws import client
+from shared.contracts import Envelope
+
+RAW = "raw/"
+CURATED = "curated/"
+STATE_KEY = "state/compaction.json"
+MIRROR_ROOT = Path(tempfile.gettempdir()) / "ates-lake"
+DOWNLOAD_THREADS = 16  # S3 GETs are latency-bound: a day of small raw objects downloads in parallel
+_DAY = re.compile(r"^day=(\d{4}-\d{2}-\d{2})/[^/]+$")
+
+
+def event_day(moment: datetime) -> date:
+    """The UTC date of a moment (a naive moment is taken as UTC, as the producers' clock is)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).date()
+
+
+def raw_prefix(event_name: str, version: int) -> str:
+    return f"{RAW}{event_name}/v{version}/"
+
+
+def curated_prefix(table: str) -> str:
+    return f"{CURATED}{table}/"
+
+
+def partition(prefix: str, day: date) -> str:
+    return f"{prefix}day={day.isoformat()}/"
+
+
+def raw_key(envelope: Envelope) -> str:
+    prefix = raw_prefix(envelope.event_name, envelope.event_version)
+    return f"{partition(prefix, event_day(envelope.event_time))}{envelope.event_id}.json"
+
+
+def curated_key(table: str, day: date) -> str:
+    return f"{partition(curated_prefix(table), day)}part-0.parquet"
+
+
+def put_raw(bucket: str, envelope: Envelope) -> str:
+    """Land one event (one PutObject); the same event again writes the same key with the same bytes."""
+    key = raw_key(envelope)
+    body = json.dumps(envelope.model_dump(mode="json"), separators=(",", ":"), sort_keys=True) + "\n"
+    client("s3").put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+    return key
+
+
+def read_watermark(bucket: str) -> date | None:
+    """The last compacted business day, or None when nothing is compacted yet."""
+    s3 = client("s3")
+    try:
+        body = s3.get_object(Bucket=bucket, Key=STATE_KEY)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+    return date.fromisoformat(json.loads(body)["compacted_through"])
+
+
+def write_watermark(bucket: str, day: date) -> None:
+    body = json.dumps({"compacted_through": day.isoformat()}).encode()
+    client("s3").put_object(Bucket=bucket, Key=STATE_KEY, Body=body, ContentType="application/json")
+
+
+def day_of_key(prefix: str, key: str) -> date | None:
+    """The `day=` partition of a key right under `prefix`, or None for anything else."""
+    match = _DAY.match(key[len(prefix) :]) if key.startswith(prefix) else None
+    return date.fromisoformat(match[1]) if match else None
+
+
+class Mirror:
+    """A local copy of part of the lake (same keys as relative paths under `root`).
+
+    `sync` makes a prefix's partitions in a day range equal to the bucket's: new and changed keys (by
+    ETag) are downloaded, keys gone from the bucket (expired, R-AN-5) are deleted. Files are replaced
+    atomically, so processes sharing the directory never read half a file.
+    """
+
+    def __init__(self, bucket: str, root: Path | None = None) -> None:
+        self.bucket = bucket
+        self.root = (root or MIRROR_ROOT) / bucket
+        self._manifest_path = self.root / ".etags.json"
+        self._etags: dict[str, str] | None = None
+
+    def path(self, key_or_prefix: str) -> Path:
+        return self.root / key_or_prefix
+
+    def sync(self, prefix: str, first_day: date | None = None, last_day: date | None = None) -> int:
+        """Mirror the partitions of `prefix` from `first_day` to `last_day` (inclusive, None = open);
+        returns how many objects were downloaded."""
+        listed = self._list(prefix, first_day, last_day)
+        etags = self._manifest()
+        wanted = {key: etag for key, etag in listed.items() if etags.get(key) != etag or not self.path(key).exists()}
+        if wanted:
+            with ThreadPoolExecutor(DOWNLOAD_THREADS) as pool:
+                for key in pool.map(self._download, wanted):
+                    etags[key] = wanted[key]
+        removed = self._remove_unlisted(prefix, first_day, last_day, listed)
+        if wanted or removed:
+            self._save_manifest()
+        return len(wanted)
+
+    def _list(self, prefix: str, first_day: date | None, last_day: date | None) -> dict[str, str]:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        if first_day is not None:  # keys sort by day: start right before the first wanted partition
+            params["StartAfter"] = f"{prefix}day={first_day.isoformat()}"
+        listed: dict[str, str] = {}
+        for page in client("s3").get_paginator("list_objects_v2").paginate(**params):
+            for item in page.get("Contents", []):
+                day = day_of_key(prefix, item["Key"])
+                if day is None:
+                    continue
+                if last_day is not None and day > last_day:
+                    return listed
+                listed[item["Key"]] = item["ETag"]
+        return listed
+
+    def _download(self, key: str) -> str:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        body = client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+        with os.fdopen(handle, "wb") as out:
+            out.write(body)
+        os.replace(temporary, target)
+        return key
+
+    def _remove_unlisted(self, prefix: str, first: date | None, last: date | None, listed: dict[str, str]) -> int:
+        base = self.path(prefix)
+        if not base.is_dir():
+            return 0
+        removed = 0
+        for path in base.glob("day=*/*"):
+            key = path.relative_to(self.root).as_posix()
+            day = day_of_key(prefix, key)
+            if day is None or key in listed or path.name.startswith("."):
+                continue
+            if (first is None or day >= first) and (last is None or day <= last):
+                path.unlink(missing_ok=True)
+                self._manifest().pop(key, None)
+                removed += 1
+        return removed
+
+    def _manifest(self) -> dict[str, str]:
+        if self._etags is None:
+            try:
+                self._etags = json.loads(self._manifest_path.read_text())
+            except (OSError, ValueError):
+                self._etags = {}
+        return self._etags
+
+    def _save_manifest(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.root, prefix=".etags-")
+        with os.fdopen(handle, "w") as out:
+            json.dump(self._manifest(), out)
+        os.replace(temporary, self._manifest_path)

@@ -1,0 +1,235 @@
+"""The one query layer of analytics (R-AN-4): Athena SQL over the logical tables, bounded in rows and
+time, answered by the engine the template chose (`ANALYTICS_QUERY_ENGINE`), so handlers never branch:
+
+- "athena": the expanded SQL runs in the stack's workgroup over the Glue tables;
+- "duckdb": the same SQL, translated by sqlglot, runs over views with the Glue tables' names that read
+  a local mirror of the same S3 objects (devstack and tests, where there is no Athena).
+
+Both give the same values: integers as int, floating and decimal numbers as float, booleans as bool,
+dates as `YYYY-MM-DD`, timestamps as ISO 8601 in UTC with a `Z` (the events' format), the rest as text.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from analytics import lake, tables
+from analytics.settings import get as settings
+from shared import clock
+from shared.aws import client
+from shared.observability import logger
+
+if TYPE_CHECKING:
+    import duckdb
+
+ATHENA_PAGE = 1000  # GetQueryResults' largest page
+FINISHED = {"SUCCEEDED", "FAILED", "CANCELLED"}
+INTERRUPT_GRACE_SECONDS = 1.0  # how long a timed-out DuckDB query may take to notice its interrupt
+
+
+class QueryFailed(Exception):
+    """The SQL is not a valid query, or the engine refused or failed it (the message says why)."""
+
+
+class QueryTimeout(Exception):
+    """The query did not finish in time; it was stopped."""
+
+
+@dataclass(frozen=True)
+class Result:
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool  # more rows than max_rows existed
+    elapsed_ms: int
+
+
+def run(sql: str, *, max_rows: int, timeout_seconds: float) -> Result:
+    """Run one SELECT (Athena dialect) over the analytics tables; at most `max_rows` rows come back."""
+    started = time.monotonic()
+    deadline = started + timeout_seconds
+    try:
+        tree = tables.parse(sql)
+    except ValueError as error:
+        raise QueryFailed(str(error)) from None
+    from sqlglot import exp
+
+    if not isinstance(tree, exp.Query):
+        raise QueryFailed("only queries (SELECT, WITH ... SELECT, set operations) can run")
+    watermark = lake.read_watermark(settings().lake_bucket)
+    expanded = tables.expand(sql, watermark)
+    engine = settings().analytics_query_engine
+    if engine == "athena":
+        columns, rows, truncated = _athena(expanded, max_rows, deadline)
+    elif engine == "duckdb":
+        columns, rows, truncated = _duckdb(sql, expanded, watermark, max_rows, deadline)
+    else:
+        raise QueryFailed(f"unknown analytics query engine {engine!r}")
+    elapsed_ms = int((time.monotonic() - started) * 1000)
+    logger.info("analytics query", engine=engine, rows=len(rows), truncated=truncated, elapsed_ms=elapsed_ms)
+    return Result(columns=columns, rows=rows, truncated=truncated, elapsed_ms=elapsed_ms)
+
+
+# --- Athena ---------------------------------------------------------------------------------------------
+
+
+def _athena(sql: str, max_rows: int, deadline: float) -> tuple[list[str], list[list[Any]], bool]:
+    athena = client("athena")
+    query_id = athena.start_query_execution(
+        QueryString=sql,
+        QueryExecutionContext={"Database": settings().glue_database},
+        WorkGroup=settings().athena_workgroup,
+    )["QueryExecutionId"]
+    pause = 0.1
+    while True:
+        status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
+        if status["State"] in FINISHED:
+            break
+        if time.monotonic() >= deadline:
+            athena.stop_query_execution(QueryExecutionId=query_id)
+            raise QueryTimeout(f"the query did not finish in time (Athena query {query_id} stopped)")
+        time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+        pause = min(pause * 2, 1.0)
+    if status["State"] != "SUCCEEDED":
+        raise QueryFailed(status.get("StateChangeReason") or f"the query was {status['State'].lower()}")
+    columns: list[str] = []
+    types: list[str] = []
+    rows: list[list[Any]] = []
+    params: dict[str, Any] = {"QueryExecutionId": query_id}
+    first_page = True
+    while len(rows) <= max_rows:
+        page = athena.get_query_results(**params, MaxResults=min(ATHENA_PAGE, max_rows + 2 - len(rows)))
+        if first_page:
+            info = page["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
+            columns, types = [c["Name"] for c in info], [c["Type"].lower() for c in info]
+        data = page["ResultSet"]["Rows"][1:] if first_page else page["ResultSet"]["Rows"]  # 1st row: header
+        first_page = False
+        rows += [[_athena_value(cell.get("VarCharValue"), kind) for cell, kind in zip(r["Data"], types, strict=False)]
+                 for r in data]  # fmt: skip
+        if "NextToken" not in page:
+            break
+        params["NextToken"] = page["NextToken"]
+    return columns, rows[:max_rows], len(rows) > max_rows
+
+
+def _athena_value(text: str | None, kind: str) -> Any:
+    """Athena returns text; the column's type says what it was."""
+    if text is None:
+        return None
+    if kind in {"tinyint", "smallint", "integer", "int", "bigint"}:
+        return int(text)
+    if kind in {"real", "float", "double"} or kind.startswith("decimal"):
+        return float(text)
+    if kind == "boolean":
+        return text == "true"
+    if kind.startswith("timestamp"):
+        moment = text.removesuffix(" UTC")  # `timestamp with time zone` in UTC
+        try:
+            return clock.iso(datetime.fromisoformat(moment).replace(tzinfo=UTC))
+        except ValueError:
+            return text
+    return text
+
+
+# --- DuckDB over the local mirror -----------------------------------------------------------------------
+
+
+def to_duckdb(sql: str) -> str:
+    import sqlglot
+
+    return sqlglot.transpile(sql, read="athena", write="duckdb")[0]
+
+
+def connect(root: Path, physical: Iterable[tables.PhysicalTable]) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB where each physical table is a view over the mirror under `root`; in UTC,
+    like Athena, so timestamps convert the same way."""
+    import duckdb
+
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute(f"SET home_directory = {tables.quote(str(root))}")
+    for table in physical:
+        connection.execute(f'CREATE VIEW "{table.name}" AS {tables.duckdb_view_sql(table, root)}')
+    return connection
+
+
+def _lock_down(connection: duckdb.DuckDBPyConnection, root: Path) -> None:
+    """Queries read the mirror and nothing else on this machine, and cannot undo that."""
+    connection.execute(f"SET allowed_directories = [{tables.quote(str(root) + '/')}]")
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
+
+
+def _duckdb(
+    sql: str, expanded: str, watermark: date | None, max_rows: int, deadline: float
+) -> tuple[list[str], list[list[Any]], bool]:
+    from sqlglot import exp
+
+    if any(not isinstance(t.this, exp.Identifier) for t in tables.parse(sql).find_all(exp.Table)):
+        raise QueryFailed("table functions are not available: query the analytics tables")
+    mirror = lake.Mirror(settings().lake_bucket)
+    needs = tables.scans(sql, watermark)
+    for name, first_day in needs.items():
+        mirror.sync(tables.PHYSICAL[name].prefix, first_day)
+    if time.monotonic() >= deadline:
+        raise QueryTimeout("the query did not finish in time (copying the lake took it all)")
+    connection = connect(mirror.root, [tables.PHYSICAL[name] for name in needs])
+    _lock_down(connection, mirror.root)
+    outcome: dict[str, Any] = {}
+
+    def execute() -> None:
+        try:
+            outcome["columns"], outcome["rows"] = _fetch(connection, to_duckdb(expanded), max_rows + 1)
+        except Exception as error:  # handed to the caller's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=execute, name="analytics-query", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    timed_out = worker.is_alive()
+    if timed_out:
+        connection.interrupt()  # DuckDB stops at its next check
+        worker.join(INTERRUPT_GRACE_SECONDS)
+    if not worker.is_alive():  # else the thread still holds it: it goes when the thread ends
+        connection.close()
+    if timed_out:
+        raise QueryTimeout("the query did not finish in time (stopped)")
+    if "error" in outcome:
+        raise QueryFailed(str(outcome["error"]).split("\n")[0]) from outcome["error"]
+    rows = [[_plain(v) for v in row] for row in outcome["rows"]]
+    return list(outcome["columns"]), rows[:max_rows], len(rows) > max_rows
+
+
+def _fetch(connection: duckdb.DuckDBPyConnection, sql: str, limit: int) -> tuple[list[str], list[tuple]]:
+    """Bind first (names and types, without running), then run with the row bound inside the SQL so
+    DuckDB stops early. Zoned timestamps come back in UTC without a zone (Python would need pytz)."""
+    relation = connection.sql(sql)
+    select = ", ".join(
+        f"CAST(#{i} AS TIMESTAMP)" if str(kind) == "TIMESTAMP WITH TIME ZONE" else f"#{i}"
+        for i, kind in enumerate(relation.types, start=1)
+    )
+    rows = connection.execute(f"SELECT {select} FROM ({sql}) LIMIT {limit}").fetchall()  # noqa: S608 (sql: the query)
+    return list(relation.columns), rows
+
+
+def _plain(value: Any) -> Any:
+    """DuckDB's Python values in the shapes Athena's are converted to."""
+    if isinstance(value, datetime):
+        return clock.iso(value if value.tzinfo else value.replace(tzinfo=UTC))
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value)

@@ -1,0 +1,460 @@
+"""The analytics tables, defined once (R-AN-1, R-AN-2, R-AN-4): the Glue tables of the template are
+generated from here (schemas/generate.py), the compaction builds its Parquet partitions from here, and
+every query is expanded from here, on Athena and on DuckDB alike.
+
+Three layers:
+- raw tables, one per registered event name and version (`raw_<snake_name>_v<n>`, JSON, partitioned by
+  the event's UTC day): columns = the envelope, `data` a struct typed by the contract's model;
+- curated tables (`curated_<logical>`, Parquet, one partition per compacted day);
+- LOGICAL tables (`transactions`, `tasks`, `closed_days`): the only names dashboards and the SQL
+  console use. Each is its curated rows up to the compaction watermark UNION ALL the same columns
+  extracted from the raw events for what is not compacted yet, so a query sees every landed event
+  whether or not its day was compacted, and never sees one twice.
+
+Which raw days hold the rows of a (business) day D: a transaction's business day is the first open day
+at or after the moment it is recorded (R-ACC-2), in the business timezone. So a payout of D is recorded
+after midnight (on D+1, or days later if the close was late), and a fee recorded on W belongs to W+1
+when W was closed early; in a timezone ahead of UTC (up to UTC+14) the UTC date can be one day earlier
+still. Hence a row of business day D can only be in raw days D-2 .. <the day D was closed>+1, and the
+rows after a watermark W are found in raw days >= W-1, filtered on the row's own business day.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from analytics import lake
+from shared.contracts import REGISTRY, Contract
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+DAY = "day"  # the partition column of every physical table (a yyyy-MM-dd string, projected by Athena)
+ENVELOPE_COLUMNS = (
+    ("event_id", "string"),
+    ("event_name", "string"),
+    ("event_version", "int"),
+    ("event_time", "string"),
+    ("producer", "string"),
+    ("correlation_id", "string"),
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # the Hive type Glue declares (`string`, `bigint`, `struct<a:string>`...)
+
+
+@dataclass(frozen=True)
+class PhysicalTable:
+    """A table over one prefix of the lake, partitioned by `day`."""
+
+    name: str
+    prefix: str
+    columns: tuple[Column, ...]
+    format: Literal["json", "parquet"]
+    description: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """One raw table feeding a logical table, with the Athena expression (over alias `r`) of each column."""
+
+    table: str
+    select: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class LogicalTable:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    sources: tuple[Source, ...]
+    row_day: str  # Athena expression over the logical columns: the day whose partition holds the row
+    order_by: str  # a deterministic order inside a partition (re-runs write the same file)
+    lead_days: int  # how many days before its row day a row's event can be recorded (UTC)
+    until_close: bool  # rows of day D can be recorded until D is closed (+1 day of clock skew)
+
+    @property
+    def curated(self) -> str:
+        return f"curated_{self.name}"
+
+    def raw_window(self, day: date, closed_on: date) -> tuple[date, date]:
+        """The raw partitions that can hold rows of `day` (closed on `closed_on`, a UTC date)."""
+        last = max(day, closed_on + timedelta(days=1)) if self.until_close else day
+        return day - timedelta(days=self.lead_days), last
+
+
+# --- raw tables: typed from the contracts --------------------------------------------------------------
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def raw_table_name(event_name: str, version: int) -> str:
+    return f"raw_{snake(event_name)}_v{version}"
+
+
+def hive_type(schema: dict[str, Any], definitions: dict[str, Any]) -> str:
+    """The Hive type of a JSON Schema (pydantic's): dates and times stay strings (the SerDe reads text),
+    a nullable type is its non-null type (every Hive column is nullable)."""
+    if "$ref" in schema:
+        return hive_type(definitions[schema["$ref"].rsplit("/", 1)[-1]], definitions)
+    if "anyOf" in schema:
+        kinds = [s for s in schema["anyOf"] if s.get("type") != "null"]
+        if len(kinds) != 1:
+            raise ValueError(f"no Hive type for a union of {kinds}")
+        return hive_type(kinds[0], definitions)
+    kind = schema.get("type")
+    if kind == "object" and "properties" in schema:
+        fields = ",".join(f"{name}:{hive_type(s, definitions)}" for name, s in schema["properties"].items())
+        return f"struct<{fields}>"
+    if kind == "array":
+        return f"array<{hive_type(schema['items'], definitions)}>"
+    simple = {"string": "string", "integer": "bigint", "number": "double", "boolean": "boolean"}
+    if kind in simple:
+        return simple[kind]
+    raise ValueError(f"no Hive type for JSON Schema {schema}")
+
+
+def raw_table(contract: Contract) -> PhysicalTable:
+    schema = contract.model.model_json_schema()
+    data = hive_type(schema, schema.get("$defs", {}))
+    return PhysicalTable(
+        name=raw_table_name(contract.name, contract.version),
+        prefix=lake.raw_prefix(contract.name, contract.version),
+        columns=(*(Column(n, t) for n, t in ENVELOPE_COLUMNS), Column("data", data)),
+        format="json",
+        description=f"{contract.name} v{contract.version} events from {contract.source}, as landed (by UTC day)",
+    )
+
+
+# --- logical tables ------------------------------------------------------------------------------------
+
+RECORDED_AT = "CAST(from_iso8601_timestamp(r.event_time) AS TIMESTAMP)"
+JIRA = r"^\s*\[([A-Z][A-Z0-9]+-\d+)\]\s*(.*?)\s*$"  # the v1 -> v2 upcast's split (tasks.JIRA_IN_TITLE)
+HAS_JIRA = f"regexp_like(r.data.title, '{JIRA}')"
+
+
+def _columns(*pairs: tuple[str, str]) -> tuple[Column, ...]:
+    return tuple(Column(n, t) for n, t in pairs)
+
+
+LOGICAL_TABLES: tuple[LogicalTable, ...] = (
+    LogicalTable(
+        name="transactions",
+        description="Every ledger transaction (fees, rewards, payouts), by business day",
+        columns=_columns(
+            ("transaction_id", "string"),
+            ("account_id", "string"),
+            ("kind", "string"),
+            ("amount", "bigint"),
+            ("balance_after", "bigint"),
+            ("task_id", "string"),
+            ("reason", "string"),
+            ("business_day", "date"),
+            ("recorded_at", "timestamp"),
+        ),
+        sources=(
+            Source(
+                raw_table_name("TransactionRecorded", 1),
+                (
+                    ("transaction_id", "r.data.transaction_id"),
+                    ("account_id", "r.data.account_id"),
+                    ("kind", "r.data.kind"),
+                    ("amount", "CAST(r.data.amount AS BIGINT)"),
+                    ("balance_after", "CAST(r.data.balance_after AS BIGINT)"),
+                    ("task_id", "r.data.task_id"),
+                    ("reason", "r.data.reason"),
+                    ("business_day", "CAST(r.data.business_day AS DATE)"),
+                    ("recorded_at", RECORDED_AT),
+                ),
+            ),
+        ),
+        row_day="business_day",
+        order_by="recorded_at, transaction_id",
+        lead_days=2,
+        until_close=True,
+    ),
+    LogicalTable(
+        name="tasks",
+        description="Every task as created (TaskCreated v1 read as v2: the jira id split out of the title)",
+        columns=_columns(
+            ("task_id", "string"),
+            ("title", "string"),
+            ("jira_id", "string"),
+            ("created_by", "string"),
+            ("created_at", "timestamp"),
+        ),
+        sources=(
+            Source(
+                raw_table_name("TaskCreated", 1),
+                (
+                    ("task_id", "r.data.task_id"),
+                    (
+                        "title",
+                        f"CASE WHEN {HAS_JIRA} THEN regexp_extract(r.data.title, '{JIRA}', 2) ELSE r.data.title END",
+                    ),
+                    ("jira_id", f"CASE WHEN {HAS_JIRA} THEN regexp_extract(r.data.title, '{JIRA}', 1) END"),
+                    ("created_by", "r.data.created_by"),
+                    ("created_at", RECORDED_AT),
+                ),
+            ),
+            Source(
+                raw_table_name("TaskCreated", 2),
+                (
+                    ("task_id", "r.data.task_id"),
+                    ("title", "r.data.title"),
+                    ("jira_id", "r.data.jira_id"),
+                    ("created_by", "r.data.created_by"),
+                    ("created_at", RECORDED_AT),
+                ),
+            ),
+        ),
+        row_day="CAST(created_at AS DATE)",
+        order_by="created_at, task_id",
+        lead_days=0,
+        until_close=False,
+    ),
+    LogicalTable(
+        name="closed_days",
+        description="Every closed business day with its payout totals",
+        columns=_columns(
+            ("business_day", "date"), ("popugs_paid", "bigint"), ("total_paid", "bigint"), ("popugs_in_red", "bigint")
+        ),
+        sources=(
+            Source(
+                raw_table_name("DayClosed", 1),
+                (
+                    ("business_day", "CAST(r.data.business_day AS DATE)"),
+                    ("popugs_paid", "CAST(r.data.popugs_paid AS BIGINT)"),
+                    ("total_paid", "CAST(r.data.total_paid AS BIGINT)"),
+                    ("popugs_in_red", "CAST(r.data.popugs_in_red AS BIGINT)"),
+                ),
+            ),
+        ),
+        row_day="business_day",
+        order_by="business_day",
+        lead_days=2,
+        until_close=True,
+    ),
+)
+LOGICAL: dict[str, LogicalTable] = {t.name: t for t in LOGICAL_TABLES}
+
+
+def curated_table(table: LogicalTable) -> PhysicalTable:
+    return PhysicalTable(
+        name=table.curated,
+        prefix=lake.curated_prefix(table.name),
+        columns=table.columns,
+        format="parquet",
+        description=f"{table.description}; compacted per day (read through the logical table `{table.name}`)",
+    )
+
+
+RAW_TABLES: tuple[PhysicalTable, ...] = tuple(raw_table(c) for c in REGISTRY.contracts)
+CURATED_TABLES: tuple[PhysicalTable, ...] = tuple(curated_table(t) for t in LOGICAL_TABLES)
+PHYSICAL: dict[str, PhysicalTable] = {t.name: t for t in (*RAW_TABLES, *CURATED_TABLES)}
+
+
+# --- SQL (Athena dialect) --------------------------------------------------------------------------------
+
+
+def _select(table: LogicalTable, source: Source) -> str:
+    expressions = dict(source.select)
+    return ", ".join(f"{expressions[c.name]} AS {c.name}" for c in table.columns)
+
+
+def raw_rows(table: LogicalTable, first: date | None = None, last: date | None = None) -> str:
+    """The table's columns from its raw sources, reading only the raw days between `first` and `last`."""
+    bounds = [f"r.\"{DAY}\" >= '{first.isoformat()}'"] if first else []
+    bounds += [f"r.\"{DAY}\" <= '{last.isoformat()}'"] if last else []
+    where = f" WHERE {' AND '.join(bounds)}" if bounds else ""
+    selects = (f"SELECT {_select(table, s)} FROM {s.table} AS r{where}" for s in table.sources)  # noqa: S608
+    return " UNION ALL ".join(selects)
+
+
+def union_sql(table: LogicalTable, watermark: date | None) -> str:
+    """The logical table: curated rows through the watermark, raw rows of the days after it."""
+    if watermark is None:
+        return raw_rows(table)
+    columns = ", ".join(c.name for c in table.columns)
+    first = watermark + timedelta(days=1 - table.lead_days)
+    # Every name and value in these statements comes from the definitions above, none from a caller.
+    day = f"'{watermark.isoformat()}'"
+    curated = f'SELECT {columns} FROM {table.curated} WHERE "{DAY}" <= {day}'  # noqa: S608
+    pending = f"SELECT {columns} FROM ({raw_rows(table, first)}) AS pending WHERE {table.row_day} > DATE {day}"  # noqa: S608
+    return f"{curated} UNION ALL {pending}"
+
+
+def partition_sql(table: LogicalTable, day: date, closed_on: date) -> str:
+    """The rows of `day`'s curated partition, from the raw days that can hold them (compaction)."""
+    first, last = table.raw_window(day, closed_on)
+    columns = ", ".join(c.name for c in table.columns)
+    rows = f"SELECT {columns} FROM ({raw_rows(table, first, last)}) AS pending"  # noqa: S608
+    return f"{rows} WHERE {table.row_day} = DATE '{day.isoformat()}' ORDER BY {table.order_by}"
+
+
+# --- query expansion ---------------------------------------------------------------------------------------
+
+
+def parse(sql: str) -> exp.Expression:
+    """One Athena statement (ValueError otherwise)."""
+    import sqlglot
+
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="athena") if s is not None]
+    except sqlglot.errors.ParseError as error:
+        raise ValueError(f"not valid SQL: {error}") from None
+    if len(statements) != 1:
+        raise ValueError(f"expected one SQL statement, got {len(statements)}")
+    return statements[0]
+
+
+def table_references(tree: exp.Expression) -> list[exp.Table]:
+    """The tables a statement reads by name (not CTEs of the same name, not table functions)."""
+    from sqlglot import exp
+
+    return [
+        t
+        for t in tree.find_all(exp.Table)
+        if isinstance(t.this, exp.Identifier) and not t.args.get("db") and not _is_cte(t)
+    ]
+
+
+def _is_cte(table: exp.Table) -> bool:
+    """Whether a name refers to a CTE in scope: a query body sees all its CTEs, a CTE sees the ones
+    before it (and itself when RECURSIVE)."""
+    from sqlglot import exp
+
+    name = table.name.lower()
+    child: exp.Expression = table
+    node = table.parent
+    while node is not None:
+        if isinstance(node, exp.With):
+            ctes = list(node.expressions)
+            index = next(i for i, cte in enumerate(ctes) if cte is child)
+            visible = ctes[: index + 1] if node.args.get("recursive") else ctes[:index]
+            if name in {cte.alias_or_name.lower() for cte in visible}:
+                return True
+        else:
+            with_ = node.args.get("with_")
+            shadows = isinstance(with_, exp.With) and child is not with_
+            if shadows and name in {cte.alias_or_name.lower() for cte in with_.expressions}:
+                return True
+        child, node = node, node.parent
+    return False
+
+
+@cache
+def _union_tree(name: str, watermark: date | None) -> exp.Expression:
+    return parse(union_sql(LOGICAL[name], watermark))
+
+
+def expand(sql: str, watermark: date | None) -> str:
+    """Athena SQL over logical tables -> Athena SQL over physical ones: each reference to a logical table
+    becomes its union subquery under the reference's alias (or its own name), so `transactions t`,
+    `transactions.amount`, joins, CTEs and subqueries all keep working. Raises ValueError for bad SQL."""
+    from sqlglot import exp
+
+    tree = parse(sql)
+    for table in table_references(tree):
+        name = table.name.lower()
+        if name not in LOGICAL:
+            continue
+        alias = table.args.get("alias")
+        alias = alias.copy() if alias is not None else exp.TableAlias(this=exp.to_identifier(name))
+        replacement = exp.Subquery(this=_union_tree(name, watermark).copy(), alias=alias)
+        table.replace(replacement)
+    return tree.sql(dialect="athena")
+
+
+def scans(sql: str, watermark: date | None) -> dict[str, date | None]:
+    """The physical tables a query reads once expanded, each with the first `day` it needs (None = all):
+    what a local engine has to mirror."""
+    needs: dict[str, date | None] = {}
+
+    def need(name: str, first: date | None) -> None:
+        if name not in needs:
+            needs[name] = first
+        else:
+            current = needs[name]
+            needs[name] = None if current is None or first is None else min(current, first)
+
+    for table in table_references(parse(sql)):
+        name = table.name.lower()
+        if name in PHYSICAL:
+            need(name, None)
+        elif name in LOGICAL:
+            logical = LOGICAL[name]
+            if watermark is not None:
+                need(logical.curated, None)
+            first = watermark + timedelta(days=1 - logical.lead_days) if watermark else None
+            for source in logical.sources:
+                need(source.table, first)
+    return needs
+
+
+# --- DuckDB: the same physical tables as views over the local mirror ------------------------------------
+
+
+def duckdb_type(hive: str) -> str:
+    """`struct<a:string,b:array<bigint>>` -> `STRUCT("a" VARCHAR, "b" BIGINT[])`."""
+    kind, rest = _duckdb_type(hive.replace(" ", ""))
+    if rest:
+        raise ValueError(f"unexpected {rest!r} in Hive type {hive!r}")
+    return kind
+
+
+_SCALARS = {
+    "string": "VARCHAR", "bigint": "BIGINT", "int": "INTEGER", "boolean": "BOOLEAN", "double": "DOUBLE",
+    "date": "DATE", "timestamp": "TIMESTAMP",
+}  # fmt: skip
+
+
+def _duckdb_type(text: str) -> tuple[str, str]:
+    if text.startswith("struct<"):
+        rest, fields = text[len("struct<") :], []
+        while True:
+            name, rest = rest.split(":", 1)
+            kind, rest = _duckdb_type(rest)
+            fields.append(f'"{name}" {kind}')
+            if rest.startswith(">"):
+                return f"STRUCT({', '.join(fields)})", rest[1:]
+            rest = rest[1:]  # ","
+    if text.startswith("array<"):
+        kind, rest = _duckdb_type(text[len("array<") :])
+        return f"{kind}[]", rest[1:]
+    match = re.match(r"[a-z]+", text)
+    if not match or match[0] not in _SCALARS:
+        raise ValueError(f"no DuckDB type for Hive type {text!r}")
+    return _SCALARS[match[0]], text[match.end() :]
+
+
+def duckdb_view_sql(table: PhysicalTable, root: Path) -> str:
+    """The body of a DuckDB view that reads `table` from a local mirror rooted at `root` (hive
+    partitions, `day` kept a string as Athena projects it); an empty typed relation without files."""
+    base = root / table.prefix
+    suffix = "json" if table.format == "json" else "parquet"
+    if not any(base.glob(f"{DAY}=*/*.{suffix}")):
+        typed = ", ".join(f'CAST(NULL AS {duckdb_type(c.type)}) AS "{c.name}"' for c in table.columns)
+        return f'SELECT {typed}, CAST(NULL AS VARCHAR) AS "{DAY}" WHERE false'
+    pattern = quote(str(base / f"{DAY}=*" / f"*.{suffix}"))
+    hive = f"hive_partitioning=true, hive_types={{'{DAY}': 'VARCHAR'}}"
+    if table.format == "json":
+        columns = ", ".join(f"{quote(c.name)}: {quote(duckdb_type(c.type))}" for c in table.columns)
+        return f"SELECT * FROM read_json({pattern}, columns={{{columns}}}, format='newline_delimited', {hive})"  # noqa: S608
+    typed = ", ".join(f'CAST("{c.name}" AS {duckdb_type(c.type)}) AS "{c.name}"' for c in table.columns)
+    return f'SELECT {typed}, "{DAY}" FROM read_parquet({pattern}, {hive})'  # noqa: S608
+
+
+def quote(text: str) -> str:
+    """A SQL string literal (DuckDB and Athena alike)."""
+    return "'" + text.replace("'", "''") + "'"

@@ -1,0 +1,416 @@
+"""The analytics lake on the emulator (SPEC §7): landing (R-AN-1), compaction (R-AN-2), and the one query
+layer over the logical tables on DuckDB, the same SQL Athena runs (R-AN-4). Each test has a lake bucket of
+its own and a mirror in its own temporary directory; the clock is pinned where compaction reads it."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from shared import clock
+from shared.aws import client
+from shared.contracts import REGISTRY, Envelope
+from shared.contracts.accounting import DayClosedV1, TaskPricedV1, TransactionRecordedV1
+from shared.contracts.auth import AccountCreatedV1, AccountRolesChangedV1
+from shared.contracts.staff import DepartmentChangedV1, EmployeeDismissedV1, EmployeeHiredV1, EmployeeUpdatedV1
+from shared.contracts.tasks import TaskAssignedV1, TaskCompletedV1, TaskCreatedV1, TaskCreatedV2
+from tests.events import bridge, deliver, sqs_event
+from tests.integration.conftest import LambdaContext
+
+D = date(2026, 11, 26)  # the business day under test (business timezone UTC, the template's default)
+NEXT = D + timedelta(days=1)
+POPUG, ADMIN = str(uuid.uuid4()), str(uuid.uuid4())
+
+
+def at(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+
+
+class LongContext(LambdaContext):
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 900_000
+
+
+def stamped(data: BaseModel, when: datetime) -> Envelope:
+    return REGISTRY.envelope(data).model_copy(update={"event_time": when})
+
+
+def tx(kind: str, amount: int, business_day: date, when: datetime, task_id: str | None = None) -> Envelope:
+    data = TransactionRecordedV1(
+        transaction_id=uuid.uuid4(), account_id=POPUG, kind=kind, amount=amount, balance_after=0, task_id=task_id,
+        reason=f"{kind} of {business_day}", business_day=business_day,
+    )  # fmt: skip
+    return stamped(data, when)
+
+
+def closed(day: date, when: datetime, paid: int, total: int, in_red: int = 0) -> Envelope:
+    data = DayClosedV1(business_day=day, popugs_paid=paid, total_paid=total, popugs_in_red=in_red)
+    return stamped(data, when)
+
+
+@pytest.fixture()
+def lake(as_function, monkeypatch, tmp_path) -> str:
+    """A fresh lake bucket, the analytics functions' environment, DuckDB as the engine (as in devstack)."""
+    from analytics import lake as lake_module
+    from analytics import settings
+
+    as_function("AnalyticsApiFunction")  # every analytics variable; LAKE_BUCKET replaced below
+    bucket = f"ates-lake-{uuid.uuid4().hex[:12]}"
+    client("s3").create_bucket(Bucket=bucket)
+    monkeypatch.setenv("LAKE_BUCKET", bucket)
+    monkeypatch.setenv("ANALYTICS_QUERY_ENGINE", "duckdb")
+    settings.get.cache_clear()
+    monkeypatch.setattr(lake_module, "MIRROR_ROOT", tmp_path / "mirror")
+    return bucket
+
+
+def land(*envelopes: Envelope) -> None:
+    from analytics import on_event
+
+    assert deliver(on_event.lambda_handler, *envelopes) == {"batchItemFailures": []}
+
+
+def compact(now: datetime, monkeypatch, event: dict[str, Any] | None = None, context: Any = None) -> dict:
+    from analytics import compact as job
+
+    monkeypatch.setattr(clock, "now", lambda: now)
+    return job.lambda_handler(event or {}, context or LongContext())
+
+
+def keys(bucket: str, prefix: str = "") -> list[str]:
+    pages = client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+def rows(sql: str, max_rows: int = 1000) -> list[list[Any]]:
+    from analytics import query
+
+    return query.run(sql, max_rows=max_rows, timeout_seconds=30).rows
+
+
+def everything() -> dict[str, list[list[Any]]]:
+    """Every logical table, whole and ordered."""
+    return {
+        "transactions": rows("SELECT * FROM transactions ORDER BY recorded_at, transaction_id"),
+        "tasks": rows("SELECT * FROM tasks ORDER BY created_at, task_id"),
+        "closed_days": rows("SELECT * FROM closed_days ORDER BY business_day"),
+    }
+
+
+def curated(bucket: str, table: str, day: date) -> list[tuple]:
+    """The rows of one compacted partition, read straight from its Parquet object."""
+    import duckdb
+
+    from analytics import lake as lake_module
+
+    body = client("s3").get_object(Bucket=bucket, Key=lake_module.curated_key(table, day))["Body"].read()
+    path = lake_module.MIRROR_ROOT.parent / f"{table}-{day}.parquet"
+    path.write_bytes(body)
+    return duckdb.sql(f"SELECT * FROM read_parquet('{path}')").fetchall()
+
+
+# --- landing (R-AN-1) -----------------------------------------------------------------------------------
+
+
+def test_r_an_1_landing_is_idempotent_one_object_per_event_keyed_by_its_id(lake):
+    event = tx("fee", -1500, D, at(D, 23, 59))
+    land(event)
+    land(event, event)  # redelivered, twice in one batch
+    assert keys(lake) == [f"raw/TransactionRecorded/v1/day=2026-11-26/{event.event_id}.json"]
+    body = client("s3").get_object(Bucket=lake, Key=keys(lake)[0])["Body"].read().decode()
+    assert body.count("\n") == 1 and body.endswith("\n")  # one line: what the Glue JSON SerDe reads
+    assert Envelope.model_validate(json.loads(body)) == event
+
+
+def test_r_an_1_the_raw_partition_is_the_utc_day_of_the_event_time(lake):
+    late = tx("payout", -3000, D, datetime(2026, 11, 27, 1, 30, tzinfo=UTC))
+    moscow = late.model_copy(update={"event_id": uuid.uuid4(), "event_time": datetime.fromisoformat(
+        "2026-11-27T02:30:00+03:00")})  # fmt: skip
+    land(late, moscow)
+    days = {key.split("/")[3] for key in keys(lake)}
+    assert days == {"day=2026-11-27", "day=2026-11-26"}
+
+
+SAMPLES: dict[tuple[str, int], BaseModel] = {
+    ("EmployeeHired", 1): EmployeeHiredV1(employee_id=POPUG, version=1, name="Kesha", email="k@ates.example",
+                                          position="parrot", department_id=None),
+    ("EmployeeUpdated", 1): EmployeeUpdatedV1(employee_id=POPUG, version=2, name="Kesha", email="k@ates.example",
+                                              position="chief parrot", department_id=uuid.uuid4()),
+    ("EmployeeDismissed", 1): EmployeeDismissedV1(employee_id=POPUG, version=3, dismissed_at=at(D, 18)),
+    ("DepartmentChanged", 1): DepartmentChangedV1(department_id=uuid.uuid4(), version=1, name="Perches",
+                                                  parent_id=None, head_id=POPUG, deleted=False),
+    ("AccountCreated", 1): AccountCreatedV1(account_id=POPUG, version=1, roles=["worker"], active=True),
+    ("AccountRolesChanged", 1): AccountRolesChangedV1(account_id=POPUG, version=2, roles=["worker", "admin"],
+                                                      active=True),
+    ("TaskCreated", 1): TaskCreatedV1(task_id=uuid.uuid4(), title="[UP-1] Feed", created_by=ADMIN),
+    ("TaskCreated", 2): TaskCreatedV2(task_id=uuid.uuid4(), title="Feed", jira_id="UP-2", due_date=D,
+                                      created_by=ADMIN),
+    ("TaskAssigned", 1): TaskAssignedV1(task_id=uuid.uuid4(), assignee_id=POPUG, reason="shuffle"),
+    ("TaskCompleted", 1): TaskCompletedV1(task_id=uuid.uuid4(), assignee_id=POPUG),
+    ("TaskPriced", 1): TaskPricedV1(task_id=uuid.uuid4(), assign_fee=1200, reward=3300),
+    ("TransactionRecorded", 1): TransactionRecordedV1(transaction_id=uuid.uuid4(), account_id=POPUG, kind="fee",
+                                                      amount=-1200, balance_after=-1200, task_id=None,
+                                                      reason="fee", business_day=D),
+    ("DayClosed", 1): DayClosedV1(business_day=D, popugs_paid=0, total_paid=0, popugs_in_red=1),
+}  # fmt: skip
+
+
+def test_r_an_1_every_registered_event_version_lands_and_reads_back_through_its_raw_table(lake):
+    from analytics import tables
+
+    assert set(SAMPLES) == {(c.name, c.version) for c in REGISTRY.contracts}, "add a sample for the new event"
+    envelopes = {key: stamped(model, at(D, 12)) for key, model in SAMPLES.items()}
+    land(*envelopes.values())
+    for (name, version), envelope in envelopes.items():
+        key = f"raw/{name}/v{version}/day=2026-11-26/{envelope.event_id}.json"
+        assert key in keys(lake)
+        table = tables.raw_table_name(name, version)
+        [[event_id, data, day]] = rows(f"SELECT event_id, data, day FROM {table}")
+        assert (event_id, day) == (str(envelope.event_id), "2026-11-26")
+        assert data == envelope.data  # the struct the Glue columns declare holds every field
+
+
+def test_r_ev_4_a_poison_event_fails_its_record_and_the_rest_land(lake):
+    from analytics import on_event
+
+    good = tx("fee", -1000, D, at(D, 9))
+    unknown_version = good.model_copy(update={"event_id": uuid.uuid4(), "event_version": 9})
+    unknown_name = good.model_copy(update={"event_id": uuid.uuid4(), "event_name": "TaskExploded"})
+    bad_data = good.model_copy(update={"event_id": uuid.uuid4(), "data": {"kind": "fee"}})
+    wrong_producer = good.model_copy(update={"event_id": uuid.uuid4(), "producer": "ates.tasks"})
+    batch = sqs_event(*(bridge(e) for e in (good, unknown_version, unknown_name, bad_data, wrong_producer)))
+    batch["Records"].append({**batch["Records"][0], "messageId": "not-an-event", "body": '{"detail": 42}'})
+    outcome = on_event.lambda_handler(batch, None)
+    failed = {f["itemIdentifier"] for f in outcome["batchItemFailures"]}
+    assert failed == {r["messageId"] for r in batch["Records"][1:]}
+    assert keys(lake) == [f"raw/TransactionRecorded/v1/day=2026-11-26/{good.event_id}.json"]
+
+
+# --- compaction (R-AN-2) and the logical tables ----------------------------------------------------------
+
+
+@pytest.fixture()
+def day_in_lake(lake) -> dict[str, Any]:
+    """Business day D as accounting and tasks tell it: tasks created on D (v1 and v2) and on D+1, a fee and
+    a reward on D, a fee recorded late on D that belongs to D+1 (D closed early), the payout of D recorded
+    after midnight, a fee of D+1, and D's close."""
+    v1 = TaskCreatedV1(task_id=uuid.uuid4(), title="[UP-7]  Polish the perch ", created_by=ADMIN)
+    v2 = TaskCreatedV2(task_id=uuid.uuid4(), title="Feed the parrots", jira_id="UP-8", created_by=ADMIN)
+    later = TaskCreatedV2(task_id=uuid.uuid4(), title="Count the seeds", created_by=ADMIN)
+    events = {
+        "task_v1": stamped(v1, at(D, 9)),
+        "task_v2": stamped(v2, at(D, 10)),
+        "task_next": stamped(later, at(NEXT, 8)),
+        "fee": tx("fee", -1500, D, at(D, 9, 5), str(v1.task_id)),
+        "reward": tx("reward", 3500, D, at(D, 15), str(v1.task_id)),
+        "early_fee": tx("fee", -1200, NEXT, at(D, 23, 30), str(v2.task_id)),
+        "payout": tx("payout", -2000, D, at(NEXT, 0, 20)),
+        "next_fee": tx("fee", -1100, NEXT, at(NEXT, 9), str(later.task_id)),
+        "close": closed(D, at(NEXT, 0, 21), paid=1, total=2000),
+    }
+    land(*events.values())
+    return events
+
+
+def test_r_an_2_a_closed_day_is_compacted_and_the_logical_tables_do_not_change(lake, day_in_lake, monkeypatch):
+    from analytics import lake as lake_module
+
+    before = everything()
+    assert [r[2] for r in before["transactions"]] == ["fee", "reward", "fee", "payout", "fee"]
+    assert [(r[1], r[2]) for r in before["tasks"]] == [
+        ("Polish the perch", "UP-7"),
+        ("Feed the parrots", "UP-8"),
+        ("Count the seeds", None),
+    ]  # v1 read like its upcast: the jira id out of the title
+    outcome = compact(at(NEXT, 1), monkeypatch)
+    assert [d["day"] for d in outcome["compacted"]] == ["2026-11-26"] and outcome["watermark"] == "2026-11-26"
+    assert outcome["compacted"][0]["rows"] == {"transactions": 3, "tasks": 2, "closed_days": 1}
+    assert lake_module.read_watermark(lake) == D
+    assert keys(lake, "curated/") == [
+        "curated/closed_days/day=2026-11-26/part-0.parquet",
+        "curated/tasks/day=2026-11-26/part-0.parquet",
+        "curated/transactions/day=2026-11-26/part-0.parquet",
+    ]
+    partition = curated(lake, "transactions", D)
+    assert [(r[2], r[3]) for r in partition] == [("fee", -1500), ("reward", 3500), ("payout", -2000)]
+    assert partition[2][8] == datetime(2026, 11, 27, 0, 20)  # the payout recorded after midnight belongs to D
+    assert everything() == before  # curated rows through D, raw rows after it: the same rows, none twice
+
+
+def test_r_an_2_running_the_compaction_again_changes_nothing(lake, day_in_lake, monkeypatch):
+    compact(at(NEXT, 1), monkeypatch)
+    first = {key: curated(lake, key.split("/")[1], D) for key in keys(lake, "curated/")}
+    before = everything()
+    again = compact(at(NEXT, 2), monkeypatch)  # the schedule again: D+1 is not closed, nothing to do
+    assert again["compacted"] == [] and again["watermark"] == "2026-11-26"
+    redo = compact(at(NEXT, 3), monkeypatch, {"day": "2026-11-26"})  # an explicit re-run of D
+    assert [d["day"] for d in redo["compacted"]] == ["2026-11-26"] and redo["watermark"] == "2026-11-26"
+    assert {key: curated(lake, key.split("/")[1], D) for key in keys(lake, "curated/")} == first
+    assert everything() == before
+
+
+def test_r_an_2_days_not_closed_or_not_settled_are_not_compacted(lake, day_in_lake, monkeypatch):
+    from analytics import lake as lake_module
+
+    too_soon = compact(at(NEXT, 0, 25), monkeypatch)  # closed 4 minutes ago: events may still be in flight
+    assert too_soon["compacted"] == [] and "2026-11-26" in too_soon["waiting"]
+    no_time = compact(at(NEXT, 1), monkeypatch, context=LambdaContext())  # 10 s left: the next run goes on
+    assert no_time["compacted"] == [] and "next run" in no_time["waiting"]
+    assert keys(lake, "curated/") == [] and lake_module.read_watermark(lake) is None
+    refused = compact(at(NEXT, 12), monkeypatch, {"day": NEXT.isoformat()})
+    assert refused["compacted"] == [] and "not closed" in refused["refused"]
+    assert keys(lake, "curated/") == []
+
+
+def test_r_an_2_a_day_whose_payouts_have_not_all_landed_waits_for_them(lake, monkeypatch):
+    land(tx("payout", -2000, D, at(NEXT, 0, 20)), closed(D, at(NEXT, 0, 21), paid=2, total=4500))
+    waiting = compact(at(NEXT, 1), monkeypatch)
+    assert waiting["compacted"] == [] and "payouts" in waiting["waiting"]
+    assert keys(lake, "curated/") == []
+    land(tx("payout", -2500, D, at(NEXT, 0, 20)))  # the last one, redriven from the dead-letter queue
+    done = compact(at(NEXT, 2), monkeypatch)
+    assert [d["day"] for d in done["compacted"]] == ["2026-11-26"]
+    assert rows("SELECT count(*), sum(amount) FROM transactions WHERE kind = 'payout'") == [[2, -4500]]
+
+
+def test_r_an_2_days_compact_in_order_and_the_next_run_catches_up(lake, day_in_lake, monkeypatch):
+    later = NEXT + timedelta(days=1)
+    land(closed(NEXT, at(later, 0, 30), paid=0, total=0))
+    out_of_order = compact(at(later, 3), monkeypatch, {"day": NEXT.isoformat()})
+    assert "in order" in out_of_order["refused"]
+    caught_up = compact(at(later, 3), monkeypatch)
+    assert [d["day"] for d in caught_up["compacted"]] == ["2026-11-26", "2026-11-27"]
+    assert [d["rows"]["transactions"] for d in caught_up["compacted"]] == [3, 2]  # D+1: the early and next fees
+    assert rows("SELECT business_day, count(*) FROM transactions GROUP BY 1 ORDER BY 1") == [
+        ["2026-11-26", 3], ["2026-11-27", 2]
+    ]  # fmt: skip
+
+
+def test_r_an_4_the_local_mirror_copies_only_new_or_changed_objects_and_drops_expired_ones(lake):
+    from analytics import lake as lake_module
+
+    s3, prefix = client("s3"), "raw/TaskPriced/v1/"
+    for day in ("2026-11-25", "2026-11-26"):
+        s3.put_object(Bucket=lake, Key=f"{prefix}day={day}/a.json", Body=b'{"event_id":"1"}\n')
+    mirror = lake_module.Mirror(lake)
+    assert mirror.sync(prefix) == 2
+    assert mirror.sync(prefix) == 0  # unchanged ETags: nothing downloaded
+    assert lake_module.Mirror(lake).sync(prefix) == 0  # a new process trusts what the last one copied
+    s3.put_object(Bucket=lake, Key=f"{prefix}day=2026-11-26/a.json", Body=b'{"event_id":"2"}\n')
+    assert mirror.sync(prefix, first_day=D) == 1  # only the day asked for, only the changed object
+    assert mirror.path(f"{prefix}day=2026-11-26/a.json").read_text() == '{"event_id":"2"}\n'
+    s3.delete_object(Bucket=lake, Key=f"{prefix}day=2026-11-25/a.json")  # expired (R-AN-5)
+    mirror.sync(prefix)
+    assert not mirror.path(f"{prefix}day=2026-11-25/a.json").exists()
+
+
+# --- the query layer (R-AN-4) ------------------------------------------------------------------------------
+
+
+def test_r_an_4_an_aggregate_over_logical_tables_is_answered_by_duckdb(lake, day_in_lake, monkeypatch):
+    from analytics import query
+
+    sql = """
+        WITH earnings AS (
+            SELECT business_day, -sum(amount) AS management FROM transactions
+            WHERE kind IN ('fee', 'reward') GROUP BY business_day
+        )
+        SELECT e.business_day, e.management, count(DISTINCT t.task_id) AS tasks, max(t.jira_id) AS jira
+        FROM earnings e
+        JOIN transactions x ON x.business_day = e.business_day
+        LEFT JOIN tasks t ON t.task_id = x.task_id
+        GROUP BY e.business_day, e.management ORDER BY e.business_day
+    """
+    expected = [["2026-11-26", -2000, 1, "UP-7"], ["2026-11-27", 2300, 2, "UP-8"]]
+    result = query.run(sql, max_rows=10, timeout_seconds=30)
+    assert result.columns == ["business_day", "management", "tasks", "jira"]
+    assert result.rows == expected and result.truncated is False and result.elapsed_ms >= 0
+    compact(at(NEXT, 1), monkeypatch)
+    assert query.run(sql, max_rows=10, timeout_seconds=30).rows == expected  # the same answer after compaction
+
+
+def test_r_an_4_rows_are_bounded_and_values_have_one_shape(lake, day_in_lake):
+    from analytics import query
+
+    result = query.run("SELECT transaction_id, recorded_at, business_day FROM transactions ORDER BY recorded_at",
+                       max_rows=2, timeout_seconds=30)  # fmt: skip
+    assert result.truncated is True and len(result.rows) == 2
+    assert result.rows[0][1:] == ["2026-11-26T09:05:00.000Z", "2026-11-26"]
+    stamp = query.run("SELECT from_iso8601_timestamp('2026-11-27T10:00:00Z') AS t", max_rows=1, timeout_seconds=30)
+    assert stamp.rows == [["2026-11-27T10:00:00.000Z"]]
+
+
+def test_r_an_4_a_query_that_runs_too_long_raises_query_timeout(lake):
+    from analytics import query
+
+    slow = ("SELECT count(*) FROM UNNEST(sequence(1, 100000)) AS a(x) CROSS JOIN UNNEST(sequence(1, 100000)) AS b(y) "
+            "CROSS JOIN UNNEST(sequence(1, 1000)) AS c(z)")  # fmt: skip
+    started = time.monotonic()
+    with pytest.raises(query.QueryTimeout):
+        query.run(slow, max_rows=10, timeout_seconds=0.5)
+    assert time.monotonic() - started < 2  # stopped, not waited for
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELEC 1",
+        "SELECT * FROM no_such_table",
+        "SELECT 1; SELECT 2",
+        "DELETE FROM transactions",
+        "SELECT * FROM read_csv('/etc/passwd')",
+    ],
+)
+def test_r_an_4_what_is_not_one_query_over_the_lake_fails_cleanly(lake, sql):
+    from analytics import query
+
+    with pytest.raises(query.QueryFailed):
+        query.run(sql, max_rows=10, timeout_seconds=10)
+
+
+def test_r_an_4_on_athena_the_expanded_sql_runs_in_the_workgroup_and_values_are_typed(lake, monkeypatch, emulator):
+    from analytics import lake as lake_module
+    from analytics import query, settings
+
+    monkeypatch.setenv("ANALYTICS_QUERY_ENGINE", "athena")
+    settings.get.cache_clear()
+    athena = client("athena")
+    workgroup = settings.get().athena_workgroup  # devstack provisions no Athena: made here as in AWS
+    if workgroup not in {w["Name"] for w in athena.list_work_groups()["WorkGroups"]}:
+        athena.create_work_group(
+            Name=workgroup, Configuration={"ResultConfiguration": {"OutputLocation": f"s3://{lake}/"}}
+        )
+    lake_module.write_watermark(lake, D)
+    columns = [{"Name": n, "Type": t} for n, t in
+               [("kind", "varchar"), ("n", "bigint"), ("avg", "double"), ("day", "date"), ("at", "timestamp"),
+                ("ok", "boolean")]]  # fmt: skip
+    header = {"Data": [{"VarCharValue": c["Name"]} for c in columns]}
+    data = [
+        {"Data": [{"VarCharValue": v} for v in ("fee", "3", "-1250.5", "2026-11-26", "2026-11-26 09:05:00.000",
+                                                 "true")]},
+        {"Data": [{"VarCharValue": "reward"}, {}, {"VarCharValue": "2"}, {}, {}, {"VarCharValue": "false"}]},
+    ]  # fmt: skip
+    request = urllib.request.Request(
+        f"{emulator}/moto-api/static/athena/query-results", method="POST",
+        data=json.dumps({"results": [{"rows": [header, *data], "column_info": columns}]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 201
+    result = query.run("SELECT kind, count(*) AS n FROM transactions GROUP BY kind", max_rows=1, timeout_seconds=10)
+    assert result.columns == ["kind", "n", "avg", "day", "at", "ok"]
+    assert result.rows == [["fee", 3, -1250.5, "2026-11-26", "2026-11-26T09:05:00.000Z", True]]
+    assert result.truncated is True
+    sent = [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]
+            for i in athena.list_query_executions()["QueryExecutionIds"]]  # fmt: skip
+    ours = [q for q in sent if "curated_transactions" in q["Query"] and "raw_transaction_recorded_v1" in q["Query"]]
+    assert ours and "'2026-11-26'" in ours[-1]["Query"]  # expanded around the watermark
+    assert ours[-1]["WorkGroup"] == settings.get().athena_workgroup

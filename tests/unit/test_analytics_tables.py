@@ -1,0 +1,209 @@
+"""The analytics tables (R-AN-1, R-AN-4): raw tables typed from the contracts, and `expand`, which turns SQL
+over the logical tables into SQL over the physical ones, whatever the query's shape. The last tests run
+the expansion on DuckDB over files in the lake's layout (no S3): the union is exact around the watermark."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from analytics import lake, query, tables
+from shared.contracts import REGISTRY
+from shared.contracts.tasks import upcast_task_created_v1
+
+W = date(2026, 11, 26)
+
+
+def tree(sql: str) -> exp.Expression:
+    return sqlglot.parse_one(sql, read="athena")
+
+
+def names(node: exp.Expression) -> set[str]:
+    return {t.name for t in node.find_all(exp.Table)}
+
+
+def subqueries(sql: str) -> dict[str, exp.Subquery]:
+    return {s.alias: s for s in tree(sql).find_all(exp.Subquery) if s.alias}
+
+
+# --- raw tables from the contracts -------------------------------------------------------------------
+
+
+def test_r_an_1_every_registered_event_version_has_a_raw_table_over_its_prefix():
+    expected = {tables.raw_table_name(c.name, c.version): f"raw/{c.name}/v{c.version}/" for c in REGISTRY.contracts}
+    assert {t.name: t.prefix for t in tables.RAW_TABLES} == expected
+    assert "raw_transaction_recorded_v1" in expected and "raw_task_created_v2" in expected
+
+
+def test_r_an_1_the_data_struct_is_typed_from_the_model():
+    raw = tables.PHYSICAL["raw_transaction_recorded_v1"]
+    assert [(c.name, c.type) for c in raw.columns[:-1]] == list(tables.ENVELOPE_COLUMNS)
+    assert raw.columns[-1].type == (
+        "struct<transaction_id:string,account_id:string,kind:string,amount:bigint,balance_after:bigint,"
+        "task_id:string,reason:string,business_day:string>"
+    )
+    assert tables.PHYSICAL["raw_account_created_v1"].columns[-1].type == (
+        "struct<account_id:string,version:bigint,roles:array<string>,active:boolean>"
+    )
+    assert tables.duckdb_type("struct<a:string,b:array<bigint>,c:struct<d:boolean>>") == (
+        'STRUCT("a" VARCHAR, "b" BIGINT[], "c" STRUCT("d" BOOLEAN))'
+    )
+
+
+def test_curated_tables_are_the_logical_tables_columns_in_parquet():
+    for logical in tables.LOGICAL_TABLES:
+        curated = tables.PHYSICAL[logical.curated]
+        assert (curated.format, curated.prefix, curated.columns) == ("parquet", f"curated/{logical.name}/",
+                                                                     logical.columns)  # fmt: skip
+    assert [c.name for c in tables.LOGICAL["transactions"].columns] == [
+        "transaction_id", "account_id", "kind", "amount", "balance_after", "task_id", "reason", "business_day",
+        "recorded_at",
+    ]  # fmt: skip
+
+
+# --- expand ------------------------------------------------------------------------------------------
+
+
+def test_r_an_4_a_logical_table_becomes_its_union_under_the_same_alias():
+    expanded = tables.expand("SELECT t.kind, sum(t.amount) FROM transactions t GROUP BY t.kind", W)
+    parts = subqueries(expanded)
+    assert set(parts) == {"t", "pending"}
+    assert names(parts["t"]) == {"curated_transactions", "raw_transaction_recorded_v1"}
+    assert "FROM transactions" not in expanded and expanded.startswith("SELECT t.kind, SUM(t.amount) FROM (")
+    assert "\"day\" <= '2026-11-26'" in expanded  # curated through the watermark
+    assert "r.\"day\" >= '2026-11-25'" in expanded  # raw from W-1 (a fee recorded on W may belong to W+1)
+    assert "business_day > CAST('2026-11-26' AS DATE)" in expanded
+
+
+def test_a_reference_without_alias_is_aliased_by_its_own_name():
+    expanded = tables.expand("SELECT transactions.amount FROM transactions WHERE transactions.kind = 'fee'", W)
+    assert "transactions" in subqueries(expanded)
+    assert "transactions.amount" in expanded
+
+
+def test_joins_replace_every_logical_table_and_leave_the_rest():
+    sql = "SELECT x.amount, t.title FROM transactions AS x JOIN tasks AS t ON t.task_id = x.task_id JOIN other o ON 1=1"
+    parts = subqueries(tables.expand(sql, W))
+    assert names(parts["x"]) == {"curated_transactions", "raw_transaction_recorded_v1"}
+    assert names(parts["t"]) == {"curated_tasks", "raw_task_created_v1", "raw_task_created_v2"}
+    assert "other" in names(tree(tables.expand(sql, W)))
+
+
+def test_a_cte_over_a_logical_table_is_expanded_and_its_name_is_left_alone():
+    expanded = tables.expand(
+        "WITH paid AS (SELECT account_id, sum(amount) AS s FROM transactions GROUP BY 1) SELECT * FROM paid", W
+    )
+    assert "paid" in names(tree(expanded)) and "transactions" in subqueries(expanded)
+
+
+def test_a_cte_named_like_a_logical_table_shadows_it_outside_its_own_body():
+    expanded = tables.expand(
+        "WITH transactions AS (SELECT * FROM transactions WHERE kind = 'fee') SELECT count(*) FROM transactions", W
+    )
+    parsed = tree(expanded)
+    outer = parsed.args["from_"].this
+    assert isinstance(outer, exp.Table) and outer.name == "transactions"  # the CTE
+    cte = parsed.args["with_"].expressions[0].this
+    assert "curated_transactions" in names(cte)  # the body reads the real table
+
+
+def test_a_logical_name_inside_a_subquery_is_expanded():
+    expanded = tables.expand(
+        "SELECT title FROM tasks WHERE task_id IN (SELECT task_id FROM transactions WHERE kind = 'reward')", W
+    )
+    assert {"tasks", "transactions"} <= set(subqueries(expanded))
+
+
+def test_physical_and_qualified_names_are_not_touched():
+    sql = "SELECT * FROM raw_task_created_v1 CROSS JOIN other_db.transactions"
+    assert names(tree(tables.expand(sql, W))) == {"raw_task_created_v1", "transactions"}
+    assert not subqueries(tables.expand(sql, W))
+
+
+def test_without_a_watermark_everything_comes_from_the_raw_events():
+    expanded = tables.expand("SELECT count(*) FROM tasks", None)
+    assert names(tree(expanded)) == {"raw_task_created_v1", "raw_task_created_v2"}
+
+
+def test_what_is_not_one_statement_is_refused():
+    for sql in ("SELEC 1", "SELECT 1; SELECT 2", ""):
+        with pytest.raises(ValueError):
+            tables.expand(sql, W)
+
+
+def test_scans_say_which_raw_days_a_local_engine_needs():
+    assert tables.scans("SELECT * FROM transactions JOIN tasks USING (task_id)", W) == {
+        "curated_transactions": None, "raw_transaction_recorded_v1": date(2026, 11, 25),
+        "curated_tasks": None, "raw_task_created_v1": date(2026, 11, 27), "raw_task_created_v2": date(2026, 11, 27),
+    }  # fmt: skip
+    assert (
+        tables.scans("SELECT * FROM transactions, raw_transaction_recorded_v1", W)["raw_transaction_recorded_v1"]
+        is None
+    )  # read directly: every day
+
+
+# --- the expansion, run (DuckDB over files in the lake's layout) ---------------------------------------------
+
+
+def put_raw(root: Path, name: str, day: str, data: dict, event_time: str) -> None:
+    event_id = str(uuid.uuid4())
+    path = root / lake.raw_prefix(name, 2 if "jira_id" in data else 1) / f"day={day}" / f"{event_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    envelope = {"event_id": event_id, "event_name": name, "event_version": 1, "event_time": event_time,
+                "producer": "ates.accounting", "correlation_id": "c", "data": data}  # fmt: skip
+    path.write_text(json.dumps(envelope) + "\n")
+
+
+def transaction(kind: str, amount: int, business_day: str, reason: str) -> dict:
+    return {"transaction_id": reason, "account_id": "p", "kind": kind, "amount": amount, "balance_after": 0,
+            "task_id": None, "reason": reason, "business_day": business_day}  # fmt: skip
+
+
+def run(root: Path, sql: str, watermark: date | None) -> list[tuple]:
+    connection = query.connect(root, tables.PHYSICAL.values())
+    return connection.execute(query.to_duckdb(tables.expand(sql, watermark))).fetchall()
+
+
+def test_r_an_4_the_union_reads_each_row_once_around_the_watermark(tmp_path):
+    for landed, kind, amount, business_day, reason, at in [
+        ("2026-11-25", "fee", -1, "2026-11-25", "old fee", "2026-11-25T10:00:00Z"),
+        ("2026-11-26", "fee", -2, "2026-11-26", "fee of W", "2026-11-26T10:00:00Z"),
+        ("2026-11-27", "payout", -3, "2026-11-26", "payout of W", "2026-11-27T00:20:00Z"),  # after midnight
+        ("2026-11-26", "fee", -4, "2026-11-27", "early fee", "2026-11-26T23:00:00Z"),  # W closed early
+        ("2026-11-27", "fee", -5, "2026-11-27", "fee of W+1", "2026-11-27T09:00:00Z"),
+    ]:
+        put_raw(tmp_path, "TransactionRecorded", landed, transaction(kind, amount, business_day, reason), at)
+    sql = "SELECT reason FROM transactions ORDER BY reason"
+    everything = [("early fee",), ("fee of W",), ("fee of W+1",), ("old fee",), ("payout of W",)]
+    assert run(tmp_path, sql, None) == everything
+    # the curated partitions as the compaction writes them, through W
+    connection = query.connect(tmp_path, tables.PHYSICAL.values())
+    for day in ("2026-11-25", "2026-11-26"):
+        target = tmp_path / lake.curated_key("transactions", date.fromisoformat(day))
+        target.parent.mkdir(parents=True)
+        select = query.to_duckdb(tables.partition_sql(tables.LOGICAL["transactions"], date.fromisoformat(day),
+                                                      date(2026, 11, 27)))  # fmt: skip
+        connection.execute(f"COPY ({select}) TO '{target}' (FORMAT parquet)")
+    assert run(tmp_path, sql, W) == everything  # W's payout from curated, the early fee from raw, once each
+    assert run(tmp_path, "SELECT business_day, sum(amount) FROM transactions GROUP BY 1 ORDER BY 1", W) == [
+        (date(2026, 11, 25), -1), (date(2026, 11, 26), -5), (date(2026, 11, 27), -9)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "title", ["[UBERPOP-42] Feed the parrots", "  [UP-7]   Polish the perch  ", "Plain title", "[lower-1] not a jira",
+              "[UP-1]", "Ends with [UP-2]"],
+)  # fmt: skip
+def test_r_ev_1_task_created_v1_reads_like_its_upcast(tmp_path, title):
+    put_raw(tmp_path, "TaskCreated", "2026-11-26", {"task_id": "t", "title": title, "created_by": "a"},
+            "2026-11-26T10:00:00.123Z")  # fmt: skip
+    upcast = upcast_task_created_v1({"title": title})
+    assert run(tmp_path, "SELECT title, jira_id, created_at FROM tasks", None) == [
+        (upcast["title"], upcast["jira_id"], datetime(2026, 11, 26, 10, 0, 0, 123000))
+    ]
