@@ -46,8 +46,8 @@ SKIP_REASONS = {
     "AWS::EventSchemas::Registry": "EventSchemas is not in moto (the schemas live in schemas/)",
     "AWS::EventSchemas::Schema": "EventSchemas is not in moto (the schemas live in schemas/)",
     "AWS::Backup::BackupVault": "AWS Backup is not in moto",
-    "AWS::Backup::BackupPlan": "AWS Backup is not in moto",
-    "AWS::Backup::BackupSelection": "AWS Backup is not in moto",
+    "AWS::Backup::BackupPlan": "AWS Backup is not in moto: devstack/backups.py takes its backups on its schedule",
+    "AWS::Backup::BackupSelection": "AWS Backup is not in moto: devstack/backups.py backs up its tables",
     "AWS::CloudWatch::Alarm": "alarms are not evaluated locally",
     "AWS::CloudWatch::Dashboard": "dashboards are not served locally",
     "AWS::Glue::Database": "analytics queries run on DuckDB locally, not Athena/Glue",
@@ -416,7 +416,10 @@ class _Provisioner:
         if notifications:
             client.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration=notifications)
         if props.get("LifecycleConfiguration"):
-            self.result.notes.append(f"{logical_id}: lifecycle rules are not applied (moto never expires objects)")
+            # Stored as declared, so what a bucket keeps is readable locally; moto never expires objects.
+            rules = [_lifecycle_rule(rule) for rule in props["LifecycleConfiguration"].get("Rules", [])]
+            client.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
+            self.result.notes.append(f"{logical_id}: lifecycle rules are stored but not enforced (moto never expires)")
         self._record(
             logical_id,
             name,
@@ -518,3 +521,16 @@ def _fit(name: str, limit: int) -> str:
 def _short_id(seed: str) -> str:
     """A stable 10-character id like the ones AWS mints (API ids, role ids)."""
     return hashlib.sha256(seed.encode()).hexdigest()[:10]
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's lifecycle rule in the S3 API's shape (the parts the template uses)."""
+    out: dict[str, Any] = {"ID": rule.get("Id", "rule"), "Status": rule.get("Status", "Enabled"),
+                           "Filter": {"Prefix": rule.get("Prefix", "")}}  # fmt: skip
+    if rule.get("ExpirationInDays") is not None:
+        out["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if rule.get("NoncurrentVersionExpiration"):
+        out["NoncurrentVersionExpiration"] = {
+            "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
+        }
+    return out

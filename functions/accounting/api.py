@@ -114,7 +114,8 @@ def stats(
 def close_day(day: Day) -> Response[dict[str, Any]]:
     who = require_roles(app, *CLOSE_ROLES)
     business_day = domain.parse_day(day)
-    job = closing.request_close(business_day, who.employee_id, clock.now())
+    request_id = app.current_event.request_context.request_id
+    job = closing.request_close(business_day, who.employee_id, clock.now(), correlation_id=request_id)
     logger.info("close requested", business_day=job.business_day, status=job.status)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=_day(job))
 

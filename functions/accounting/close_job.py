@@ -156,7 +156,7 @@ def _commit_payouts(
             actions += store.transaction_actions(tx)
         paid_count = len(pending)
         if pending:
-            actions.append(store.outbox_action([events.recorded(tx) for _, _, tx in pending]))
+            actions.append(store.outbox_action([events.recorded(tx, job.correlation_id) for _, _, tx in pending]))
         mails = _destinations(pending, day_txs)
         if mails:
             actions.append(store.mail_action(job.business_day, mails, clock.epoch_seconds()))
@@ -280,12 +280,12 @@ def _finish(job: DayClose) -> str:
     actions = [
         store.step_action(job, now, status="closed", phase="closed", finished_at=now),
         store.finish_calendar_action(job.business_day, next_day, chain=chain),
-        store.outbox_action([events.day_closed(job)]),
+        store.outbox_action([events.day_closed(job, job.correlation_id)]),
     ]
     if chain:
         actions.append(store.next_close_action(DayClose(
             business_day=next_day, status="closing", started_at=now, started_by=job.started_by, updated_at=now,
-            close_through=job.close_through,
+            close_through=job.close_through, correlation_id=job.correlation_id,
         )))  # fmt: skip
     _advance(actions)
     logger.info("day closed", popugs_paid=job.popugs_paid, total_paid=job.total_paid, in_red=job.popugs_in_red)

@@ -17,7 +17,9 @@ from shared.errors import Conflict
 from shared.observability import logger
 
 
-def request_close(day: date, who: str, now: datetime, close_through: date | None = None) -> DayClose:
+def request_close(
+    day: date, who: str, now: datetime, close_through: date | None = None, correlation_id: str | None = None
+) -> DayClose:
     today = domain.local_day(now, settings().business_timezone)
     if day > today:
         raise Conflict(f"{day} has not ended yet: days close up to today ({today}) at the latest", code="future_day")
@@ -39,7 +41,7 @@ def request_close(day: date, who: str, now: datetime, close_through: date | None
     started = clock.iso(now)
     job = DayClose(
         business_day=day.isoformat(), status="closing", started_at=started, started_by=who, updated_at=started,
-        close_through=(close_through or day).isoformat(),
+        close_through=(close_through or day).isoformat(), correlation_id=correlation_id,
     )  # fmt: skip
     try:
         store.start_close(job)

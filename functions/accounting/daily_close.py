@@ -21,6 +21,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if calendar.next_open > yesterday:
         logger.info("nothing to close", next_open=calendar.next_open.isoformat())
         return {"closing": None}
-    job = closing.request_close(calendar.next_open, SCHEDULER, now, close_through=yesterday)
+    job = closing.request_close(
+        calendar.next_open, SCHEDULER, now, close_through=yesterday, correlation_id=context.aws_request_id
+    )
     logger.info("daily close", business_day=job.business_day, through=yesterday.isoformat(), status=job.status)
     return {"closing": job.business_day, "through": yesterday.isoformat(), "status": job.status}

@@ -330,6 +330,7 @@ class DayClose:
     emails_queued: int = 0
     emails_sent: int = 0
     close_through: str | None = None  # a scheduled close goes on with the next days up to this one
+    correlation_id: str | None = None  # of the request (or schedule run) that started it: its events carry it
     started_at: str | None = None
     started_by: str | None = None
     updated_at: str | None = None

@@ -398,7 +398,8 @@ def _close(item: dict[str, Any], tally: dict[str, Any] | None = None) -> DayClos
         business_day=item["business_day"], status=item.get("status", "open"), phase=item.get("phase", "count"),
         step=int(item.get("step", 0)), cursor=item.get("cursor"),
         total=int(item["total"]) if item.get("total") is not None else None,
-        close_through=item.get("close_through"), started_at=item.get("started_at"),
+        close_through=item.get("close_through"), correlation_id=item.get("correlation_id"),
+        started_at=item.get("started_at"),
         started_by=item.get("started_by"), updated_at=item.get("updated_at"), finished_at=item.get("finished_at"),
         **{name: int(tally.get(name, 0)) for name in COUNTERS},
     )  # fmt: skip
@@ -424,7 +425,8 @@ def _close_item(job: DayClose) -> dict[str, Any]:
     return {
         "pk": f"DAY#{job.business_day}", "sk": "DAY", "business_day": job.business_day, "status": job.status,
         "phase": job.phase, "step": job.step, "cursor": job.cursor, "total": job.total,
-        "close_through": job.close_through, "started_at": job.started_at, "started_by": job.started_by,
+        "close_through": job.close_through, "correlation_id": job.correlation_id, "started_at": job.started_at,
+        "started_by": job.started_by,
         "updated_at": job.updated_at,
     }  # fmt: skip
 

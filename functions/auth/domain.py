@@ -61,6 +61,7 @@ class Account:
     employee_version: int = 0
     password_hash: str | None = None
     revision: int = 0  # bumped by every write; the store's optimistic lock
+    expires_at: int | None = None  # set once when it is deactivated: kept a year from then (SPEC §10)
 
     def public(self) -> dict[str, Any]:
         """What the API shows: never the password hash."""

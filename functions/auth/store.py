@@ -57,6 +57,7 @@ def _account(item: dict[str, Any]) -> Account:
         employee_version=int(item.get("employee_version", 0)),
         password_hash=item.get("password_hash"),
         revision=int(item.get("revision", 0)),
+        expires_at=int(item["expires_at"]) if item.get("expires_at") and not item.get("active") else None,
     )
 
 
@@ -91,8 +92,8 @@ def _account_item(account: Account) -> dict[str, Any]:
     }
     if account.department_id:
         item["gsi2pk"], item["gsi2sk"] = f"DEPT#{account.department_id}", account.account_id
-    if not account.active:
-        item["expires_at"] = clock.epoch_seconds() + RETENTION_AFTER_DEACTIVATION_SECONDS
+    if not account.active:  # a year after the deactivation, however often it is written since
+        item["expires_at"] = account.expires_at or clock.epoch_seconds() + RETENTION_AFTER_DEACTIVATION_SECONDS
     return item
 
 
@@ -221,6 +222,7 @@ def get_guard(email: str) -> LoginGuard:
         failures=tuple(item.get("failures", [])),
         locked_until=int(item.get("locked_until", 0)),
         revision=int(item.get("revision", 0)),
+        expires_at=int(item["expires_at"]) if item.get("expires_at") and not item.get("active") else None,
     )
 
 

@@ -298,6 +298,9 @@ def test_r_acc_5_close_pays_positive_balances_emails_them_and_carries_debts(book
     payout = books.ledger(rich)[0]
     assert (payout["kind"], payout["amount"], payout["balance_after"]) == ("payout", -owed, 0)
     closed = books.events("DayClosed")
+    payouts = [e for e in books.events("TransactionRecorded") if e["data"]["kind"] == "payout"]
+    # The close request's correlation id follows its payouts and DayClosed (one journey per close).
+    assert {e["correlation_id"] for e in [*closed, *payouts]} == {closed[0]["correlation_id"]}
     assert [e["data"] for e in closed] == [{"business_day": TODAY.isoformat(), "popugs_paid": 1, "total_paid": owed,
                                             "popugs_in_red": 1}]  # fmt: skip
 

@@ -239,12 +239,6 @@ def test_auth_an_account_goes_a_year_after_deactivation_an_active_one_never(auth
     assert [i["pk"].split("#")[0] for i in table.items() if table.ttl in i] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="auth restamps expires_at = now + 1 year on EVERY write of an inactive account (auth/store.py "
-    "_account_item), so an admin's role change (or a department grant) after the deactivation keeps the account "
-    "longer than a year after the deactivation (SPEC §10). Reported to the lead; auth code not changed here.",
-)
 def test_auth_a_later_write_does_not_extend_an_inactive_accounts_year(auth):
     leaving = auth.hire("leaves")
     auth.dismiss(leaving)
@@ -329,11 +323,6 @@ def test_analytics_the_lakes_objects_expire_at_the_analytics_horizon(provisioned
     assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="devstack/provision.py does not put a bucket's LifecycleConfiguration on the emulator (it notes "
-    "'lifecycle rules are not applied'), so the provisioned lake has none to read. Reported to the lead.",
-)
 def test_analytics_the_provisioned_lake_bucket_carries_the_horizon_on_the_emulator(provisioned):
     name = str(provisioned.resolver.ref("AnalyticsLakeBucket"))
     rules = client("s3").get_bucket_lifecycle_configuration(Bucket=name)["Rules"]

@@ -57,6 +57,7 @@ class Consumer:
         # Every failure is reported per record, even when all fail: one shape for the queue to act on.
         failed: list[tuple[dict[str, Any], BaseException]] = []
         for record in event.get("Records", []):
+            logger.remove_keys(["correlation_id", "event_id"])  # a warm worker must not lend the last record's
             try:
                 self.handle_record(SQSRecord(record))
             except Exception as error:

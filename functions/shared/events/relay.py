@@ -3,7 +3,7 @@
 Only outbox INSERTs reach it (the template filters the stream). Failed entries are retried a few times;
 if some still fail, the first stream record holding one is reported as the batch item failure, so
 Lambda retries from there: events after it may be published twice, never lost (consumers de-duplicate
-by `event_id`). A restored table has a new stream, so a restore never republishes old events.
+by `event_id`). A restore never republishes old events: it never writes OUTBOX# items back (shared/ops/restore.py).
 """
 
 from __future__ import annotations
