@@ -222,7 +222,6 @@ def get_guard(email: str) -> LoginGuard:
         failures=tuple(item.get("failures", [])),
         locked_until=int(item.get("locked_until", 0)),
         revision=int(item.get("revision", 0)),
-        expires_at=int(item["expires_at"]) if item.get("expires_at") and not item.get("active") else None,
     )
 
 
