@@ -11,7 +11,16 @@ import json
 import sys
 import time
 
-BENCHMARKS = ["bench.import_time", "bench.emulator_transactions", "bench.login_latency", "bench.shuffle"]
+BENCHMARKS = [
+    "bench.import_time",
+    "bench.emulator_transactions",
+    "bench.emulator_streams",
+    "bench.login_latency",
+    "bench.shuffle",
+    "bench.day_close",
+    "bench.fee_latency",
+    "bench.analytics_queries",
+]
 
 
 def main(names: list[str]) -> int:
