@@ -2,6 +2,7 @@
 // reading an API error back onto the fields it is about, and the password rules the API applies.
 
 import { ApiError, describeError, sentence } from "./api.js";
+import { daysBetween, isIsoDate } from "./money.js";
 import { h, showMessage } from "./ui.js";
 
 let fieldSeq = 0;
@@ -138,4 +139,53 @@ export function newPasswordFields({ name, testid, repeatLabel, mismatch }) {
       repeat.setError(value && repeat.control.value !== value ? mismatch : "");
     },
   };
+}
+
+const MAX_RANGE_DAYS = 366; // SPEC §11: date ranges are at most 366 days
+
+/** What is wrong with a date range, as a person would say it, or null (the API checks the same). */
+export function rangeProblem(from, to) {
+  if (!isIsoDate(from)) return { field: "from", text: "Pick the first day, like 2026-11-01." };
+  if (!isIsoDate(to)) return { field: "to", text: "Pick the last day, like 2026-11-30." };
+  if (from > to) return { field: "to", text: "The last day must not be before the first day." };
+  if (daysBetween(from, to) + 1 > MAX_RANGE_DAYS) return { field: "to", text: `Choose at most ${MAX_RANGE_DAYS} days.` };
+  return null;
+}
+
+/**
+ * dateRangeForm({prefix, from, to, label}) -> {form, show, read()}
+ * A From/To filter form with a Show button (test ids `<prefix>-from`, `-to`, `-show`, `-form`). `read()`
+ * clears the fields' errors and returns {from, to}, or shows what is wrong on the field and returns null.
+ */
+export function dateRangeForm({ prefix, from, to, label }) {
+  const fromField = field({
+    label: "From",
+    control: h("input", { type: "date", name: "from", value: from, required: true }),
+    testid: `${prefix}-from`,
+  });
+  const toField = field({
+    label: "To",
+    control: h("input", { type: "date", name: "to", value: to, required: true }),
+    testid: `${prefix}-to`,
+  });
+  const show = h("button", { type: "submit", class: "btn", "data-testid": `${prefix}-show` }, "Show");
+  const form = h(
+    "form",
+    { class: "filters", "aria-label": label, "data-testid": `${prefix}-form`, novalidate: true },
+    fromField.element,
+    toField.element,
+    h("div", { class: "field field-button" }, show),
+  );
+  function read() {
+    const range = { from: fromField.control.value, to: toField.control.value };
+    fromField.setError("");
+    toField.setError("");
+    const problem = rangeProblem(range.from, range.to);
+    if (!problem) return range;
+    const target = problem.field === "from" ? fromField : toField;
+    target.setError(problem.text);
+    target.control.focus();
+    return null;
+  }
+  return { form, show, read, value: () => ({ from: fromField.control.value, to: toField.control.value }) };
 }

@@ -11,8 +11,8 @@
 
 import { api, describeError, isAbort } from "../api.js";
 import { barChart, extremes } from "../charts.js";
-import { field } from "../forms.js";
-import { addDays, daysBetween, formatDay, formatMoney, isIsoDate, money, todayIso } from "../money.js";
+import { dateRangeForm, field } from "../forms.js";
+import { addDays, formatDay, formatMoney, isIsoDate, money, todayIso } from "../money.js";
 import { jiraChip } from "../task-parts.js";
 import { h, pageHeader, renderLoadError, setBusy, showMessage, statusRegion } from "../ui.js";
 
@@ -25,7 +25,6 @@ const PERIODS = [
 ];
 const DEFAULT_PERIOD = "day";
 const DEFAULT_DAYS = 30;
-const MAX_DAYS = 366;
 
 const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const isKnown = (value) => value !== null && value !== undefined && Number.isFinite(Number(value));
@@ -38,15 +37,6 @@ function readState(query) {
   const to = isIsoDate(query.get("to")) ? query.get("to") : today;
   const from = isIsoDate(query.get("from")) ? query.get("from") : addDays(to, -(DEFAULT_DAYS - 1));
   return { period, date, from, to };
-}
-
-/** What is wrong with a range, as a person would say it, or null (the API checks the same). */
-function rangeProblem(from, to) {
-  if (!isIsoDate(from)) return { field: "from", text: "Pick the first day, like 2026-11-01." };
-  if (!isIsoDate(to)) return { field: "to", text: "Pick the last day, like 2026-11-30." };
-  if (from > to) return { field: "to", text: "The last day must not be before the first day." };
-  if (daysBetween(from, to) + 1 > MAX_DAYS) return { field: "to", text: `Choose at most ${MAX_DAYS} days.` };
-  return null;
 }
 
 /**
@@ -288,24 +278,12 @@ function topTaskPart(ctx, state, syncUrl) {
 // ---- daily trends -------------------------------------------------------------------------------------
 
 function trendsPart(ctx, state, syncUrl) {
-  const fromField = field({
-    label: "From",
-    control: h("input", { type: "date", name: "from", value: state.from, required: true }),
-    testid: "trend-from",
+  const { form, show, read, value } = dateRangeForm({
+    prefix: "trend",
+    from: state.from,
+    to: state.to,
+    label: "Days of the trends",
   });
-  const toField = field({
-    label: "To",
-    control: h("input", { type: "date", name: "to", value: state.to, required: true }),
-    testid: "trend-to",
-  });
-  const show = h("button", { type: "submit", class: "btn", "data-testid": "trend-show" }, "Show");
-  const form = h(
-    "form",
-    { class: "filters", "aria-label": "Days of the trends", "data-testid": "trend-form", novalidate: true },
-    fromField.element,
-    toField.element,
-    h("div", { class: "field field-button" }, show),
-  );
   const alert = h("div", { class: "alert", role: "alert", "data-testid": "trend-error", hidden: true });
   const live = statusRegion("trend-status");
   const results = h("div", { class: "trend-results", "data-testid": "trend-results" });
@@ -319,17 +297,9 @@ function trendsPart(ctx, state, syncUrl) {
       setBusy(show, on, "Loading…");
     },
     run: async (signal) => {
-      const from = fromField.control.value;
-      const to = toField.control.value;
-      fromField.setError("");
-      toField.setError("");
-      const problem = rangeProblem(from, to);
-      if (problem) {
-        const target = problem.field === "from" ? fromField : toField;
-        target.setError(problem.text);
-        target.control.focus();
-        return;
-      }
+      const asked = read();
+      if (!asked) return;
+      const { from, to } = asked;
       live.textContent = "Loading the daily figures…";
       const daily = await api.get("/analytics/daily", { query: { from, to }, signal });
       if (signal.aborted) return;
@@ -432,7 +402,7 @@ function trendsPart(ctx, state, syncUrl) {
     load();
   });
 
-  return { element, load, state: () => ({ from: fromField.control.value, to: toField.control.value }) };
+  return { element, load, state: value };
 }
 
 function trendTable(items, totals) {

@@ -7,11 +7,10 @@
 
 import { api, describeError, isAbort } from "../api.js";
 import { barChart, extremes } from "../charts.js";
-import { field } from "../forms.js";
+import { dateRangeForm } from "../forms.js";
 import {
   addDays,
   dayStatusChip,
-  daysBetween,
   formatDay,
   formatMoney,
   isIsoDate,
@@ -22,22 +21,12 @@ import { h, pageHeader, renderLoadError, setBusy, showMessage, statusRegion } fr
 
 export const title = "Accounting stats";
 const DEFAULT_DAYS = 14;
-const MAX_DAYS = 366;
 
 function readRange(query) {
   const today = todayIso();
   const to = isIsoDate(query.get("to")) ? query.get("to") : today;
   const from = isIsoDate(query.get("from")) ? query.get("from") : addDays(to, -(DEFAULT_DAYS - 1));
   return { from, to };
-}
-
-/** What is wrong with a range, as a person would say it, or null (the API checks the same). */
-function rangeProblem(from, to) {
-  if (!isIsoDate(from)) return { field: "from", text: "Pick the first day, like 2026-11-01." };
-  if (!isIsoDate(to)) return { field: "to", text: "Pick the last day, like 2026-11-14." };
-  if (from > to) return { field: "to", text: "The last day must not be before the first day." };
-  if (daysBetween(from, to) + 1 > MAX_DAYS) return { field: "to", text: `Choose at most ${MAX_DAYS} days.` };
-  return null;
 }
 
 const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
@@ -84,24 +73,7 @@ export async function render(main, ctx) {
     ),
   );
 
-  const fromField = field({
-    label: "From",
-    control: h("input", { type: "date", name: "from", value: range.from, required: true }),
-    testid: "stats-from",
-  });
-  const toField = field({
-    label: "To",
-    control: h("input", { type: "date", name: "to", value: range.to, required: true }),
-    testid: "stats-to",
-  });
-  const show = h("button", { type: "submit", class: "btn", "data-testid": "stats-show" }, "Show");
-  const form = h(
-    "form",
-    { class: "filters", "aria-label": "Days to show", "data-testid": "stats-form", novalidate: true },
-    fromField.element,
-    toField.element,
-    h("div", { class: "field field-button" }, show),
-  );
+  const { form, show, read, value } = dateRangeForm({ prefix: "stats", ...range, label: "Days to show" });
   const alert = h("div", { class: "alert", role: "alert", "data-testid": "stats-error", hidden: true });
   const live = statusRegion("stats-status");
   const results = h("div", { class: "stats-results", "data-testid": "stats-results" });
@@ -110,18 +82,10 @@ export async function render(main, ctx) {
   let controller = null;
 
   async function load({ first = false } = {}) {
-    const from = fromField.control.value;
-    const to = toField.control.value;
-    fromField.setError("");
-    toField.setError("");
     showMessage(alert, "");
-    const problem = rangeProblem(from, to);
-    if (problem) {
-      const target = problem.field === "from" ? fromField : toField;
-      target.setError(problem.text);
-      target.control.focus();
-      return;
-    }
+    const asked = read();
+    if (!asked) return;
+    const { from, to } = asked;
     window.history.replaceState(null, "", `/money/stats?from=${from}&to=${to}`);
     controller?.abort();
     controller = new AbortController();
@@ -154,8 +118,8 @@ export async function render(main, ctx) {
   function paint(stats) {
     const items = Array.isArray(stats?.items) ? stats.items : [];
     const totals = stats?.totals ?? {};
-    const from = stats?.from ?? fromField.control.value;
-    const to = stats?.to ?? toField.control.value;
+    const from = stats?.from ?? value().from;
+    const to = stats?.to ?? value().to;
     const closed = items.filter((item) => item.status === "closed").length;
     live.textContent =
       `${plural(items.length, "day")} from ${formatDay(from)} to ${formatDay(to)}; ` +
