@@ -29,6 +29,7 @@ from accounting.domain import Calendar, DayClose, Transaction
 from accounting.settings import get as settings
 from accounting.store import Versioned
 from shared import clock, dynamo
+from shared.events import stream_jobs
 from shared.observability import logger, tracer
 
 PAYOUTS_PER_TRANSACTION = 10  # 2 actions each, + mail + outbox + tally + job = 24 of 25
@@ -43,28 +44,14 @@ class Stale(Exception):
 
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    latest: dict[str, tuple[DayClose, str]] = {}
-    for record in event.get("Records", []):
-        stream = record.get("dynamodb", {})
-        image = stream.get("NewImage")
-        if (
-            not image
-            or image.get("sk", {}).get("S") != "DAY"
-            or not image.get("pk", {}).get("S", "").startswith("DAY#")
-        ):
-            continue
-        job = store.close_from_image(dynamo.from_item(image))
-        held = latest.get(job.business_day)
-        if job.status == "closing" and (held is None or job.step >= held[0].step):
-            latest[job.business_day] = (job, stream["SequenceNumber"])
-    failures = []
-    for job, sequence in latest.values():
-        try:
-            run_step(job)
-        except Exception:
-            logger.exception("close step failed; the stream retries it", business_day=job.business_day, step=job.step)
-            failures.append({"itemIdentifier": sequence})
-    return {"batchItemFailures": failures}
+    return stream_jobs.drive(event, _closing_day, run_step)
+
+
+def _closing_day(item: dict[str, Any]) -> tuple[str, int, DayClose] | None:
+    if item.get("sk") != "DAY" or not item.get("pk", "").startswith("DAY#"):
+        return None
+    job = store.close_from_image(item)
+    return (job.business_day, job.step, job) if job.status == "closing" else None
 
 
 def run_step(seen: DayClose, chunk: int | None = None) -> str:

@@ -27,6 +27,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from shared import clock, dynamo
+from shared.events import stream_jobs
 from shared.observability import logger, tracer
 from tasks import domain, events, store
 from tasks.domain import Reassignment, ShuffleJob
@@ -41,24 +42,14 @@ Tail = Callable[[int, int], list[dict[str, Any]]]
 
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    latest: dict[str, tuple[ShuffleJob, str]] = {}
-    for record in event.get("Records", []):
-        stream = record.get("dynamodb", {})
-        image = stream.get("NewImage")
-        if not image or not image.get("pk", {}).get("S", "").startswith(store.JOB_PREFIX):
-            continue
-        job = store.job_from(dynamo.from_item(image))
-        held = latest.get(job.job_id)
-        if job.status == "running" and (held is None or job.step >= held[0].step):
-            latest[job.job_id] = (job, stream["SequenceNumber"])
-    failures = []
-    for job, sequence in latest.values():
-        try:
-            run_step(job)
-        except Exception:
-            logger.exception("shuffle step failed; the stream retries it", job_id=job.job_id, step=job.step)
-            failures.append({"itemIdentifier": sequence})
-    return {"batchItemFailures": failures}
+    return stream_jobs.drive(event, _running_job, run_step)
+
+
+def _running_job(item: dict[str, Any]) -> tuple[str, int, ShuffleJob] | None:
+    if not item.get("pk", "").startswith(store.JOB_PREFIX):
+        return None
+    job = store.job_from(item)
+    return (job.job_id, job.step, job) if job.status == "running" else None
 
 
 def run_step(seen: ShuffleJob, chunk: int | None = None) -> str:
