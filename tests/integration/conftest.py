@@ -41,6 +41,23 @@ def provisioned(emulator):
     return provision.provision(stack, emulator)
 
 
+def template_table(provisioned, logical_id: str) -> str:
+    """A fresh, empty table of one of the template's table resources: its keys, indexes and stream."""
+    from shared.aws import client
+
+    props = provisioned.properties(logical_id)
+    name = f"{logical_id.lower()}-{uuid.uuid4().hex[:10]}"
+    stream = {"StreamEnabled": True, "StreamViewType": props["StreamSpecification"]["StreamViewType"]}
+    request: dict[str, Any] = {
+        "TableName": name, "AttributeDefinitions": props["AttributeDefinitions"], "KeySchema": props["KeySchema"],
+        "BillingMode": "PAY_PER_REQUEST", "StreamSpecification": stream,
+    }  # fmt: skip
+    if props.get("GlobalSecondaryIndexes"):
+        request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    client("dynamodb").create_table(**request)
+    return name
+
+
 def function_environment(provisioned, logical_id: str) -> dict[str, str]:
     properties = provisioned.properties(logical_id)
     return {k: str(v) for k, v in (properties.get("Environment") or {}).get("Variables", {}).items()}

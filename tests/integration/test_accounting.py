@@ -22,7 +22,7 @@ from shared.contracts import REGISTRY, Envelope
 from shared.contracts.staff import EmployeeDismissedV1, EmployeeHiredV1
 from shared.contracts.tasks import TaskAssignedV1, TaskCompletedV1, TaskCreatedV1, TaskCreatedV2
 from tests.events import deliver
-from tests.integration.conftest import LambdaContext, api_event, call
+from tests.integration.conftest import LambdaContext, api_event, call, template_table
 
 ADMIN = {"sub": str(uuid.uuid4()), "roles": "admin", "department_id": "", "active": "true"}
 ACCOUNTANT = {"sub": str(uuid.uuid4()), "roles": "accountant", "department_id": "", "active": "true"}
@@ -147,22 +147,11 @@ class Ledger:
         return found
 
 
-def fresh_accounting_table(provisioned) -> str:
-    props = provisioned.properties("AccountingTable")
-    name = f"accounting-{uuid.uuid4().hex[:12]}"
-    client("dynamodb").create_table(
-        TableName=name, AttributeDefinitions=props["AttributeDefinitions"], KeySchema=props["KeySchema"],
-        GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"], BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": props["StreamSpecification"]["StreamViewType"]},
-    )  # fmt: skip
-    return name
-
-
 @pytest.fixture()
 def books(as_function, provisioned, monkeypatch) -> Ledger:
     as_function("AccountingPayoutMailerFunction")  # SES sender and template
     as_function("AccountingApiFunction")
-    table = fresh_accounting_table(provisioned)
+    table = template_table(provisioned, "AccountingTable")
     monkeypatch.setenv("ACCOUNTING_TABLE_NAME", table)
     from accounting import settings
 

@@ -30,7 +30,7 @@ from shared.aws import client
 from shared.contracts import REGISTRY
 from shared.contracts.staff import EmployeeDismissedV1, EmployeeHiredV1
 from tests.events import deliver
-from tests.integration.conftest import ROOT, api_event, call
+from tests.integration.conftest import ROOT, api_event, call, template_table
 from tests.integration.test_accounting import Ledger
 from tests.integration.test_accounting import books as books  # the fixture: a fresh accounting table
 from tests.integration.test_tasks_handlers import TasksWorld
@@ -62,16 +62,7 @@ class Table:
 
     def __init__(self, provisioned: Any, logical_id: str, emulator: str) -> None:
         props = provisioned.properties(logical_id)
-        self.name = f"{logical_id.lower()}-{uuid.uuid4().hex[:10]}"
-        request: dict[str, Any] = {
-            "TableName": self.name, "AttributeDefinitions": props["AttributeDefinitions"],
-            "KeySchema": props["KeySchema"], "BillingMode": "PAY_PER_REQUEST",
-            "StreamSpecification": {"StreamEnabled": True,
-                                    "StreamViewType": props["StreamSpecification"]["StreamViewType"]},
-        }  # fmt: skip
-        if props.get("GlobalSecondaryIndexes"):
-            request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-        client("dynamodb").create_table(**request)
+        self.name = template_table(provisioned, logical_id)
         ttl = props["TimeToLiveSpecification"]
         assert ttl["Enabled"] is True, f"{logical_id} declares no TTL"
         self.ttl = ttl["AttributeName"]

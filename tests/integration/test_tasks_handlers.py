@@ -19,7 +19,7 @@ from shared.contracts import REGISTRY
 from shared.contracts.auth import AccountCreatedV1, AccountRolesChangedV1
 from shared.contracts.staff import EmployeeDismissedV1
 from tests.events import deliver
-from tests.integration.conftest import LambdaContext, api_event, call
+from tests.integration.conftest import LambdaContext, api_event, call, template_table
 
 
 class Pick(random.Random):
@@ -134,22 +134,10 @@ class TasksWorld:
         return ids
 
 
-def fresh_tasks_table(provisioned) -> str:
-    """A new table with the template's TasksTable keys, indexes and stream."""
-    props = provisioned.properties("TasksTable")
-    name = f"tasks-{uuid.uuid4().hex[:12]}"
-    client("dynamodb").create_table(
-        TableName=name, AttributeDefinitions=props["AttributeDefinitions"], KeySchema=props["KeySchema"],
-        GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"], BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": props["StreamSpecification"]["StreamViewType"]},
-    )  # fmt: skip
-    return name
-
-
 def tasks_world(as_function, provisioned, monkeypatch) -> TasksWorld:
     """The tasks functions' template environment, pointed at a fresh table."""
     as_function("TasksApiFunction")  # the tasks functions share every variable but the service name
-    table = fresh_tasks_table(provisioned)
+    table = template_table(provisioned, "TasksTable")
     monkeypatch.setenv("TASKS_TABLE_NAME", table)
     from tasks import settings
 
