@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from botocore.exceptions import ClientError
+
 from accounting import domain, store
 from accounting.domain import Calendar, DayClose
 from accounting.settings import get as settings
@@ -64,7 +66,7 @@ def _nudge_if_stalled(day: date, now: datetime) -> DayClose:
         try:
             store.nudge_close(job, clock.iso(now))
             logger.warning("nudged a stalled day close", business_day=job.business_day, idle_seconds=int(idle))
-        except Exception:
+        except ClientError:
             logger.info("the close moved meanwhile; no nudge needed", business_day=job.business_day)
     return job
 

@@ -51,18 +51,6 @@ def _balance_key(employee_id: str) -> tuple[str, str]:
     return f"BALANCE#{shard_of(employee_id)}", employee_id
 
 
-def _batch_get(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Consistent reads of any number of items, 100 per call (more only for what DynamoDB leaves)."""
-    found: list[dict[str, Any]] = []
-    for start in range(0, len(keys), 100):
-        request: dict[str, Any] = {table(): {"Keys": keys[start : start + 100], "ConsistentRead": True}}
-        while request:
-            response = client("dynamodb").batch_get_item(RequestItems=request)
-            found += [dynamo.from_item(i) for i in response.get("Responses", {}).get(table(), [])]
-            request = response.get("UnprocessedKeys") or {}
-    return found
-
-
 # --- the calendar ------------------------------------------------------------------------------------
 
 
@@ -125,7 +113,7 @@ def _task(item: dict[str, Any]) -> TaskInfo:
 
 def tasks_by_ids(task_ids: Iterable[str]) -> dict[str, TaskInfo]:
     keys = [dynamo.key(f"TASK#{t}", "TASK") for t in dict.fromkeys(t for t in task_ids if t)]
-    return {t.task_id: t for t in map(_task, _batch_get(keys))}
+    return {t.task_id: t for t in map(_task, dynamo.batch_get(table(), keys))}
 
 
 def task_action(before: TaskInfo | None, after: TaskInfo) -> dict[str, Any]:
@@ -172,7 +160,7 @@ def accounts_by_ids(employee_ids: Iterable[str]) -> dict[str, Versioned]:
     ids = list(dict.fromkeys(employee_ids))
     found = {
         i["employee_id"]: Versioned(_account(i), _rev(i))
-        for i in _batch_get([dynamo.key(*_balance_key(e)) for e in ids])
+        for i in dynamo.batch_get(table(), [dynamo.key(*_balance_key(e)) for e in ids])
     }
     return {e: found.get(e) or Versioned(Account(e), None) for e in ids}
 
@@ -181,7 +169,7 @@ def read_for_event(employee_id: str, task_id: str) -> tuple[Calendar | None, Tas
     """What a task event needs, in one consistent BatchGetItem: the calendar, the task, the account."""
     keys = [dynamo.key(*CALENDAR_KEY), dynamo.key(f"TASK#{task_id}", "TASK"), dynamo.key(*_balance_key(employee_id))]
     calendar, task, account = None, None, Versioned(Account(employee_id), None)
-    for item in _batch_get(keys):
+    for item in dynamo.batch_get(table(), keys):
         if item["pk"] == CALENDAR_KEY[0]:
             calendar = _calendar(item)
         elif item["pk"].startswith("TASK#"):
@@ -354,7 +342,7 @@ def expire_actions(employee_id: str, expired: list[Transaction]) -> list[dict[st
 
 
 def transactions_exist(keys: Iterable[tuple[str, int]]) -> set[tuple[str, int]]:
-    items = _batch_get([dynamo.key(f"ACCOUNT#{e}", f"TX#{s:010d}") for e, s in keys])
+    items = dynamo.batch_get(table(), [dynamo.key(f"ACCOUNT#{e}", f"TX#{s:010d}") for e, s in keys])
     return {(i["employee_id"], int(i["seq"])) for i in items}
 
 
@@ -412,7 +400,7 @@ def close_from_image(item: dict[str, Any]) -> DayClose:
 def closes(days: Iterable[str]) -> dict[str, DayClose]:
     """Days' closes with their tallies (consistent: a step reads the counts it adds to)."""
     keys = [dynamo.key(f"DAY#{d}", sk) for d in days for sk in ("DAY", "TALLY")]
-    items = _batch_get(keys)
+    items = dynamo.batch_get(table(), keys)
     tallies = {i["pk"]: i for i in items if i["sk"] == "TALLY"}
     return {i["business_day"]: _close(i, tallies.get(i["pk"])) for i in items if i["sk"] == "DAY"}
 

@@ -230,8 +230,7 @@ def locks_of(emails: list[str]) -> dict[str, int]:
     if not emails:
         return {}
     keys = [dynamo.key(f"LOGIN#{email}", "GUARD") for email in emails]
-    response = client("dynamodb").batch_get_item(RequestItems={table(): {"Keys": keys}})
-    found = [dynamo.from_item(i) for i in response.get("Responses", {}).get(table(), [])]
+    found = dynamo.batch_get(table(), keys)
     return {item["pk"].removeprefix("LOGIN#"): int(item.get("locked_until", 0)) for item in found}
 
 

@@ -102,6 +102,19 @@ def transact(actions: Iterable[dict[str, Any]], failures: Mapping[int, Exception
         raise
 
 
+def batch_get(table: str, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consistent reads of any number of items, 100 per call (more calls only for what DynamoDB leaves
+    unprocessed), as plain values."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {table: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+        while request:
+            response = client("dynamodb").batch_get_item(RequestItems=request)
+            found += [from_item(i) for i in response.get("Responses", {}).get(table, [])]
+            request = response.get("UnprocessedKeys") or {}
+    return found
+
+
 def get(table: str, pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:
     item = client("dynamodb").get_item(TableName=table, Key=key(pk, sk), ConsistentRead=consistent).get("Item")
     return from_item(item) if item else None

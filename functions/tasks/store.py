@@ -93,16 +93,8 @@ def get_task(task_id: str) -> Task | None:
 def tasks_by_ids(task_ids: Iterable[str]) -> dict[str, Task]:
     """Consistent reads of up to 100 tasks in one call (more calls only for what DynamoDB leaves unprocessed)."""
     keys = [dynamo.key(f"{TASK_PREFIX}{t}", TASK_SK) for t in dict.fromkeys(task_ids)]
-    found: dict[str, Task] = {}
-    for start in range(0, len(keys), 100):
-        request: dict[str, Any] = {table(): {"Keys": keys[start : start + 100], "ConsistentRead": True}}
-        while request:
-            response = client("dynamodb").batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(table(), []):
-                task = _task(dynamo.from_item(item))
-                found[task.task_id] = task
-            request = response.get("UnprocessedKeys") or {}
-    return found
+    tasks = (_task(item) for item in dynamo.batch_get(table(), keys))
+    return {task.task_id: task for task in tasks}
 
 
 def create_task(task: Task, events: list[Envelope]) -> None:
@@ -255,17 +247,12 @@ def get_job(job_id: str) -> ShuffleJob | None:
 def job_and_pool(job_id: str) -> tuple[ShuffleJob | None, set[str]]:
     """A shuffle step's two reads in one call: the job as committed, and the current assignee pool."""
     keys = [dynamo.key(f"{JOB_PREFIX}{job_id}", JOB_SK), dynamo.key(*POOL_KEY)]
-    request: dict[str, Any] = {table(): {"Keys": keys, "ConsistentRead": True}}
     job, pool = None, set()
-    while request:
-        response = client("dynamodb").batch_get_item(RequestItems=request)
-        for raw in response.get("Responses", {}).get(table(), []):
-            item = dynamo.from_item(raw)
-            if item["pk"] == POOL_KEY[0]:
-                pool = set(item.get("ids") or ())
-            else:
-                job = job_from(item)
-        request = response.get("UnprocessedKeys") or {}
+    for item in dynamo.batch_get(table(), keys):
+        if item["pk"] == POOL_KEY[0]:
+            pool = set(item.get("ids") or ())
+        else:
+            job = job_from(item)
     return job, pool
 
 
