@@ -149,8 +149,16 @@ def openapi_of(context: str) -> dict:
     """The context's OpenAPI document; every path is served under `/api` (one origin for web and API)."""
     import importlib
 
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+    from shared.http import TOKEN_SCHEME
+
     app = importlib.import_module(API_MODULES[context]).app
-    document = json.loads(app.get_openapi_json_schema(title=f"aTES {context} API", version="1"))
+    # Every operation needs the bearer token unless it says `security: []` (shared.http.public).
+    token = HTTPBearer(scheme="bearer", bearerFormat="JWT", description="an access token from POST /auth/login")
+    document = json.loads(app.get_openapi_json_schema(
+        title=f"aTES {context} API", version="1", security_schemes={TOKEN_SCHEME: token}, security=[{TOKEN_SCHEME: []}]
+    ))  # fmt: skip
     document["servers"] = [{"url": "/api"}]
     return document
 

@@ -16,7 +16,7 @@ from accounting import closing, domain, store
 from accounting.domain import CLOSE_ROLES, VIEW_ALL_ROLES, Account, DayClose, DayStats, Transaction
 from shared import clock, pagination
 from shared.errors import Forbidden
-from shared.http import PathId, caller, make_resolver, require_roles
+from shared.http import PathId, caller, make_resolver, only
 from shared.observability import logger, tracer
 
 app = make_resolver()
@@ -56,9 +56,8 @@ def my_transactions(limit: Limit = pagination.DEFAULT_LIMIT, cursor: Cursor = No
 # --- everyone's money (admins, accountants) -------------------------------------------------------------
 
 
-@app.get("/accounting/accounts")
+@app.get("/accounting/accounts", **only(*VIEW_ALL_ROLES))
 def list_accounts(limit: Limit = pagination.DEFAULT_LIMIT, cursor: Cursor = None) -> dict[str, Any]:
-    require_roles(app, *VIEW_ALL_ROLES)
     accounts, next_cursor = store.list_accounts(limit, cursor)
     return {"items": [_listed(a) for a in accounts], "next_cursor": next_cursor}
 
@@ -80,11 +79,10 @@ def account_transactions(
     return _ledger(employee_id, limit, cursor)
 
 
-@app.get("/accounting/stats")
+@app.get("/accounting/stats", **only(*VIEW_ALL_ROLES))
 def stats(
     from_: Annotated[str, Query(alias="from", max_length=32)], to: Annotated[str, Query(max_length=32)]
 ) -> dict[str, Any]:
-    require_roles(app, *VIEW_ALL_ROLES)
     first, last = domain.parse_range(from_, to)
     calendar = store.get_calendar()
     sums = store.stats_between(first, last)
@@ -110,9 +108,9 @@ def stats(
 # --- closing a day ------------------------------------------------------------------------------------
 
 
-@app.post("/accounting/days/<day>/close")
+@app.post("/accounting/days/<day>/close", **only(*CLOSE_ROLES))
 def close_day(day: Day) -> Response[dict[str, Any]]:
-    who = require_roles(app, *CLOSE_ROLES)
+    who = caller(app)
     business_day = domain.parse_day(day)
     request_id = app.current_event.request_context.request_id
     job = closing.request_close(business_day, who.employee_id, clock.now(), correlation_id=request_id)
@@ -120,9 +118,8 @@ def close_day(day: Day) -> Response[dict[str, Any]]:
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=_day(job))
 
 
-@app.get("/accounting/days/<day>")
+@app.get("/accounting/days/<day>", **only(*VIEW_ALL_ROLES))
 def get_day(day: Day) -> dict[str, Any]:
-    require_roles(app, *VIEW_ALL_ROLES)
     business_day = domain.parse_day(day)
     job = store.get_close(business_day.isoformat())
     if job is None:

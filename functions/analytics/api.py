@@ -21,7 +21,7 @@ from analytics import console, domain, queries, query
 from analytics.settings import get as settings
 from shared import clock
 from shared.errors import DomainError, Unprocessable
-from shared.http import make_resolver, require_roles
+from shared.http import caller, make_resolver, only
 from shared.observability import logger, tracer
 
 app = make_resolver()
@@ -57,9 +57,8 @@ def _dashboard_timeout() -> DashboardTimeout:
 # --- dashboards ---------------------------------------------------------------------------------------
 
 
-@app.get("/analytics/dashboard")
+@app.get("/analytics/dashboard", **only(*domain.ROLES))
 def dashboard(date: DateParam = None) -> dict[str, Any]:
-    require_roles(app, *domain.ROLES)
     day = domain.parse_day(date) if date is not None else _today()
     try:
         return queries.dashboard(day).public()
@@ -67,11 +66,10 @@ def dashboard(date: DateParam = None) -> dict[str, Any]:
         raise _dashboard_timeout() from None
 
 
-@app.get("/analytics/most-expensive-task")
+@app.get("/analytics/most-expensive-task", **only(*domain.ROLES))
 def most_expensive_task(
     period: Annotated[str | None, Query(max_length=16)] = None, date: DateParam = None
 ) -> dict[str, Any]:
-    require_roles(app, *domain.ROLES)
     chosen = domain.parse_period(period)
     day = domain.parse_day(date) if date is not None else _today()
     try:
@@ -80,11 +78,10 @@ def most_expensive_task(
         raise _dashboard_timeout() from None
 
 
-@app.get("/analytics/daily")
+@app.get("/analytics/daily", **only(*domain.ROLES))
 def daily(
     from_: Annotated[str | None, Query(alias="from", max_length=32)] = None, to: DateParam = None
 ) -> dict[str, Any]:
-    require_roles(app, *domain.ROLES)
     last = to if to is not None else _today().isoformat()
     if from_ is None:  # the 30 days up to `to`
         from_ = (domain.parse_day(last, "to") - timedelta(days=DEFAULT_TREND_DAYS - 1)).isoformat()
@@ -99,9 +96,9 @@ def daily(
 # --- the SQL console ----------------------------------------------------------------------------------
 
 
-@app.post("/analytics/query")
+@app.post("/analytics/query", **only(*domain.ROLES))
 def run_query(request: QueryRequest) -> dict[str, Any]:
-    who = require_roles(app, *domain.ROLES)
+    who = caller(app)
     limit = min(request.max_rows or settings().query_max_rows, settings().query_max_rows)
     guarded = console.guard(request.sql, limit)
     timeout = settings().query_timeout_seconds

@@ -19,7 +19,7 @@ from auth.settings import get as settings
 from shared import clock, dynamo, pagination
 from shared.errors import Conflict, Gone, NotFound, TooManyRequests, Unauthorized, Unprocessable
 from shared.events.outbox import outbox_put
-from shared.http import PathId, caller, make_resolver, require_roles
+from shared.http import PathId, caller, make_resolver, only, public
 from shared.observability import logger, tracer
 
 app = make_resolver()
@@ -62,7 +62,7 @@ def _strong(password: str) -> str:
     return hash_password(password)
 
 
-@app.post("/auth/login")
+@app.post("/auth/login", **public())
 def login(body: LoginRequest) -> dict[str, Any]:
     email = normalise_email(body.email)
     now = clock.epoch_seconds()
@@ -92,12 +92,12 @@ def login(body: LoginRequest) -> dict[str, Any]:
     return {"access_token": token, "token_type": "Bearer", "expires_in": config.token_ttl_seconds}
 
 
-@app.get("/auth/.well-known/jwks.json")
+@app.get("/auth/.well-known/jwks.json", **public())
 def jwks() -> dict[str, Any]:
     return tokens.jwks(settings().verification_key_ids)
 
 
-@app.post("/auth/password")
+@app.post("/auth/password", **public())
 def set_password(body: SetPasswordRequest) -> dict[str, Any]:
     """Redeem an invitation link: once, before it expires (410 otherwise)."""
     invitation = store.get_invitation(body.token)
@@ -131,12 +131,11 @@ def me() -> dict[str, Any]:
     return account.public()
 
 
-@app.get("/auth/accounts")
+@app.get("/auth/accounts", **only("admin"))
 def list_accounts(
     limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
-    require_roles(app, "admin")
     accounts, next_cursor = store.list_accounts(limit, cursor)
     now = clock.epoch_seconds()
     locks = store.locks_of([a.email for a in accounts if a.email])
@@ -148,9 +147,8 @@ def list_accounts(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@app.put("/auth/accounts/<account_id>/roles")
+@app.put("/auth/accounts/<account_id>/roles", **only("admin"))
 def set_account_roles(account_id: PathId, body: RolesRequest) -> dict[str, Any]:
-    require_roles(app, "admin")
     before = store.get_account(account_id)
     if before is None:
         raise NotFound(f"no account {account_id}")
@@ -159,10 +157,9 @@ def set_account_roles(account_id: PathId, body: RolesRequest) -> dict[str, Any]:
     return after.public()
 
 
-@app.post("/auth/accounts/<account_id>/invitation")
+@app.post("/auth/accounts/<account_id>/invitation", **only("admin"))
 def send_invitation(account_id: PathId) -> Response[dict[str, Any]]:
     """A new set-password link for a popug whose invitation expired or got lost (admins)."""
-    require_roles(app, "admin")
     account = store.get_account(account_id)
     if account is None:
         raise NotFound(f"no account {account_id}")
@@ -173,18 +170,16 @@ def send_invitation(account_id: PathId) -> Response[dict[str, Any]]:
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=body)
 
 
-@app.get("/auth/departments/<department_id>/roles")
+@app.get("/auth/departments/<department_id>/roles", **only("admin"))
 def get_department_roles(department_id: PathId) -> dict[str, Any]:
-    require_roles(app, "admin")
     return {"department_id": department_id, "roles": list(store.department_roles(department_id))}
 
 
-@app.put("/auth/departments/<department_id>/roles")
+@app.put("/auth/departments/<department_id>/roles", **only("admin"))
 def set_department_roles(department_id: PathId, body: RolesRequest) -> dict[str, Any]:
     """Grant roles to everyone in a department, now and later (R-AUTH-6). The grant is stored first;
     accounts are then updated in chunks, each with its events; re-sending the same grant finishes a
     run that was cut short."""
-    require_roles(app, "admin")
     roles = list(dict.fromkeys(body.roles))
     dynamo.transact([store.department_roles_action(department_id, roles)])
     changed, cursor = 0, None

@@ -42,6 +42,10 @@ class Gone(DomainError):
     status, code = 410, "gone"
 
 
+class PayloadTooLarge(DomainError):
+    status, code = 413, "payload_too_large"
+
+
 class Unprocessable(DomainError):
     status, code = 422, "validation_error"
 

@@ -15,7 +15,7 @@ from shared import clock, pagination
 from shared.contracts import REGISTRY
 from shared.contracts.staff import DepartmentChangedV1, EmployeeDismissedV1, EmployeeHiredV1, EmployeeUpdatedV1
 from shared.errors import Unprocessable
-from shared.http import PathId, caller, make_resolver, require_roles
+from shared.http import PathId, make_resolver, only
 from shared.observability import logger, tracer
 from staff import store
 from staff.domain import Department, Employee, ensure_no_cycle, normalise_email
@@ -95,16 +95,14 @@ def list_employees(
     limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
-    caller(app)
     employees, next_cursor = store.list_employees(
         limit, cursor, search=q, department_id=_text(department_id), status=status
     )
     return {"items": [e.public() for e in employees], "next_cursor": next_cursor}
 
 
-@app.post("/staff/employees")
+@app.post("/staff/employees", **only("admin"))
 def hire(body: HireRequest) -> Response[dict[str, Any]]:
-    require_roles(app, "admin")
     employee = Employee(
         employee_id=str(uuid.uuid4()), name=body.name, email=normalise_email(body.email), position=body.position,
         department_id=_text(body.department_id), status="active", version=1, hired_at=clock.iso(clock.now()),
@@ -116,13 +114,11 @@ def hire(body: HireRequest) -> Response[dict[str, Any]]:
 
 @app.get("/staff/employees/<employee_id>")
 def get_employee(employee_id: PathId) -> dict[str, Any]:
-    caller(app)
     return store.get_employee(employee_id).public()
 
 
-@app.patch("/staff/employees/<employee_id>")
+@app.patch("/staff/employees/<employee_id>", **only("admin"))
 def edit_employee(employee_id: PathId, body: EmployeePatch) -> dict[str, Any]:
-    require_roles(app, "admin")
     before = store.get_employee(employee_id)
     if before.status != "active":
         raise Unprocessable("a dismissed employee cannot be edited", code="dismissed")
@@ -140,9 +136,8 @@ def edit_employee(employee_id: PathId, body: EmployeePatch) -> dict[str, Any]:
     return after.public()
 
 
-@app.post("/staff/employees/<employee_id>/dismiss")
+@app.post("/staff/employees/<employee_id>/dismiss", **only("admin"))
 def dismiss(employee_id: PathId) -> dict[str, Any]:
-    require_roles(app, "admin")
     before = store.get_employee(employee_id)
     now = clock.now()
     after = before.dismissed(clock.iso(now))
@@ -163,14 +158,12 @@ def list_departments(
     limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.MAX_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
-    caller(app)
     departments, next_cursor = store.list_departments(limit, cursor)
     return {"items": [d.public() for d in departments], "next_cursor": next_cursor}
 
 
-@app.post("/staff/departments")
+@app.post("/staff/departments", **only("admin"))
 def create_department(body: DepartmentRequest) -> Response[dict[str, Any]]:
-    require_roles(app, "admin")
     department = Department(
         department_id=str(uuid.uuid4()), name=body.name, parent_id=_text(body.parent_id),
         head_id=_text(body.head_id), version=1,
@@ -179,9 +172,8 @@ def create_department(body: DepartmentRequest) -> Response[dict[str, Any]]:
     return created(department.public())
 
 
-@app.patch("/staff/departments/<department_id>")
+@app.patch("/staff/departments/<department_id>", **only("admin"))
 def edit_department(department_id: PathId, body: DepartmentPatch) -> dict[str, Any]:
-    require_roles(app, "admin")
     before = store.get_department(department_id)
     changes = body.model_dump(exclude_unset=True)
     for key in ("parent_id", "head_id"):
@@ -198,9 +190,8 @@ def edit_department(department_id: PathId, body: DepartmentPatch) -> dict[str, A
     return after.public()
 
 
-@app.delete("/staff/departments/<department_id>")
+@app.delete("/staff/departments/<department_id>", **only("admin"))
 def delete_department(department_id: PathId) -> Response[str]:
-    require_roles(app, "admin")
     department = store.get_department(department_id)
     gone = department.changed()
     store.delete_department(department, [_department_event(gone, deleted=True)])

@@ -1,6 +1,7 @@
 """Each context publishes its OpenAPI document (SPEC §11), generated from its resolver into
 schemas/openapi/ (kept fresh by schemas/generate.py --check), and the template routes exactly those
-paths to the functions: a route in the code but not in the template (or the reverse) fails here."""
+paths to the functions: a route in the code but not in the template (or the reverse) fails here. The
+routes the gateway lets through without a token are exactly the ones the documents call public."""
 
 import json
 import re
@@ -22,29 +23,45 @@ def shape(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "{}", path)
 
 
-def template_routes() -> set[tuple[str, str]]:
+def template_routes(*, tokenless: bool = False) -> set[tuple[str, str]]:
+    """(METHOD, path) of every API event; with `tokenless`, only those without the token authorizer."""
     template = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
     routes = set()
     for resource in template["Resources"].values():
         for event in (resource.get("Properties", {}).get("Events") or {}).values():
-            if event["Type"] == "Api":
-                path = event["Properties"]["Path"].removeprefix("/api")
-                routes.add((event["Properties"]["Method"].upper(), shape(path)))
+            if event["Type"] != "Api":
+                continue
+            if tokenless and (event["Properties"].get("Auth") or {}).get("Authorizer") != "NONE":
+                continue
+            path = event["Properties"]["Path"].removeprefix("/api")
+            routes.add((event["Properties"]["Method"].upper(), shape(path)))
     return routes
 
 
-def documented_routes() -> set[tuple[str, str]]:
+def documented_routes(*, public: bool = False) -> set[tuple[str, str]]:
+    """(METHOD, path) of every documented operation; with `public`, only those that need no token."""
     routes = set()
     for document in (ROOT / "schemas" / "openapi").glob("*.json"):
         spec = json.loads(document.read_text())
         assert spec["servers"] == [{"url": "/api"}]
         for path, operations in spec["paths"].items():
-            routes |= {(method.upper(), shape(path)) for method in operations}
+            routes |= {
+                (method.upper(), shape(path))
+                for method, operation in operations.items()
+                if not public or operation.get("security") == []
+            }
     return routes
 
 
 def test_every_routed_path_is_documented_and_every_documented_path_is_routed():
     assert template_routes() == documented_routes()
+
+
+def test_the_gateway_lets_through_without_a_token_exactly_the_public_operations():
+    assert template_routes(tokenless=True) == documented_routes(public=True)
+    assert documented_routes(public=True) == {
+        ("POST", "/auth/login"), ("GET", "/auth/.well-known/jwks.json"), ("POST", "/auth/password"),
+    }  # fmt: skip
 
 
 def test_each_context_publishes_a_document_with_its_request_models():

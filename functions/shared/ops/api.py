@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.errors import NotFound
-from shared.http import make_resolver, require_roles
+from shared.http import caller, make_resolver, only
 from shared.observability import logger, tracer
 from shared.ops import queues
 
@@ -13,9 +13,8 @@ app = make_resolver()
 ADMIN = "admin"
 
 
-@app.get("/ops/dead-letters")
+@app.get("/ops/dead-letters", **only(ADMIN))
 def dead_letters() -> dict[str, Any]:
-    require_roles(app, ADMIN)
     items = []
     for consumer, urls in sorted(queues.consumers().items()):
         dlq = urls["dead_letter_queue"]
@@ -24,9 +23,9 @@ def dead_letters() -> dict[str, Any]:
     return {"items": items, "next_cursor": None}
 
 
-@app.post("/ops/dead-letters/<consumer>/redrive")
+@app.post("/ops/dead-letters/<consumer>/redrive", **only(ADMIN))
 def redrive(consumer: str) -> dict[str, Any]:
-    who = require_roles(app, ADMIN)
+    who = caller(app)
     urls = queues.consumers().get(consumer)
     if urls is None:
         raise NotFound(f"no consumer {consumer}; GET /ops/dead-letters lists them")

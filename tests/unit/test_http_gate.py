@@ -1,0 +1,98 @@
+"""The access gate of shared.http (R-AUTH-3: handlers enforce roles per route): who may call a route is
+declared on it once, and that declaration is checked before the request is validated or handled, so a
+caller without the role gets 403 whatever they send and causes nothing; an oversized body is a 413."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from shared.http import MAX_BODY_BYTES, make_resolver, only, public
+
+app = make_resolver()
+handled: list[str] = []
+
+
+class Note(BaseModel):
+    text: str
+
+
+@app.post("/notes", **only("admin", "accountant"))
+def add_note(body: Note) -> dict[str, Any]:
+    handled.append(body.text)
+    return {"text": body.text}
+
+
+@app.get("/notes/mine")
+def my_notes() -> dict[str, Any]:
+    return {"items": []}
+
+
+@app.post("/hello", **public())
+def hello(body: Note) -> dict[str, Any]:
+    return {"hello": body.text}
+
+
+def request(method: str, path: str, body: str | None = None, roles: str | None = None) -> tuple[int, dict]:
+    event = {
+        "resource": f"/api{path}", "path": f"/api{path}", "httpMethod": method, "headers": {},
+        "multiValueHeaders": {}, "queryStringParameters": None, "multiValueQueryStringParameters": None,
+        "pathParameters": None, "stageVariables": None, "body": body, "isBase64Encoded": False,
+        "requestContext": {
+            "requestId": "r", "resourcePath": f"/api{path}", "httpMethod": method, "path": f"/api{path}",
+            "authorizer": {"sub": "popug-1", "roles": roles} if roles is not None else {},
+        },
+    }  # fmt: skip
+    response = app.resolve(event, None)
+    return response["statusCode"], json.loads(response["body"])
+
+
+@pytest.fixture(autouse=True)
+def _nothing_handled():
+    handled.clear()
+
+
+def test_an_allowed_role_is_handled():
+    assert request("POST", "/notes", json.dumps({"text": "hi"}), roles="worker,accountant") == (200, {"text": "hi"})
+    assert handled == ["hi"]
+
+
+@pytest.mark.parametrize("body", [json.dumps({"text": "hi"}), "{not json", json.dumps({"wrong": 1}), None])
+def test_a_caller_without_the_role_gets_403_whatever_the_body_and_nothing_runs(body):
+    status, answer = request("POST", "/notes", body, roles="worker,manager")
+    assert (status, answer["error"]["code"]) == (403, "forbidden")
+    assert "admin, accountant" in answer["error"]["message"]
+    assert handled == []
+
+
+def test_an_allowed_caller_with_a_bad_body_gets_the_validation_error():
+    assert request("POST", "/notes", "{not json", roles="admin")[0] == 400
+    assert request("POST", "/notes", json.dumps({"wrong": 1}), roles="admin")[0] == 422
+
+
+def test_a_signed_in_route_needs_a_caller_but_no_role():
+    assert request("GET", "/notes/mine", roles="")[0] == 200
+    status, answer = request("GET", "/notes/mine")
+    assert (status, answer["error"]["code"]) == (401, "unauthorized")
+
+
+def test_a_public_route_needs_no_caller():
+    assert request("POST", "/hello", json.dumps({"text": "popug"})) == (200, {"hello": "popug"})
+
+
+@pytest.mark.parametrize("path", ["/notes", "/hello"])
+def test_a_body_over_the_limit_is_413_before_anything_else(path):
+    huge = json.dumps({"text": "x" * MAX_BODY_BYTES})
+    status, answer = request("POST", path, huge, roles="admin")
+    assert (status, answer["error"]["code"]) == (413, "payload_too_large")
+    assert handled == []
+
+
+def test_a_route_cannot_be_declared_for_no_role_or_an_unknown_one():
+    with pytest.raises(ValueError):
+        only()
+    with pytest.raises(ValueError):
+        only("admin", "overlord")
