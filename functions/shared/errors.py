@@ -46,6 +46,10 @@ class PayloadTooLarge(DomainError):
     status, code = 413, "payload_too_large"
 
 
+class UnsupportedMediaType(DomainError):
+    status, code = 415, "unsupported_media_type"
+
+
 class Unprocessable(DomainError):
     status, code = 422, "validation_error"
 

@@ -13,6 +13,7 @@ suite's role matrix is generated from the same documents (tests/security).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder, Rou
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from shared.errors import DomainError, Forbidden, PayloadTooLarge, Unauthorized
+from shared.errors import BadRequest, DomainError, Forbidden, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 from shared.observability import logger
 
 ROLES = ("worker", "manager", "admin", "accountant")
@@ -85,12 +86,31 @@ class GatedResolver(APIGatewayRestResolver):
         if len(body) > MAX_BODY_BYTES:  # characters: a cheap lower bound on bytes, base64 or not
             raise PayloadTooLarge(f"the request body is over {MAX_BODY_BYTES // 1024} KiB")
         access = route.openapi_extensions or {}
-        if access.get("security") == []:
-            return
-        who = caller(self)
-        roles = access.get("x-roles")
-        if roles and not who.has_any(*roles):
-            raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+        if access.get("security") != []:  # `[]` marks a public route
+            who = caller(self)
+            roles = access.get("x-roles")
+            if roles and not who.has_any(*roles):
+                raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+        if body:
+            _readable_json(self.current_event)
+
+
+def _readable_json(event: Any) -> None:
+    """Refuse what would break the body parser itself rather than fail its validation: a body that is not
+    JSON (powertools would parse forms and multipart, which no route takes), bytes that are not UTF-8 (the
+    gateway passes them base64-encoded) and JSON nested past the parser's recursion limit."""
+    if "json" not in (event.headers.get("content-type") or "json").lower():  # headers: case-insensitive
+        raise UnsupportedMediaType("send the request body as application/json")
+    try:
+        text = event.decoded_body
+    except (UnicodeDecodeError, ValueError) as error:
+        raise BadRequest("the request body is not UTF-8 text") from error
+    try:
+        json.loads(text)
+    except RecursionError as error:
+        raise BadRequest("the request body is nested too deeply") from error
+    except ValueError:
+        pass  # malformed JSON is the validator's 400, with its usual message
 
 
 def make_resolver() -> APIGatewayRestResolver:

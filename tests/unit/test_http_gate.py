@@ -1,9 +1,12 @@
 """The access gate of shared.http (R-AUTH-3: handlers enforce roles per route): who may call a route is
 declared on it once, and that declaration is checked before the request is validated or handled, so a
-caller without the role gets 403 whatever they send and causes nothing; an oversized body is a 413."""
+caller without the role gets 403 whatever they send and causes nothing; an oversized body is a 413.
+What would break the body parser itself (bytes that are not UTF-8, JSON nested past its recursion
+limit, a body that is not JSON) is a 4xx too, never a 500."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -36,11 +39,20 @@ def hello(body: Note) -> dict[str, Any]:
     return {"hello": body.text}
 
 
-def request(method: str, path: str, body: str | None = None, roles: str | None = None) -> tuple[int, dict]:
+def request(
+    method: str,
+    path: str,
+    body: str | None = None,
+    roles: str | None = None,
+    *,
+    base64_body: bool = False,
+    content_type: str = "application/json",
+) -> tuple[int, dict]:
     event = {
-        "resource": f"/api{path}", "path": f"/api{path}", "httpMethod": method, "headers": {},
+        "resource": f"/api{path}", "path": f"/api{path}", "httpMethod": method,
+        "headers": {"Content-Type": content_type},
         "multiValueHeaders": {}, "queryStringParameters": None, "multiValueQueryStringParameters": None,
-        "pathParameters": None, "stageVariables": None, "body": body, "isBase64Encoded": False,
+        "pathParameters": None, "stageVariables": None, "body": body, "isBase64Encoded": base64_body,
         "requestContext": {
             "requestId": "r", "resourcePath": f"/api{path}", "httpMethod": method, "path": f"/api{path}",
             "authorizer": {"sub": "popug-1", "roles": roles} if roles is not None else {},
@@ -96,3 +108,21 @@ def test_a_route_cannot_be_declared_for_no_role_or_an_unknown_one():
         only()
     with pytest.raises(ValueError):
         only("admin", "overlord")
+
+
+def test_a_body_that_is_not_utf8_is_a_400_not_a_crash():
+    raw = base64.b64encode(b'{"text": "\xff\xfe"}').decode()
+    status, answer = request("POST", "/hello", raw, base64_body=True)
+    assert (status, answer["error"]["code"]) == (400, "bad_request")
+
+
+def test_json_nested_past_the_parser_is_a_400_not_a_crash():
+    status, answer = request("POST", "/hello", "[" * 5000 + "]" * 5000)
+    assert (status, answer["error"]["code"]) == (400, "bad_request")
+    assert "nested" in answer["error"]["message"]
+
+
+@pytest.mark.parametrize("content_type", ["multipart/form-data", "application/x-www-form-urlencoded", "text/plain"])
+def test_only_json_bodies_are_parsed(content_type):
+    status, answer = request("POST", "/hello", "text=popug", content_type=content_type)
+    assert (status, answer["error"]["code"]) == (415, "unsupported_media_type")
