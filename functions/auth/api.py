@@ -70,7 +70,7 @@ def login(body: LoginRequest) -> dict[str, Any]:
     locked_for = guard.locked_for(now)
     if locked_for:
         raise TooManyRequests(
-            f"too many failed sign-ins for this email; try again in {locked_for // 60 + 1} minutes",
+            f"too many failed sign-ins for this email; try again in {-(-locked_for // 60)} minutes",
             retry_after=locked_for,
             code="locked",
         )

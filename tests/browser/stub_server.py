@@ -142,7 +142,7 @@ class Handler(SimpleHTTPRequestHandler):
                 self._error(
                     429,
                     "locked",
-                    f"too many failed sign-ins for this email; try again in {int(locked) // 60 + 1} minutes",
+                    f"too many failed sign-ins for this email; try again in {-(-int(locked) // 60)} minutes",
                     {"Retry-After": str(int(locked))},
                 )
                 return
