@@ -58,6 +58,10 @@ def test_every_routed_path_is_documented_and_every_documented_path_is_routed():
 
 
 def test_the_gateway_lets_through_without_a_token_exactly_the_public_operations():
+    """The gateway enforces the token, not the documents: an `Authorizer: NONE` the documents do not call
+    public would open a route to anonymous callers whatever its handler declares."""
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
+    assert template["Resources"]["Api"]["Properties"]["Auth"]["DefaultAuthorizer"] == "TokenAuthorizer"
     assert template_routes(tokenless=True) == documented_routes(public=True)
     assert documented_routes(public=True) == {
         ("POST", "/auth/login"), ("GET", "/auth/.well-known/jwks.json"), ("POST", "/auth/password"),
