@@ -207,6 +207,35 @@ def test_a_failing_handler_leaves_no_marker_so_the_retry_applies_it(table):
     assert dynamo.get(table, "DONE", str(event.event_id))
 
 
+class Deadline:
+    """A Lambda context whose remaining time drops by `step_ms` each time it is read."""
+
+    def __init__(self, remaining_ms: float, step_ms: float) -> None:
+        self.remaining_ms, self.step_ms = remaining_ms, step_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.remaining_ms -= self.step_ms
+        return int(self.remaining_ms)
+
+
+def test_near_the_timeout_a_consumer_leaves_the_rest_of_its_batch_for_later_and_keeps_what_it_applied(table):
+    """A timed-out invocation returns its whole batch, applied records too: stopping first reports only
+    the records it did not reach, and the retry applies exactly those (found by bench/load.py)."""
+    consumer = counting_consumer(table, [])
+    events = [account_created() for _ in range(5)]
+
+    def counts() -> list[int]:
+        return [(dynamo.get(table, f"COUNT#{e.data['account_id']}", "C") or {}).get("n", 0) for e in events]
+
+    batch = sqs_event(*(bridge(e) for e in events))
+    response = consumer(batch, Deadline(remaining_ms=4500, step_ms=1000))  # 3.5 s, 2.5 s, then 1.5 s: too little
+    later = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+    assert later == [r["messageId"] for r in batch["Records"][2:]]
+    assert counts() == [1, 1, 0, 0, 0]
+    assert consumer(sqs_event(*(bridge(e) for e in events)), None) == {"batchItemFailures": []}
+    assert counts() == [1, 1, 1, 1, 1]
+
+
 def test_r_ev_1_consumers_receive_old_versions_upcast(table):
     seen = []
     consumer = Consumer("test.tasks", lambda: table, {"TaskCreated": lambda e, d: seen.append(d) or []})

@@ -32,6 +32,7 @@ Handler = Callable[[Envelope, Any], Iterable[dict[str, Any]]]
 INBOX_TTL_SECONDS = 30 * 24 * 3600  # longer than any redelivery: SQS keeps a message 14 days at most
 ATTEMPTS = 8  # applications of one event from fresh reads, when concurrent writers keep winning
 RETRYABLE = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
+DEADLINE_RESERVE_MS = 1500  # kept back for settling the batch's failures (dead letters, pauses) and returning
 
 
 def parse_record_body(body: str) -> Envelope:
@@ -45,6 +46,13 @@ def parse_record_body(body: str) -> Envelope:
     return Envelope.model_validate(detail)
 
 
+def _out_of_time(context: Any, slowest_ms: float) -> bool:
+    """Would one more record (as slow as the slowest so far) and settling the failures overrun the function's
+    timeout? Without a Lambda context (a direct call) there is no deadline."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return remaining is not None and remaining() < slowest_ms + DEADLINE_RESERVE_MS
+
+
 class Consumer:
     """`Consumer("auth.on_employee_hired", table, {"EmployeeHired": handler})` is a `lambda_handler`."""
 
@@ -56,13 +64,23 @@ class Consumer:
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         # Every failure is reported per record, even when all fail: one shape for the queue to act on.
         failed: list[tuple[dict[str, Any], BaseException]] = []
-        for record in event.get("Records", []):
+        records = event.get("Records", [])
+        slowest_ms = 0.0
+        for index, record in enumerate(records):
+            if _out_of_time(context, slowest_ms):
+                # Timing out would return the WHOLE batch, applied records too; report only the rest.
+                later = [r["messageId"] for r in records[index:]]
+                logger.warning("near the function's timeout; the rest of the batch is left for later", left=len(later))
+                retry = dead_letters.settle(self.name, failed) if failed else []
+                return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in retry + later]}
             logger.remove_keys(["correlation_id", "event_id"])  # a warm worker must not lend the last record's
+            started = time.monotonic()
             try:
                 self.handle_record(SQSRecord(record))
             except Exception as error:
                 logger.exception("event not applied", message_id=record.get("messageId"))
                 failed.append((record, error))
+            slowest_ms = max(slowest_ms, (time.monotonic() - started) * 1000)
         retry = dead_letters.settle(self.name, failed) if failed else []
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in retry]}
 
