@@ -20,6 +20,7 @@ BENCHMARKS = [
     "bench.day_close",
     "bench.fee_latency",
     "bench.analytics_queries",
+    "bench.load",
 ]
 
 
