@@ -41,8 +41,11 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 run: $(VENV)/.installed ## start the whole stack locally and print the URL and the sign-in
 	@$(PY) -m devstack up --port $(PORT)
 
-test: $(VENV)/.installed $(SAM_VENV)/.installed ## run every test (unit, contract, integration, e2e, browser)
-	@$(PY) -m pytest $(PYTEST_ARGS)
+# Test files run in TEST_WORKERS processes (TEST_WORKERS=0: one process), a file (the security package:
+# the package) at a time per process, so module- and package-scoped stacks are started once.
+TEST_WORKERS ?= 2
+test: $(VENV)/.installed $(SAM_VENV)/.installed ## run every test (unit, contract, integration, e2e, browser, security)
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, cfn-lint, sam validate --lint, schema freshness
 	@$(VENV)/bin/ruff check .

@@ -18,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -120,12 +122,21 @@ def runtime_environment(spec: FunctionSpec, endpoint_url: str) -> dict[str, str]
     Functions only learn about the emulator through AWS_ENDPOINT_URL (boto3 honours it natively);
     AWS_SAM_LOCAL makes powertools' Tracer disable itself, as under `sam local`.
     """
-    keep = ("PATH", "LANG", "LC_ALL", "TZ", "HOME", "TMPDIR")
+    keep = ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
     env = {key: os.environ[key] for key in keep if key in os.environ}
     env[procs.INSTANCE_VARIABLE] = procs.instance_id()
+    env["TMPDIR"] = str(function_tmp())
     env.update(spec.environment)
     env.update(_runtime_variables(spec, endpoint_url))
     return env
+
+
+def function_tmp() -> Path:
+    """The functions' /tmp: one per devstack, as Lambda gives each environment its own, so two stacks on
+    one machine never share what a function keeps there (the analytics lake's local mirror)."""
+    path = Path(tempfile.gettempdir()) / f"devstack-{procs.instance_id()}"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 def _runtime_variables(spec: FunctionSpec, endpoint_url: str) -> dict[str, str]:
@@ -457,6 +468,7 @@ class WorkerPool:
                 worker.process.kill()
             for worker in idle:
                 worker.close()
+        shutil.rmtree(function_tmp(), ignore_errors=True)  # as an environment's /tmp goes with it
 
 
 def _ms(started: float) -> float:

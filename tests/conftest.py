@@ -87,3 +87,13 @@ def devstack(tmp_path_factory) -> Iterator[Devstack]:
         yield stack
     finally:
         stack.stop(signal.SIGTERM)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With `make test`'s two processes (pytest-xdist, `--dist loadgroup`), each file runs whole in one
+    process, and so does the security package, which shares one devstack across its files."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            path = item.path.relative_to(item.config.rootpath)
+            group = "tests/security" if path.parts[:2] == ("tests", "security") else path.as_posix()
+            item.add_marker(pytest.mark.xdist_group(group))
