@@ -79,8 +79,14 @@ def make_table(name: str, *, stream: bool = True) -> str:
 def devstack(tmp_path_factory) -> Iterator[Devstack]:
     """One real `python -m devstack up` for the whole session (e2e and browser tests share it), reached
     over HTTP; ready within 90 s or the tests fail with its output; stopped with SIGTERM at the end."""
+    yield from own_devstack(tmp_path_factory, "session")
+
+
+def own_devstack(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Devstack]:
+    """A running devstack for a fixture to yield (`yield from own_devstack(...)`): a story that closes the
+    day or breaks a consumer gets a stack of its own, so the others never see it."""
     try:
-        stack = start_devstack(tmp_path_factory.mktemp("devstack"))
+        stack = start_devstack(tmp_path_factory.mktemp(f"{name}-devstack"))
     except DevstackNotReady as error:
         pytest.fail(str(error), pytrace=False)
     try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -16,18 +15,13 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from devstack.launcher import DevstackNotReady, start_devstack
+from tests.conftest import own_devstack
 from tests.e2e.popugs import Client, eventually, onboard
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    try:
-        running = start_devstack(tmp_path_factory.mktemp("accounting-devstack"))
-    except DevstackNotReady as error:
-        pytest.fail(str(error), pytrace=False)
-    yield running
-    running.stop(signal.SIGTERM)
+    yield from own_devstack(tmp_path_factory, "accounting")
 
 
 def ledger(viewer: Client, employee_id: str) -> list[dict]:

@@ -7,7 +7,6 @@ SQL console counts what the ledgers hold and refuses anything but a query."""
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,18 +16,13 @@ import boto3
 import pytest
 import requests
 
-from devstack.launcher import DevstackNotReady, start_devstack
+from tests.conftest import own_devstack
 from tests.e2e.popugs import Client, eventually, onboard
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    try:
-        running = start_devstack(tmp_path_factory.mktemp("analytics-devstack"))
-    except DevstackNotReady as error:
-        pytest.fail(str(error), pytrace=False)
-    yield running
-    running.stop(signal.SIGTERM)
+    yield from own_devstack(tmp_path_factory, "analytics")
 
 
 def pages(client: Client, path: str) -> list[dict]:

@@ -7,14 +7,13 @@ often the dead letters are redriven."""
 
 from __future__ import annotations
 
-import signal
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from devstack.launcher import DevstackNotReady, start_devstack
+from tests.conftest import own_devstack
 from tests.e2e.popugs import Client, eventually, onboard
 
 FUNCTION = "AccountingOnTaskEventFunction"
@@ -25,12 +24,7 @@ DEAD_LETTER_WAIT = 90  # 2+4+8+16 s of backoff, the poller's and the gateway's l
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    try:
-        running = start_devstack(tmp_path_factory.mktemp("dead-letters-devstack"))
-    except DevstackNotReady as error:
-        pytest.fail(str(error), pytrace=False)
-    yield running
-    running.stop(signal.SIGTERM)
+    yield from own_devstack(tmp_path_factory, "dead-letters")
 
 
 def set_environment(stack, variables: dict) -> dict:

@@ -5,14 +5,13 @@ function log lines that carry it, oldest first."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 
 import pytest
 import requests
 
-from devstack.launcher import DevstackNotReady, start_devstack
+from tests.conftest import own_devstack
 from tests.e2e.popugs import Client, eventually, hire, onboard
 
 TASK_EVENTS = ["TaskCreated", "TaskAssigned", "TaskPriced", "TransactionRecorded"]
@@ -20,12 +19,7 @@ TASK_EVENTS = ["TaskCreated", "TaskAssigned", "TaskPriced", "TransactionRecorded
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    try:
-        running = start_devstack(tmp_path_factory.mktemp("journey-devstack"))
-    except DevstackNotReady as error:
-        pytest.fail(str(error), pytrace=False)
-    yield running
-    running.stop(signal.SIGTERM)
+    yield from own_devstack(tmp_path_factory, "journey")
 
 
 @pytest.fixture(scope="module")

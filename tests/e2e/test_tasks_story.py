@@ -3,22 +3,15 @@ on workers only, a manager shuffles, the assignee completes, a former assignee c
 
 from __future__ import annotations
 
-import signal
-
 import pytest
 
-from devstack.launcher import DevstackNotReady, start_devstack
+from tests.conftest import own_devstack
 from tests.e2e.popugs import Client, eventually, onboard
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    try:
-        running = start_devstack(tmp_path_factory.mktemp("tasks-devstack"))
-    except DevstackNotReady as error:
-        pytest.fail(str(error), pytrace=False)
-    yield running
-    running.stop(signal.SIGTERM)
+    yield from own_devstack(tmp_path_factory, "tasks")
 
 
 def test_tasks_go_to_workers_get_shuffled_and_only_the_assignee_completes(stack):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from devstack.launcher import Devstack, DevstackNotReady, start_devstack
+from devstack.launcher import Devstack
+from tests.conftest import own_devstack
 from tests.e2e.popugs import PASSWORD, Client, hire, invitation_link
 from tests.security.openapi import ROLES
 
@@ -57,12 +57,7 @@ def stack(tmp_path_factory) -> Iterator[Devstack | RunningStack]:
     if os.environ.get("ATES_SECURITY_STATE_FILE"):
         yield RunningStack(json.loads(Path(os.environ["ATES_SECURITY_STATE_FILE"]).read_text()))
         return
-    try:
-        running = start_devstack(tmp_path_factory.mktemp("security-devstack"))
-    except DevstackNotReady as error:
-        pytest.fail(str(error), pytrace=False)
-    yield running
-    running.stop(signal.SIGTERM)
+    yield from own_devstack(tmp_path_factory, "security")
 
 
 @pytest.fixture(scope="package")
