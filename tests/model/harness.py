@@ -20,11 +20,9 @@ replay is close but not always identical; the model never depends on those choic
   a random part of the queue), so task events cross each other, day closes and shuffles. A message may
   fail its first attempt before the handler runs, or AFTER its write committed (the function died before
   reporting): reported in `batchItemFailures`, it comes back, as SQS would bring it back.
-- Upstream events (staff, auth: not §5/§6) are injected as envelopes and applied before the next
-  operation (so the model knows who is eligible when a task is assigned); they are duplicated by the
-  same transient failures, and old ones come back late at random, when a newer version is applied.
-  (Not every upstream event twice: their consumers are idempotent by version too, and the time is better
-  spent on the task events that move money.)
+- Upstream events (staff, auth: not §5/§6) are injected as envelopes, each twice, and applied before the
+  next operation (so the model knows who is eligible when a task is assigned); they suffer the same
+  transient failures, and old ones come back late at random, when a newer version is applied.
 - Job streams: a close or shuffle step's stream record is sometimes delivered twice (the second run must
   find itself stale).
 
@@ -355,7 +353,8 @@ class World:
         from shared.contracts import REGISTRY
 
         envelope = REGISTRY.envelope(model).model_dump(mode="json")
-        queue.send(bridge_event(source, envelope["event_name"], envelope))
+        for _ in range(2):  # at least once: twice, like every other event here
+            queue.send(bridge_event(source, envelope["event_name"], envelope))
         queue.drain()
 
     def _version(self, context: str, popug: str) -> int:
