@@ -279,7 +279,9 @@ def test_r_auth_4_a_used_invitation_link_is_gone(stack, cast):
     assert signed_in.status_code == 200, signed_in.text
 
 
-@pytest.mark.parametrize("token", ["a" * 43, "5f0c6f9e-2d41-4b7a-9c1e-8a3b2f6d7e10", "../../../../etc/passwd", "' OR '1'='1' --"])
+@pytest.mark.parametrize(
+    "token", ["a" * 43, "5f0c6f9e-2d41-4b7a-9c1e-8a3b2f6d7e10", "../../../../etc/passwd", "' OR '1'='1' --"]
+)
 def test_r_auth_4_a_made_up_invitation_token_is_gone(stack, token):
     response = requests.post(f"{stack.api_url}/auth/password", json={"token": token, "password": "seed-thief-1234"},
                              timeout=30)  # fmt: skip
