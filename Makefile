@@ -45,7 +45,7 @@ run: $(VENV)/.installed ## start the whole stack locally and print the URL and t
 # the package) at a time per process, so module- and package-scoped stacks are started once.
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed $(SAM_VENV)/.installed ## run every test (unit, contract, integration, e2e, browser, security)
-	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, cfn-lint, sam validate --lint, schema freshness
 	@$(VENV)/bin/ruff check .

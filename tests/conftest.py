@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -95,11 +96,17 @@ def own_devstack(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterato
         stack.stop(signal.SIGTERM)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """With `make test`'s two processes (pytest-xdist, `--dist loadgroup`), each file runs whole in one
-    process, and so does the security package, which shares one devstack across its files."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            path = item.path.relative_to(item.config.rootpath)
-            group = "tests/security" if path.parts[:2] == ("tests", "security") else path.as_posix()
-            item.add_marker(pytest.mark.xdist_group(group))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test`'s two processes (pytest-xdist, `--dist loadfile`) take a file at a time, and the whole
+    security package at once: its files share one devstack. (Not `xdist_group` marks: with pytest 9.2,
+    xdist's loadgroup no longer sees them, pytest-dev/pytest-xdist#1386, and splits a file's tests.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ByFileOrPackage(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return "tests/security" if path.startswith("tests/security/") else path
+
+    return ByFileOrPackage(config, log)
