@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -96,13 +97,34 @@ def own_devstack(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterato
         stack.stop(signal.SIGTERM)
 
 
+# The longest units of work start first, so the other test process gets through everything else alongside
+# them instead of waiting at the end (the reference model ~5 min, the security package ~4, sam build ~2).
+LONGEST_FIRST = ("tests/integration/test_reference_model.py", "tests/security/", "tests/contract/test_template.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.path.relative_to(config.rootpath).as_posix()
+        return next((i for i, prefix in enumerate(LONGEST_FIRST) if path.startswith(prefix)), len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: the rest keep their order
+    seen = Counter(item.nodeid for item in items)
+    if twice := sorted(nodeid for nodeid, count in seen.items() if count > 1):
+        # pytest-xdist schedules by id: all but one of each would silently not run (pytest 9.2 with
+        # schemathesis 4.32 gave every operation of a schema the same id).
+        raise pytest.UsageError(f"{len(twice)} test ids are not unique, e.g. {twice[0]}")
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`make test`'s two processes (pytest-xdist, `--dist loadfile`) take a file at a time, and the whole
     security package at once: its files share one devstack. (Not `xdist_group` marks: with pytest 9.2,
-    xdist's loadgroup no longer sees them, pytest-dev/pytest-xdist#1386, and splits a file's tests.)"""
+    xdist's loadgroup no longer sees them, pytest-dev/pytest-xdist#1386, and splits a file's tests.) Files
+    go out in collection order, longest first, not xdist's most-tests-first."""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
+
+    config.option.loadscopereorder = False
 
     class ByFileOrPackage(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
