@@ -17,6 +17,8 @@ STAGE ?= dev
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 PIP_QUIET := --quiet --disable-pip-version-check
+# Independent prerequisites (the two virtualenvs of a first `make test`) are built at once.
+MAKEFLAGS += --jobs=2
 
 .PHONY: help run test lint format build deploy audit bench schemas clean
 

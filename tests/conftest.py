@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from xdist.scheduler import LoadFileScheduling
 
 from devstack.launcher import Devstack, DevstackNotReady, start_devstack
 
@@ -115,20 +116,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(f"{len(twice)} test ids are not unique, e.g. {twice[0]}")
 
 
+class FileOrPackageScheduling(LoadFileScheduling):
+    """A file at a time per process, except the security package: its files share one devstack."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        path = super()._split_scope(nodeid)
+        return "tests/security" if path.startswith("tests/security/") else path
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """`make test`'s two processes (pytest-xdist, `--dist loadfile`) take a file at a time, and the whole
-    security package at once: its files share one devstack. (Not `xdist_group` marks: with pytest 9.2,
-    xdist's loadgroup no longer sees them, pytest-dev/pytest-xdist#1386, and splits a file's tests.) Files
-    go out in collection order, longest first, not xdist's most-tests-first."""
+    """`make test`'s processes (pytest-xdist, `--dist loadfile`) take files in collection order, longest first
+    (not xdist's most-tests-first). Not `xdist_group` marks: pytest 9.2 made xdist's loadgroup ignore them
+    (pytest-dev/pytest-xdist#1386), and it split files silently."""
     if config.getvalue("dist") != "loadfile":
         return None
-    from xdist.scheduler import LoadFileScheduling
-
     config.option.loadscopereorder = False
-
-    class ByFileOrPackage(LoadFileScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            path = super()._split_scope(nodeid)
-            return "tests/security" if path.startswith("tests/security/") else path
-
-    return ByFileOrPackage(config, log)
+    return FileOrPackageScheduling(config, log)

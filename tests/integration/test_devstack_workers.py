@@ -190,8 +190,7 @@ def test_results_serialise_like_the_lambda_runtime(make_pool):
 
 
 def test_a_pool_of_two_serves_two_calls_at_once_and_a_pool_of_one_queues_them(make_pool):
-    def elapsed(pool: WorkerPool) -> tuple[float, set[int]]:
-        pool.invoke("Slow", {"sleep": 0})  # warm one worker first
+    def two_calls_at_once(pool: WorkerPool) -> tuple[float, set[int]]:
         pids: set[int] = set()
         started = time.monotonic()
         threads = [
@@ -203,10 +202,15 @@ def test_a_pool_of_two_serves_two_calls_at_once_and_a_pool_of_one_queues_them(ma
             thread.join()
         return time.monotonic() - started, pids
 
-    parallel, two_pids = elapsed(make_pool(size=2, Slow=5))
-    serial, one_pid = elapsed(make_pool(size=1, Slow=5))
-    assert len(two_pids) == 2 and parallel < 1.15
-    assert len(one_pid) == 1 and serial >= 1.2
+    def warm_then_timed(pool: WorkerPool) -> tuple[float, set[int]]:
+        two_calls_at_once(pool)  # cold starts (as many workers as the pool allows) are not what is timed
+        return two_calls_at_once(pool)
+
+    parallel, two_pids = warm_then_timed(make_pool(size=2, Slow=5))
+    serial, one_pid = warm_then_timed(make_pool(size=1, Slow=5))
+    # A ratio, not a wall-clock bound: a loaded machine slows both alike (serial is ~2x parallel).
+    assert len(two_pids) == 2 and len(one_pid) == 1
+    assert serial >= 1.2 and parallel < 0.8 * serial, (parallel, serial)
 
 
 def test_closing_the_pool_stops_every_worker(make_pool):
