@@ -2,10 +2,11 @@
 
 Hypothesis draws random workloads (hires, role changes, email changes, task creation, shuffles, completions,
 dismissals, midnights, day closes) and drives them through the real tasks and accounting handlers on fresh
-tables of the emulator's (patched) moto, run in this process, while every event is delivered twice, out of order and late, consumers fail transiently
-(before and after their write), the outbox relay crashes between publishing and its checkpoint, and job
-steps run twice (tests/model/harness.py). At the end every ledger, balance, payout and payout email equals
-what tests/model/reference.py predicts, and every balance equals its opening plus the sum of its ledger.
+tables of the emulator's (patched) moto, run in this process, while every event is delivered twice, out of
+order and late, consumers fail transiently (before and after their write), the outbox relay crashes between
+publishing and its checkpoint, and job steps run twice (tests/model/harness.py). At the end every ledger,
+balance, payout and payout email equals what tests/model/reference.py predicts, and every balance equals its
+opening plus the sum of its ledger.
 
 The second test proves the property bites: with the consumers' inbox de-duplication switched off, it fails.
 
