@@ -99,7 +99,7 @@ def own_devstack(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterato
 
 
 # The longest units of work start first, so the other test process gets through everything else alongside
-# them instead of waiting at the end (the reference model ~5 min, the security package ~4, sam build ~2).
+# them instead of waiting at the end (each takes minutes on a loaded 2-core machine).
 LONGEST_FIRST = ("tests/integration/test_reference_model.py", "tests/security/", "tests/contract/test_template.py")
 
 
