@@ -20,25 +20,48 @@ PIP_QUIET := --quiet --disable-pip-version-check
 # Independent prerequisites (the two virtualenvs of a first `make test`) are built at once.
 MAKEFLAGS += --jobs=2
 
-.PHONY: help run test lint format build deploy audit bench schemas clean
+.PHONY: help run test lint lock clean-venv format build deploy audit bench schemas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-dev.txt functions/requirements.txt
+# Every virtualenv is installed from its lock (every package pinned, with hashes, checked on install) by uv, and
+# made exactly that: `uv pip sync` removes what the lock does not name. A changed lock re-syncs it on the next
+# `make run` or `make test`. The locks are compiled from the human-edited .in files by `make lock`.
+UV_VENV := .tools/uv
+UV := $(UV_VENV)/bin/uv
+SYNC := $(UV) pip sync --quiet --require-hashes --python
+
+$(UV_VENV)/.installed: requirements-uv.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is needed (3.12 preferred)"; exit 1; }
-	@echo "setting up $(VENV) with $(PYTHON) (first run only)..."
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install $(PIP_QUIET) --upgrade pip
-	@$(PY) -m pip install $(PIP_QUIET) -r requirements-dev.txt
+	@test -x $(UV_VENV)/bin/python || $(PYTHON) -m venv $(UV_VENV)
+	@$(UV_VENV)/bin/python -m pip install $(PIP_QUIET) --require-hashes --no-deps -r requirements-uv.txt
+	@touch $@
+
+$(VENV)/.installed: requirements-dev.txt $(UV_VENV)/.installed
+	@echo "setting up $(VENV) with $(PYTHON) from requirements-dev.txt..."
+	@test -x $(PY) || $(UV) venv --quiet --python $(PYTHON) $(VENV)
+	@$(SYNC) $(PY) requirements-dev.txt
 	@touch $@
 
 # SAM CLI pins its own versions of the translator and cfn-lint: it gets a virtualenv of its own.
-$(SAM_VENV)/.installed: requirements-sam.txt
-	@echo "setting up the SAM CLI in $(SAM_VENV) (first run only)..."
-	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
-	@$(SAM_VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements-sam.txt
+$(SAM_VENV)/.installed: requirements-sam.txt $(UV_VENV)/.installed
+	@echo "setting up the SAM CLI in $(SAM_VENV) from requirements-sam.txt..."
+	@test -x $(SAM_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(SAM_VENV)
+	@$(SYNC) $(SAM_VENV)/bin/python requirements-sam.txt
 	@touch $@
+
+# The locks, in this order: the dev lock is constrained by the functions' one (same versions in tests and Lambda).
+# Universal (any platform, Python 3.11 and up): the same lock serves 3.11 and 3.12 machines and Lambda's 3.12.
+LOCKS := requirements-uv functions/requirements requirements-dev requirements-sam
+COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock"
+lock: $(UV_VENV)/.installed ## compile the locks from the requirement files (.in); UPGRADE=1 takes newer versions
+	@for lock in $(LOCKS); do echo "locking $$lock.txt"; \
+		$(COMPILE) $(if $(UPGRADE),--upgrade) $$lock.in -o $$lock.txt || exit 1; done
+
+clean-venv: ## remove the virtualenvs (the next make run or make test rebuilds them from the locks)
+	rm -rf $(VENV) .tools
 
 run: $(VENV)/.installed ## start the whole stack locally and print the URL and the sign-in
 	@$(PY) -m devstack up --port $(PORT)
@@ -49,12 +72,13 @@ TEST_WORKERS ?= 2
 test: $(VENV)/.installed $(SAM_VENV)/.installed ## run every test (unit, contract, integration, e2e, browser, security)
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, cfn-lint, sam validate --lint, schema freshness
+lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, cfn-lint, sam validate --lint, schema freshness, the locks
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/cfn-lint template.yaml
 	@$(SAM) validate --lint --template template.yaml
 	@$(PY) schemas/generate.py --check
+	@$(PY) -m tests.lockfile check --compile '$(COMPILE)'
 
 format: $(VENV)/.installed ## fix what ruff can fix
 	@$(VENV)/bin/ruff check --fix .

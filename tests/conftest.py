@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from xdist.scheduler import LoadFileScheduling
 
 from devstack.launcher import Devstack, DevstackNotReady, start_devstack
+from tests import lockfile
 
 FAKE_AWS = {
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -24,6 +26,17 @@ FAKE_AWS = {
     "POWERTOOLS_METRICS_NAMESPACE": "aTES",
     "POWERTOOLS_SERVICE_NAME": "tests",
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests run only on the locked environment (issue 13): a package upgraded by hand once made the suite
+    red on one machine and green on another. `ATES_ALLOW_UNLOCKED=1` runs anyway, e.g. to try an upgrade."""
+    if hasattr(config, "workerinput") or os.environ.get("ATES_ALLOW_UNLOCKED"):
+        return  # the controlling process has checked
+    venvs = {sys.prefix: "requirements-dev.txt", ".tools/sam": "requirements-sam.txt"}
+    if drift := lockfile.venv_drift(config.rootpath, venvs):
+        shown = "\n  ".join(drift[:20] + ([f"... and {len(drift) - 20} more"] if len(drift) > 20 else []))
+        raise pytest.UsageError(f"the virtualenvs differ from their locks:\n  {shown}\n{lockfile.FIX}")
 
 
 @pytest.fixture(scope="session")

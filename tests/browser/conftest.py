@@ -35,7 +35,7 @@ def _missing_browser() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return "Playwright is not installed (pip install -r requirements-dev.txt)"
+        return "Playwright is not installed (`make test` installs .venv from requirements-dev.txt)"
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)) and not shutil.which(CHROMIUM):
         return f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
     return None
