@@ -24,6 +24,7 @@ from typing import Any
 from devstack import apigw, backups, gateway, pollers, procs, provision, scheduler, sweeper, tap, template, workers
 from devstack.console import Console
 from devstack.control import Control, Services
+from devstack.edge import security_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 # The first admin (R-AUTH-8), in the template's own steps: hired through staff like anyone, then made an
@@ -195,6 +196,7 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
     with console.step("gateway") as detail:
         apis, api_notes = apigw.RestApi.from_provisioned(provisioned)
         front.apis, front.invoker = apis, pool
+        front.edge_headers = security_headers(provisioned.stack)
         info = {"url": f"{url}/", "api_url": f"{url}/api", "endpoint_url": endpoint}
         front.control = Control(
             Services(
