@@ -46,6 +46,7 @@ class Options:
     log_dir: Path = ROOT / ".devstack" / "logs"
     parameters: dict[str, str] = field(default_factory=dict)
     sweep_interval: float = 60.0
+    stream_retry_backoff: float = pollers.RETRY_BACKOFF_MAX
     bootstrap: bool = True
 
 
@@ -168,7 +169,12 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
         )
         mappings = pollers.mappings_from(provisioned, concurrency=options.workers)
         running.pollers = pollers.Pollers(
-            mappings, pool, endpoint_url=endpoint, console=console, queue_targets=provisioned.queue_targets
+            mappings,
+            pool,
+            endpoint_url=endpoint,
+            console=console,
+            queue_targets=provisioned.queue_targets,
+            stream_retry_backoff=options.stream_retry_backoff,
         )
         running.pollers.start()
         schedules, schedule_notes = scheduler.schedules_from(provisioned)

@@ -16,6 +16,7 @@ from accounting import store
 from accounting.settings import get as settings
 from shared import dynamo
 from shared.aws import client
+from shared.events.stream_replay import replays_stream
 from shared.observability import logger, tracer
 
 
@@ -39,6 +40,7 @@ pacer = Pacer()
 
 
 @tracer.capture_lambda_handler
+@replays_stream("MAIL#")  # also replays batches given up on, from the replay queue (R-SEC-4)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     sent: list[tuple[str, str, int]] = []
     failure = None

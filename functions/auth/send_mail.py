@@ -8,9 +8,11 @@ from typing import Any
 from auth import store
 from auth.settings import get as settings
 from shared.aws import client
+from shared.events.stream_replay import replays_stream
 from shared.observability import logger
 
 
+@replays_stream("MAIL#")  # also replays batches given up on, from the replay queue (R-SEC-4)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     sender = settings().ses_sender
     for record in event.get("Records", []):

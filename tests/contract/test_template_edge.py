@@ -12,34 +12,18 @@ import tomllib
 from pathlib import Path
 
 import pytest
-import yaml
 from werkzeug.test import Client
 
 from devstack.console import Console
 from devstack.gateway import Gateway
+from tests.contract import cfn
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation short-form tags as {"!Tag": value}, so tests can see what a value refers to."""
-
-
-CfnLoader.add_multi_constructor(
-    "!",
-    lambda loader, suffix, node: {
-        f"!{suffix}": loader.construct_scalar(node)
-        if isinstance(node, yaml.ScalarNode)
-        else loader.construct_sequence(node, deep=True)
-        if isinstance(node, yaml.SequenceNode)
-        else loader.construct_mapping(node, deep=True)
-    },
-)
-
-
 @pytest.fixture(scope="module")
 def resources() -> dict:
-    return yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)["Resources"]
+    return cfn.resources()
 
 
 @pytest.fixture(scope="module")
