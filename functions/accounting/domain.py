@@ -8,6 +8,7 @@ the only way to change one is `record`, which appends the transaction that expla
 
 from __future__ import annotations
 
+import html
 import random
 import re
 import uuid
@@ -290,6 +291,23 @@ def payout_email(account: Account, paid: Transaction, day_transactions: Iterable
         "name": account.name or "popug", "day": paid.business_day, "amount": money(-paid.amount),
         "transactions": lines, "count": len(lines),
     }  # fmt: skip
+
+
+def payout_email_html(data: Mapping, web_url: str) -> str:
+    """The HTML part of a payout email, built here so that every value is escaped where it lands (R-SEC-7):
+    SES does not escape template data in an HTML part (moto neither), and the name and the task titles are
+    whatever people typed. The template's HtmlPart is only `{{html}}`; its TextPart keeps the plain values."""
+
+    def e(value: object) -> str:
+        return html.escape(str(value), quote=True)
+
+    lines = "".join(f"<li>{e(t['kind'])} {e(t['amount'])} {e(t['what'])}</li>" for t in data.get("transactions", []))
+    ledger = e(f"{web_url.rstrip('/')}/money")
+    return (
+        f"<p>Hello {e(data['name'])},</p><p>your balance at the end of {e(data['day'])} was "
+        f"<b>{e(data['amount'])}</b>, and it has been paid out to you.</p><p>That day:</p><ul>{lines}</ul>"
+        f'<p><a href="{ledger}">Your ledger</a></p><p>aTES accounting</p>'
+    )
 
 
 def _what(tx: Transaction, task: TaskInfo | None) -> str:
