@@ -2,16 +2,22 @@
 titles, names), whatever the mail service does: SES does not escape template data in an HTML part, and
 moto (devstack's SES) does not escape anything. The text part shows the same text as typed.
 
-The mails go through the real handlers to the emulator's SES, and are read back as SES sent them.
+The mails go through the real handlers to the emulator's SES, and are read back as SES sent them. devstack's
+mailbox, which shows them locally, shows their HTML only in a sandbox (tests/browser/test_mailbox_sandbox.py
+watches a browser keep a hostile mail's scripts from running).
 """
 
 from __future__ import annotations
 
 import uuid
+from html.parser import HTMLParser
 
+import boto3
 import pytest
+from werkzeug.test import Client
 
 from devstack import emulator as emulator_module
+from devstack.control import Control, Services
 from shared.aws import client
 from shared.contracts import REGISTRY
 from shared.contracts.staff import EmployeeHiredV1
@@ -109,3 +115,52 @@ def test_r_sec_7_the_invitation_links_only_aTES_own_urls(invitations, emulator):
     html = mail["body"]["html"]
     assert 'href="https://evil.example' not in html and "https://evil.example/set-password?token=x" in html
     assert html.count("<a href=") == 1
+
+
+# --- the devstack mailbox shows mail HTML in a sandbox ------------------------------------------------------
+
+HOSTILE_HTML = (
+    "<p>Hello <b>Bold</b></p><img src=x onerror=\"parent.document.title='pwned'\">"
+    "<script>parent.document.title='pwned'</script>\"></iframe><script>document.title='pwned'</script>"
+)
+
+
+class Tags(HTMLParser):
+    """The elements of a page as a browser's parser sees them (attributes unescaped)."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_r_sec_7_the_devstack_mailbox_shows_mail_html_only_in_a_sandbox(emulator):
+    ses = boto3.client("ses", endpoint_url=emulator, region_name="us-east-1")
+    ses.verify_email_identity(EmailAddress="payroll@ates.example.com")
+    address = f"hostile-{uuid.uuid4().hex[:8]}@ates.example"
+    ses.send_email(
+        Source="payroll@ates.example.com",
+        Destination={"ToAddresses": [address]},
+        Message={"Subject": {"Data": "Hostile"},
+                 "Body": {"Text": {"Data": "Hello Bold"}, "Html": {"Data": HOSTILE_HTML}}},
+    )  # fmt: skip
+    control = Client(Control(Services(None, None, None, emulator, None)))  # type: ignore[arg-type]
+
+    page = control.get("/_devstack/mailbox")
+    assert page.status_code == 200
+    # the page's policy lets no script run, in it or in the srcdoc frames that inherit it
+    policy = {d.split()[0]: d.split()[1:] for d in page.headers["Content-Security-Policy"].split(";") if d.strip()}
+    assert policy["default-src"] == ["'none'"] and "script-src" not in policy
+    tags = Tags(page.text).tags
+    assert not [t for t, _ in tags if t in ("script", "img", "object", "embed", "form")], "mail markup got out"
+    frames = [attrs for tag, attrs in tags if tag == "iframe" and HOSTILE_HTML in (attrs.get("srcdoc") or "")]
+    assert len(frames) == 1, "the HTML part is shown, in a frame of its own"
+    [frame] = frames
+    sandbox = (frame.get("sandbox") or "").split()
+    assert frame.get("sandbox") is not None and not {"allow-scripts", "allow-same-origin"} & set(sandbox)
+    # machines get the HTML part as sent
+    [mail] = [m for m in control.get("/_devstack/mailbox.json").json["items"] if m["to"] == [address]]
+    assert mail["html"] == HOSTILE_HTML and mail["body"] == "Hello Bold"
