@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -56,6 +56,8 @@ class TaskInfo:
     jira_id: str | None = None
     rewarded: bool = False
     rev: int = 0  # the revision it was read at: the store's write is conditional on it
+    # epoch seconds (the table's TTL attribute): kept while open, a year after its reward (SPEC §10)
+    expires_at: int | None = None
 
     def label(self) -> str:
         if not self.title:
@@ -324,6 +326,21 @@ def _what(tx: Transaction, task: TaskInfo | None) -> str:
 def retention_cutoff(closing: date) -> date:
     """Closing day D lets go of the transactions of business days up to D minus a year."""
     return closing - timedelta(days=RETENTION_DAYS)
+
+
+def retained_until(day: date, timezone: str) -> int:
+    """When what belongs to business day `day` is a year old (epoch seconds, for DynamoDB TTL): the end of
+    day + 365 in the business timezone, after which the close of that day lets go of `day`'s transactions.
+    What is kept about the day (its statistics, its close) goes with them, so nothing outlives the ledger's
+    year (SPEC §10), and nothing the stats or a close still show goes before it."""
+    return int(datetime.combine(day + timedelta(days=RETENTION_DAYS + 1), time.min, ZoneInfo(timezone)).timestamp())
+
+
+def rewarded(task: TaskInfo, day: date, timezone: str) -> TaskInfo:
+    """A rewarded task is done: nothing more is booked for it, so accounting keeps it (price, title) a year
+    after its reward's business day, as long as that reward stays in the ledger. An open task is kept while
+    it is open, as tasks keeps it (R-TASK-6): forgetting its price would price it again (R-ACC-1)."""
+    return replace(task, rewarded=True, expires_at=retained_until(day, timezone))
 
 
 # --- a day's close as a job (R-ACC-5) ----------------------------------------------------------------

@@ -113,3 +113,12 @@ def test_the_mailer_paces_itself_to_the_ses_send_rate(monkeypatch):
     unpaced.wait(10, rate=0)
     unpaced.wait(10, rate=0)
     assert len(slept) == 2
+
+
+def test_spec_10_what_is_kept_about_a_day_goes_when_the_day_is_a_year_old_in_the_business_timezone():
+    # the end of 2027-11-27 (the day + 365), when the close of that day lets 2026-11-27's ledger entries go
+    assert domain.retained_until(date(2026, 11, 27), "UTC") == datetime(2027, 11, 28, tzinfo=UTC).timestamp()
+    moscow = datetime(2027, 11, 27, 21, 0, tzinfo=UTC)  # midnight in Moscow (UTC+3)
+    assert domain.retained_until(date(2026, 11, 27), "Europe/Moscow") == moscow.timestamp()
+    rewarded = domain.rewarded(TaskInfo("t", Price(1000, 2000)), date(2026, 11, 27), "UTC")
+    assert rewarded.rewarded and rewarded.expires_at == domain.retained_until(date(2026, 11, 27), "UTC")
