@@ -336,6 +336,27 @@ def retained_until(day: date, timezone: str) -> int:
     return int(datetime.combine(day + timedelta(days=RETENTION_DAYS + 1), time.min, ZoneInfo(timezone)).timestamp())
 
 
+AFTER_CLOSE_BACKUP = "after-close-"
+
+
+def after_close_backup_name(day: date) -> str:
+    return f"{AFTER_CLOSE_BACKUP}{day.isoformat()}"
+
+
+def after_close_backup_expired(name: str, closed: date, keep_days: int) -> bool:
+    """Whether the after-close backup `name` is past the backup retention once day `closed` is closed: its
+    day is more than `keep_days` before. Counted in business days, as the backups are named and taken (one
+    right after each close), so a backlog of closes run at once still keeps `keep_days` of them. Backups
+    of other names are not accounting's to delete."""
+    if not name.startswith(AFTER_CLOSE_BACKUP):
+        return False
+    try:
+        day = date.fromisoformat(name.removeprefix(AFTER_CLOSE_BACKUP))
+    except ValueError:
+        return False
+    return day < closed - timedelta(days=keep_days)
+
+
 def rewarded(task: TaskInfo, day: date, timezone: str) -> TaskInfo:
     """A rewarded task is done: nothing more is booked for it, so accounting keeps it (price, title) a year
     after its reward's business day, as long as that reward stays in the ledger. An open task is kept while

@@ -122,3 +122,11 @@ def test_spec_10_what_is_kept_about_a_day_goes_when_the_day_is_a_year_old_in_the
     assert domain.retained_until(date(2026, 11, 27), "Europe/Moscow") == moscow.timestamp()
     rewarded = domain.rewarded(TaskInfo("t", Price(1000, 2000)), date(2026, 11, 27), "UTC")
     assert rewarded.rewarded and rewarded.expires_at == domain.retained_until(date(2026, 11, 27), "UTC")
+
+
+def test_spec_10_only_after_close_backups_past_the_retention_are_accountings_to_delete():
+    closed = date(2027, 1, 2)
+    assert domain.after_close_backup_expired("after-close-2026-11-27", closed, 35)  # 36 days before
+    assert not domain.after_close_backup_expired("after-close-2026-11-28", closed, 35)  # 35 days: kept
+    assert not domain.after_close_backup_expired("ates-prod-daily-2026-01-01", closed, 35)  # not ours
+    assert not domain.after_close_backup_expired("after-close-someday", closed, 35)
