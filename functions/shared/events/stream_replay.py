@@ -50,7 +50,8 @@ def replays_stream(key_prefix: str) -> Callable[[Handler], Handler]:
                         raise RuntimeError(f"{len(result['batchItemFailures'])} replayed records failed again")
                     logger.info("stream batch replayed", records=len(records))
                 except Exception:
-                    logger.exception("replaying a stream batch failed; it stays a failure", failure=message["body"][:2000])
+                    failure = message["body"][:2000]
+                    logger.exception("replaying a stream batch failed; it stays a failure", failure=failure)
                     failed.append({"itemIdentifier": message["messageId"]})
             return {"batchItemFailures": failed}
 
