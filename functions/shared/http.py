@@ -9,21 +9,33 @@ Who may call a route is declared on the route, once, and that declaration is bot
 for every other) and the enforcement: the gate checks it before the request is validated or handled,
 so a caller without the role learns nothing about the input's shape and causes nothing. The security
 suite's role matrix is generated from the same documents (tests/security).
+
+The documents also list every response a route can give: its success status with the body its return
+annotation names (checked on the way out: a handler cannot answer what its document does not say), and
+every error status with the one error shape. The errors a route answers because of what it is (a token
+route 401, a role route 403, a route with parameters 422, a route with a body 400/413/415, every route
+the gateway's 429) are added here from the route itself; a route declares only its own (`errors(404)`).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder, Route
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BadRequest, DomainError, Forbidden, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 from shared.observability import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 ROLES = ("worker", "manager", "admin", "accountant")
 TOKEN_SCHEME = "popugToken"  # the OpenAPI security scheme: the bearer JWT the gateway's authorizer checks
@@ -33,6 +45,57 @@ MAX_BODY_BYTES = 64 * 1024
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 # A public id in a path (`/staff/employees/<employee_id>`): a malformed one is a 422, never a lookup.
 PathId = Annotated[str, Path(pattern=UUID_PATTERN)]
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")  # machine-readable extras beside code and message (e.g. a job id)
+
+    code: str = Field(description="What went wrong, for programs: `not_found`, `validation_error`, `locked`, ...")
+    message: str = Field(description="What went wrong and what to do about it, for people")
+
+
+class ErrorResponse(BaseModel):
+    """The body of every 4xx and 5xx, whoever answers it: a handler, the access gate or the gateway (SPEC §11)."""
+
+    error: ErrorDetail
+
+
+class ResponseModel(BaseModel):
+    """A success body. Extra keys are refused, so a handler answering a field its document does not list
+    fails its tests instead of the document quietly falling behind."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# Why each error status happens, for the documents; a route's own statuses say more in its `errors(...)`.
+ERROR_CAUSES = {
+    400: "the request body is not JSON, not UTF-8 text or nested too deeply (`bad_request`)",
+    401: "no valid access token (`unauthorized`)",
+    403: "the caller lacks a role this needs (`forbidden`)",
+    404: "no such resource (`not_found`)",
+    409: "the resource's state does not allow this now (`conflict` and more specific codes)",
+    410: "gone for good",
+    413: f"the request body is over {MAX_BODY_BYTES // 1024} KiB (`payload_too_large`)",
+    415: "the request body is not `application/json` (`unsupported_media_type`)",
+    422: "a parameter or the body breaks the documented schema (`validation_error`) or a rule of the domain",
+    429: "too many requests: the gateway's throttle (`too_many_requests`)",
+}
+ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorResponse"}
+
+
+def _error_doc(status: int, cause: str | None = None) -> OpenAPIResponse:
+    description = cause or ERROR_CAUSES.get(status) or HTTPStatus(status).phrase
+    return {"description": description, "content": {content_types.APPLICATION_JSON: {"schema": ERROR_SCHEMA}}}
+
+
+def errors(*statuses: int | tuple[int, str]) -> dict[int, OpenAPIResponse]:
+    """A route's own error statuses, for its decorator's `responses=`: `errors(404, (409, "why"))`. The ones
+    every route of its kind answers (401, 403, 400/413/415, 422, 429) are added by the resolver."""
+    documented: dict[int, OpenAPIResponse] = {}
+    for status in statuses:
+        code, cause = status if isinstance(status, tuple) else (status, None)
+        documented[code] = _error_doc(code, cause)
+    return documented
 
 
 def error_response(
@@ -81,6 +144,27 @@ class GatedResolver(APIGatewayRestResolver):
             )
         return super()._call_route(route, route_arguments)
 
+    def get_openapi_schema(self, **options: Any) -> OpenAPI:
+        """The document with every route's real responses, and none of powertools' defaults (a FastAPI-style
+        422 `{detail}` on every route, whatever it takes): the API answers neither."""
+        routes = [r for r in self._static_routes + self._dynamic_routes if r.include_in_schema]
+        for route in routes:
+            route.responses = documented_responses(route)
+        document = super().get_openapi_schema(**options)
+        for route in routes:
+            operation = getattr(document.paths[route.openapi_path], route.method.lower())
+            operation.responses = {k: v for k, v in operation.responses.items() if int(k) in route.responses}
+        schemas = document.components.schemas
+        for default in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+            schemas.pop(default, None)
+        from aws_lambda_powertools.event_handler.openapi.models import Schema
+
+        error = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, schema in {**error.pop("$defs"), "ErrorResponse": error}.items():
+            schemas[name] = Schema.model_validate(schema)
+        document.components.schemas = dict(sorted(schemas.items()))
+        return document
+
     def _admit(self, route: Route) -> None:
         body = self.current_event.body or ""
         if len(body) > MAX_BODY_BYTES:  # characters: a cheap lower bound on bytes, base64 or not
@@ -93,6 +177,28 @@ class GatedResolver(APIGatewayRestResolver):
                 raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
         if body:
             _readable_json(self.current_event)
+
+
+def documented_responses(route: Route) -> dict[int, OpenAPIResponse]:
+    """The route's success status (its body from the return annotation), the errors it declares, and the
+    errors the shared layer answers for a route like it: the gate's, the validator's and the gateway's."""
+    status = route.status_code
+    success: OpenAPIResponse = {"description": route.response_description or HTTPStatus(status).phrase}
+    if status == HTTPStatus.NO_CONTENT:
+        success["content"] = {}
+    dependant = route.dependant
+    access = route.openapi_extensions or {}
+    shared = {429}
+    if access.get("security") != []:
+        shared.add(401)
+    if access.get("x-roles"):
+        shared.add(403)
+    if dependant.body_params:
+        shared |= {400, 413, 415}
+    if dependant.body_params or dependant.path_params or dependant.query_params or dependant.header_params:
+        shared.add(422)
+    declared = {k: v for k, v in (route.responses or {}).items() if k != status}
+    return {status: success, **errors(*sorted(shared - set(declared))), **declared}
 
 
 def _readable_json(event: Any) -> None:
@@ -120,6 +226,11 @@ def make_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response:
         problems = error.errors()
+        if any(p.get("loc", ("",))[0] == "response" for p in problems):
+            # powertools reports a handler's answer that breaks its return annotation as a request error:
+            # it is our bug, not the caller's, and the caller must not be told to fix their request.
+            logger.error("a response breaks its documented schema", problems=describe(problems))
+            return error_response(500, "internal_error", "something went wrong on our side; it has been logged")
         if any(p.get("type") == "json_invalid" for p in problems):
             return error_response(400, "bad_request", "the request body is not valid JSON")
         return error_response(422, "validation_error", describe(problems))
