@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -15,12 +15,19 @@ from shared import clock, pagination
 from shared.contracts import REGISTRY
 from shared.contracts.staff import DepartmentChangedV1, EmployeeDismissedV1, EmployeeHiredV1, EmployeeUpdatedV1
 from shared.errors import Unprocessable
-from shared.http import PathId, make_resolver, only
+from shared.http import PathId, ResponseModel, answer, errors, make_resolver, only
 from shared.observability import logger, tracer
+from shared.pagination import Page
 from staff import store
 from staff.domain import Department, Employee, ensure_no_cycle, normalise_email
 
 app = make_resolver()
+# The 409s of the writes: each is conditional on the version it read, so a concurrent change is `stale`.
+EMAIL_TAKEN = (409, "the email belongs to an active employee (`email_taken`)")
+STALE_OR_TAKEN = (409, "changed meanwhile (`stale`), or the email belongs to another active employee (`email_taken`)")
+STALE_OR_DISMISSED = (409, "already dismissed (`already_dismissed`), or changed meanwhile (`stale`)")
+STALE_OR_CYCLE = (409, "the move would make a cycle (`cycle`), or it changed meanwhile (`stale`)")
+NOT_EMPTY = (409, "only an empty department can be deleted (`department_not_empty`)")
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Position = Annotated[str, Field(min_length=1, max_length=200)]
@@ -56,6 +63,28 @@ class DepartmentPatch(Strict):
     head_id: uuid.UUID | None = None
 
 
+class EmployeeView(ResponseModel):
+    employee_id: str
+    name: str
+    email: str
+    position: str
+    department_id: str | None
+    status: Literal["active", "dismissed"]
+    hired_at: str
+    dismissed_at: str | None
+    version: int
+
+
+class DepartmentView(ResponseModel):
+    department_id: str
+    name: str
+    parent_id: str | None
+    head_id: str | None
+    members: int
+    children: int
+    version: int
+
+
 def _text(value: uuid.UUID | None) -> str | None:
     return str(value) if value else None
 
@@ -80,10 +109,6 @@ def _department_event(department: Department, *, deleted: bool = False) -> Any:
     )  # fmt: skip
 
 
-def created(body: dict[str, Any]) -> Response[dict[str, Any]]:
-    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
-
-
 # --- employees -----------------------------------------------------------------------------------
 
 
@@ -94,31 +119,31 @@ def list_employees(
     status: Annotated[Literal["active", "dismissed"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
-) -> dict[str, Any]:
+) -> Page[EmployeeView]:
     employees, next_cursor = store.list_employees(
         limit, cursor, search=q, department_id=_text(department_id), status=status
     )
     return {"items": [e.public() for e in employees], "next_cursor": next_cursor}
 
 
-@app.post("/staff/employees", **only("admin"))
-def hire(body: HireRequest) -> Response[dict[str, Any]]:
+@app.post("/staff/employees", **only("admin"), status_code=201, responses=errors(EMAIL_TAKEN))
+def hire(body: HireRequest) -> Response[EmployeeView]:
     employee = Employee(
         employee_id=str(uuid.uuid4()), name=body.name, email=normalise_email(body.email), position=body.position,
         department_id=_text(body.department_id), status="active", version=1, hired_at=clock.iso(clock.now()),
     )  # fmt: skip
     store.hire(employee, [_employee_event(employee, EmployeeHiredV1)])
     logger.info("employee hired", employee_id=employee.employee_id)
-    return created(employee.public())
+    return answer(201, employee.public())
 
 
-@app.get("/staff/employees/<employee_id>")
-def get_employee(employee_id: PathId) -> dict[str, Any]:
+@app.get("/staff/employees/<employee_id>", responses=errors(404))
+def get_employee(employee_id: PathId) -> EmployeeView:
     return store.get_employee(employee_id).public()
 
 
-@app.patch("/staff/employees/<employee_id>", **only("admin"))
-def edit_employee(employee_id: PathId, body: EmployeePatch) -> dict[str, Any]:
+@app.patch("/staff/employees/<employee_id>", **only("admin"), responses=errors(404, STALE_OR_TAKEN))
+def edit_employee(employee_id: PathId, body: EmployeePatch) -> EmployeeView:
     before = store.get_employee(employee_id)
     if before.status != "active":
         raise Unprocessable("a dismissed employee cannot be edited", code="dismissed")
@@ -136,8 +161,8 @@ def edit_employee(employee_id: PathId, body: EmployeePatch) -> dict[str, Any]:
     return after.public()
 
 
-@app.post("/staff/employees/<employee_id>/dismiss", **only("admin"))
-def dismiss(employee_id: PathId) -> dict[str, Any]:
+@app.post("/staff/employees/<employee_id>/dismiss", **only("admin"), responses=errors(404, STALE_OR_DISMISSED))
+def dismiss(employee_id: PathId) -> EmployeeView:
     before = store.get_employee(employee_id)
     now = clock.now()
     after = before.dismissed(clock.iso(now))
@@ -157,23 +182,23 @@ def dismiss(employee_id: PathId) -> dict[str, Any]:
 def list_departments(
     limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.MAX_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
-) -> dict[str, Any]:
+) -> Page[DepartmentView]:
     departments, next_cursor = store.list_departments(limit, cursor)
     return {"items": [d.public() for d in departments], "next_cursor": next_cursor}
 
 
-@app.post("/staff/departments", **only("admin"))
-def create_department(body: DepartmentRequest) -> Response[dict[str, Any]]:
+@app.post("/staff/departments", **only("admin"), status_code=201)
+def create_department(body: DepartmentRequest) -> Response[DepartmentView]:
     department = Department(
         department_id=str(uuid.uuid4()), name=body.name, parent_id=_text(body.parent_id),
         head_id=_text(body.head_id), version=1,
     )  # fmt: skip
     store.create_department(department, [_department_event(department)])
-    return created(department.public())
+    return answer(201, department.public())
 
 
-@app.patch("/staff/departments/<department_id>", **only("admin"))
-def edit_department(department_id: PathId, body: DepartmentPatch) -> dict[str, Any]:
+@app.patch("/staff/departments/<department_id>", **only("admin"), responses=errors(404, STALE_OR_CYCLE))
+def edit_department(department_id: PathId, body: DepartmentPatch) -> DepartmentView:
     before = store.get_department(department_id)
     changes = body.model_dump(exclude_unset=True)
     for key in ("parent_id", "head_id"):
@@ -190,12 +215,12 @@ def edit_department(department_id: PathId, body: DepartmentPatch) -> dict[str, A
     return after.public()
 
 
-@app.delete("/staff/departments/<department_id>", **only("admin"))
-def delete_department(department_id: PathId) -> Response[str]:
+@app.delete("/staff/departments/<department_id>", **only("admin"), status_code=204, responses=errors(404, NOT_EMPTY))
+def delete_department(department_id: PathId) -> Response[None]:
     department = store.get_department(department_id)
     gone = department.changed()
     store.delete_department(department, [_department_event(gone, deleted=True)])
-    return Response(status_code=204, content_type=content_types.APPLICATION_JSON, body="")
+    return Response(status_code=204)  # no body at all: not even JSON `null`
 
 
 @tracer.capture_lambda_handler
