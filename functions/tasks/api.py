@@ -15,15 +15,16 @@ import uuid
 from dataclasses import replace
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared import clock, dynamo, pagination
 from shared.errors import Conflict, Forbidden, NotFound
-from shared.http import UUID_PATTERN, PathId, caller, make_resolver, only
+from shared.http import UUID_PATTERN, PathId, ResponseModel, answer, caller, errors, make_resolver, only
 from shared.observability import logger, tracer
+from shared.pagination import Page
 from tasks import domain, events, store
 from tasks.domain import VIEW_ALL_ROLES, ShuffleJob, Task
 from tasks.settings import get as settings
@@ -34,6 +35,8 @@ app = make_resolver()
 rng: random.Random = random.SystemRandom()
 ATTEMPTS = 4
 ME_OR_UUID = f"^(me|{UUID_PATTERN[1:-1]})$"
+NOT_YOURS = (403, "a worker asking for another popug's task or list (`forbidden`)")
+NO_ASSIGNEE = "nobody can take tasks (`no_assignee`)"
 
 
 class CreateTaskRequest(BaseModel):
@@ -45,6 +48,32 @@ class CreateTaskRequest(BaseModel):
     jira_id: str | None = None
     description: str | None = None
     due_date: str | None = None
+
+
+class TaskView(ResponseModel):
+    task_id: str
+    title: str
+    jira_id: str | None
+    description: str
+    due_date: str | None
+    status: Literal["open", "done"]
+    assignee_id: str
+    created_by: str
+    created_at: str
+    assigned_at: str
+    completed_at: str | None
+
+
+class ShuffleJobView(ResponseModel):
+    job_id: str
+    status: Literal["running", "done", "failed"]
+    total: int | None = Field(description="the open tasks to reassign; null until the job has counted them")
+    done: int
+    skipped: int = Field(description="tasks completed before the job reached them")
+    started_at: str
+    started_by: str
+    finished_at: str | None
+    error: str | None
 
 
 def _correlation_id() -> str:
@@ -77,8 +106,8 @@ def _visible(task_id: str) -> Task:
 # --- tasks ---------------------------------------------------------------------------------------
 
 
-@app.post("/tasks")
-def create_task(body: CreateTaskRequest) -> Response[dict[str, Any]]:
+@app.post("/tasks", status_code=201, responses=errors((409, f"{NO_ASSIGNEE}, or they kept changing (`busy`)")))
+def create_task(body: CreateTaskRequest) -> Response[TaskView]:
     who = caller(app)
     fields = domain.validate_new_task(body.title, body.jira_id, body.description, body.due_date)
     for attempt in range(ATTEMPTS):
@@ -101,17 +130,17 @@ def create_task(body: CreateTaskRequest) -> Response[dict[str, Any]]:
                 continue
             raise
         logger.info("task created", task_id=task.task_id, assignee_id=assignee)
-        return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=task.public())
+        return answer(201, task.public())
     raise Conflict("the popugs who can take tasks kept changing while assigning this one; try again", code="busy")
 
 
-@app.get("/tasks")
+@app.get("/tasks", responses=errors(NOT_YOURS))
 def list_tasks(
     status: Annotated[Literal["open", "done"] | None, Query()] = None,
     assignee_id: Annotated[str | None, Query(pattern=ME_OR_UUID)] = None,
     limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
-) -> dict[str, Any]:
+) -> Page[TaskView]:
     who = caller(app)
     sees_all = who.has_any(*VIEW_ALL_ROLES)
     if assignee_id == "me":
@@ -128,8 +157,8 @@ def list_tasks(
     return {"items": [t.public() for t in tasks], "next_cursor": next_cursor}
 
 
-@app.get("/tasks/<task_id>")
-def get_task(task_id: PathId) -> dict[str, Any]:
+@app.get("/tasks/<task_id>", responses=errors(NOT_YOURS, 404))
+def get_task(task_id: PathId) -> TaskView:
     who = caller(app)
     task = _visible(task_id)
     if task.assignee_id != who.employee_id and not who.has_any(*VIEW_ALL_ROLES):
@@ -137,8 +166,11 @@ def get_task(task_id: PathId) -> dict[str, Any]:
     return task.public()
 
 
-@app.post("/tasks/<task_id>/complete")
-def complete_task(task_id: PathId) -> dict[str, Any]:
+@app.post(
+    "/tasks/<task_id>/complete",
+    responses=errors(404, (409, "already done (`already_done`), assigned to someone else (`not_assignee`), or `busy`")),
+)
+def complete_task(task_id: PathId) -> TaskView:
     """R-TASK-4: the write is conditional on the task being open and the caller's at that moment, so a
     shuffle committing first makes this a clean `not_assignee`, and a completion committing first makes
     the shuffle skip the task."""
@@ -174,8 +206,14 @@ def complete_task(task_id: PathId) -> dict[str, Any]:
 # --- shuffle -------------------------------------------------------------------------------------
 
 
-@app.post("/tasks/shuffle", **only(*VIEW_ALL_ROLES))
-def shuffle() -> Response[dict[str, Any]]:
+@app.post(
+    "/tasks/shuffle",
+    **only(*VIEW_ALL_ROLES),
+    status_code=202,
+    response_description="the shuffle started; GET /tasks/shuffles/{job_id} follows it",
+    responses=errors((409, f"{NO_ASSIGNEE}, or a shuffle is running (`shuffle_running`, with its `job_id`)")),
+)
+def shuffle() -> Response[ShuffleJobView]:
     who = caller(app)
     if not store.pool_ids():
         raise _no_assignee("nothing was reassigned")
@@ -190,7 +228,7 @@ def shuffle() -> Response[dict[str, Any]]:
     except store.ShuffleLocked:
         _take_over_or_refuse(job, now)
     logger.info("shuffle started", job_id=job.job_id, total=job.total)
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=job.public())
+    return answer(202, job.public())
 
 
 def _take_over_or_refuse(job: ShuffleJob, now: Any) -> None:
@@ -231,8 +269,8 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
-@app.get("/tasks/shuffles/<job_id>", **only(*VIEW_ALL_ROLES))
-def get_shuffle(job_id: PathId) -> dict[str, Any]:
+@app.get("/tasks/shuffles/<job_id>", **only(*VIEW_ALL_ROLES), responses=errors(404))
+def get_shuffle(job_id: PathId) -> ShuffleJobView:
     job = store.get_job(job_id)
     if job is None:
         raise NotFound(f"no shuffle {job_id}")
