@@ -7,17 +7,19 @@ a day (a job: 202, then its progress at GET /accounting/days/{date}).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import Field
 
 from accounting import closing, domain, store
-from accounting.domain import CLOSE_ROLES, VIEW_ALL_ROLES, Account, DayClose, DayStats, Transaction
+from accounting.domain import CLOSE_ROLES, VIEW_ALL_ROLES, Account, DayClose, DayStats, Kind, Transaction
 from shared import clock, pagination
 from shared.errors import Forbidden
-from shared.http import PathId, caller, make_resolver, only
+from shared.http import PathId, ResponseModel, answer, caller, errors, make_resolver, only
 from shared.observability import logger, tracer
+from shared.pagination import Page
 
 app = make_resolver()
 
@@ -25,6 +27,74 @@ Limit = Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=2048)]
 # Checked strictly by domain.parse_day, with a message that names the parameter.
 Day = Annotated[str, Path(max_length=32)]
+DayStatus = Literal["open", "closing", "closed"]
+Cents = Annotated[int, Field(description="integer cents")]
+
+
+class ListedAccountView(ResponseModel):
+    employee_id: str
+    name: str | None
+    email: str | None
+    balance: Cents
+    dismissed: bool
+
+
+class AccountView(ListedAccountView):
+    opening_amount: Cents = Field(description="the sum of the transactions that aged out of the ledger")
+
+
+class TransactionTask(ResponseModel):
+    task_id: str
+    jira_id: str | None
+    title: str | None
+
+
+class TransactionView(ResponseModel):
+    transaction_id: str
+    kind: Kind
+    amount: Cents
+    balance_after: Cents
+    task_id: str | None
+    task: TransactionTask | None
+    reason: str
+    business_day: str
+    recorded_at: str
+
+
+class Totals(ResponseModel):
+    management_earnings: Cents
+    fees: Cents
+    rewards: Cents
+    payouts: Cents
+    popugs_paid: int
+
+
+class DayStatsView(Totals):
+    date: str
+    status: DayStatus
+    popugs_in_red: int | None = Field(description="known once the day is closed")
+
+
+class StatsView(ResponseModel):
+    from_: str = Field(alias="from")
+    to: str
+    items: list[DayStatsView]
+    totals: Totals
+
+
+class DayCloseView(ResponseModel):
+    business_day: str
+    status: DayStatus
+    total: int | None = Field(description="the accounts to pay; null until the close has counted them")
+    done: int
+    popugs_paid: int
+    total_paid: Cents
+    popugs_in_red: int | None = Field(description="known once the day's close has run")
+    emails_queued: int
+    emails_sent: int
+    started_at: str | None
+    finished_at: str | None
+    next_open_day: str | None = None
 
 
 def _ledger(employee_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
@@ -43,13 +113,13 @@ def _public(transactions: list[Transaction]) -> list[dict[str, Any]]:
 
 
 @app.get("/accounting/me")
-def my_account() -> dict[str, Any]:
+def my_account() -> AccountView:
     who = caller(app)
     return store.get_account(who.employee_id).account.public()
 
 
 @app.get("/accounting/me/transactions")
-def my_transactions(limit: Limit = pagination.DEFAULT_LIMIT, cursor: Cursor = None) -> dict[str, Any]:
+def my_transactions(limit: Limit = pagination.DEFAULT_LIMIT, cursor: Cursor = None) -> Page[TransactionView]:
     return _ledger(caller(app).employee_id, limit, cursor)
 
 
@@ -57,7 +127,7 @@ def my_transactions(limit: Limit = pagination.DEFAULT_LIMIT, cursor: Cursor = No
 
 
 @app.get("/accounting/accounts", **only(*VIEW_ALL_ROLES))
-def list_accounts(limit: Limit = pagination.DEFAULT_LIMIT, cursor: Cursor = None) -> dict[str, Any]:
+def list_accounts(limit: Limit = pagination.DEFAULT_LIMIT, cursor: Cursor = None) -> Page[ListedAccountView]:
     accounts, next_cursor = store.list_accounts(limit, cursor)
     return {"items": [_listed(a) for a in accounts], "next_cursor": next_cursor}
 
@@ -68,10 +138,13 @@ def _listed(account: Account) -> dict[str, Any]:
     return data
 
 
-@app.get("/accounting/accounts/<employee_id>/transactions")
+@app.get(
+    "/accounting/accounts/<employee_id>/transactions",
+    responses=errors((403, "a worker asking for another popug's ledger (`forbidden`)")),
+)
 def account_transactions(
     employee_id: PathId, limit: Limit = pagination.DEFAULT_LIMIT, cursor: Cursor = None
-) -> dict[str, Any]:
+) -> Page[TransactionView]:
     who = caller(app)
     employee_id = employee_id.lower()
     if employee_id != who.employee_id and not who.has_any(*VIEW_ALL_ROLES):
@@ -82,7 +155,7 @@ def account_transactions(
 @app.get("/accounting/stats", **only(*VIEW_ALL_ROLES))
 def stats(
     from_: Annotated[str, Query(alias="from", max_length=32)], to: Annotated[str, Query(max_length=32)]
-) -> dict[str, Any]:
+) -> StatsView:
     first, last = domain.parse_range(from_, to)
     calendar = store.get_calendar()
     sums = store.stats_between(first, last)
@@ -108,18 +181,27 @@ def stats(
 # --- closing a day ------------------------------------------------------------------------------------
 
 
-@app.post("/accounting/days/<day>/close", **only(*CLOSE_ROLES))
-def close_day(day: Day) -> Response[dict[str, Any]]:
+@app.post(
+    "/accounting/days/<day>/close",
+    **only(*CLOSE_ROLES),
+    status_code=202,
+    response_description="the close started (or the day as it stands); GET /accounting/days/{day} follows it",
+    responses=errors(
+        (409, "the day has not ended (`future_day`), is before aTES (`before_first_day`), or an earlier day is "
+              "open (`previous_day_open`, with `next_open_day`)")
+    ),
+)  # fmt: skip
+def close_day(day: Day) -> Response[DayCloseView]:
     who = caller(app)
     business_day = domain.parse_day(day)
     request_id = app.current_event.request_context.request_id
     job = closing.request_close(business_day, who.employee_id, clock.now(), correlation_id=request_id)
     logger.info("close requested", business_day=job.business_day, status=job.status)
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=_day(job))
+    return answer(202, _day(job))
 
 
 @app.get("/accounting/days/<day>", **only(*VIEW_ALL_ROLES))
-def get_day(day: Day) -> dict[str, Any]:
+def get_day(day: Day) -> DayCloseView:
     business_day = domain.parse_day(day)
     job = store.get_close(business_day.isoformat())
     if job is None:
