@@ -21,7 +21,7 @@ from analytics import console, domain, queries, query
 from analytics.settings import get as settings
 from shared import clock
 from shared.errors import DomainError, Unprocessable
-from shared.http import caller, make_resolver, only
+from shared.http import ResponseModel, caller, errors, make_resolver, only
 from shared.observability import logger, tracer
 
 app = make_resolver()
@@ -43,6 +43,62 @@ class DashboardTimeout(DomainError):
     status, code = 504, "query_timeout"
 
 
+TIMED_OUT = (504, "the analytics query ran out of time (`query_timeout`)")
+Cents = Annotated[int, Field(description="integer cents")]
+
+
+class DashboardView(ResponseModel):
+    date: str
+    management_earnings: Cents
+    popugs_in_red: int
+    closed: bool
+
+
+class PricedTaskView(ResponseModel):
+    task_id: str
+    title: str | None
+    jira_id: str | None
+    reward: Cents
+
+
+class DayWinner(ResponseModel):
+    date: str
+    task: PricedTaskView | None = Field(description="null on a day without a completion")
+
+
+class MostExpensiveView(ResponseModel):
+    period: domain.Period
+    from_: str = Field(alias="from")
+    to: str
+    task: PricedTaskView | None
+    series: list[DayWinner]
+
+
+class DailyTrendView(ResponseModel):
+    date: str
+    management_earnings: Cents
+    fees: Cents
+    rewards: Cents
+    payouts: Cents
+    tasks_completed: int
+    closed: bool
+    popugs_paid: int | None = Field(description="known once the day is closed")
+    popugs_in_red: int | None = Field(description="known once the day is closed")
+
+
+class DailyView(ResponseModel):
+    from_: str = Field(alias="from")
+    to: str
+    items: list[DailyTrendView]
+
+
+class QueryResultView(ResponseModel):
+    columns: list[str]
+    rows: list[list[Any]] = Field(description="cells as JSON: dates and times in ISO 8601, NaN as null")
+    truncated: bool
+    elapsed_ms: int
+
+
 def _today() -> date:
     return domain.today(clock.now(), settings().business_timezone)
 
@@ -57,8 +113,8 @@ def _dashboard_timeout() -> DashboardTimeout:
 # --- dashboards ---------------------------------------------------------------------------------------
 
 
-@app.get("/analytics/dashboard", **only(*domain.ROLES))
-def dashboard(date: DateParam = None) -> dict[str, Any]:
+@app.get("/analytics/dashboard", **only(*domain.ROLES), responses=errors(TIMED_OUT))
+def dashboard(date: DateParam = None) -> DashboardView:
     day = domain.parse_day(date) if date is not None else _today()
     try:
         return queries.dashboard(day).public()
@@ -66,10 +122,10 @@ def dashboard(date: DateParam = None) -> dict[str, Any]:
         raise _dashboard_timeout() from None
 
 
-@app.get("/analytics/most-expensive-task", **only(*domain.ROLES))
+@app.get("/analytics/most-expensive-task", **only(*domain.ROLES), responses=errors(TIMED_OUT))
 def most_expensive_task(
     period: Annotated[str | None, Query(max_length=16)] = None, date: DateParam = None
-) -> dict[str, Any]:
+) -> MostExpensiveView:
     chosen = domain.parse_period(period)
     day = domain.parse_day(date) if date is not None else _today()
     try:
@@ -78,10 +134,8 @@ def most_expensive_task(
         raise _dashboard_timeout() from None
 
 
-@app.get("/analytics/daily", **only(*domain.ROLES))
-def daily(
-    from_: Annotated[str | None, Query(alias="from", max_length=32)] = None, to: DateParam = None
-) -> dict[str, Any]:
+@app.get("/analytics/daily", **only(*domain.ROLES), responses=errors(TIMED_OUT))
+def daily(from_: Annotated[str | None, Query(alias="from", max_length=32)] = None, to: DateParam = None) -> DailyView:
     last = to if to is not None else _today().isoformat()
     if from_ is None:  # the 30 days up to `to`
         from_ = (domain.parse_day(last, "to") - timedelta(days=DEFAULT_TREND_DAYS - 1)).isoformat()
@@ -97,7 +151,7 @@ def daily(
 
 
 @app.post("/analytics/query", **only(*domain.ROLES))
-def run_query(request: QueryRequest) -> dict[str, Any]:
+def run_query(request: QueryRequest) -> QueryResultView:
     who = caller(app)
     limit = min(request.max_rows or settings().query_max_rows, settings().query_max_rows)
     guarded = console.guard(request.sql, limit)
