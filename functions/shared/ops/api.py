@@ -4,17 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from shared.errors import NotFound
-from shared.http import caller, make_resolver, only
+from shared.http import ResponseModel, caller, errors, make_resolver, only
 from shared.observability import logger, tracer
 from shared.ops import queues
+from shared.pagination import Page
 
 app = make_resolver()
 ADMIN = "admin"
 
 
+class DeadLetters(ResponseModel):
+    consumer: str
+    waiting: int
+    messages: list[dict[str, Any]] = Field(description="the first dead letters, described for people")
+
+
+class Redriven(ResponseModel):
+    consumer: str
+    redriven: int
+    waiting: int
+
+
 @app.get("/ops/dead-letters", **only(ADMIN))
-def dead_letters() -> dict[str, Any]:
+def dead_letters() -> Page[DeadLetters]:
     items = []
     for consumer, urls in sorted(queues.consumers().items()):
         dlq = urls["dead_letter_queue"]
@@ -23,8 +38,8 @@ def dead_letters() -> dict[str, Any]:
     return {"items": items, "next_cursor": None}
 
 
-@app.post("/ops/dead-letters/<consumer>/redrive", **only(ADMIN))
-def redrive(consumer: str) -> dict[str, Any]:
+@app.post("/ops/dead-letters/<consumer>/redrive", **only(ADMIN), responses=errors(404))
+def redrive(consumer: str) -> Redriven:
     who = caller(app)
     urls = queues.consumers().get(consumer)
     if urls is None:
