@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from auth import store, tokens
+from auth import store, tokens, views
 from auth.domain import INVITATION_TTL_SECONDS, Claims, normalise_email
 from auth.events import account_events
 from auth.invitations import invite
@@ -62,8 +62,8 @@ def _strong(password: str) -> str:
     return hash_password(password)
 
 
-@app.post("/auth/login", **public())
-def login(body: LoginRequest) -> dict[str, Any]:
+@app.post("/auth/login", **public(), responses=views.LOGIN_ERRORS)
+def login(body: LoginRequest) -> views.TokenView:
     email = normalise_email(body.email)
     now = clock.epoch_seconds()
     guard = store.get_guard(email)
@@ -93,12 +93,12 @@ def login(body: LoginRequest) -> dict[str, Any]:
 
 
 @app.get("/auth/.well-known/jwks.json", **public())
-def jwks() -> dict[str, Any]:
+def jwks() -> views.JwksView:
     return tokens.jwks(settings().verification_key_ids)
 
 
-@app.post("/auth/password", **public())
-def set_password(body: SetPasswordRequest) -> dict[str, Any]:
+@app.post("/auth/password", **public(), responses=views.SET_PASSWORD_ERRORS)
+def set_password(body: SetPasswordRequest) -> views.PasswordSetView:
     """Redeem an invitation link: once, before it expires (410 otherwise)."""
     invitation = store.get_invitation(body.token)
     if not invitation or invitation.get("used") or invitation["valid_until"] <= clock.epoch_seconds():
@@ -112,8 +112,8 @@ def set_password(body: SetPasswordRequest) -> dict[str, Any]:
     return {"account_id": account.account_id, "email": account.email}
 
 
-@app.post("/auth/password/change")
-def change_password(body: ChangePasswordRequest) -> dict[str, Any]:
+@app.post("/auth/password/change", responses=views.CHANGE_PASSWORD_ERRORS)
+def change_password(body: ChangePasswordRequest) -> views.PasswordChangedView:
     account = store.get_account(caller(app).employee_id)
     if account is None:
         raise NotFound("your account no longer exists")
@@ -123,8 +123,8 @@ def change_password(body: ChangePasswordRequest) -> dict[str, Any]:
     return {"account_id": account.account_id, "changed": True}
 
 
-@app.get("/auth/me")
-def me() -> dict[str, Any]:
+@app.get("/auth/me", responses=views.ME_ERRORS)
+def me() -> views.AccountView:
     account = store.get_account(caller(app).employee_id)
     if account is None:
         raise NotFound("your account no longer exists")
@@ -135,7 +135,7 @@ def me() -> dict[str, Any]:
 def list_accounts(
     limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
-) -> dict[str, Any]:
+) -> views.AccountsPage:
     accounts, next_cursor = store.list_accounts(limit, cursor)
     now = clock.epoch_seconds()
     locks = store.locks_of([a.email for a in accounts if a.email])
@@ -147,8 +147,8 @@ def list_accounts(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@app.put("/auth/accounts/<account_id>/roles", **only("admin"))
-def set_account_roles(account_id: PathId, body: RolesRequest) -> dict[str, Any]:
+@app.put("/auth/accounts/<account_id>/roles", **only("admin"), responses=views.ACCOUNT_ERRORS)
+def set_account_roles(account_id: PathId, body: RolesRequest) -> views.AccountView:
     before = store.get_account(account_id)
     if before is None:
         raise NotFound(f"no account {account_id}")
@@ -157,8 +157,8 @@ def set_account_roles(account_id: PathId, body: RolesRequest) -> dict[str, Any]:
     return after.public()
 
 
-@app.post("/auth/accounts/<account_id>/invitation", **only("admin"))
-def send_invitation(account_id: PathId) -> Response[dict[str, Any]]:
+@app.post("/auth/accounts/<account_id>/invitation", **only("admin"), status_code=202, responses=views.INVITATION_ERRORS)
+def send_invitation(account_id: PathId) -> Response[views.InvitationSentView]:
     """A new set-password link for a popug whose invitation expired or got lost (admins)."""
     account = store.get_account(account_id)
     if account is None:
@@ -171,12 +171,12 @@ def send_invitation(account_id: PathId) -> Response[dict[str, Any]]:
 
 
 @app.get("/auth/departments/<department_id>/roles", **only("admin"))
-def get_department_roles(department_id: PathId) -> dict[str, Any]:
+def get_department_roles(department_id: PathId) -> views.DepartmentRolesView:
     return {"department_id": department_id, "roles": list(store.department_roles(department_id))}
 
 
-@app.put("/auth/departments/<department_id>/roles", **only("admin"))
-def set_department_roles(department_id: PathId, body: RolesRequest) -> dict[str, Any]:
+@app.put("/auth/departments/<department_id>/roles", **only("admin"), responses=views.DEPARTMENT_ERRORS)
+def set_department_roles(department_id: PathId, body: RolesRequest) -> views.DepartmentRolesSetView:
     """Grant roles to everyone in a department, now and later (R-AUTH-6). The grant is stored first;
     accounts are then updated in chunks, each with its events; re-sending the same grant finishes a
     run that was cut short."""
