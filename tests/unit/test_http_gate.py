@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from shared.http import MAX_BODY_BYTES, make_resolver, only, public
+from shared.http import MAX_BODY_BYTES, PathId, ResponseModel, errors, make_resolver, only, public
 
 app = make_resolver()
 handled: list[str] = []
@@ -37,6 +37,17 @@ def my_notes() -> dict[str, Any]:
 @app.post("/hello", **public())
 def hello(body: Note) -> dict[str, Any]:
     return {"hello": body.text}
+
+
+class Thing(ResponseModel):
+    thing_id: str
+
+
+@app.get("/things/<thing_id>", responses=errors(404))
+def get_thing(thing_id: PathId) -> Thing:
+    return (
+        {"thing_id": thing_id, "secret": "not in the document"} if thing_id.startswith("0") else {"thing_id": thing_id}
+    )
 
 
 def request(
@@ -126,3 +137,31 @@ def test_json_nested_past_the_parser_is_a_400_not_a_crash():
 def test_only_json_bodies_are_parsed(content_type):
     status, answer = request("POST", "/hello", "text=popug", content_type=content_type)
     assert (status, answer["error"]["code"]) == (415, "unsupported_media_type")
+
+
+def test_an_answer_the_document_does_not_list_is_a_500_not_a_422():
+    thing = "1" + "0" * 7 + "-0000-0000-0000-000000000000"
+    assert request("GET", f"/things/{thing}", roles="") == (200, {"thing_id": thing})
+    status, answer = request("GET", "/things/00000000-0000-0000-0000-000000000000", roles="")
+    assert (status, answer["error"]["code"]) == (500, "internal_error")
+    assert "secret" not in json.dumps(answer)
+
+
+@pytest.mark.parametrize("segment", ["\x84", "not-an-id", "a b", "\u00e9t\u00e9"])
+def test_a_malformed_path_parameter_is_a_422_not_an_unknown_route(segment):
+    status, answer = request("GET", f"/things/{segment}", roles="")
+    assert (status, answer["error"]["code"]) == (422, "validation_error")
+
+
+def test_the_document_lists_each_route_s_real_responses_in_the_error_shape():
+    paths = json.loads(app.get_openapi_json_schema())["paths"]
+    statuses = {(m.upper(), p): sorted(op["responses"]) for p, item in paths.items() for m, op in item.items()}
+    assert statuses == {
+        ("POST", "/notes"): ["200", "400", "401", "403", "413", "415", "422", "429"],
+        ("GET", "/notes/mine"): ["200", "401", "429"],
+        ("POST", "/hello"): ["200", "400", "413", "415", "422", "429"],
+        ("GET", "/things/{thing_id}"): ["200", "401", "404", "422", "429"],
+    }
+    thing = paths["/things/{thing_id}"]["get"]["responses"]
+    assert thing["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Thing"}
+    assert thing["404"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
