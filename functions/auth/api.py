@@ -175,7 +175,7 @@ def get_department_roles(department_id: PathId) -> views.DepartmentRolesView:
     return {"department_id": department_id, "roles": list(store.department_roles(department_id))}
 
 
-@app.put("/auth/departments/<department_id>/roles", **only("admin"), responses=views.DEPARTMENT_ERRORS)
+@app.put("/auth/departments/<department_id>/roles", **only("admin"))
 def set_department_roles(department_id: PathId, body: RolesRequest) -> views.DepartmentRolesSetView:
     """Grant roles to everyone in a department, now and later (R-AUTH-6). The grant is stored first;
     accounts are then updated in chunks, each with its events; re-sending the same grant finishes a

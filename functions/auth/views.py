@@ -25,7 +25,6 @@ ME_ERRORS = errors(GONE_ACCOUNT)
 CHANGE_PASSWORD_ERRORS = errors(GONE_ACCOUNT, STALE)
 ACCOUNT_ERRORS = errors(404, STALE)
 INVITATION_ERRORS = errors(404, (409, "the account is not active (`inactive_account`)"))
-DEPARTMENT_ERRORS = errors(STALE)
 
 
 class TokenView(ResponseModel):
