@@ -98,11 +98,11 @@ def devstack(tmp_path_factory) -> Iterator[Devstack]:
     yield from own_devstack(tmp_path_factory, "session")
 
 
-def own_devstack(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Devstack]:
+def own_devstack(tmp_path_factory: pytest.TempPathFactory, name: str, *options: str) -> Iterator[Devstack]:
     """A running devstack for a fixture to yield (`yield from own_devstack(...)`): a story that closes the
-    day or breaks a consumer gets a stack of its own, so the others never see it."""
+    day or breaks a consumer gets a stack of its own, so the others never see it. `options` go to `up`."""
     try:
-        stack = start_devstack(tmp_path_factory.mktemp(f"{name}-devstack"))
+        stack = start_devstack(tmp_path_factory.mktemp(f"{name}-devstack"), *options)
     except DevstackNotReady as error:
         pytest.fail(str(error), pytrace=False)
     try:

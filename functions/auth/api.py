@@ -66,14 +66,15 @@ def _strong(password: str) -> str:
 def login(body: LoginRequest) -> dict[str, Any]:
     email = normalise_email(body.email)
     now = clock.epoch_seconds()
-    guard = store.get_guard(email)
-    locked_for = guard.locked_for(now)
-    if locked_for:
+    try:
+        # The ticket comes BEFORE the password check (R-SEC-1): a burst of guesses gets at most five checks.
+        ticket = store.take_ticket(email, now)
+    except store.NoTicket as refused:
         raise TooManyRequests(
-            f"too many failed sign-ins for this email; try again in {-(-locked_for // 60)} minutes",
-            retry_after=locked_for,
+            f"too many failed sign-ins for this email; try again in {-(-refused.retry_after // 60)} minutes",
+            retry_after=refused.retry_after,
             code="locked",
-        )
+        ) from None
     account = store.find_by_email(email)
     # The hash is checked even for an unknown email so both cases take the same time and get one answer.
     password_ok = verify_password(body.password, account.password_hash if account else None)
@@ -81,8 +82,7 @@ def login(body: LoginRequest) -> dict[str, Any]:
         store.record_failure(email, now)
         logger.info("sign-in refused", known=account is not None)
         raise Unauthorized("wrong email or password", code="invalid_credentials")
-    if guard.failures:
-        store.clear_guard(email)  # a success forgives earlier failures
+    store.give_back(email, ticket)  # a right password is not a failure
     config = settings()
     claims = Claims.issue(
         account.account_id, list(account.roles), issuer=config.token_issuer, audience=config.token_audience,

@@ -4,34 +4,33 @@ from auth import passwords
 from auth.domain import LOCK_SECONDS, MAX_FAILURES, WINDOW_SECONDS, LoginGuard, effective_roles, normalise_email
 
 
-def fail(guard: LoginGuard, times: int, start: int, step: int = 1) -> LoginGuard:
-    for i in range(times):
-        guard = guard.after_failure(start + i * step)
-    return guard
+def held(*times: int) -> LoginGuard:
+    return LoginGuard(tickets=frozenset(f"{t}:{i}" for i, t in enumerate(times)))
 
 
-def test_r_auth_1_five_failures_within_15_minutes_lock_for_15_minutes():
-    guard = fail(LoginGuard(), MAX_FAILURES, start=1000, step=60)
-    last = 1000 + (MAX_FAILURES - 1) * 60
-    assert guard.locked_for(last) == LOCK_SECONDS
-    assert guard.locked_for(last + LOCK_SECONDS - 1) == 1
-    assert guard.locked_for(last + LOCK_SECONDS) == 0
+def test_r_sec_1_a_ticket_can_be_had_while_fewer_than_five_are_held_in_the_window():
+    assert held().wait(1000) == 0
+    assert held(*[1000] * (MAX_FAILURES - 1)).wait(1000) == 0
+    # Five held (failures, or attempts being judged right now): the next waits for the oldest to age out.
+    assert held(1000, 1060, 1120, 1180, 1240).wait(1300) == 1000 + WINDOW_SECONDS - 1300
 
 
-def test_r_auth_1_four_failures_do_not_lock():
-    guard = fail(LoginGuard(), MAX_FAILURES - 1, start=1000)
-    assert guard.locked_for(1010) == 0
+def test_r_sec_1_tickets_older_than_the_window_do_not_count():
+    guard = held(1000, 1000, 1000, 1000, 1000 + WINDOW_SECONDS)
+    now = 1000 + WINDOW_SECONDS + 1
+    assert guard.wait(now) == 0
+    assert len(guard.live(now)) == 1 and len(guard.stale(now)) == MAX_FAILURES - 1
 
 
-def test_r_auth_1_failures_older_than_the_window_do_not_count():
-    guard = fail(LoginGuard(), MAX_FAILURES - 1, start=1000)
-    guard = guard.after_failure(1000 + WINDOW_SECONDS + 10)
-    assert guard.locked_for(1000 + WINDOW_SECONDS + 10) == 0
-    assert len(guard.failures) == 1
-
-
-def test_every_failure_bumps_the_revision_for_optimistic_locking():
-    assert fail(LoginGuard(), 3, start=0).revision == 3
+def test_r_auth_1_the_fifth_failure_locks_for_15_minutes():
+    guard = held(1000, 1060, 1120, 1180)
+    assert guard.locks_after_failure(1180) is None  # four do not lock
+    fifth = held(1000, 1060, 1120, 1180, 1240)
+    assert fifth.locks_after_failure(1240) == sorted(fifth.tickets, key=lambda t: int(t.split(":")[0]))
+    locked = LoginGuard(tickets=fifth.tickets, locked_until=1240 + LOCK_SECONDS)
+    assert locked.wait(1240) == LOCK_SECONDS
+    assert locked.wait(1240 + LOCK_SECONDS - 1) == 1
+    assert locked.wait(1240 + LOCK_SECONDS) == 0  # the lock is over and every ticket has aged out
 
 
 def test_r_auth_6_effective_roles_are_own_plus_department_in_a_stable_order():
