@@ -20,7 +20,7 @@ from tests.e2e.popugs import PASSWORD, Client, hire, invitation_link
 from tests.security.openapi import ROLES
 
 ANONYMOUS = "anonymous"
-WORKERS = 3  # per function, started only when calls overlap: Lambdas running side by side
+WORKERS = 8  # per function, started only when calls overlap: Lambdas side by side (R-SEC-1 needs more than 5)
 CALLERS = (ANONYMOUS, *ROLES)
 
 
