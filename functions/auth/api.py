@@ -11,10 +11,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from auth import store, tokens
-from auth.domain import INVITATION_TTL_SECONDS, Claims, normalise_email
+from auth.domain import INVITATION_TTL_SECONDS, Account, Claims, normalise_email
 from auth.events import account_events
 from auth.invitations import invite
-from auth.passwords import hash_password, verify_password, weakness
+from auth.passwords import hash_password, needs_rehash, verify_password, weakness
 from auth.settings import get as settings
 from shared import clock, dynamo, pagination
 from shared.errors import Conflict, Gone, NotFound, TooManyRequests, Unauthorized, Unprocessable
@@ -55,11 +55,20 @@ def _correlation() -> str:
     return app.current_event.request_context.request_id
 
 
-def _strong(password: str) -> str:
-    problem = weakness(password)
+def _strong(password: str, account: Account) -> str:
+    """The hash of a new password, or 422 weak_password saying why it is refused (R-SEC-2)."""
+    problem = weakness(password, (account.name, account.email or ""))
     if problem:
         raise Unprocessable(problem, code="weak_password")
-    return hash_password(password)
+    return hash_password(password, settings().password_hash_cost)
+
+
+def _upgrade_hash(account: Account, password: str) -> None:
+    """A hash made at a lower cost than today's is redone now that its password is proven (R-SEC-2)."""
+    try:
+        store.save(account, replace(account, password_hash=hash_password(password, settings().password_hash_cost)), [])
+    except Conflict:
+        logger.info("password hash not upgraded: the account changed meanwhile; next sign-in will")
 
 
 @app.post("/auth/login", **public())
@@ -77,12 +86,15 @@ def login(body: LoginRequest) -> dict[str, Any]:
         ) from None
     account = store.find_by_email(email)
     # The hash is checked even for an unknown email so both cases take the same time and get one answer.
-    password_ok = verify_password(body.password, account.password_hash if account else None)
+    cost = settings().password_hash_cost
+    password_ok = verify_password(body.password, account.password_hash if account else None, cost)
     if not (account and password_ok and account.active):
         store.record_failure(email, now)
         logger.info("sign-in refused", known=account is not None)
         raise Unauthorized("wrong email or password", code="invalid_credentials")
     store.give_back(email, ticket)  # a right password is not a failure
+    if needs_rehash(account.password_hash, cost):
+        _upgrade_hash(account, body.password)
     config = settings()
     claims = Claims.issue(
         account.account_id, list(account.roles), issuer=config.token_issuer, audience=config.token_audience,
@@ -104,10 +116,10 @@ def set_password(body: SetPasswordRequest) -> dict[str, Any]:
     if not invitation or invitation.get("used") or invitation["valid_until"] <= clock.epoch_seconds():
         raise Gone("this link has expired or was already used; ask an admin for a new invitation",
                    code="invitation_gone")  # fmt: skip
-    password_hash = _strong(body.password)
     account = store.get_account(invitation["account_id"])
     if account is None or not account.active:
         raise Gone("this account is no longer active", code="invitation_gone")
+    password_hash = _strong(body.password, account)
     store.save(account, replace(account, password_hash=password_hash), [], [store.use_invitation_action(body.token)])
     return {"account_id": account.account_id, "email": account.email}
 
@@ -117,9 +129,9 @@ def change_password(body: ChangePasswordRequest) -> dict[str, Any]:
     account = store.get_account(caller(app).employee_id)
     if account is None:
         raise NotFound("your account no longer exists")
-    if not verify_password(body.current_password, account.password_hash):
+    if not verify_password(body.current_password, account.password_hash, settings().password_hash_cost):
         raise Unprocessable("the current password is not right", code="wrong_password")
-    store.save(account, replace(account, password_hash=_strong(body.new_password)), [])
+    store.save(account, replace(account, password_hash=_strong(body.new_password, account)), [])
     return {"account_id": account.account_id, "changed": True}
 
 

@@ -19,6 +19,7 @@ from auth import store
 from auth.domain import normalise_email
 from auth.events import account_events
 from auth.passwords import generate_password, hash_password
+from auth.settings import get as settings
 from shared.observability import logger
 
 
@@ -43,7 +44,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     password = generate_password()
     own = tuple(dict.fromkeys((*before.own_roles, "admin")))
     after = replace(
-        before.with_roles(own, store.department_roles(before.department_id)), password_hash=hash_password(password)
+        before.with_roles(own, store.department_roles(before.department_id)),
+        password_hash=hash_password(password, settings().password_hash_cost),
     )
     store.save(before, after, account_events(before, after))
     logger.info("bootstrap admin ready", account_id=after.account_id)

@@ -212,6 +212,29 @@ def test_change_password_needs_the_current_one(auth):
     )
 
 
+def test_r_sec_2_setting_or_changing_a_password_refuses_short_common_and_personal_ones(auth):
+    employee_id = str(uuid.uuid4())
+    event = hired(employee_id)
+    deliver(auth.consume, event)
+    token = invitation_token(auth.table, event.data["email"])
+    for weak, why in [
+        ("seed sorter", "at least 12 characters"),
+        ("password1234", "one of the most common passwords"),
+        (f"kesha{employee_id[:8]}", "your name, your email"),  # the popug's name and email
+        ("x" * 129, "at most 128 characters"),
+    ]:
+        status, body = auth.request("POST", "/auth/password", {"token": token, "password": weak})
+        assert (status, body["error"]["code"]) == (422, "weak_password"), body
+        assert why in body["error"]["message"]
+    assert auth.request("POST", "/auth/password", {"token": token, "password": "seed sorters"})[0] == 200
+
+    me = {"sub": employee_id, "roles": "worker", "department_id": "", "active": "true"}
+    body = {"current_password": "seed sorters", "new_password": "iloveyou2024"}
+    status, answer = auth.request("POST", "/auth/password/change", body, caller=me)
+    assert (status, answer["error"]["code"]) == (422, "weak_password")
+    assert "one of the most common passwords" in answer["error"]["message"]
+
+
 def test_r_auth_4_an_admin_sends_a_new_invitation_when_the_first_was_lost(auth):
     employee_id = str(uuid.uuid4())
     event = hired(employee_id)

@@ -114,6 +114,31 @@ def test_r_auth_5_only_a_scrypt_hash_is_stored(auth):
     assert auth.admin["password"] not in json.dumps(item)
 
 
+def stored_hash(auth) -> str:
+    item = client("dynamodb").get_item(
+        TableName=auth.env["AUTH_TABLE_NAME"],
+        Key={"pk": {"S": f"ACCOUNT#{auth.admin['employee_id']}"}, "sk": {"S": "ACCOUNT"}},
+    )["Item"]
+    return item["password_hash"]["S"]
+
+
+def test_r_sec_2_an_older_hash_is_upgraded_on_the_next_successful_sign_in(auth):
+    from auth import passwords
+
+    assert stored_hash(auth).startswith("scrypt$131072$8$1$")  # new hashes: OWASP's N=2^17, r=8, p=1
+    client("dynamodb").update_item(
+        TableName=auth.env["AUTH_TABLE_NAME"],
+        Key={"pk": {"S": f"ACCOUNT#{auth.admin['employee_id']}"}, "sk": {"S": "ACCOUNT"}},
+        UpdateExpression="SET password_hash = :old",
+        ExpressionAttributeValues={":old": {"S": passwords.hash_password(auth.admin["password"], 14)}},
+    )  # a hash as R-AUTH-5 made them: N=2^14
+    assert login(auth, auth.admin["email"], "not-the-password")[0] == 401
+    assert stored_hash(auth).startswith("scrypt$16384$")  # a wrong password proves nothing: left as it is
+    assert login(auth, auth.admin["email"], auth.admin["password"])[0] == 200
+    assert stored_hash(auth).startswith("scrypt$131072$8$1$")
+    assert login(auth, auth.admin["email"], auth.admin["password"])[0] == 200
+
+
 def test_bad_login_bodies_are_clear_4xx(auth):
     assert call(auth.api, api_event("POST", "/api/auth/login", raw_body="{not json"))[0] == 400
     status, body = call(auth.api, api_event("POST", "/api/auth/login", body={"email": "a@b.c"}))

@@ -20,6 +20,7 @@ export function render(main, ctx) {
     testid: "password",
     repeatLabel: "Repeat the new password",
     mismatch: "The two new passwords are not the same.",
+    userInputs: () => [ctx.user?.name, ctx.user?.email].filter(Boolean),
   });
   const { password: next, repeat } = pair;
   const fields = { current_password: current, new_password: next, repeat };
