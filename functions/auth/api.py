@@ -95,11 +95,15 @@ def login(body: LoginRequest) -> dict[str, Any]:
     store.give_back(email, ticket)  # a right password is not a failure
     if needs_rehash(account.password_hash, cost):
         _upgrade_hash(account, body.password)
+    return _token_for(account, now)
+
+
+def _token_for(account: Account, now: int) -> dict[str, Any]:
+    """An access token of the account's current session epoch (R-AUTH-1, R-SEC-3)."""
     config = settings()
     claims = Claims.issue(
-        account.account_id, list(account.roles), issuer=config.token_issuer, audience=config.token_audience,
-        now=now, ttl=config.token_ttl_seconds,
-    )  # fmt: skip
+        account, issuer=config.token_issuer, audience=config.token_audience, now=now, ttl=config.token_ttl_seconds
+    )
     token = tokens.sign(claims, config.signing_key_id)
     return {"access_token": token, "token_type": "Bearer", "expires_in": config.token_ttl_seconds}
 
@@ -111,28 +115,31 @@ def jwks() -> dict[str, Any]:
 
 @app.post("/auth/password", **public())
 def set_password(body: SetPasswordRequest) -> dict[str, Any]:
-    """Redeem an invitation link: once, before it expires (410 otherwise)."""
+    """Redeem an invitation link: once, before it expires, and only the account's newest (410 otherwise).
+    Setting the password this way (a first one, or a reset) ends every earlier session (R-SEC-3)."""
     invitation = store.get_invitation(body.token)
-    if not invitation or invitation.get("used") or invitation["valid_until"] <= clock.epoch_seconds():
+    if not invitation:
         raise Gone("this link has expired or was already used; ask an admin for a new invitation",
                    code="invitation_gone")  # fmt: skip
     account = store.get_account(invitation["account_id"])
     if account is None or not account.active:
         raise Gone("this account is no longer active", code="invitation_gone")
-    password_hash = _strong(body.password, account)
-    store.save(account, replace(account, password_hash=password_hash), [], [store.use_invitation_action(body.token)])
+    store.redeem_invitation(account, account.with_new_password(_strong(body.password, account)), body.token)
     return {"account_id": account.account_id, "email": account.email}
 
 
 @app.post("/auth/password/change")
 def change_password(body: ChangePasswordRequest) -> dict[str, Any]:
+    """Every session opened before the change ends (R-SEC-3), the caller's too: the answer carries a token of
+    the new session, so the person who changed it stays signed in where they did."""
     account = store.get_account(caller(app).employee_id)
     if account is None:
         raise NotFound("your account no longer exists")
     if not verify_password(body.current_password, account.password_hash, settings().password_hash_cost):
         raise Unprocessable("the current password is not right", code="wrong_password")
-    store.save(account, replace(account, password_hash=_strong(body.new_password, account)), [])
-    return {"account_id": account.account_id, "changed": True}
+    changed = account.with_new_password(_strong(body.new_password, account))
+    store.save(account, changed, [])
+    return {"account_id": account.account_id, "changed": True, **_token_for(changed, clock.epoch_seconds())}
 
 
 @app.get("/auth/me")

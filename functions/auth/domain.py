@@ -86,6 +86,9 @@ class Account:
     password_hash: str | None = None
     revision: int = 0  # bumped by every write; the store's optimistic lock
     expires_at: int | None = None  # set once when it is deactivated: kept a year from then (SPEC §10)
+    # Grows with every new password (set from an invitation, changed, reset): tokens carry the epoch they were
+    # issued in, and the authorizer refuses those of an earlier one (R-SEC-3).
+    session_epoch: int = 0
 
     def public(self) -> dict[str, Any]:
         """What the API shows: never the password hash."""
@@ -100,6 +103,14 @@ class Account:
             "department_id": self.department_id,
             "version": self.version,
         }
+
+    def with_new_password(self, password_hash: str) -> Account:
+        """A password set, changed or reset: every session opened before it ends (R-SEC-3)."""
+        return replace(self, password_hash=password_hash, session_epoch=self.session_epoch + 1)
+
+    def ends_session(self, token_epoch: int) -> bool:
+        """True for a token issued before the account's current password (R-SEC-3)."""
+        return token_epoch < self.session_epoch
 
     def with_roles(self, own: tuple[str, ...], department_roles: tuple[str, ...]) -> Account:
         """New own roles and/or department grants; `version` grows only if the effective roles change."""
@@ -157,7 +168,11 @@ class Claims:
     iat: int
     exp: int
     jti: str = field(default_factory=lambda: str(uuid.uuid4()))
+    session_epoch: int = 0  # the account's epoch when issued: a later password change voids the token (R-SEC-3)
 
     @classmethod
-    def issue(cls, sub: str, roles: list[str], *, issuer: str, audience: str, now: int, ttl: int) -> Claims:
-        return cls(sub=sub, roles=roles, iss=issuer, aud=audience, iat=now, exp=now + ttl)
+    def issue(cls, account: Account, *, issuer: str, audience: str, now: int, ttl: int) -> Claims:
+        return cls(
+            sub=account.account_id, roles=list(account.roles), iss=issuer, aud=audience, iat=now, exp=now + ttl,
+            session_epoch=account.session_epoch,
+        )  # fmt: skip

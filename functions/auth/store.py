@@ -5,6 +5,7 @@ ACCOUNT#<id> / ACCOUNT     the account (gsi1: "ACCOUNT" / email, the admin list;
 EMAIL#<email> / EMAIL      claims a login email for one active account
 DEPTROLES#<id> / ROLES     roles granted to everyone in a department (R-AUTH-6)
 INVITE#<sha256> / INVITE   a one-time set-password link (only its hash is stored)
+INVITES#<id> / LATEST      the account's newest link: older ones no longer work (R-SEC-3)
 MAIL#<uuid> / MAIL         an email to send (the mailer sends it from the stream, at least once)
 LOGIN#<email> / GUARD      sign-in tickets of the last 15 minutes and the lock (expires on its own)
 OUTBOX#<uuid> / OUTBOX     events waiting for the relay (shared.events.outbox)
@@ -32,7 +33,7 @@ from auth.settings import get as settings
 from shared import clock, dynamo, pagination
 from shared.aws import client
 from shared.contracts import Envelope
-from shared.errors import Conflict
+from shared.errors import Conflict, Gone
 from shared.events.outbox import outbox_put
 
 MAIL_TTL_SECONDS = 7 * 24 * 3600
@@ -59,6 +60,7 @@ def _account(item: dict[str, Any]) -> Account:
         password_hash=item.get("password_hash"),
         revision=int(item.get("revision", 0)),
         expires_at=int(item["expires_at"]) if item.get("expires_at") and not item.get("active") else None,
+        session_epoch=int(item.get("session_epoch", 0)),
     )
 
 
@@ -89,6 +91,7 @@ def _account_item(account: Account) -> dict[str, Any]:
         "department_id": account.department_id,
         "password_hash": account.password_hash,
         "revision": account.revision,
+        "session_epoch": account.session_epoch,
         "updated_at": clock.iso(clock.now()),
     }
     if account.department_id:
@@ -181,23 +184,50 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def invitation_action(account_id: str, token: str, expires_at: int) -> dict[str, Any]:
-    return dynamo.put(
-        table(),
-        {"pk": f"INVITE#{token_hash(token)}", "sk": "INVITE", "account_id": account_id, "used": False,
-         "valid_until": expires_at, "expires_at": expires_at + 24 * 3600},
-    )  # fmt: skip
+def invitation_actions(account_id: str, token: str, expires_at: int) -> list[dict[str, Any]]:
+    """The link, and the account's pointer to it as its newest: a new invitation voids the older links."""
+    return [
+        dynamo.put(
+            table(),
+            {"pk": f"INVITE#{token_hash(token)}", "sk": "INVITE", "account_id": account_id, "used": False,
+             "valid_until": expires_at, "expires_at": expires_at + 24 * 3600},
+        ),
+        dynamo.put(
+            table(),
+            {"pk": f"INVITES#{account_id}", "sk": "LATEST", "token_hash": token_hash(token),
+             "updated_at": clock.iso(clock.now())},
+        ),
+    ]  # fmt: skip
 
 
 def get_invitation(token: str) -> dict[str, Any] | None:
-    return dynamo.get(table(), f"INVITE#{token_hash(token)}", "INVITE")
+    """The link if it can still set a password: unused, unexpired, and the account's newest."""
+    invitation = dynamo.get(table(), f"INVITE#{token_hash(token)}", "INVITE")
+    if not invitation or invitation.get("used") or invitation["valid_until"] <= clock.epoch_seconds():
+        return None
+    latest = dynamo.get(table(), f"INVITES#{invitation['account_id']}", "LATEST")
+    if latest and latest["token_hash"] != token_hash(token):
+        return None  # a newer invitation was sent (links sent before pointers existed have none)
+    return invitation
 
 
-def use_invitation_action(token: str) -> dict[str, Any]:
-    return dynamo.update(
-        table(), f"INVITE#{token_hash(token)}", "INVITE", "SET used = :t",
-        condition="attribute_exists(pk) AND used = :f", values={":t": True, ":f": False},
-    )  # fmt: skip
+def redeem_invitation(before: Account, after: Account, token: str) -> None:
+    """Set the password and use the link in one transaction, while the link is still unused and the newest."""
+    gone = Gone("this link has expired or was already used; ask an admin for a new invitation", code="invitation_gone")
+    account = account_actions(before, after)
+    checks = [
+        dynamo.update(
+            table(), f"INVITE#{token_hash(token)}", "INVITE", "SET used = :t",
+            condition="attribute_exists(pk) AND used = :f", values={":t": True, ":f": False},
+        ),
+        {"ConditionCheck": {
+            "TableName": table(), "Key": dynamo.key(f"INVITES#{before.account_id}", "LATEST"),
+            "ConditionExpression": "attribute_not_exists(pk) OR token_hash = :h",
+            "ExpressionAttributeValues": {":h": {"S": token_hash(token)}},
+        }},
+    ]  # fmt: skip
+    stale = Conflict("the account changed in the meantime; try again", code="stale")
+    dynamo.transact([*account, *checks], {0: stale, len(account): gone, len(account) + 1: gone})
 
 
 def mail_action(to: str, subject: str, text: str) -> dict[str, Any]:

@@ -210,11 +210,17 @@ def test_a_forged_cursor_is_a_422(auth):
 
 
 def test_r_auth_8_bootstrapping_again_replaces_the_password(auth, as_function):
+    _, before = login(auth, auth.admin["email"], auth.admin["password"])
     again = bootstrap_admin(as_function, auth.admin["email"])
     as_function("AuthApiFunction")
     assert again["employee_id"] == auth.admin["employee_id"]
     assert login(auth, auth.admin["email"], auth.admin["password"])[0] == 401
-    assert login(auth, auth.admin["email"], again["password"])[0] == 200
+    status, after = login(auth, auth.admin["email"], again["password"])
+    assert status == 200
+    # R-SEC-3: a reset ends the sessions opened with the old password.
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorize(auth, before["access_token"])
+    assert authorize(auth, after["access_token"])["policyDocument"]["Statement"][0]["Effect"] == "Allow"
 
 
 def test_bootstrap_refuses_a_malformed_email(as_function):

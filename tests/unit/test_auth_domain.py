@@ -110,3 +110,14 @@ def test_r_sec_2_common_and_breached_passwords_are_refused(common):
 def test_r_sec_2_guessable_passwords_are_refused_with_the_reason(guessable, why):
     problem = passwords.weakness(guessable, ("Kesha Popugaeva", "kesha.popugaeva@uberpopug.example"))
     assert problem and why in problem
+
+
+def test_r_sec_3_a_new_password_ends_the_sessions_of_earlier_ones():
+    from auth.domain import Account
+
+    account = Account("a", "a@b.example", "A", ("worker",), ("worker",), True, 1, password_hash="old")
+    token_epoch = account.session_epoch
+    changed = account.with_new_password("new")
+    assert changed.password_hash == "new" and changed.version == account.version  # not a role change
+    assert changed.ends_session(token_epoch) and not changed.ends_session(changed.session_epoch)
+    assert not account.ends_session(token_epoch)
