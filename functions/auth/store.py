@@ -348,10 +348,14 @@ def record_failure(email: str, now: int) -> LoginGuard:
         client("dynamodb").update_item(
             TableName=table(),
             Key=_guard_key(email),
-            UpdateExpression="SET locked_until = :until",
+            UpdateExpression="SET locked_until = :until, expires_at = :expires",  # kept at least while locked
             ConditionExpression=" AND ".join(f"contains(tickets, {name})" for name in held)
             + " AND (attribute_not_exists(locked_until) OR locked_until < :until)",
-            ExpressionAttributeValues={":until": {"N": str(until)}, **held},
+            ExpressionAttributeValues={
+                ":until": {"N": str(until)},
+                ":expires": {"N": str(until + WINDOW_SECONDS)},
+                **held,
+            },
         )
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
