@@ -55,6 +55,14 @@ def main(argv: list[str] | None = None) -> int:
         "--param", action="append", default=[], metavar="KEY=VALUE", help="template parameter (Stage=local by default)"
     )
     start.add_argument("--sweep-interval", type=float, default=60.0, help="seconds between TTL sweeps (0: off)")
+    start.add_argument(
+        "--stream-retry-backoff",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="longest pause between retries of a failing stream batch (default 5; tests that wait for a batch to "
+        "be given up on use less)",
+    )
     start.add_argument("--no-bootstrap", action="store_true", help="do not create the bootstrap admin")
 
     schedule = commands.add_parser("run-schedule", help="run a schedule now")
@@ -98,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                 log_dir=args.log_dir,
                 parameters=parameters,
                 sweep_interval=args.sweep_interval,
+                stream_retry_backoff=args.stream_retry_backoff,
                 bootstrap=not args.no_bootstrap,
             )
         )

@@ -110,7 +110,11 @@ class Control:
         )
 
     def mailbox(self, request: Request) -> Response:
-        return Response(mailbox.render(mailbox.messages(self.services.endpoint_url)), mimetype="text/html")
+        page = Response(mailbox.render(mailbox.messages(self.services.endpoint_url)), mimetype="text/html")
+        # R-SEC-7: the page shows mails' HTML (sandboxed frames); no script may run in devstack's origin
+        page.headers["Content-Security-Policy"] = mailbox.CONTENT_SECURITY_POLICY
+        page.headers["X-Content-Type-Options"] = "nosniff"
+        return page
 
     def mailbox_json(self, request: Request) -> Response:
         return _json({"items": [m.as_dict() for m in mailbox.messages(self.services.endpoint_url)]})

@@ -21,7 +21,7 @@ from werkzeug.utils import send_file
 from werkzeug.wrappers import Request as WsgiRequest
 from werkzeug.wrappers import Response as WsgiResponse
 
-from devstack import apigw
+from devstack import apigw, edge
 from devstack.console import Console
 
 API_PREFIX = "/api"
@@ -58,18 +58,19 @@ class Gateway:
         self.apis: list[apigw.RestApi] = []
         self.invoker: apigw.Invoker | None = None
         self.control: WsgiApp | None = None
+        self.edge_headers: list[tuple[str, str]] = []  # what CloudFront adds to web and API answers
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
-            return self.api(environ, start_response)
+            return self.api(environ, edge.with_headers(start_response, self.edge_headers))
         if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
             if not _is_loopback(environ.get("REMOTE_ADDR", "")):
                 return WsgiResponse("devstack pages answer on loopback only", 403)(environ, start_response)
             if self.control is None:
                 return WsgiResponse("devstack is starting", 503)(environ, start_response)
             return self.control(environ, start_response)
-        return self.static(environ, start_response)
+        return self.static(environ, edge.with_headers(start_response, self.edge_headers))
 
     def api(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = WsgiRequest(environ)

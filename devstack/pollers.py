@@ -8,7 +8,9 @@ Messages EventBridge delivered are mended where moto falls short of AWS: the env
 
 DynamoDB streams: read the shard from TRIM_HORIZON or LATEST, drop records the FilterCriteria reject,
 batch up to BatchSize within MaximumBatchingWindowInSeconds, and retry on failure: from the reported
-sequence number (partial failure) or the whole batch (error), with a growing backoff.
+sequence number (partial failure) or the whole batch (error), with a growing backoff. After
+MaximumRetryAttempts the batch is given up on: Lambda's failure record (shard, sequence range, why) goes to
+the mapping's OnFailure queue, as in AWS (R-SEC-4), and the shard moves on.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import hashlib
 import json
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +54,7 @@ class MappingSpec:
     enabled: bool = True
     queue_url: str = ""
     concurrency: int = 1
+    on_failure_queue_url: str = ""  # DestinationConfig.OnFailure (an SQS queue) of a stream source
 
 
 def mappings_from(provisioned: Any, *, concurrency: int = 1) -> list[MappingSpec]:
@@ -66,6 +70,9 @@ def mappings_from(provisioned: Any, *, concurrency: int = 1) -> list[MappingSpec
         if function is None:
             raise ValueError(f"{logical_id}: function {props.get('FunctionName')!r} is not in the template")
         maximum = (props.get("ScalingConfig") or {}).get("MaximumConcurrency") or concurrency
+        on_failure = str(((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination") or "")
+        if on_failure and on_failure not in provisioned.queue_urls:
+            raise ValueError(f"{logical_id}: OnFailure destination {on_failure!r} is not supported (SQS queues only)")
         specs.append(
             MappingSpec(
                 logical_id=logical_id,
@@ -81,6 +88,7 @@ def mappings_from(provisioned: Any, *, concurrency: int = 1) -> list[MappingSpec
                 enabled=bool(props.get("Enabled", True)),
                 queue_url=provisioned.queue_urls.get(arn, ""),
                 concurrency=max(1, min(int(maximum), concurrency, 5)) if service == "sqs" else 1,
+                on_failure_queue_url=provisioned.queue_urls.get(on_failure, ""),
             )
         )
     return specs
@@ -97,12 +105,14 @@ class Pollers:
         endpoint_url: str,
         console: Console,
         queue_targets: dict[str, list[dict[str, Any]]] | None = None,
+        stream_retry_backoff: float = RETRY_BACKOFF_MAX,
     ) -> None:
         self.mappings = mappings
         self.pool = pool
         self.endpoint_url = endpoint_url
         self.console = console
         self.queue_targets = queue_targets or {}
+        self.stream_retry_backoff = stream_retry_backoff  # the longest pause between a stream batch's retries
         self._stop = threading.Event()
         self._wake = threading.Condition()
         self._last_activity = time.monotonic()
@@ -286,6 +296,8 @@ class StreamPoller:
         self.pollers = pollers
         self.spec = spec
         self.streams = aws.client("dynamodbstreams", pollers.endpoint_url)
+        self.shard_of: dict[str, str] = {}  # sequence number -> shard, for the failure record of a batch
+        self.last_error = False  # whether the last invocation failed as a whole (or reported failures)
 
     def run(self) -> None:
         iterators: dict[str, str] = {}
@@ -303,6 +315,7 @@ class StreamPoller:
                     response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
                     iterators[shard] = response.get("NextShardIterator") or iterator
                     records = [_stream_record(r, self.spec.source_arn) for r in response.get("Records", [])]
+                    self.shard_of.update((r["dynamodb"]["SequenceNumber"], shard) for r in records)
                     got += len(records)
                     if records and not batch:
                         window_end = time.monotonic() + self.spec.batching_window
@@ -310,6 +323,7 @@ class StreamPoller:
                 if batch and (len(batch) >= self.spec.batch_size or time.monotonic() >= window_end):
                     self.deliver(batch)
                     batch = []
+                    self.shard_of.clear()
                     interval = IDLE_POLL_MIN
                     continue
                 interval = IDLE_POLL_MIN if got else min(IDLE_POLL_MAX, interval * 1.25)
@@ -338,7 +352,7 @@ class StreamPoller:
     def deliver(self, batch: list[dict[str, Any]]) -> None:
         """Invoke until the batch is through: a partial failure retries from the failed record on."""
         attempt = 0
-        backoff = 0.5
+        backoff = min(0.5, self.pollers.stream_retry_backoff)
         while batch and not self.pollers.stopping:
             for start in range(0, len(batch), self.spec.batch_size):
                 chunk = batch[start : start + self.spec.batch_size]
@@ -350,19 +364,34 @@ class StreamPoller:
                 return
             attempt += 1
             if 0 <= self.spec.max_retries < attempt:
-                self.pollers.log(
-                    self.spec,
-                    f"dropping {len(batch)} records after {attempt - 1} retries (no OnFailure destination locally)",
-                )
+                self.give_up(batch, attempt)
                 return
             if self.pollers.sleep(backoff):
                 return
-            backoff = min(backoff * 2, RETRY_BACKOFF_MAX)
+            backoff = min(backoff * 2, self.pollers.stream_retry_backoff)
+
+    def give_up(self, batch: list[dict[str, Any]], invocations: int) -> None:
+        """After its retries, a batch goes to the OnFailure queue as Lambda's failure records (one per shard);
+        without a destination it is dropped, as Lambda drops it."""
+        if not self.spec.on_failure_queue_url:
+            self.pollers.log(self.spec, f"dropping {len(batch)} records after {invocations - 1} retries")
+            return
+        by_shard: dict[str, list[dict[str, Any]]] = {}
+        for record in batch:
+            by_shard.setdefault(self.shard_of.get(record["dynamodb"]["SequenceNumber"], ""), []).append(record)
+        sqs = aws.client("sqs", self.pollers.endpoint_url)
+        for shard, records in by_shard.items():
+            failure = _failure_record(self.spec, shard, records, invocations, function_error=self.last_error)
+            sqs.send_message(QueueUrl=self.spec.on_failure_queue_url, MessageBody=json.dumps(failure))
+        self.pollers.log(
+            self.spec, f"gave up on {len(batch)} records after {invocations - 1} retries: sent to the failure queue"
+        )
 
     def invoke(self, chunk: list[dict[str, Any]]) -> int | None:
         """None when the chunk succeeded, else the sequence number to retry from."""
         invocation = self.pollers.pool.invoke(self.spec.function, {"Records": chunk})
         first = int(chunk[0]["dynamodb"]["SequenceNumber"])
+        self.last_error = not invocation.ok
         if not invocation.ok:
             self.pollers.log(self.spec, f"batch of {len(chunk)} failed, retrying: {invocation.error_message}")
             return first
@@ -374,6 +403,31 @@ class StreamPoller:
             self.pollers.log(self.spec, "invalid batchItemFailures: retrying the whole batch")
             return first
         return min((int(s) for s in failed), default=None)
+
+
+def _failure_record(
+    spec: MappingSpec, shard: str, records: list[dict[str, Any]], invocations: int, *, function_error: bool
+) -> dict[str, Any]:
+    """What Lambda sends to a stream source's OnFailure destination: where the batch is, not the batch."""
+    arrivals = [r["dynamodb"].get("ApproximateCreationDateTime") for r in records]
+    return {
+        "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": spec.function,
+                           "condition": "RetryAttemptsExhausted", "approximateInvokeCount": invocations},
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST",
+                            **({"functionError": "Unhandled"} if function_error else {})},
+        "version": "1.0",
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "DDBStreamBatchInfo": {
+            "shardId": shard, "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+            "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+            "approximateArrivalOfFirstRecord": _iso(arrivals[0]), "approximateArrivalOfLastRecord": _iso(arrivals[-1]),
+            "batchSize": len(records), "streamArn": spec.source_arn,
+        },
+    }  # fmt: skip
+
+
+def _iso(epoch: Any) -> str | None:
+    return dt.datetime.fromtimestamp(float(epoch), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if epoch else None
 
 
 def _failed_items(payload: Any, identifiers: set[str]) -> set[str] | None:

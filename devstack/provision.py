@@ -25,6 +25,8 @@ RUN_BY_DEVSTACK = {
     "AWS::Lambda::EventSourceMapping": "pollers",
     "AWS::Scheduler::Schedule": "scheduler",
     "AWS::ApiGateway::RestApi": "gateway",
+    "AWS::CloudFront::ResponseHeadersPolicy": "gateway",  # its headers on every web and API answer (edge)
+    "AWS::CloudFront::Function": "gateway",  # the shell for client-side routes, as the gateway's static files
 }
 
 # Types deliberately not created locally, and why (shown at startup).
@@ -41,6 +43,7 @@ SKIP_REASONS = {
     "AWS::CloudFront::Distribution": "the local gateway serves web/ and /api on one origin",
     "AWS::CloudFront::OriginAccessControl": "the local gateway serves web/ and /api on one origin",
     "AWS::CloudFront::CachePolicy": "the local gateway serves web/ and /api on one origin",
+    "AWS::WAFv2::WebACL": "no edge locally: sign-in is still limited per email (R-SEC-1)",
     "AWS::S3::BucketPolicy": "resource policies are not enforced locally",
     "AWS::SQS::QueuePolicy": "resource policies are not enforced locally",
     "AWS::EventSchemas::Registry": "EventSchemas is not in moto (the schemas live in schemas/)",

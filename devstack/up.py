@@ -24,6 +24,7 @@ from typing import Any
 from devstack import apigw, backups, gateway, pollers, procs, provision, scheduler, sweeper, tap, template, workers
 from devstack.console import Console
 from devstack.control import Control, Services
+from devstack.edge import security_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 # The first admin (R-AUTH-8), in the template's own steps: hired through staff like anyone, then made an
@@ -45,6 +46,7 @@ class Options:
     log_dir: Path = ROOT / ".devstack" / "logs"
     parameters: dict[str, str] = field(default_factory=dict)
     sweep_interval: float = 60.0
+    stream_retry_backoff: float = pollers.RETRY_BACKOFF_MAX
     bootstrap: bool = True
 
 
@@ -167,7 +169,12 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
         )
         mappings = pollers.mappings_from(provisioned, concurrency=options.workers)
         running.pollers = pollers.Pollers(
-            mappings, pool, endpoint_url=endpoint, console=console, queue_targets=provisioned.queue_targets
+            mappings,
+            pool,
+            endpoint_url=endpoint,
+            console=console,
+            queue_targets=provisioned.queue_targets,
+            stream_retry_backoff=options.stream_retry_backoff,
         )
         running.pollers.start()
         schedules, schedule_notes = scheduler.schedules_from(provisioned)
@@ -195,6 +202,7 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
     with console.step("gateway") as detail:
         apis, api_notes = apigw.RestApi.from_provisioned(provisioned)
         front.apis, front.invoker = apis, pool
+        front.edge_headers = security_headers(provisioned.stack)
         info = {"url": f"{url}/", "api_url": f"{url}/api", "endpoint_url": endpoint}
         front.control = Control(
             Services(

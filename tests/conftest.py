@@ -33,7 +33,8 @@ def pytest_configure(config: pytest.Config) -> None:
     red on one machine and green on another. `ATES_ALLOW_UNLOCKED=1` runs anyway, e.g. to try an upgrade."""
     if hasattr(config, "workerinput") or os.environ.get("ATES_ALLOW_UNLOCKED"):
         return  # the controlling process has checked
-    venvs = {sys.prefix: "requirements-dev.txt", ".tools/sam": "requirements-sam.txt"}
+    venvs = {**lockfile.VENVS, sys.prefix: "requirements-dev.txt"}
+    del venvs[".venv"]  # the running interpreter's, wherever it is
     if drift := lockfile.venv_drift(config.rootpath, venvs):
         shown = "\n  ".join(drift[:20] + ([f"... and {len(drift) - 20} more"] if len(drift) > 20 else []))
         raise pytest.UsageError(f"the virtualenvs differ from their locks:\n  {shown}\n{lockfile.FIX}")

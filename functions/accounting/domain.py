@@ -8,12 +8,13 @@ the only way to change one is `record`, which appends the transaction that expla
 
 from __future__ import annotations
 
+import html
 import random
 import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -55,6 +56,8 @@ class TaskInfo:
     jira_id: str | None = None
     rewarded: bool = False
     rev: int = 0  # the revision it was read at: the store's write is conditional on it
+    # epoch seconds (the table's TTL attribute): kept while open, a year after its reward (SPEC §10)
+    expires_at: int | None = None
 
     def label(self) -> str:
         if not self.title:
@@ -292,6 +295,23 @@ def payout_email(account: Account, paid: Transaction, day_transactions: Iterable
     }  # fmt: skip
 
 
+def payout_email_html(data: Mapping, web_url: str) -> str:
+    """The HTML part of a payout email, built here so that every value is escaped where it lands (R-SEC-7):
+    SES does not escape template data in an HTML part (moto neither), and the name and the task titles are
+    whatever people typed. The template's HtmlPart is only `{{html}}`; its TextPart keeps the plain values."""
+
+    def e(value: object) -> str:
+        return html.escape(str(value), quote=True)
+
+    lines = "".join(f"<li>{e(t['kind'])} {e(t['amount'])} {e(t['what'])}</li>" for t in data.get("transactions", []))
+    ledger = e(f"{web_url.rstrip('/')}/money")
+    return (
+        f"<p>Hello {e(data['name'])},</p><p>your balance at the end of {e(data['day'])} was "
+        f"<b>{e(data['amount'])}</b>, and it has been paid out to you.</p><p>That day:</p><ul>{lines}</ul>"
+        f'<p><a href="{ledger}">Your ledger</a></p><p>aTES accounting</p>'
+    )
+
+
 def _what(tx: Transaction, task: TaskInfo | None) -> str:
     title = tx.title or (task.title if task else None)
     jira = tx.jira_id or (task.jira_id if task else None)
@@ -306,6 +326,42 @@ def _what(tx: Transaction, task: TaskInfo | None) -> str:
 def retention_cutoff(closing: date) -> date:
     """Closing day D lets go of the transactions of business days up to D minus a year."""
     return closing - timedelta(days=RETENTION_DAYS)
+
+
+def retained_until(day: date, timezone: str) -> int:
+    """When what belongs to business day `day` is a year old (epoch seconds, for DynamoDB TTL): the end of
+    day + 365 in the business timezone, after which the close of that day lets go of `day`'s transactions.
+    What is kept about the day (its statistics, its close) goes with them, so nothing outlives the ledger's
+    year (SPEC §10), and nothing the stats or a close still show goes before it."""
+    return int(datetime.combine(day + timedelta(days=RETENTION_DAYS + 1), time.min, ZoneInfo(timezone)).timestamp())
+
+
+AFTER_CLOSE_BACKUP = "after-close-"
+
+
+def after_close_backup_name(day: date) -> str:
+    return f"{AFTER_CLOSE_BACKUP}{day.isoformat()}"
+
+
+def after_close_backup_expired(name: str, closed: date, keep_days: int) -> bool:
+    """Whether the after-close backup `name` is past the backup retention once day `closed` is closed: its
+    day is more than `keep_days` before. Counted in business days, as the backups are named and taken (one
+    right after each close), so a backlog of closes run at once still keeps `keep_days` of them. Backups
+    of other names are not accounting's to delete."""
+    if not name.startswith(AFTER_CLOSE_BACKUP):
+        return False
+    try:
+        day = date.fromisoformat(name.removeprefix(AFTER_CLOSE_BACKUP))
+    except ValueError:
+        return False
+    return day < closed - timedelta(days=keep_days)
+
+
+def rewarded(task: TaskInfo, day: date, timezone: str) -> TaskInfo:
+    """A rewarded task is done: nothing more is booked for it, so accounting keeps it (price, title) a year
+    after its reward's business day, as long as that reward stays in the ledger. An open task is kept while
+    it is open, as tasks keeps it (R-TASK-6): forgetting its price would price it again (R-ACC-1)."""
+    return replace(task, rewarded=True, expires_at=retained_until(day, timezone))
 
 
 # --- a day's close as a job (R-ACC-5) ----------------------------------------------------------------

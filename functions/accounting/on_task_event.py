@@ -63,7 +63,7 @@ def _book(envelope: Envelope, data: Any, kind: str) -> list[dict[str, Any]]:
         task_after = priced
     else:
         after, tx = domain.reward(account.account, priced, **when)
-        task_after = replace(priced, rewarded=True)
+        task_after = domain.rewarded(priced, day, settings().business_timezone)
     actions = [
         store.account_action(account, after),
         *store.transaction_actions(tx),

@@ -12,10 +12,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from accounting import store
+from accounting import domain, store
 from accounting.settings import get as settings
 from shared import dynamo
 from shared.aws import client
+from shared.events.stream_replay import replays_stream
 from shared.observability import logger, tracer
 
 
@@ -39,6 +40,7 @@ pacer = Pacer()
 
 
 @tracer.capture_lambda_handler
+@replays_stream("MAIL#")  # also replays batches given up on, from the replay queue (R-SEC-4)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     sent: list[tuple[str, str, int]] = []
     failure = None
@@ -75,7 +77,8 @@ def mark_sent(sent: list[tuple[str, str, int]]) -> None:
 
 
 def send(destinations: list[dict[str, Any]]) -> None:
-    """One SendBulkTemplatedEmail (SES takes up to 50 destinations; a mail item holds at most 10)."""
+    """One SendBulkTemplatedEmail (SES takes up to 50 destinations; a mail item holds at most 10). The HTML
+    part is rendered and escaped here, at send time (R-SEC-7), so the queued item stays as small as before."""
     config = settings()
     pacer.wait(len(destinations), config.ses_max_send_rate)
     response = client("ses").send_bulk_templated_email(
@@ -85,7 +88,13 @@ def send(destinations: list[dict[str, Any]]) -> None:
         Destinations=[
             {
                 "Destination": {"ToAddresses": [d["to"]]},
-                "ReplacementTemplateData": json.dumps({**d["data"], "web_url": config.web_url}),
+                "ReplacementTemplateData": json.dumps(
+                    {
+                        **d["data"],
+                        "web_url": config.web_url,
+                        "html": domain.payout_email_html(d["data"], config.web_url),
+                    }
+                ),
             }
             for d in destinations
         ],

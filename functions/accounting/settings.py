@@ -23,6 +23,8 @@ class AccountingSettings:
     close_chunk_accounts: int = 990
     # A close with no recorded progress for this long is nudged on by the next close request.
     close_stale_seconds: int = 300
+    # After-close backups older than this are deleted (SPEC §10; the template's BackupRetentionDays).
+    backup_retention_days: int = 35
 
 
 @cache

@@ -10,10 +10,16 @@
     TASK#<id> / TASK              a task's price (set once), title and jira id, whether it was rewarded
     STATS#<s> / <date>            fees and rewards of a day, per shard of accounts (no single hot item)
     DAY#<date> / DAY              a day's close and its progress; its stream record drives the next step
+    DAY#<date> / TALLY            what the close of the day counted (payouts, emails)
     MAIL#<date>#<uuid> / MAIL     one bulk send of payout emails (queued -> sent), from the table's stream
     OUTBOX#<uuid> / OUTBOX        events for the relay;  INBOX#<event_id> / <consumer>: applied events
 
 Every write of an account is conditional on the `rev` it was read at, so two writers never both win.
+
+Expiry (SPEC §10: accounting keeps a year, balances forever): CALENDAR and BALANCE items never expire;
+ledger entries leave through the close's retention step (their sum moves into the opening amount, R-ACC-7);
+STATS# and DAY# items expire by TTL (`expires_at`) a year after their day, with that day's ledger entries,
+and a TASK# a year after its reward (an open task stays); outbox, inbox and mail items within days.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
-from accounting.domain import Account, Calendar, DayClose, Price, TaskInfo, Transaction, dates
+from accounting.domain import Account, Calendar, DayClose, Price, TaskInfo, Transaction, dates, retained_until
 from accounting.settings import get as settings
 from shared import dynamo, pagination
 from shared.aws import client
@@ -42,6 +48,11 @@ STATUS = {"#s": "status"}
 
 def table() -> str:
     return settings().accounting_table_name
+
+
+def _retained_until(day: str) -> int:
+    """The TTL of what is kept about business day `day` (its statistics, its close): a year."""
+    return retained_until(date.fromisoformat(day), settings().business_timezone)
 
 
 def shard_of(employee_id: str) -> str:
@@ -109,7 +120,8 @@ def day_is_open(day: date) -> dict[str, Any]:
 def _task(item: dict[str, Any]) -> TaskInfo:
     price = Price(int(item["assign_fee"]), int(item["reward"])) if "assign_fee" in item else None
     return TaskInfo(task_id=item["task_id"], price=price, title=item.get("title"), jira_id=item.get("jira_id"),
-                    rewarded=bool(item.get("rewarded")), rev=int(item.get("rev", 0)))  # fmt: skip
+                    rewarded=bool(item.get("rewarded")), rev=int(item.get("rev", 0)),
+                    expires_at=int(item["expires_at"]) if item.get("expires_at") else None)  # fmt: skip
 
 
 def tasks_by_ids(task_ids: Iterable[str]) -> dict[str, TaskInfo]:
@@ -121,7 +133,8 @@ def task_action(before: TaskInfo | None, after: TaskInfo) -> dict[str, Any]:
     """Write what is new about a task. The price is only ever written by the first writer (R-ACC-1): a
     second one finds the item and fails, and its retry reads the price that won."""
     item = {"pk": f"TASK#{after.task_id}", "sk": "TASK", "task_id": after.task_id, "title": after.title,
-            "jira_id": after.jira_id, "rewarded": after.rewarded or None, "rev": after.rev + 1}  # fmt: skip
+            "jira_id": after.jira_id, "rewarded": after.rewarded or None, "rev": after.rev + 1,
+            "expires_at": after.expires_at}  # fmt: skip
     if after.price:
         item.update(assign_fee=after.price.assign_fee, reward=after.price.reward)
     if before is None:
@@ -254,8 +267,8 @@ def transaction_actions(tx: Transaction) -> list[dict[str, Any]]:
                 table(),
                 f"STATS#{shard_of(tx.employee_id)}",
                 tx.business_day,
-                f"ADD {field} :amount, transactions :one",
-                values={":amount": abs(tx.amount), ":one": 1},
+                f"ADD {field} :amount, transactions :one SET expires_at = :exp",
+                values={":amount": abs(tx.amount), ":one": 1, ":exp": _retained_until(tx.business_day)},
             )
         )
     return actions
@@ -421,7 +434,7 @@ def _close_item(job: DayClose) -> dict[str, Any]:
         "phase": job.phase, "step": job.step, "cursor": job.cursor, "total": job.total,
         "close_through": job.close_through, "correlation_id": job.correlation_id, "started_at": job.started_at,
         "started_by": job.started_by,
-        "updated_at": job.updated_at,
+        "updated_at": job.updated_at, "expires_at": _retained_until(job.business_day),
     }  # fmt: skip
 
 
@@ -492,8 +505,9 @@ def step_action(job: DayClose, now: str, **sets: Any) -> dict[str, Any]:
 def tally_action(day: str, **adds: int) -> dict[str, Any]:
     adds = {k: v for k, v in adds.items() if v}
     return dynamo.update(table(), f"DAY#{day}", "TALLY",
-                         "SET business_day = :day ADD " + ", ".join(f"{k} :{k}" for k in adds),
-                         values={":day": day, **{f":{k}": v for k, v in adds.items()}})  # fmt: skip
+                         "SET business_day = :day, expires_at = :exp ADD " + ", ".join(f"{k} :{k}" for k in adds),
+                         values={":day": day, ":exp": _retained_until(day),
+                                 **{f":{k}": v for k, v in adds.items()}})  # fmt: skip
 
 
 def finish_calendar_action(day: str, next_day: str, *, chain: bool) -> dict[str, Any]:

@@ -37,10 +37,16 @@ CONSUMER = "AccountingTaskEvents"
 CONSUMERS = [
     "AccountingDayClosed",
     "AccountingEmployeeEvents",
+    "AccountingOutboxRelay",
+    "AccountingPayoutMailer",
     "AccountingTaskEvents",
     "AnalyticsEvents",
     "AuthEmployeeEvents",
+    "AuthMailer",
+    "AuthOutboxRelay",
+    "StaffOutboxRelay",
     "TasksAccountEvents",
+    "TasksOutboxRelay",
 ]
 # 2+4+8+16 s of backoff, the poller's and the gateway's latencies, a loaded machine.
 DEAD_LETTER_WAIT_S = 90.0

@@ -19,8 +19,9 @@ def _consumer_queues() -> dict[str, str]:
     for logical_id, resource in RESOURCES.items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
-        for event in (resource["Properties"].get("Events") or {}).values():
-            if event["Type"] == "SQS":
+        for name, event in (resource["Properties"].get("Events") or {}).items():
+            # A stream source's replay queue holds failure records, not events (test_template_failures.py).
+            if event["Type"] == "SQS" and name != "Replay":
                 found[event["Properties"]["Queue"]["Fn::GetAtt"][0]] = logical_id
     return found
 

@@ -3,7 +3,11 @@ misconfigured (its table name points nowhere, set at run time through devstack, 
 function code), so a new task's events fail there; after 5 attempts with growing pauses (2, 4, 8, 16 s)
 they wait in the consumer's dead-letter queue with the reason, visible to admins only. Once the
 configuration is fixed, a redrive applies them, and the worker's fee is booked exactly once however
-often the dead letters are redriven."""
+often the dead letters are redriven.
+
+R-SEC-4 the same way for a stream: tasks' outbox relay points at a bus that does not exist, so a new task's
+events cannot be published; after its 20 retries the batch is given up on, shown among the dead letters, and
+after the fix a redrive replays it from the table's stream: the events are published, and booked, once."""
 
 from __future__ import annotations
 
@@ -24,11 +28,12 @@ DEAD_LETTER_WAIT = 90  # 2+4+8+16 s of backoff, the poller's and the gateway's l
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    yield from own_devstack(tmp_path_factory, "dead-letters")
+    # Stream retries pause at most 0.2 s here (5 s by default), so 20 of them take seconds, not minutes.
+    yield from own_devstack(tmp_path_factory, "dead-letters", "--stream-retry-backoff", "0.2")
 
 
-def set_environment(stack, variables: dict) -> dict:
-    response = requests.post(f"{stack.url}/_devstack/functions/{FUNCTION}/environment", json=variables, timeout=30)
+def set_environment(stack, variables: dict, function: str = FUNCTION) -> dict:
+    response = requests.post(f"{stack.url}/_devstack/functions/{function}/environment", json=variables, timeout=30)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -43,10 +48,10 @@ def fees_for(worker: Client, task_id: str) -> list[dict]:
     return [t for t in response.json()["items"] if t["kind"] == "fee" and t["task_id"] == task_id]
 
 
-def consumer_entry(admin: Client) -> dict:
+def consumer_entry(admin: Client, consumer: str = CONSUMER) -> dict:
     response = admin.call("GET", "/ops/dead-letters")
     assert response.status_code == 200, response.text
-    [entry] = [item for item in response.json()["items"] if item["consumer"] == CONSUMER]
+    [entry] = [item for item in response.json()["items"] if item["consumer"] == consumer]
     return entry
 
 
@@ -136,3 +141,50 @@ def test_a_poison_event_is_dead_lettered_shown_and_after_the_fix_applied_once(st
     assert len(tapped(stack, event_name="TransactionRecorded", correlation_id=correlation_id)) == 1
     assert len(tapped(stack, event_name="TaskPriced", correlation_id=correlation_id)) == 1
     assert consumer_entry(admin) == {"consumer": CONSUMER, "waiting": 0, "messages": []}
+
+
+RELAY = "TasksOutboxRelayFunction"
+STREAM_CONSUMER = "TasksOutboxRelay"
+
+
+def test_r_sec_4_a_stream_batch_given_up_on_is_shown_and_after_the_fix_relayed_once(stack):
+    admin = Client.signed_in(stack.api_url, stack.admin_email, stack.admin_password)
+    gosha = onboard(stack, admin, "Gosha")
+    assert consumer_entry(admin, STREAM_CONSUMER) == {"consumer": STREAM_CONSUMER, "waiting": 0, "messages": []}
+    eventually(lambda: admin.call("POST", "/tasks", {"title": "Warm up"}).status_code == 201, "a worker in the pool")
+
+    set_environment(stack, {"EVENT_BUS_NAME": "ates-local-NoSuchBus"}, function=RELAY)
+    response = admin.call("POST", "/tasks", {"title": "Count the stuck seeds"})
+    assert response.status_code == 201, response.text  # the task and its events are committed; only publishing fails
+    task_id = response.json()["task_id"]
+
+    def given_up() -> dict | None:
+        entry = consumer_entry(admin, STREAM_CONSUMER)
+        return entry if entry["waiting"] >= 1 else None
+
+    entry = eventually(given_up, "the relay's batch in its failure queue", timeout=120)
+    [failure] = entry["messages"]
+    assert failure["event_name"] == "Stream batch" and "TasksTable" in failure["producer"]
+    assert failure["attempts"] == 21 and failure["error"].startswith("RetryAttemptsExhausted")
+    assert failure["data"]["records"] >= 1 and failure["data"]["first_sequence_number"]
+    assert [e for e in tapped(stack, event_name="TaskCreated") if e["data"]["task_id"] == task_id] == []
+    later = admin.call("POST", "/tasks", {"title": "Behind the poison"})  # the shard moved on: nothing is blocked
+    assert later.status_code == 201
+    assert gosha.call("POST", f"/ops/dead-letters/{STREAM_CONSUMER}/redrive").status_code == 403
+
+    set_environment(stack, {"EVENT_BUS_NAME": None}, function=RELAY)
+    redriven = admin.call("POST", f"/ops/dead-letters/{STREAM_CONSUMER}/redrive")
+    assert redriven.status_code == 200 and redriven.json()["redriven"] >= 1, redriven.text
+
+    def created() -> list[dict]:
+        return [e for e in tapped(stack, event_name="TaskCreated") if e["data"]["task_id"] == task_id]
+
+    eventually(created, "TaskCreated published by the replay", timeout=60)
+
+    def booked() -> list[dict]:
+        return [e for e in tapped(stack, event_name="TransactionRecorded") if e["data"].get("task_id") == task_id]
+
+    eventually(booked, "the assignment's fee booked after the replay")
+    eventually(lambda: consumer_entry(admin, STREAM_CONSUMER)["waiting"] == 0, "the failure queue emptied")
+    time.sleep(3)  # a second publication would have reached the tap, and accounting, by now
+    assert len(created()) == 1 and len(booked()) == 1

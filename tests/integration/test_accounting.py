@@ -617,3 +617,34 @@ def test_each_close_starts_one_backup_of_the_books(books):
     books.consume(on_day_closed.lambda_handler, closed, closed)  # redelivered: still one backup
     backups = client("dynamodb").list_backups(TableName=books.table)["BackupSummaries"]
     assert len(backups) == 1 and TODAY.isoformat() in backups[0]["BackupName"]
+
+
+def test_spec_10_a_close_deletes_the_after_close_backups_past_the_backup_retention(
+    books, as_function, provisioned, monkeypatch
+):
+    keep_days = int(as_function("AccountingOnDayClosedFunction")["BACKUP_RETENTION_DAYS"])
+    # the same retention as the backup plans of the other tables
+    plans = [provisioned.properties(p)["BackupPlan"] for p in ("TwiceDailyBackupPlan", "DailyBackupPlan")]
+    assert {int(r["Lifecycle"]["DeleteAfterDays"]) for p in plans for r in p["BackupPlanRule"]} == {keep_days}
+    monkeypatch.setenv("ACCOUNTING_TABLE_NAME", books.table)
+    from accounting import on_day_closed, settings
+    from shared.contracts.accounting import DayClosedV1
+
+    settings.get.cache_clear()
+    dynamodb = client("dynamodb")
+    dynamodb.create_backup(TableName=books.table, BackupName="ates-local-daily-daily-20261127T003000Z")  # not ours
+
+    def close(day: date) -> set[str]:
+        books.now = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) + timedelta(minutes=20)
+        closed = DayClosedV1(business_day=day, popugs_paid=1, total_paid=100, popugs_in_red=0)
+        books.consume(on_day_closed.lambda_handler, REGISTRY.envelope(closed))
+        return {b["BackupName"] for b in dynamodb.list_backups(TableName=books.table)["BackupSummaries"]}
+
+    first, last_kept = TODAY, TODAY + timedelta(days=keep_days)
+    close(first)
+    kept = close(last_kept)  # the first day's backup is exactly keep_days old: kept
+    assert {f"after-close-{first}", f"after-close-{last_kept}"} <= kept
+    after = close(last_kept + timedelta(days=1))  # now it is past the retention: deleted
+    assert f"after-close-{first}" not in after
+    assert after == {"ates-local-daily-daily-20261127T003000Z", f"after-close-{last_kept}",
+                     f"after-close-{last_kept + timedelta(days=1)}"}  # fmt: skip

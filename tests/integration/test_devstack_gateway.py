@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
-from devstack import apigw, template
+from devstack import apigw, edge, template
 from devstack.console import Console
 from devstack.gateway import Gateway
 from devstack.intrinsics import Resolver
@@ -59,8 +59,12 @@ class FakePool:
 
 
 @pytest.fixture(scope="module")
-def api() -> apigw.RestApi:
-    stack = template.load(ROOT / "template.yaml", {"Stage": "local"})
+def stack() -> template.Stack:
+    return template.load(ROOT / "template.yaml", {"Stage": "local"})
+
+
+@pytest.fixture(scope="module")
+def api(stack) -> apigw.RestApi:
     provisioned = Provisioned(stack=stack, endpoint_url="", resolver=None)  # type: ignore[arg-type]
     provisioned.resolver = Resolver(
         stack,
@@ -78,7 +82,7 @@ def pool() -> FakePool:
 
 
 @pytest.fixture()
-def client(api, pool, tmp_path) -> Client:
+def client(api, pool, stack, tmp_path) -> Client:
     web = tmp_path / "web"
     (web / "pages").mkdir(parents=True)
     (web / "index.html").write_text("<!doctype html><title>aTES</title>")
@@ -87,6 +91,7 @@ def client(api, pool, tmp_path) -> Client:
     (web / "styles.css").write_text("body{}")
     gateway = Gateway(web, Console(tmp_path / "logs", quiet=True))
     gateway.apis, gateway.invoker = [api], pool
+    gateway.edge_headers = edge.security_headers(stack)  # as devstack's `up` does
     return Client(gateway)
 
 
@@ -221,6 +226,31 @@ def test_the_web_shell_and_its_modules(client):
     assert client.get("/missing.js").status_code == 404
     for escape in ("/../template.yaml", "/%2e%2e/template.yaml", "/..%2ftemplate.yaml"):
         assert b"Resources:" not in client.get(escape).data  # nothing outside web/
+
+
+EDGE_HEADERS = {
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def test_r_sec_5_web_and_api_answers_carry_the_templates_security_headers(client, pool):
+    pool.api = {"statusCode": 403, "headers": {"X-Frame-Options": "SAMEORIGIN"}, "body": '{"error": {}}'}
+    answers = {
+        "shell": client.get("/staff/employees/42"),
+        "module": client.get("/app.js"),
+        "missing file": client.get("/missing.js"),
+        "api 403": client.get("/api/auth/me", headers={"Authorization": "Bearer t"}),
+        "gateway 401": client.get("/api/auth/me"),
+    }
+    for name, response in answers.items():
+        for header, value in EDGE_HEADERS.items():
+            assert response.headers.get_all(header) == [value], (name, header)  # the edge overrides the origin
+        assert response.headers["Content-Security-Policy"].endswith("; frame-ancestors 'none'"), name
+    assert answers["api 403"].status_code == 403  # an API refusal stays the API's own answer, not the shell
+    assert "X-Frame-Options" not in client.get("/_devstack/health", environ_base={"REMOTE_ADDR": "127.0.0.1"}).headers
 
 
 def test_devstack_pages_answer_on_loopback_only(client):

@@ -10,7 +10,9 @@ instants just before and just after each expiry.
 | staff      | 1 year after dismissal                   | dismissed employee: dismissal + 365 d; active: never  |
 | auth       | 1 year after deactivation                | inactive account: deactivation + 365 d; active: never |
 | accounting | 1 year, balances forever (R-ACC-7)       | no TTL on balances or ledger; outbox/inbox/mail expire |
-|            |                                          | (the ledger's year: test_accounting's R-ACC-7 test)   |
+|            |                                          | (the ledger's year: test_accounting's R-ACC-7 test);  |
+|            |                                          | a day's STATS# and DAY# items, and a task rewarded    |
+|            |                                          | that day, expire a year after it; open tasks never    |
 | analytics  | the analytics horizon (R-AN-5)           | the lake's lifecycle expiration = AnalyticsHorizonDays |
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -284,6 +286,46 @@ def test_accounting_balances_and_the_ledger_never_expire_by_ttl_outbox_inbox_mai
     assert {p: books.ledger(p) for p in (rich, poor)} == ledgers
     report = audit.run(events)
     assert report["ok"], report["problems"]
+
+
+def test_accounting_a_days_statistics_and_close_and_its_rewarded_tasks_go_a_year_after_the_day(
+    books: Ledger, provisioned, emulator, monkeypatch
+):
+    from tests.events import deliver
+
+    ttl = provisioned.properties("AccountingTable")["TimeToLiveSpecification"]["AttributeName"]
+    table = Table.existing(books.table, ttl, emulator)
+    popug = books.hire("Kesha")
+    done, still_open = books.task(popug, complete=True), books.task(popug)
+    late = str(uuid.uuid4())  # its TaskCreated arrives after its completion (R-EV-3): the expiry stays
+    books.consume(books.tasks_consumer, books.assigned(late, popug), books.completed(late, popug))
+    assert deliver(books.tasks_consumer, books.created(late, "Late news")) == {"batchItemFailures": []}
+    day = books.now.date()
+    assert books.close(day)[0] == 202
+    books.run_close(day)
+    # the end of day + 365 in the business timezone (UTC here): when the close of that day lets the day's
+    # ledger entries go (R-ACC-7); what is kept about the day goes with them
+    year_on = int(datetime.combine(day + timedelta(days=366), time.min, UTC).timestamp())
+
+    assert {table.item(f"TASK#{t}", "TASK").get(ttl) for t in (done, late)} == {year_on}
+    assert table.item(f"TASK#{late}", "TASK")["title"] == "Late news"
+    assert ttl not in table.item(f"TASK#{still_open}", "TASK"), "an open task is kept while open"
+    stats = table.items("STATS#")
+    assert stats and {i.get(ttl) for i in stats} == {year_on}
+    assert sorted((i["sk"], i.get(ttl)) for i in table.items(f"DAY#{day}")) == [("DAY", year_on), ("TALLY", year_on)]
+    balance, calendar = books.me(popug), table.item("CALENDAR", "CALENDAR")
+
+    table.sweep(year_on)  # the last second of the year: everything is still there
+    assert table.item(f"TASK#{done}", "TASK") and table.items("STATS#") and len(table.items("DAY#")) == 2
+    table.sweep(year_on + 1)
+    assert table.item(f"TASK#{done}", "TASK") is None and table.item(f"TASK#{late}", "TASK") is None
+    assert table.items("STATS#") == [] and table.items("DAY#") == []
+    table.sweep(year_on + 10 * YEAR)
+    assert table.item(f"TASK#{still_open}", "TASK") is not None
+    assert books.me(popug) == balance and table.item("CALENDAR", "CALENDAR") == calendar
+    # the day still reads as closed, from the calendar, and closing it again pays nothing
+    assert books.day(day)["status"] == "closed"
+    assert books.close(day)[1]["status"] == "closed" and books.run_close(day) == []
 
 
 # --- analytics: the analytics horizon (R-AN-5) --------------------------------------------------------------

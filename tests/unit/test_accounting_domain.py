@@ -113,3 +113,20 @@ def test_the_mailer_paces_itself_to_the_ses_send_rate(monkeypatch):
     unpaced.wait(10, rate=0)
     unpaced.wait(10, rate=0)
     assert len(slept) == 2
+
+
+def test_spec_10_what_is_kept_about_a_day_goes_when_the_day_is_a_year_old_in_the_business_timezone():
+    # the end of 2027-11-27 (the day + 365), when the close of that day lets 2026-11-27's ledger entries go
+    assert domain.retained_until(date(2026, 11, 27), "UTC") == datetime(2027, 11, 28, tzinfo=UTC).timestamp()
+    moscow = datetime(2027, 11, 27, 21, 0, tzinfo=UTC)  # midnight in Moscow (UTC+3)
+    assert domain.retained_until(date(2026, 11, 27), "Europe/Moscow") == moscow.timestamp()
+    rewarded = domain.rewarded(TaskInfo("t", Price(1000, 2000)), date(2026, 11, 27), "UTC")
+    assert rewarded.rewarded and rewarded.expires_at == domain.retained_until(date(2026, 11, 27), "UTC")
+
+
+def test_spec_10_only_after_close_backups_past_the_retention_are_accountings_to_delete():
+    closed = date(2027, 1, 2)
+    assert domain.after_close_backup_expired("after-close-2026-11-27", closed, 35)  # 36 days before
+    assert not domain.after_close_backup_expired("after-close-2026-11-28", closed, 35)  # 35 days: kept
+    assert not domain.after_close_backup_expired("ates-prod-daily-2026-01-01", closed, 35)  # not ours
+    assert not domain.after_close_backup_expired("after-close-someday", closed, 35)

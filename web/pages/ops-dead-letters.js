@@ -30,6 +30,13 @@ export const CONSUMERS = {
   AccountingEmployeeEvents: "Accounting hears of hires, changes and dismissals: popugs' accounts.",
   AccountingDayClosed: "Accounting hears of closed days: the backup after each close.",
   AnalyticsEvents: "Analytics hears of every event: the lake behind the dashboard and the SQL console.",
+  // Stream batches a function gave up on after its retries; a redrive reads them back from the table's stream.
+  AuthOutboxRelay: "Auth's events on their way to the bus: accounts, roles, sign-ins.",
+  AuthMailer: "Auth's emails: invitations.",
+  StaffOutboxRelay: "Staff's events on their way to the bus: hires, changes, dismissals, departments.",
+  TasksOutboxRelay: "Tasks' events on their way to the bus: tasks created, assigned, completed.",
+  AccountingOutboxRelay: "Accounting's events on their way to the bus: transactions, payouts, closed days.",
+  AccountingPayoutMailer: "Payout emails after a day's close.",
 };
 
 const PEEK_MAX = 20;

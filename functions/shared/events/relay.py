@@ -15,12 +15,14 @@ from shared import settings
 from shared.aws import client
 from shared.contracts import Envelope
 from shared.events.outbox import events_of
+from shared.events.stream_replay import replays_stream
 from shared.observability import logger
 
 PUT_EVENTS_BATCH = 10
 RETRIES = 3
 
 
+@replays_stream("OUTBOX#")  # also replays batches given up on, from the replay queue (R-SEC-4)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bus = settings.load(settings.EventSettings).event_bus_name
     pending: list[tuple[str, Envelope]] = []  # (sequence number of its stream record, event)

@@ -57,6 +57,8 @@ def describe(message: dict[str, Any]) -> dict[str, Any]:
     reason = {k: v.get("StringValue") for k, v in (message.get("MessageAttributes") or {}).items()}
     try:
         event = json.loads(message["Body"])
+        if isinstance(event, dict) and isinstance(event.get("DDBStreamBatchInfo"), dict):
+            return _stream_failure(message["MessageId"], event)
         envelope = event.get("detail") if isinstance(event, dict) else None
         envelope = json.loads(envelope) if isinstance(envelope, str) else envelope
     except ValueError:
@@ -71,6 +73,24 @@ def describe(message: dict[str, Any]) -> dict[str, Any]:
         "error": reason.get("error") or "unknown: moved by the queue's redrive policy (a crash or a timeout)",
         "attempts": int(attempts) if attempts else None, "failed_at": reason.get("failed_at"),
         "body": None if envelope else message["Body"][:2000],
+    }  # fmt: skip
+
+
+def _stream_failure(message_id: str, failure: dict[str, Any]) -> dict[str, Any]:
+    """A stream batch its function gave up on (Lambda's failure record, R-SEC-4): which table's records, how
+    many, and why; a redrive replays them from the stream (shared.events.stream_replay)."""
+    info, request = failure["DDBStreamBatchInfo"], failure.get("requestContext") or {}
+    response = failure.get("responseContext") or {}
+    table = str(info.get("streamArn", "")).split(":table/", 1)[-1].split("/stream/", 1)[0]
+    why = response.get("functionError") or f"status {response.get('statusCode', '?')}"
+    return {
+        "message_id": message_id, "event_id": None, "event_name": "Stream batch", "event_version": None,
+        "producer": table or None, "correlation_id": None, "event_time": info.get("approximateArrivalOfFirstRecord"),
+        "data": {"records": info.get("batchSize"), "shard_id": info.get("shardId"),
+                 "first_sequence_number": info.get("startSequenceNumber"),
+                 "last_sequence_number": info.get("endSequenceNumber"), "stream_arn": info.get("streamArn")},
+        "error": f"{request.get('condition', 'given up')}: {why}",
+        "attempts": request.get("approximateInvokeCount"), "failed_at": failure.get("timestamp"), "body": None,
     }  # fmt: skip
 
 
