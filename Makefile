@@ -11,6 +11,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .tools/sam
 SAM := $(SAM_VENV)/bin/sam
+CHECKOV_VENV := .tools/checkov
 PORT ?= 8000
 STAGE ?= dev
 # `sam build` wants the runtime's exact interpreter on PATH: the venv's python3.12 is.
@@ -51,9 +52,16 @@ $(SAM_VENV)/.installed: requirements-sam.txt $(UV_VENV)/.installed
 	@$(SYNC) $(SAM_VENV)/bin/python requirements-sam.txt
 	@touch $@
 
+# checkov pins its own versions of boto3, cfn-lint and more: a virtualenv of its own too.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt $(UV_VENV)/.installed
+	@echo "setting up checkov in $(CHECKOV_VENV) from requirements-checkov.txt..."
+	@test -x $(CHECKOV_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(CHECKOV_VENV)
+	@$(SYNC) $(CHECKOV_VENV)/bin/python requirements-checkov.txt
+	@touch $@
+
 # The locks, in this order: the dev lock is constrained by the functions' one (same versions in tests and Lambda).
 # Universal (any platform, Python 3.11 and up): the same lock serves 3.11 and 3.12 machines and Lambda's 3.12.
-LOCKS := requirements-uv functions/requirements requirements-dev requirements-sam
+LOCKS := requirements-uv functions/requirements requirements-dev requirements-sam requirements-checkov
 COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock"
 lock: $(UV_VENV)/.installed ## compile the locks from the requirement files (.in); UPGRADE=1 takes newer versions
@@ -69,14 +77,15 @@ run: $(VENV)/.installed ## start the whole stack locally and print the URL and t
 # Test files run in TEST_WORKERS processes (TEST_WORKERS=0: one process), a file (the security package:
 # the package) at a time per process, so module- and package-scoped stacks are started once.
 TEST_WORKERS ?= 2
-test: $(VENV)/.installed $(SAM_VENV)/.installed ## run every test (unit, contract, integration, e2e, browser, security)
+test: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## run every test (unit, contract, integration, e2e, browser, security)
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, cfn-lint, sam validate --lint, schema freshness, the locks
+lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## ruff, cfn-lint (+ our rules), sam validate --lint, checkov, schema freshness, the locks
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
-	@$(VENV)/bin/cfn-lint template.yaml
+	@$(VENV)/bin/cfn-lint template.yaml  # with our rules (.cfnlintrc: tests/contract/cfnlint_rules)
 	@$(SAM) validate --lint --template template.yaml
+	@$(PY) -m tests.contract.checkov_findings
 	@$(PY) schemas/generate.py --check
 	@$(PY) -m tests.lockfile check --compile '$(COMPILE)'
 

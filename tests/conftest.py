@@ -33,7 +33,8 @@ def pytest_configure(config: pytest.Config) -> None:
     red on one machine and green on another. `ATES_ALLOW_UNLOCKED=1` runs anyway, e.g. to try an upgrade."""
     if hasattr(config, "workerinput") or os.environ.get("ATES_ALLOW_UNLOCKED"):
         return  # the controlling process has checked
-    venvs = {sys.prefix: "requirements-dev.txt", ".tools/sam": "requirements-sam.txt"}
+    venvs = {**lockfile.VENVS, sys.prefix: "requirements-dev.txt"}
+    del venvs[".venv"]  # the running interpreter's, wherever it is
     if drift := lockfile.venv_drift(config.rootpath, venvs):
         shown = "\n  ".join(drift[:20] + ([f"... and {len(drift) - 20} more"] if len(drift) > 20 else []))
         raise pytest.UsageError(f"the virtualenvs differ from their locks:\n  {shown}\n{lockfile.FIX}")
@@ -98,9 +99,17 @@ def devstack(tmp_path_factory) -> Iterator[Devstack]:
     yield from own_devstack(tmp_path_factory, "session")
 
 
+# The stories' stacks hash passwords at scrypt N=2^14 (the template's PasswordHashCost parameter, as any stack
+# may set it) instead of production's 2^17: they sign in hundreds of times and test what happens, not what it
+# costs. The production cost is proven where it matters: the auth integration tests run with the template's
+# default (tests/integration/test_auth_handlers.py), and `make bench` signs in through a default devstack.
+TEST_PASSWORD_HASH_COST = 14
+
+
 def own_devstack(tmp_path_factory: pytest.TempPathFactory, name: str, *options: str) -> Iterator[Devstack]:
     """A running devstack for a fixture to yield (`yield from own_devstack(...)`): a story that closes the
     day or breaks a consumer gets a stack of its own, so the others never see it. `options` go to `up`."""
+    options = ("--param", f"PasswordHashCost={TEST_PASSWORD_HASH_COST}", *options)
     try:
         stack = start_devstack(tmp_path_factory.mktemp(f"{name}-devstack"), *options)
     except DevstackNotReady as error:

@@ -29,7 +29,11 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 # The virtualenvs the tests run on, and the lock each is synced from (Makefile).
-VENVS = {".venv": "requirements-dev.txt", ".tools/sam": "requirements-sam.txt"}
+VENVS = {
+    ".venv": "requirements-dev.txt",
+    ".tools/sam": "requirements-sam.txt",
+    ".tools/checkov": "requirements-checkov.txt",
+}
 FIX = "run `make clean-venv`, then `make test` (it rebuilds the virtualenvs from the locks)"
 
 

@@ -73,69 +73,175 @@ export function showApiError(error, { fields, codes = {}, region }) {
   return first;
 }
 
-// ---- passwords (the API's rule, R-AUTH-5 / weak_password) -----------------------------------------
+// ---- passwords (the API's rule, R-SEC-2 / weak_password) -----------------------------------------
 
-export const PASSWORD_MIN_LENGTH = 10;
+export const PASSWORD_MIN_LENGTH = 12;
+export const PASSWORD_MAX_LENGTH = 128;
+const MIN_SCORE = 3; // zxcvbn: at least 10^8 guesses, as functions/auth/passwords.py decides
+const SITE_WORDS = ["ates", "uberpopug", "popug", "popugs", "parrot"];
+const ESTIMATOR_URL = "/vendor/zxcvbn/zxcvbn.js";
+
+export const PASSWORD_RULE =
+  `${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters, any you like, spaces too; no capitals, digits or ` +
+  "symbols needed. Common and easily guessed passwords are refused: a few unrelated words make a good one.";
+
+let estimator = null;
+let loading = null;
 
 /**
- * The API's password rule, to guide the user as they type (the API still decides):
- * at least 10 characters, at least two kinds of characters (lower case, upper case, digits, symbols),
- * at least 5 different characters. -> {ok, level: "empty"|"short"|"weak"|"fair"|"strong", text}
+ * The strength estimator (vendor/zxcvbn, the same lists and scoring the API uses), loaded once, on the pages
+ * that need it: 800 KB nobody else should pay for. Resolves to the zxcvbn function, or null if it failed
+ * (the meter then judges length only; the API still decides).
  */
-export function passwordStrength(password) {
-  const value = String(password ?? "");
-  if (!value) {
-    return { ok: false, level: "empty", text: `At least ${PASSWORD_MIN_LENGTH} characters, mixing letters with digits or symbols.` };
-  }
-  const chars = [...value];
-  if (chars.length < PASSWORD_MIN_LENGTH) {
-    const missing = PASSWORD_MIN_LENGTH - chars.length;
-    return { ok: false, level: "short", text: `Too short: ${missing} more character${missing === 1 ? "" : "s"} needed.` };
-  }
-  const kinds = [/\p{Ll}/u, /\p{Lu}/u, /\p{Nd}/u, /[^\p{L}\p{N}]/u].filter((re) => re.test(value)).length;
-  if (kinds < 2 || new Set(chars).size < 5) {
-    return { ok: false, level: "weak", text: "Too easy to guess: mix letters with digits or symbols." };
-  }
-  if (chars.length >= 14 && kinds >= 3) return { ok: true, level: "strong", text: "Strong password." };
-  return { ok: true, level: "fair", text: "Good enough; longer is stronger." };
+export function loadEstimator() {
+  if (estimator) return Promise.resolve(estimator);
+  loading ??= new Promise((resolve) => {
+    const script = h("script", { src: ESTIMATOR_URL, async: true });
+    script.addEventListener("load", () => {
+      estimator = typeof window.zxcvbn === "function" ? window.zxcvbn : null;
+      resolve(estimator);
+    });
+    script.addEventListener("error", () => {
+      loading = null; // try again on the next page
+      resolve(null);
+    });
+    document.head.append(script);
+  });
+  return loading;
 }
 
-/** The live strength line under a new-password field (class `strength-<level>`). */
-export function strengthMeter(input, hintEl) {
+/** `Kesha Popugaeva` -> the whole, run together, and each part (as the API splits names and emails). */
+function wordsOf(value) {
+  const text = String(value ?? "").trim().toLowerCase();
+  const parts = text.split(/[\s@._+-]+/).filter(Boolean);
+  return [...new Set([text, parts.join(""), ...parts])].filter(Boolean);
+}
+
+/** What makes a password guessable, from the longest guessable piece zxcvbn found (the API says the same). */
+function reasonOf(sequence) {
+  const pieces = (sequence ?? []).filter((m) => m.pattern !== "bruteforce");
+  if (!pieces.length) return "it is too short for how random it is";
+  const match = pieces.reduce((a, b) => (String(b.token).length > String(a.token).length ? b : a));
+  if (match.pattern === "dictionary") {
+    if (match.dictionary_name === "passwords") {
+      return "it is, or is close to, one of the most common passwords, the first ones an attacker tries";
+    }
+    if (match.dictionary_name === "user_inputs") return "it is built on your name, your email or the company's name";
+    return "it is built on a common word or name";
+  }
+  return (
+    {
+      spatial: "it follows keys that sit next to each other on the keyboard",
+      repeat: "it repeats the same characters or words",
+      sequence: "it is a sequence like abc or 6543",
+      regex: "it relies on a recent year",
+      date: "it relies on a date",
+    }[match.pattern] ?? "it follows a pattern that is quick to guess"
+  );
+}
+
+/**
+ * The API's password rule, to guide the user as they type (the API still decides): 12 to 128 characters
+ * and, once the estimator is loaded, a zxcvbn score of at least 3 with `userInputs` (name, email) counted
+ * as guessable. -> {ok, level: "empty"|"short"|"long"|"checking"|"weak"|"fair"|"strong", score, text}
+ */
+export function passwordStrength(password, userInputs = []) {
+  const value = String(password ?? "");
+  if (!value) return { ok: false, level: "empty", score: 0, text: PASSWORD_RULE };
+  const length = [...value].length; // characters, as the API counts them (not UTF-16 units)
+  if (length < PASSWORD_MIN_LENGTH) {
+    const missing = PASSWORD_MIN_LENGTH - length;
+    return {
+      ok: false,
+      level: "short",
+      score: 0,
+      text: `Too short: ${missing} more character${missing === 1 ? "" : "s"} needed (at least ${PASSWORD_MIN_LENGTH}).`,
+    };
+  }
+  if (length > PASSWORD_MAX_LENGTH) {
+    const extra = length - PASSWORD_MAX_LENGTH;
+    return {
+      ok: false,
+      level: "long",
+      score: 0,
+      text: `Too long: at most ${PASSWORD_MAX_LENGTH} characters (${extra} too many).`,
+    };
+  }
+  if (!estimator) return { ok: true, level: "checking", score: 0, text: "Long enough; checking how easy it is to guess…" };
+  const inputs = [...SITE_WORDS, ...userInputs.flatMap(wordsOf)];
+  const estimate = estimator(value, inputs);
+  if (estimate.score < MIN_SCORE) {
+    return {
+      ok: false,
+      level: "weak",
+      score: estimate.score,
+      text: `Too easy to guess: ${reasonOf(estimate.sequence)}. Add a few unrelated words.`,
+    };
+  }
+  if (estimate.score === MIN_SCORE) {
+    return { ok: true, level: "fair", score: estimate.score, text: "Good: hard to guess. Longer is stronger still." };
+  }
+  return { ok: true, level: "strong", score: estimate.score, text: "Strong password." };
+}
+
+/**
+ * The live strength under a new-password field: a <meter> (0-4, zxcvbn's score) and the line saying why
+ * (class `strength-<level>`), updated as the user types and once the estimator has loaded.
+ */
+export function strengthMeter(input, hintEl, meterEl, userInputs = () => []) {
   const update = () => {
-    const { level, text } = passwordStrength(input.value);
+    const { level, score, text } = passwordStrength(input.value, userInputs());
     hintEl.textContent = text;
     hintEl.className = `hint strength strength-${level}`;
+    if (meterEl) {
+      meterEl.value = level === "empty" || level === "checking" ? 0 : score + 1;
+      meterEl.dataset.level = level;
+    }
   };
   input.addEventListener("input", update);
   update();
+  loadEstimator().then(update);
   return update;
 }
 
 /**
- * A new password ("<testid>-new", named `name`, with the strength line) and its repeat ("<testid>-repeat").
- * check() marks a too short password and a repeat that differs (`mismatch`); the API still decides.
+ * A new password ("<testid>-new", named `name`, with the rule, the strength meter and line) and its repeat
+ * ("<testid>-repeat"). `userInputs()` names what an attacker knows of the popug (name, email).
+ * check() marks a password of the wrong length and a repeat that differs (`mismatch`); the API decides the rest.
  */
-export function newPasswordFields({ name, testid, repeatLabel, mismatch }) {
+export function newPasswordFields({ name, testid, repeatLabel, mismatch, userInputs = () => [] }) {
   const password = field({
     label: "New password",
     control: h("input", { type: "password", name, autocomplete: "new-password", required: true }),
     hint: " ",
     testid: `${testid}-new`,
   });
+  const meter = h("meter", {
+    class: "strength-meter",
+    min: "0",
+    max: "5",
+    low: "3",
+    high: "4",
+    optimum: "5",
+    value: "0",
+    "aria-label": "Password strength",
+    "data-testid": `${testid}-strength`,
+  });
+  password.hint.before(meter);
   const repeat = field({
     label: repeatLabel,
     control: h("input", { type: "password", name: "repeat", autocomplete: "new-password", required: true }),
     testid: `${testid}-repeat`,
   });
-  strengthMeter(password.control, password.hint);
+  strengthMeter(password.control, password.hint, meter, userInputs);
   return {
     password,
     repeat,
     check() {
       const value = password.control.value;
-      const strength = passwordStrength(value);
-      password.setError(strength.level === "empty" || strength.level === "short" ? strength.text : "");
+      const strength = passwordStrength(value, userInputs());
+      const missing = `Enter a password of ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters.`;
+      password.setError(strength.level === "empty" ? missing : ["short", "long"].includes(strength.level) ? strength.text : "");
       repeat.setError(value && repeat.control.value !== value ? mismatch : "");
     },
   };

@@ -11,10 +11,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from auth import store, tokens, views
-from auth.domain import INVITATION_TTL_SECONDS, Claims, normalise_email
+from auth.domain import INVITATION_TTL_SECONDS, Account, Claims, normalise_email
 from auth.events import account_events
 from auth.invitations import invite
-from auth.passwords import hash_password, verify_password, weakness
+from auth.passwords import hash_password, needs_rehash, verify_password, weakness
 from auth.settings import get as settings
 from shared import clock, dynamo, pagination
 from shared.errors import Conflict, Gone, NotFound, TooManyRequests, Unauthorized, Unprocessable
@@ -55,39 +55,55 @@ def _correlation() -> str:
     return app.current_event.request_context.request_id
 
 
-def _strong(password: str) -> str:
-    problem = weakness(password)
+def _strong(password: str, account: Account) -> str:
+    """The hash of a new password, or 422 weak_password saying why it is refused (R-SEC-2)."""
+    problem = weakness(password, (account.name, account.email or ""))
     if problem:
         raise Unprocessable(problem, code="weak_password")
-    return hash_password(password)
+    return hash_password(password, settings().password_hash_cost)
+
+
+def _upgrade_hash(account: Account, password: str) -> None:
+    """A hash made at a lower cost than today's is redone now that its password is proven (R-SEC-2)."""
+    try:
+        store.save(account, replace(account, password_hash=hash_password(password, settings().password_hash_cost)), [])
+    except Conflict:
+        logger.info("password hash not upgraded: the account changed meanwhile; next sign-in will")
 
 
 @app.post("/auth/login", **public(), responses=views.LOGIN_ERRORS)
 def login(body: LoginRequest) -> views.TokenView:
     email = normalise_email(body.email)
     now = clock.epoch_seconds()
-    guard = store.get_guard(email)
-    locked_for = guard.locked_for(now)
-    if locked_for:
+    try:
+        # The ticket comes BEFORE the password check (R-SEC-1): a burst of guesses gets at most five checks.
+        ticket = store.take_ticket(email, now)
+    except store.NoTicket as refused:
         raise TooManyRequests(
-            f"too many failed sign-ins for this email; try again in {-(-locked_for // 60)} minutes",
-            retry_after=locked_for,
+            f"too many failed sign-ins for this email; try again in {-(-refused.retry_after // 60)} minutes",
+            retry_after=refused.retry_after,
             code="locked",
-        )
+        ) from None
     account = store.find_by_email(email)
     # The hash is checked even for an unknown email so both cases take the same time and get one answer.
-    password_ok = verify_password(body.password, account.password_hash if account else None)
+    cost = settings().password_hash_cost
+    password_ok = verify_password(body.password, account.password_hash if account else None, cost)
     if not (account and password_ok and account.active):
         store.record_failure(email, now)
         logger.info("sign-in refused", known=account is not None)
         raise Unauthorized("wrong email or password", code="invalid_credentials")
-    if guard.failures:
-        store.clear_guard(email)  # a success forgives earlier failures
+    store.give_back(email, ticket)  # a right password is not a failure
+    if needs_rehash(account.password_hash, cost):
+        _upgrade_hash(account, body.password)
+    return _token_for(account, now)
+
+
+def _token_for(account: Account, now: int) -> dict[str, Any]:
+    """An access token of the account's current session epoch (R-AUTH-1, R-SEC-3)."""
     config = settings()
     claims = Claims.issue(
-        account.account_id, list(account.roles), issuer=config.token_issuer, audience=config.token_audience,
-        now=now, ttl=config.token_ttl_seconds,
-    )  # fmt: skip
+        account, issuer=config.token_issuer, audience=config.token_audience, now=now, ttl=config.token_ttl_seconds
+    )
     token = tokens.sign(claims, config.signing_key_id)
     return {"access_token": token, "token_type": "Bearer", "expires_in": config.token_ttl_seconds}
 
@@ -99,28 +115,31 @@ def jwks() -> views.JwksView:
 
 @app.post("/auth/password", **public(), responses=views.SET_PASSWORD_ERRORS)
 def set_password(body: SetPasswordRequest) -> views.PasswordSetView:
-    """Redeem an invitation link: once, before it expires (410 otherwise)."""
+    """Redeem an invitation link: once, before it expires, and only the account's newest (410 otherwise).
+    Setting the password this way (a first one, or a reset) ends every earlier session (R-SEC-3)."""
     invitation = store.get_invitation(body.token)
-    if not invitation or invitation.get("used") or invitation["valid_until"] <= clock.epoch_seconds():
+    if not invitation:
         raise Gone("this link has expired or was already used; ask an admin for a new invitation",
                    code="invitation_gone")  # fmt: skip
-    password_hash = _strong(body.password)
     account = store.get_account(invitation["account_id"])
     if account is None or not account.active:
         raise Gone("this account is no longer active", code="invitation_gone")
-    store.save(account, replace(account, password_hash=password_hash), [], [store.use_invitation_action(body.token)])
+    store.redeem_invitation(account, account.with_new_password(_strong(body.password, account)), body.token)
     return {"account_id": account.account_id, "email": account.email}
 
 
 @app.post("/auth/password/change", responses=views.CHANGE_PASSWORD_ERRORS)
 def change_password(body: ChangePasswordRequest) -> views.PasswordChangedView:
+    """Every session opened before the change ends (R-SEC-3), the caller's too: the answer carries a token of
+    the new session, so the person who changed it stays signed in where they did."""
     account = store.get_account(caller(app).employee_id)
     if account is None:
         raise NotFound("your account no longer exists")
-    if not verify_password(body.current_password, account.password_hash):
+    if not verify_password(body.current_password, account.password_hash, settings().password_hash_cost):
         raise Unprocessable("the current password is not right", code="wrong_password")
-    store.save(account, replace(account, password_hash=_strong(body.new_password)), [])
-    return {"account_id": account.account_id, "changed": True}
+    changed = account.with_new_password(_strong(body.new_password, account))
+    store.save(account, changed, [])
+    return {"account_id": account.account_id, "changed": True, **_token_for(changed, clock.epoch_seconds())}
 
 
 @app.get("/auth/me", responses=views.ME_ERRORS)

@@ -1,5 +1,6 @@
 """The API's token authorizer (R-AUTH-3): verifies the token, then reads the account on EVERY call
-(the authorizer is not cached) and passes the CURRENT roles, department and active flag to handlers.
+(the authorizer is not cached) and passes the CURRENT roles, department and active flag to handlers. A token
+issued before the account's latest password (set, changed or reset) is refused like an expired one (R-SEC-3).
 
 Two kinds of issuer are trusted: ours (RS256 keys in KMS) and, optionally, a Cognito user pool
 (its JWKS). A Cognito token names the employee in `custom:employee_id` (its `sub` is Cognito's own
@@ -33,19 +34,21 @@ def _policy(principal: str, effect: str, resource: str, context: dict[str, str] 
     return response
 
 
-def identify(token: str) -> tuple[str, list[str] | None]:
-    """(employee id, roles the token itself asserts or None to use the account's); `InvalidToken` else."""
+def identify(token: str) -> tuple[str, list[str] | None, int | None]:
+    """(employee id, roles the token itself asserts or None to use the account's, the session epoch it was
+    issued in or None when it is not ours to judge); `InvalidToken` else."""
     config = settings()
     if config.cognito_issuer and tokens.unverified_issuer(token) == config.cognito_issuer:
         claims = tokens.verify_cognito(token, issuer=config.cognito_issuer, client_id=config.cognito_client_id)
         employee_id = claims.get("custom:employee_id")
         if not employee_id:
             raise tokens.InvalidToken("Cognito token without custom:employee_id")
-        return employee_id, effective_roles(claims.get("cognito:groups") or [])
+        return employee_id, effective_roles(claims.get("cognito:groups") or []), None
     claims = tokens.verify(
         token, keys=config.verification_key_ids, issuer=config.token_issuer, audience=config.token_audience
     )
-    return claims["sub"], None
+    epoch = claims.get("session_epoch", 0)  # tokens issued before epochs existed belong to epoch 0
+    return claims["sub"], None, epoch if isinstance(epoch, int) else -1
 
 
 @tracer.capture_lambda_handler
@@ -56,7 +59,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if scheme.lower() != "bearer" or not token.strip():
         raise Exception("Unauthorized")  # the exact message API Gateway maps to 401
     try:
-        employee_id, asserted_roles = identify(token.strip())
+        employee_id, asserted_roles, session_epoch = identify(token.strip())
     except tokens.InvalidToken as error:
         logger.info("token refused", reason=str(error))
         raise Exception("Unauthorized") from None
@@ -65,6 +68,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if account is None or not account.active:
         logger.info("account missing or inactive", sub=employee_id)
         return _policy(employee_id, "Deny", event["methodArn"])
+    if session_epoch is not None and account.ends_session(session_epoch):
+        # The password changed since this token was issued: its session is over, sign in again (401).
+        logger.info("token of an ended session", sub=employee_id)
+        raise Exception("Unauthorized")
     roles = asserted_roles if asserted_roles is not None else list(account.roles)
     return _policy(
         account.account_id,

@@ -10,7 +10,6 @@ account to appear. There is no default password anywhere; running it again sets 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, EmailStr, Field
@@ -19,6 +18,7 @@ from auth import store
 from auth.domain import normalise_email
 from auth.events import account_events
 from auth.passwords import generate_password, hash_password
+from auth.settings import get as settings
 from shared.observability import logger
 
 
@@ -42,8 +42,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         time.sleep(0.25)
     password = generate_password()
     own = tuple(dict.fromkeys((*before.own_roles, "admin")))
-    after = replace(
-        before.with_roles(own, store.department_roles(before.department_id)), password_hash=hash_password(password)
+    # A reset like any other: sessions opened with the previous password end (R-SEC-3).
+    after = before.with_roles(own, store.department_roles(before.department_id)).with_new_password(
+        hash_password(password, settings().password_hash_cost)
     )
     store.save(before, after, account_events(before, after))
     logger.info("bootstrap admin ready", account_id=after.account_id)

@@ -16,23 +16,47 @@ INVITATION_TTL_SECONDS = 72 * 3600
 RETENTION_AFTER_DEACTIVATION_SECONDS = 365 * 24 * 3600  # SPEC §10
 
 
+def ticket_time(ticket: str) -> int:
+    """When a sign-in ticket was taken: tickets are `<epoch seconds>:<random>`, unique even within a second."""
+    return int(ticket.split(":", 1)[0])
+
+
 @dataclass(frozen=True)
 class LoginGuard:
-    """Recent failed logins for one email, known or not, and the lock they may have caused."""
+    """The sign-in tickets of one email, known or not, and the lock they may have caused (R-AUTH-1, R-SEC-1).
 
-    failures: tuple[int, ...] = ()
+    A sign-in takes a ticket BEFORE its password is checked, with a conditional write that succeeds only
+    while fewer than MAX_FAILURES tickets are held; a ticket is given back when its password was right,
+    so the tickets still held are failures, or attempts being judged right now. At most MAX_FAILURES
+    passwords are therefore judged in any WINDOW_SECONDS, however many requests arrive at once; the
+    fifth failure also locks the email for LOCK_SECONDS, whatever tickets age out meanwhile.
+    """
+
+    tickets: frozenset[str] = frozenset()
     locked_until: int = 0
-    revision: int = 0
 
-    def locked_for(self, now: int) -> int:
-        """Seconds the email stays locked, 0 when it is not."""
-        return max(0, self.locked_until - now)
+    def live(self, now: int) -> list[str]:
+        """Tickets taken within the window, oldest first."""
+        return sorted((t for t in self.tickets if ticket_time(t) > now - WINDOW_SECONDS), key=ticket_time)
 
-    def after_failure(self, now: int) -> LoginGuard:
-        recent = (*(t for t in self.failures if t > now - WINDOW_SECONDS), now)
-        if len(recent) >= MAX_FAILURES:
-            return replace(self, failures=(), locked_until=now + LOCK_SECONDS, revision=self.revision + 1)
-        return replace(self, failures=recent, revision=self.revision + 1)
+    def stale(self, now: int) -> list[str]:
+        """Tickets older than the window: they no longer count and may be dropped by anyone."""
+        live = set(self.live(now))
+        return sorted(t for t in self.tickets if t not in live)
+
+    def wait(self, now: int) -> int:
+        """Seconds until a ticket can be had (0: one can be had now)."""
+        if self.locked_until > now:
+            return self.locked_until - now
+        live = self.live(now)
+        if len(live) < MAX_FAILURES:
+            return 0
+        return max(1, ticket_time(live[-MAX_FAILURES]) + WINDOW_SECONDS - now)
+
+    def locks_after_failure(self, now: int) -> list[str] | None:
+        """The failures that lock the email now (the window holds MAX_FAILURES live tickets), or None."""
+        live = self.live(now)
+        return live[-MAX_FAILURES:] if len(live) >= MAX_FAILURES else None
 
 
 def normalise_email(email: str) -> str:
@@ -62,6 +86,9 @@ class Account:
     password_hash: str | None = None
     revision: int = 0  # bumped by every write; the store's optimistic lock
     expires_at: int | None = None  # set once when it is deactivated: kept a year from then (SPEC §10)
+    # Grows with every new password (set from an invitation, changed, reset): tokens carry the epoch they were
+    # issued in, and the authorizer refuses those of an earlier one (R-SEC-3).
+    session_epoch: int = 0
 
     def public(self) -> dict[str, Any]:
         """What the API shows: never the password hash."""
@@ -76,6 +103,14 @@ class Account:
             "department_id": self.department_id,
             "version": self.version,
         }
+
+    def with_new_password(self, password_hash: str) -> Account:
+        """A password set, changed or reset: every session opened before it ends (R-SEC-3)."""
+        return replace(self, password_hash=password_hash, session_epoch=self.session_epoch + 1)
+
+    def ends_session(self, token_epoch: int) -> bool:
+        """True for a token issued before the account's current password (R-SEC-3)."""
+        return token_epoch < self.session_epoch
 
     def with_roles(self, own: tuple[str, ...], department_roles: tuple[str, ...]) -> Account:
         """New own roles and/or department grants; `version` grows only if the effective roles change."""
@@ -133,7 +168,11 @@ class Claims:
     iat: int
     exp: int
     jti: str = field(default_factory=lambda: str(uuid.uuid4()))
+    session_epoch: int = 0  # the account's epoch when issued: a later password change voids the token (R-SEC-3)
 
     @classmethod
-    def issue(cls, sub: str, roles: list[str], *, issuer: str, audience: str, now: int, ttl: int) -> Claims:
-        return cls(sub=sub, roles=roles, iss=issuer, aud=audience, iat=now, exp=now + ttl)
+    def issue(cls, account: Account, *, issuer: str, audience: str, now: int, ttl: int) -> Claims:
+        return cls(
+            sub=account.account_id, roles=list(account.roles), iss=issuer, aud=audience, iat=now, exp=now + ttl,
+            session_epoch=account.session_epoch,
+        )  # fmt: skip

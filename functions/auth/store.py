@@ -5,8 +5,9 @@ ACCOUNT#<id> / ACCOUNT     the account (gsi1: "ACCOUNT" / email, the admin list;
 EMAIL#<email> / EMAIL      claims a login email for one active account
 DEPTROLES#<id> / ROLES     roles granted to everyone in a department (R-AUTH-6)
 INVITE#<sha256> / INVITE   a one-time set-password link (only its hash is stored)
+INVITES#<id> / LATEST      the account's newest link: older ones no longer work (R-SEC-3)
 MAIL#<uuid> / MAIL         an email to send (the mailer sends it from the stream, at least once)
-LOGIN#<email> / GUARD      recent failed logins and the lock (expires on its own)
+LOGIN#<email> / GUARD      sign-in tickets of the last 15 minutes and the lock (expires on its own)
 OUTBOX#<uuid> / OUTBOX     events waiting for the relay (shared.events.outbox)
 INBOX#<event id> / <name>  events a consumer has applied (shared.events.consumer)
 """
@@ -22,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from auth.domain import (
     LOCK_SECONDS,
+    MAX_FAILURES,
     RETENTION_AFTER_DEACTIVATION_SECONDS,
     WINDOW_SECONDS,
     Account,
@@ -31,7 +33,7 @@ from auth.settings import get as settings
 from shared import clock, dynamo, pagination
 from shared.aws import client
 from shared.contracts import Envelope
-from shared.errors import Conflict
+from shared.errors import Conflict, Gone
 from shared.events.outbox import outbox_put
 
 MAIL_TTL_SECONDS = 7 * 24 * 3600
@@ -58,6 +60,7 @@ def _account(item: dict[str, Any]) -> Account:
         password_hash=item.get("password_hash"),
         revision=int(item.get("revision", 0)),
         expires_at=int(item["expires_at"]) if item.get("expires_at") and not item.get("active") else None,
+        session_epoch=int(item.get("session_epoch", 0)),
     )
 
 
@@ -88,6 +91,7 @@ def _account_item(account: Account) -> dict[str, Any]:
         "department_id": account.department_id,
         "password_hash": account.password_hash,
         "revision": account.revision,
+        "session_epoch": account.session_epoch,
         "updated_at": clock.iso(clock.now()),
     }
     if account.department_id:
@@ -180,23 +184,50 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def invitation_action(account_id: str, token: str, expires_at: int) -> dict[str, Any]:
-    return dynamo.put(
-        table(),
-        {"pk": f"INVITE#{token_hash(token)}", "sk": "INVITE", "account_id": account_id, "used": False,
-         "valid_until": expires_at, "expires_at": expires_at + 24 * 3600},
-    )  # fmt: skip
+def invitation_actions(account_id: str, token: str, expires_at: int) -> list[dict[str, Any]]:
+    """The link, and the account's pointer to it as its newest: a new invitation voids the older links."""
+    return [
+        dynamo.put(
+            table(),
+            {"pk": f"INVITE#{token_hash(token)}", "sk": "INVITE", "account_id": account_id, "used": False,
+             "valid_until": expires_at, "expires_at": expires_at + 24 * 3600},
+        ),
+        dynamo.put(
+            table(),
+            {"pk": f"INVITES#{account_id}", "sk": "LATEST", "token_hash": token_hash(token),
+             "updated_at": clock.iso(clock.now())},
+        ),
+    ]  # fmt: skip
 
 
 def get_invitation(token: str) -> dict[str, Any] | None:
-    return dynamo.get(table(), f"INVITE#{token_hash(token)}", "INVITE")
+    """The link if it can still set a password: unused, unexpired, and the account's newest."""
+    invitation = dynamo.get(table(), f"INVITE#{token_hash(token)}", "INVITE")
+    if not invitation or invitation.get("used") or invitation["valid_until"] <= clock.epoch_seconds():
+        return None
+    latest = dynamo.get(table(), f"INVITES#{invitation['account_id']}", "LATEST")
+    if latest and latest["token_hash"] != token_hash(token):
+        return None  # a newer invitation was sent (links sent before pointers existed have none)
+    return invitation
 
 
-def use_invitation_action(token: str) -> dict[str, Any]:
-    return dynamo.update(
-        table(), f"INVITE#{token_hash(token)}", "INVITE", "SET used = :t",
-        condition="attribute_exists(pk) AND used = :f", values={":t": True, ":f": False},
-    )  # fmt: skip
+def redeem_invitation(before: Account, after: Account, token: str) -> None:
+    """Set the password and use the link in one transaction, while the link is still unused and the newest."""
+    gone = Gone("this link has expired or was already used; ask an admin for a new invitation", code="invitation_gone")
+    account = account_actions(before, after)
+    checks = [
+        dynamo.update(
+            table(), f"INVITE#{token_hash(token)}", "INVITE", "SET used = :t",
+            condition="attribute_exists(pk) AND used = :f", values={":t": True, ":f": False},
+        ),
+        {"ConditionCheck": {
+            "TableName": table(), "Key": dynamo.key(f"INVITES#{before.account_id}", "LATEST"),
+            "ConditionExpression": "attribute_not_exists(pk) OR token_hash = :h",
+            "ExpressionAttributeValues": {":h": {"S": token_hash(token)}},
+        }},
+    ]  # fmt: skip
+    stale = Conflict("the account changed in the meantime; try again", code="stale")
+    dynamo.transact([*account, *checks], {0: stale, len(account): gone, len(account) + 1: gone})
 
 
 def mail_action(to: str, subject: str, text: str) -> dict[str, Any]:
@@ -211,18 +242,35 @@ def forget_mail(pk: str) -> None:
     client("dynamodb").delete_item(TableName=table(), Key=dynamo.key(pk, "MAIL"))
 
 
-# --- login guard (R-AUTH-1) ----------------------------------------------------------------------
+# --- login guard (R-AUTH-1, R-SEC-1) ------------------------------------------------------------
+#
+# LOGIN#<email> / GUARD holds `tickets` (a string set, see domain.LoginGuard), `locked_until` and `expires_at`.
+# Every write is a single conditional UpdateItem, so the limit holds across any number of concurrent Lambdas:
+# DynamoDB applies the condition and the write of one item atomically, which a read-then-write never is.
+
+TICKET_ATTEMPTS = 2 * MAX_FAILURES + 2  # each retry follows a ticket taken or aged out by someone else
+
+
+class NoTicket(Exception):
+    """No sign-in may be judged for this email now; `retry_after` says for how long (seconds, at least 1)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = max(1, retry_after)
+
+
+def _guard_key(email: str) -> dict[str, Any]:
+    return dynamo.key(f"LOGIN#{email}", "GUARD")
+
+
+def _guard(item: dict[str, Any] | None) -> LoginGuard:
+    if not item:
+        return LoginGuard()
+    return LoginGuard(tickets=frozenset(item.get("tickets", ())), locked_until=int(item.get("locked_until", 0)))
 
 
 def get_guard(email: str) -> LoginGuard:
-    item = dynamo.get(table(), f"LOGIN#{email}", "GUARD")
-    if not item:
-        return LoginGuard()
-    return LoginGuard(
-        failures=tuple(item.get("failures", [])),
-        locked_until=int(item.get("locked_until", 0)),
-        revision=int(item.get("revision", 0)),
-    )
+    return _guard(dynamo.get(table(), f"LOGIN#{email}", "GUARD"))
 
 
 def locks_of(emails: list[str]) -> dict[str, int]:
@@ -234,33 +282,83 @@ def locks_of(emails: list[str]) -> dict[str, int]:
     return {item["pk"].removeprefix("LOGIN#"): int(item.get("locked_until", 0)) for item in found}
 
 
-def record_failure(email: str, now: int) -> LoginGuard:
-    """Count one failed login; concurrent failures are all counted (optimistic retry on the revision)."""
-    for _ in range(5):
-        guard = get_guard(email)
-        updated = guard.after_failure(now)
+def take_ticket(email: str, now: int) -> str:
+    """A ticket to have one password judged, taken BEFORE the password is checked; `NoTicket` when the
+    email is locked or its window already holds MAX_FAILURES tickets (R-SEC-1)."""
+    ticket = f"{now}:{uuid.uuid4().hex[:12]}"
+    dynamodb = client("dynamodb")
+    for _ in range(TICKET_ATTEMPTS):
         try:
-            client("dynamodb").put_item(
+            dynamodb.update_item(
                 TableName=table(),
-                Item=dynamo.to_item(
-                    {
-                        "pk": f"LOGIN#{email}",
-                        "sk": "GUARD",
-                        "failures": list(updated.failures),
-                        "locked_until": updated.locked_until,
-                        "revision": updated.revision,
-                        "expires_at": now + WINDOW_SECONDS + LOCK_SECONDS,
-                    }
-                ),
-                ConditionExpression="attribute_not_exists(pk) OR revision = :r",
-                ExpressionAttributeValues={":r": {"N": str(guard.revision)}},
+                Key=_guard_key(email),
+                UpdateExpression="ADD tickets :mine SET expires_at = :expires",
+                ConditionExpression="(attribute_not_exists(tickets) OR size(tickets) < :max) "
+                "AND (attribute_not_exists(locked_until) OR locked_until <= :now)",
+                ExpressionAttributeValues={
+                    ":mine": {"SS": [ticket]},
+                    ":max": {"N": str(MAX_FAILURES)},
+                    ":now": {"N": str(now)},
+                    ":expires": {"N": str(now + WINDOW_SECONDS + LOCK_SECONDS)},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-            return updated
+            return ticket
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-    return guard
+            seen = error.response.get("Item")
+        guard = _guard(dynamo.from_item(seen) if seen else None)
+        stale = guard.stale(now)
+        if guard.locked_until > now or not stale:
+            raise NoTicket(guard.wait(now))
+        # Tickets older than the window no longer count: drop them (stale stays stale, so no condition),
+        # then try again for a free place.
+        dynamodb.update_item(
+            TableName=table(),
+            Key=_guard_key(email),
+            UpdateExpression="DELETE tickets :stale",
+            ExpressionAttributeValues={":stale": {"SS": stale}},
+        )
+    raise NoTicket(1)  # the email is being hammered: every place was taken while we tried
 
 
-def clear_guard(email: str) -> None:
-    client("dynamodb").delete_item(TableName=table(), Key=dynamo.key(f"LOGIN#{email}", "GUARD"))
+def give_back(email: str, ticket: str) -> None:
+    """The password was right: its ticket is not a failure and frees its place (earlier failures stay)."""
+    client("dynamodb").update_item(
+        TableName=table(),
+        Key=_guard_key(email),
+        UpdateExpression="DELETE tickets :mine",
+        ExpressionAttributeValues={":mine": {"SS": [ticket]}},
+    )
+
+
+def record_failure(email: str, now: int) -> LoginGuard:
+    """The ticket stays taken (it counts as a failure for the window); the fifth failure locks the email.
+
+    The lock is written only if the window's tickets are still held, so a right password given back
+    meanwhile does not lock anyone out, and it never shortens a lock already in place."""
+    guard = get_guard(email)
+    failures = guard.locks_after_failure(now)
+    if not failures:
+        return guard
+    until = now + LOCK_SECONDS
+    held = {f":t{i}": {"S": ticket} for i, ticket in enumerate(failures)}
+    try:
+        client("dynamodb").update_item(
+            TableName=table(),
+            Key=_guard_key(email),
+            UpdateExpression="SET locked_until = :until, expires_at = :expires",  # kept at least while locked
+            ConditionExpression=" AND ".join(f"contains(tickets, {name})" for name in held)
+            + " AND (attribute_not_exists(locked_until) OR locked_until < :until)",
+            ExpressionAttributeValues={
+                ":until": {"N": str(until)},
+                ":expires": {"N": str(until + WINDOW_SECONDS)},
+                **held,
+            },
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return get_guard(email)
+    return replace(guard, locked_until=until)

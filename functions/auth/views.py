@@ -53,7 +53,9 @@ class PasswordSetView(ResponseModel):
     email: str | None
 
 
-class PasswordChangedView(ResponseModel):
+class PasswordChangedView(TokenView):
+    """The change ended every earlier session, the caller's too (R-SEC-3): a token of the new one comes back."""
+
     account_id: str
     changed: bool
 

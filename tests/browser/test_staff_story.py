@@ -211,7 +211,8 @@ def test_r_staff_1_r_auth_4_hire_invite_sign_in_promote_dismiss(signed_in: Page,
             "This link has expired or was already used; ask an admin for a new invitation."
         )
         popug.goto("/")
-        expect(popug.get_by_test_id("user-email")).to_have_text(email)  # the session is untouched
+        # This tab goes on, in the session the change opened (R-SEC-3 ends every earlier one).
+        expect(popug.get_by_test_id("user-email")).to_have_text(email)
 
     with step("the admin makes the popug a manager"):
         admin.get_by_test_id("nav-accounts").click()
@@ -509,10 +510,32 @@ def test_r_auth_5_a_weak_password_is_refused_by_the_api_and_shown_on_the_field(p
     expect(page.get_by_label("New password")).to_be_focused()
 
 
+def test_r_sec_2_the_set_password_screen_explains_the_rule_and_shows_strength_as_you_type(page: Page):
+    page.goto("/set-password?token=abcdefghijklmnop")
+    hint, meter = page.get_by_test_id("set-password-new-hint"), page.get_by_test_id("set-password-strength")
+    expect(hint).to_contain_text("12 to 128 characters")
+    expect(hint).to_contain_text("no capitals, digits or symbols needed")
+    page.get_by_label("New password").fill("password1234")  # long enough, and among the most breached
+    expect(hint).to_have_text(
+        "Too easy to guess: it is, or is close to, one of the most common passwords, the first ones an attacker "
+        "tries. Add a few unrelated words."
+    )
+    expect(meter).to_have_attribute("data-level", "weak")
+    page.get_by_label("New password").fill("seed sorters")  # twelve lower-case letters and a space: fine
+    expect(hint).to_have_text("Strong password.")
+    expect(meter).to_have_js_property("value", 5)
+    page.get_by_label("New password").fill("x" * 129)
+    expect(hint).to_have_text("Too long: at most 128 characters (1 too many).")
+
+
 def test_change_password_explains_a_wrong_current_password(signed_in: Page, devstack):
     page = signed_in
     page.get_by_test_id("profile-change-password").click()
     expect(page).to_have_url(re.compile(r"/password$"))
+    # R-SEC-2: the rule is explained, and a password built on one's own email is called out as you type.
+    expect(page.get_by_test_id("password-new-hint")).to_contain_text("12 to 128 characters")
+    page.get_by_label("New password", exact=True).fill(devstack.admin_email)
+    expect(page.get_by_test_id("password-new-hint")).to_contain_text("built on your name, your email")
     page.get_by_label("Current password").fill("not-my-password-1")
     page.get_by_label("New password", exact=True).fill(POPUG_PASSWORD)
     page.get_by_label("Repeat the new password").fill(POPUG_PASSWORD)

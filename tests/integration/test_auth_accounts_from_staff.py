@@ -212,14 +212,77 @@ def test_change_password_needs_the_current_one(auth):
     )
 
 
+def refused(auth, token: str) -> bool:
+    """The authorizer's verdict on a token: refused (401, sign in again) or allowed."""
+    try:
+        return auth.authorize(token)["policyDocument"]["Statement"][0]["Effect"] != "Allow"
+    except Exception as error:  # "Unauthorized" is how an authorizer says 401
+        assert str(error) == "Unauthorized"
+        return True
+
+
+def test_r_sec_3_changing_the_password_ends_every_earlier_session_but_the_new_one(auth):
+    employee_id = str(uuid.uuid4())
+    event = hired(employee_id)
+    laptop = signed_in(auth, event)
+    phone = auth.request("POST", "/auth/login", {"email": event.data["email"], "password": "sunflower-seeds-42"})[1]
+    me = {"sub": employee_id, "roles": "worker", "department_id": "", "active": "true"}
+    body = {"current_password": "sunflower-seeds-42", "new_password": "brand-new-seeds-7"}
+    status, answer = auth.request("POST", "/auth/password/change", body, caller=me)
+    assert status == 200 and answer["token_type"] == "Bearer"
+    assert refused(auth, laptop) and refused(auth, phone["access_token"])
+    assert not refused(auth, answer["access_token"])  # the session the change opened goes on
+    again = auth.request("POST", "/auth/login", {"email": event.data["email"], "password": "brand-new-seeds-7"})[1]
+    assert not refused(auth, again["access_token"])
+
+
+def test_r_sec_3_a_password_set_from_a_new_invitation_ends_earlier_sessions(auth):
+    employee_id = str(uuid.uuid4())
+    event = hired(employee_id)
+    token = signed_in(auth, event)
+    first_links = {m["pk"]["S"] for m in mails_to(auth.table, event.data["email"])}
+    assert auth.request("POST", f"/auth/accounts/{employee_id}/invitation")[0] == 202
+    (mail,) = [m for m in mails_to(auth.table, event.data["email"]) if m["pk"]["S"] not in first_links]
+    reset = re.search(r"token=([\w-]+)", mail["text"]["S"]).group(1)
+    assert auth.request("POST", "/auth/password", {"token": reset, "password": "brand-new-seeds-7"})[0] == 200
+    assert refused(auth, token)
+
+
+def test_r_sec_2_setting_or_changing_a_password_refuses_short_common_and_personal_ones(auth):
+    employee_id = str(uuid.uuid4())
+    event = hired(employee_id)
+    deliver(auth.consume, event)
+    token = invitation_token(auth.table, event.data["email"])
+    for weak, why in [
+        ("seed sorter", "at least 12 characters"),
+        ("password1234", "one of the most common passwords"),
+        (f"kesha{employee_id[:8]}", "your name, your email"),  # the popug's name and email
+        ("x" * 129, "at most 128 characters"),
+    ]:
+        status, body = auth.request("POST", "/auth/password", {"token": token, "password": weak})
+        assert (status, body["error"]["code"]) == (422, "weak_password"), body
+        assert why in body["error"]["message"]
+    assert auth.request("POST", "/auth/password", {"token": token, "password": "seed sorters"})[0] == 200
+
+    me = {"sub": employee_id, "roles": "worker", "department_id": "", "active": "true"}
+    body = {"current_password": "seed sorters", "new_password": "iloveyou2024"}
+    status, answer = auth.request("POST", "/auth/password/change", body, caller=me)
+    assert (status, answer["error"]["code"]) == (422, "weak_password")
+    assert "one of the most common passwords" in answer["error"]["message"]
+
+
 def test_r_auth_4_an_admin_sends_a_new_invitation_when_the_first_was_lost(auth):
     employee_id = str(uuid.uuid4())
     event = hired(employee_id)
     deliver(auth.consume, event)
+    first = invitation_token(auth.table, event.data["email"])
     status, body = auth.request("POST", f"/auth/accounts/{employee_id}/invitation")
     assert status == 202 and body["email"] == event.data["email"]
-    first, second = (re.search(r"token=([\w-]+)", m["text"]["S"]).group(1) for m in mails_to(auth.table, body["email"]))
-    assert first != second
+    tokens = {re.search(r"token=([\w-]+)", m["text"]["S"]).group(1) for m in mails_to(auth.table, body["email"])}
+    (second,) = tokens - {first}
+    # R-SEC-3: the new invitation voids the older link, used or not.
+    status, gone = auth.request("POST", "/auth/password", {"token": first, "password": "sunflower-seeds-42"})
+    assert (status, gone["error"]["code"]) == (410, "invitation_gone")
     assert auth.request("POST", "/auth/password", {"token": second, "password": "sunflower-seeds-42"})[0] == 200
     worker = {**ADMIN, "roles": "worker"}
     assert auth.request("POST", f"/auth/accounts/{employee_id}/invitation", caller=worker)[0] == 403

@@ -95,13 +95,14 @@ def test_r_auth_1_unknown_emails_are_locked_too(auth):
     assert login(auth, "ghost@ates.example", "guess")[0] == 429
 
 
-def test_a_successful_login_resets_the_failure_count(auth):
+def test_r_sec_1_a_right_password_is_not_counted_as_a_failure(auth):
     for _ in range(4):
         login(auth, auth.admin["email"], "guess")
-    assert login(auth, auth.admin["email"], auth.admin["password"])[0] == 200
-    for _ in range(4):
-        login(auth, auth.admin["email"], "guess")
-    assert login(auth, auth.admin["email"], auth.admin["password"])[0] == 200
+    for _ in range(3):  # a right password gives its ticket back: any number of sign-ins in between
+        assert login(auth, auth.admin["email"], auth.admin["password"])[0] == 200
+    # ...but it does not forgive the four failures: the fifth in the window locks the email (R-AUTH-1).
+    assert login(auth, auth.admin["email"], "guess")[0] == 401
+    assert login(auth, auth.admin["email"], auth.admin["password"])[0] == 429
 
 
 def test_r_auth_5_only_a_scrypt_hash_is_stored(auth):
@@ -111,6 +112,31 @@ def test_r_auth_5_only_a_scrypt_hash_is_stored(auth):
     )["Item"]
     assert item["password_hash"]["S"].startswith("scrypt$")
     assert auth.admin["password"] not in json.dumps(item)
+
+
+def stored_hash(auth) -> str:
+    item = client("dynamodb").get_item(
+        TableName=auth.env["AUTH_TABLE_NAME"],
+        Key={"pk": {"S": f"ACCOUNT#{auth.admin['employee_id']}"}, "sk": {"S": "ACCOUNT"}},
+    )["Item"]
+    return item["password_hash"]["S"]
+
+
+def test_r_sec_2_an_older_hash_is_upgraded_on_the_next_successful_sign_in(auth):
+    from auth import passwords
+
+    assert stored_hash(auth).startswith("scrypt$131072$8$1$")  # new hashes: OWASP's N=2^17, r=8, p=1
+    client("dynamodb").update_item(
+        TableName=auth.env["AUTH_TABLE_NAME"],
+        Key={"pk": {"S": f"ACCOUNT#{auth.admin['employee_id']}"}, "sk": {"S": "ACCOUNT"}},
+        UpdateExpression="SET password_hash = :old",
+        ExpressionAttributeValues={":old": {"S": passwords.hash_password(auth.admin["password"], 14)}},
+    )  # a hash as R-AUTH-5 made them: N=2^14
+    assert login(auth, auth.admin["email"], "not-the-password")[0] == 401
+    assert stored_hash(auth).startswith("scrypt$16384$")  # a wrong password proves nothing: left as it is
+    assert login(auth, auth.admin["email"], auth.admin["password"])[0] == 200
+    assert stored_hash(auth).startswith("scrypt$131072$8$1$")
+    assert login(auth, auth.admin["email"], auth.admin["password"])[0] == 200
 
 
 def test_bad_login_bodies_are_clear_4xx(auth):
@@ -184,11 +210,17 @@ def test_a_forged_cursor_is_a_422(auth):
 
 
 def test_r_auth_8_bootstrapping_again_replaces_the_password(auth, as_function):
+    _, before = login(auth, auth.admin["email"], auth.admin["password"])
     again = bootstrap_admin(as_function, auth.admin["email"])
     as_function("AuthApiFunction")
     assert again["employee_id"] == auth.admin["employee_id"]
     assert login(auth, auth.admin["email"], auth.admin["password"])[0] == 401
-    assert login(auth, auth.admin["email"], again["password"])[0] == 200
+    status, after = login(auth, auth.admin["email"], again["password"])
+    assert status == 200
+    # R-SEC-3: a reset ends the sessions opened with the old password.
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorize(auth, before["access_token"])
+    assert authorize(auth, after["access_token"])["policyDocument"]["Statement"][0]["Effect"] == "Allow"
 
 
 def test_bootstrap_refuses_a_malformed_email(as_function):

@@ -1,5 +1,6 @@
 """One devstack for the security suite alone (schemathesis leaves junk behind and the throttling tests lock
-emails), with a cast signed in once: the bootstrap admin, and one popug per single role (worker, manager,
+emails), with WORKERS warm processes per function so bursts meet real concurrency (R-SEC-1), and a cast
+signed in once: the bootstrap admin, and one popug per single role (worker, manager,
 admin, accountant) whose roles are set to exactly that role through `PUT /auth/accounts/{id}/roles`."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tests.e2e.popugs import PASSWORD, Client, hire, invitation_link
 from tests.security.openapi import ROLES
 
 ANONYMOUS = "anonymous"
+WORKERS = 8  # per function, started only when calls overlap: Lambdas side by side (R-SEC-1 needs more than 5)
 CALLERS = (ANONYMOUS, *ROLES)
 
 
@@ -57,7 +59,7 @@ def stack(tmp_path_factory) -> Iterator[Devstack | RunningStack]:
     if os.environ.get("ATES_SECURITY_STATE_FILE"):
         yield RunningStack(json.loads(Path(os.environ["ATES_SECURITY_STATE_FILE"]).read_text()))
         return
-    yield from own_devstack(tmp_path_factory, "security")
+    yield from own_devstack(tmp_path_factory, "security", "--workers", str(WORKERS))
 
 
 @pytest.fixture(scope="package")

@@ -1,16 +1,21 @@
-"""Login throttling over HTTP (R-AUTH-1): five failed sign-ins for one email within 15 minutes lock it for
-15 minutes (429 with Retry-After), even for the right password and whether the email is known or not; another
-email is unaffected; admins see `locked_until`. Throwaway popugs only, so the cast's sign-ins are untouched."""
+"""Login throttling over HTTP (R-AUTH-1, R-SEC-1): five failed sign-ins for one email within 15 minutes lock it
+for 15 minutes (429 with Retry-After), even for the right password and whether the email is known or not, and
+however many arrive at once; another email is unaffected; admins see `locked_until`. Throwaway popugs only, so
+the cast's sign-ins are untouched."""
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 
 from tests.e2e.popugs import Client
+from tests.security.conftest import WORKERS
 
 pytestmark = pytest.mark.slow
 
@@ -51,8 +56,8 @@ def accounts(admin: Client) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def popugs(throwaway):
     """Each test fails sign-ins of its own popug: the counts must not add up across tests."""
-    return dict(zip(["same", "almost", "locked", "free"], throwaway("SecSame", "SecAlmost", "SecLocked", "SecFree"),
-                    strict=True))  # fmt: skip
+    names = ["same", "almost", "locked", "free", "burst"]
+    return dict(zip(names, throwaway("SecSame", "SecAlmost", "SecLocked", "SecFree", "SecBurst"), strict=True))
 
 
 def test_r_auth_1_wrong_email_and_wrong_password_get_the_same_401(stack, popugs):
@@ -97,3 +102,46 @@ def test_r_auth_1_the_lock_is_per_email_not_per_caller(stack, popugs):
     for _ in range(3):
         fail(stack, f"nobody-{uuid.uuid4().hex[:8]}@uberpopug.example", ATTEMPTS - 1)
     assert login(stack, free.email, free.password).status_code == 200
+
+
+BURST = 200
+
+
+def auth_workers(stack) -> int:
+    health = requests.get(f"{stack.url}/_devstack/health", timeout=30).json()
+    return health["functions"]["AuthApiFunction"]["workers"]
+
+
+def warm_auth_workers(stack, wanted: int) -> None:
+    """Start `wanted` warm sign-in Lambdas first (with harmless JWKS reads, which they also serve): workers
+    cold-starting one after the other would otherwise let the first one through the burst alone."""
+    with ThreadPoolExecutor(max_workers=2 * wanted) as pool:
+        answers = list(pool.map(lambda _: requests.get(f"{stack.api_url}/auth/.well-known/jwks.json", timeout=120),
+                                range(2 * wanted)))  # fmt: skip
+    assert all(answer.status_code == 200 for answer in answers)
+    assert auth_workers(stack) >= wanted
+
+
+def test_r_sec_1_a_burst_of_200_wrong_passwords_over_http_gets_at_most_five_judged(stack, popugs):
+    """200 sign-ins released at once on several warm Lambdas: a lock checked after the password let every
+    Lambda judge one (and more while failures were still being counted); a ticket taken before the check
+    lets five, and the rest are answered 429 without a password check."""
+    warm_auth_workers(stack, WORKERS)
+    target = popugs["burst"]
+    start = threading.Barrier(BURST)
+
+    def guess(attempt: int) -> requests.Response:
+        start.wait()
+        return login(stack, target.email, f"wrong-guess-{attempt}")
+
+    with ThreadPoolExecutor(max_workers=BURST) as pool:
+        answers = list(pool.map(guess, range(BURST)))
+
+    statuses = Counter(answer.status_code for answer in answers)
+    assert set(statuses) <= {401, 429}, statuses  # never a 5xx, whatever the load
+    assert 1 <= statuses[401] <= ATTEMPTS, statuses  # each 401 is one judged password
+    for answer in answers:
+        if answer.status_code == 429:
+            assert_locked(answer)
+    # The right password is refused as well until the lock ends.
+    assert_locked(login(stack, target.email, target.password))

@@ -257,7 +257,8 @@ def test_a_token_of_an_unknown_account_is_forbidden(stack, real):
 def test_r_auth_3_the_roles_a_token_claims_are_not_trusted(stack, real, cast):
     """Even a token our key signed, claiming admin for a worker, gets the worker's current roles only."""
     worker = cast["worker"].employee_id
-    token = signed_by_our_key(real, sub=worker, roles=["worker", "manager", "admin", "accountant"])
+    epoch = jwt.decode(cast["worker"].token, options={"verify_signature": False})["session_epoch"]  # R-SEC-3
+    token = signed_by_our_key(real, sub=worker, roles=["worker", "manager", "admin", "accountant"], session_epoch=epoch)
     assert me(stack, token).json()["roles"] == ["worker"]
     for method, path in [("GET", "/auth/accounts"), ("GET", "/ops/dead-letters"), ("GET", "/accounting/accounts")]:
         response = requests.request(method, f"{stack.api_url}{path}", headers={"Authorization": f"Bearer {token}"},

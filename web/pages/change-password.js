@@ -1,7 +1,10 @@
 // Change my password (anyone signed in): POST /api/auth/password/change {current_password, new_password}.
-// 422 wrong_password marks the current password, 422 weak_password the new one. The session goes on.
+// 422 wrong_password marks the current password, 422 weak_password the new one. A new password ends every
+// session opened before it (R-SEC-3), this tab's too: the answer carries a token of the new session, kept here,
+// so the person goes on where they are while every other device is signed out.
 
 import { api } from "../api.js";
+import * as session from "../session.js";
 import { field, newPasswordFields, showApiError } from "../forms.js";
 import { h, pageHeader, setBusy, showMessage } from "../ui.js";
 
@@ -20,6 +23,7 @@ export function render(main, ctx) {
     testid: "password",
     repeatLabel: "Repeat the new password",
     mismatch: "The two new passwords are not the same.",
+    userInputs: () => [ctx.user?.name, ctx.user?.email].filter(Boolean),
   });
   const { password: next, repeat } = pair;
   const fields = { current_password: current, new_password: next, repeat };
@@ -72,15 +76,21 @@ export function render(main, ctx) {
     showMessage(alert, "");
     setBusy(submit, true, "Changing…");
     try {
-      await api.post(
+      const answer = await api.post(
         "/auth/password/change",
         { current_password: current.control.value, new_password: value },
         { signal: ctx.signal },
       );
+      if (answer?.access_token) {
+        const me = session.getUser();
+        session.saveToken(answer.access_token, answer.expires_in);
+        if (me) session.setUser(me); // the same person, in a new session
+      }
       if (ctx.signal.aborted) return;
       for (const f of [current, next, repeat]) f.control.value = "";
       next.control.dispatchEvent(new Event("input"));
-      done.textContent = "Your password has been changed. Use the new one next time you sign in.";
+      done.textContent =
+        "Your password has been changed. Use the new one next time you sign in; other devices have been signed out.";
       done.hidden = false;
     } catch (failure) {
       if (failure?.name === "AbortError" || ctx.signal.aborted || failure?.handled) return;
