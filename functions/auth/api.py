@@ -75,15 +75,7 @@ def _upgrade_hash(account: Account, password: str) -> None:
 def login(body: LoginRequest) -> views.TokenView:
     email = normalise_email(body.email)
     now = clock.epoch_seconds()
-    try:
-        # The ticket comes BEFORE the password check (R-SEC-1): a burst of guesses gets at most five checks.
-        ticket = store.take_ticket(email, now)
-    except store.NoTicket as refused:
-        raise TooManyRequests(
-            f"too many failed sign-ins for this email; try again in {-(-refused.retry_after // 60)} minutes",
-            retry_after=refused.retry_after,
-            code="locked",
-        ) from None
+    ticket = _ticket(email, now)
     account = store.find_by_email(email)
     # The hash is checked even for an unknown email so both cases take the same time and get one answer.
     cost = settings().password_hash_cost
@@ -96,6 +88,19 @@ def login(body: LoginRequest) -> views.TokenView:
     if needs_rehash(account.password_hash, cost):
         _upgrade_hash(account, body.password)
     return _token_for(account, now)
+
+
+def _ticket(email: str, now: int) -> str:
+    """The ticket to have one password of this email judged, taken BEFORE the check (R-SEC-1), so a burst of
+    guesses gets at most five checks; 429 `locked` when the email is locked or its window is full."""
+    try:
+        return store.take_ticket(email, now)
+    except store.NoTicket as refused:
+        raise TooManyRequests(
+            f"too many failed sign-ins for this email; try again in {-(-refused.retry_after // 60)} minutes",
+            retry_after=refused.retry_after,
+            code="locked",
+        ) from None
 
 
 def _token_for(account: Account, now: int) -> dict[str, Any]:
@@ -135,8 +140,14 @@ def change_password(body: ChangePasswordRequest) -> views.PasswordChangedView:
     account = store.get_account(caller(app).employee_id)
     if account is None:
         raise NotFound("your account no longer exists")
+    # The current password is judged under the sign-in lock-out of its email (R-SEC-1): a stolen token must
+    # not become an unlimited password oracle, and guesses here and at sign-in count together.
+    email, now = normalise_email(account.email or account.account_id), clock.epoch_seconds()
+    ticket = _ticket(email, now)
     if not verify_password(body.current_password, account.password_hash, settings().password_hash_cost):
+        store.record_failure(email, now)
         raise Unprocessable("the current password is not right", code="wrong_password")
+    store.give_back(email, ticket)
     changed = account.with_new_password(_strong(body.new_password, account))
     store.save(account, changed, [])
     return {"account_id": account.account_id, "changed": True, **_token_for(changed, clock.epoch_seconds())}

@@ -212,6 +212,23 @@ def test_change_password_needs_the_current_one(auth):
     )
 
 
+def test_r_sec_1_guessing_the_current_password_counts_against_the_sign_in_lock_out(auth):
+    """A stolen token is no unlimited password oracle: five wrong current passwords lock the email, for
+    change-password and sign-in alike, even for the right password."""
+    employee_id = str(uuid.uuid4())
+    event = hired(employee_id)
+    signed_in(auth, event)
+    me = {"sub": employee_id, "roles": "worker", "department_id": "", "active": "true"}
+    for attempt in range(5):
+        body = {"current_password": f"wrong-guess-{attempt}", "new_password": "brand-new-seeds-7"}
+        assert auth.request("POST", "/auth/password/change", body, caller=me)[0] == 422
+    right = {"current_password": "sunflower-seeds-42", "new_password": "brand-new-seeds-7"}
+    status, answer = auth.request("POST", "/auth/password/change", right, caller=me)
+    assert (status, answer["error"]["code"]) == (429, "locked")
+    login = {"email": event.data["email"], "password": "sunflower-seeds-42"}
+    assert auth.request("POST", "/auth/login", login)[0] == 429
+
+
 def refused(auth, token: str) -> bool:
     """The authorizer's verdict on a token: refused (401, sign in again) or allowed."""
     try:
