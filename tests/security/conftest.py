@@ -103,6 +103,15 @@ def cast(stack, admin) -> dict[str, Popug | None]:
 
 
 @pytest.fixture(scope="package")
+def fuzzer(stack, admin) -> Popug:
+    """An admin of its own (roles worker + admin, as the bootstrap admin's) for schemathesis: the wrong current
+    passwords it sends to change-password lock its email (R-SEC-1), which must not lock out the bootstrap
+    admin that the other tests sign in as."""
+    (popug,) = onboard(stack, admin, "SecFuzzer")
+    return set_roles(admin, popug, ["worker", "admin"])
+
+
+@pytest.fixture(scope="package")
 def throwaway(stack, admin):
     """Onboard fresh popugs for tests that lock, dismiss or re-role them."""
     return lambda *names: onboard(stack, admin, *names)

