@@ -160,3 +160,28 @@ def bootstrap_admin(as_function: Callable[[str], dict[str, str]], email: str, na
     from auth import bootstrap_admin as step_two
 
     return step_two.lambda_handler({"email": email, "wait_seconds": 0}, LambdaContext())
+
+
+@pytest.fixture()
+def table(emulator) -> str:
+    """A fresh single-table-shaped table with a stream (the event kernel's tests and the stream replays')."""
+    from tests.conftest import make_table
+
+    return make_table(f"kernel-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture()
+def bus_queue(emulator, monkeypatch) -> str:
+    """A bus with one rule for every ates event, delivering to a queue (as production consumers do)."""
+    from shared.aws import client
+
+    name = f"bus-{uuid.uuid4().hex[:8]}"
+    client("events").create_event_bus(Name=name)
+    queue_url = client("sqs").create_queue(QueueName=f"q-{name}")["QueueUrl"]
+    queue_arn = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    client("events").put_rule(Name="all", EventBusName=name, EventPattern=json.dumps({"source": [{"prefix": "ates."}]}))
+    client("events").put_targets(Rule="all", EventBusName=name, Targets=[{"Id": "q", "Arn": queue_arn}])
+    monkeypatch.setenv("EVENT_BUS_NAME", name)
+    return queue_url

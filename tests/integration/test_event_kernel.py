@@ -19,7 +19,6 @@ from shared.contracts.tasks import TaskCreatedV1
 from shared.events import relay
 from shared.events.consumer import Consumer
 from shared.events.outbox import outbox_put
-from tests.conftest import make_table
 from tests.events import bridge, sqs_event
 
 
@@ -38,26 +37,6 @@ def stream_records(table: str) -> list[dict[str, Any]]:
         )["ShardIterator"]
         records += streams.get_records(ShardIterator=iterator)["Records"]
     return records
-
-
-@pytest.fixture()
-def table(emulator) -> str:
-    return make_table(f"kernel-{uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture()
-def bus_queue(emulator, monkeypatch) -> str:
-    """A bus with one rule for every ates event, delivering to a queue (as production consumers do)."""
-    name = f"bus-{uuid.uuid4().hex[:8]}"
-    client("events").create_event_bus(Name=name)
-    queue_url = client("sqs").create_queue(QueueName=f"q-{name}")["QueueUrl"]
-    queue_arn = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    client("events").put_rule(Name="all", EventBusName=name, EventPattern=json.dumps({"source": [{"prefix": "ates."}]}))
-    client("events").put_targets(Rule="all", EventBusName=name, Targets=[{"Id": "q", "Arn": queue_arn}])
-    monkeypatch.setenv("EVENT_BUS_NAME", name)
-    return queue_url
 
 
 def drain(queue_url: str, expected: int, timeout: float = 10) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from shared.ops import queues
 from tests.events import sqs_event
 from tests.integration.test_devstack_pollers import RecordingPool
 from tests.integration.test_devstack_pollers import client as emulator_client
-from tests.integration.test_event_kernel import account_created, bus_queue, drain, table  # noqa: F401 (fixtures)
+from tests.integration.test_event_kernel import account_created, drain
 
 FIXTURE = textwrap.dedent(
     """
@@ -116,7 +116,7 @@ def failure_record_of(table_name: str) -> dict:
     return pollers._failure_record(spec, shard["ShardId"], records, 21, function_error=True)
 
 
-def test_r_sec_4_a_redriven_failure_is_replayed_from_the_stream_and_its_events_published_once(table, bus_queue):  # noqa: F811
+def test_r_sec_4_a_redriven_failure_is_replayed_from_the_stream_and_its_events_published_once(table, bus_queue):
     events = [account_created(), account_created()]
     dynamo.transact([dynamo.put(table, {"pk": "ACCOUNT#1", "sk": "ACCOUNT"}), outbox_put(table, events)])
     failure = failure_record_of(table)
@@ -128,7 +128,7 @@ def test_r_sec_4_a_redriven_failure_is_replayed_from_the_stream_and_its_events_p
     assert drain(bus_queue, expected=1, timeout=1.5) == []  # the account record was not an outbox item
 
 
-def test_r_sec_4_a_replay_the_stream_no_longer_holds_stays_a_failure(table, bus_queue):  # noqa: F811
+def test_r_sec_4_a_replay_the_stream_no_longer_holds_stays_a_failure(table, bus_queue):
     dynamo.transact([outbox_put(table, [account_created()])])
     gone = failure_record_of(table)
     info = gone["DDBStreamBatchInfo"]
