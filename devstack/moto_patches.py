@@ -56,12 +56,15 @@ def apply() -> None:
             "installed: pin moto to that version, or re-read every patched function in the new moto "
             "source and update the copies and MOTO_VERSION in devstack/moto_patches.py."
         )
+    from devstack import moto_wire
+
     with _apply_lock:
         if _applied:
             return
         _patch_dynamodb()
         _patch_events()
         _patch_sqs()
+        moto_wire.apply()
         _applied = True
 
 
