@@ -31,9 +31,9 @@ from devstack.console import Console
 from devstack.workers import WorkerPool
 
 STREAM_POLL = 0.25  # while the stack is in use: Lambda reads each shard four times a second
-DORMANT_POLL = 2.0  # after DORMANT_AFTER seconds without any invocation; the next invocation wakes it
+DORMANT_POLL = 5.0  # after DORMANT_AFTER seconds without any invocation; the next invocation wakes it
 DORMANT_AFTER = 15.0
-SQS_WAIT_SECONDS = 5  # long poll (moto waits on a condition: idle queues cost next to nothing)
+SQS_WAIT_SECONDS = 20  # long poll, as long as SQS allows (and Lambda uses): an idle queue costs a call per 20 s
 RETRY_BACKOFF_MAX = 5.0
 
 
