@@ -21,6 +21,8 @@ BENCHMARKS = [
     "bench.fee_latency",
     "bench.analytics_queries",
     "bench.load",
+    "bench.idle",
+    "bench.year_routes",
 ]
 
 

@@ -58,7 +58,7 @@ from typing import Any
 
 import requests
 
-from bench.memory import RssSampler
+from bench.process_group import RssSampler
 from devstack.emulator import call_counts
 from devstack.launcher import Devstack, start_devstack
 

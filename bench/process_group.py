@@ -1,8 +1,8 @@
-"""Resident memory of a running devstack (every process of its group: the stack, the emulator, the
-function workers), sampled in the background while a benchmark runs.
+"""What a running devstack uses, over every process of its group (the stack, the emulator, the function
+workers): resident memory, sampled in the background while a benchmark runs, and CPU time.
 
-Why the whole group: a leak can sit in any of them (the emulator's stored items and stream records,
-a worker's caches, the tap's kept events), and the machine pays for the sum.
+Why the whole group: a leak or a busy loop can sit in any of them (the emulator's stored items and stream
+records, a worker's caches, the tap's kept events, a poller), and the machine pays for the sum.
 """
 
 from __future__ import annotations
@@ -11,22 +11,37 @@ import os
 import statistics
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MIB = 1024 * 1024
 
 
-def group_rss(pgid: int) -> dict[str, int]:
-    """Bytes resident per process kind ("emulator", "workers", "stack") of the process group `pgid`."""
-    rss = {"emulator": 0, "workers": 0, "stack": 0}
+def _members(pgid: int) -> Iterator[tuple[Path, list[str]]]:
+    """Each live process of the group: its /proc directory and the fields of its stat after the command."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(stat[2]) != pgid:  # fields after the command: state, ppid, pgrp, ...
-                continue
+        except OSError:  # gone meanwhile
+            continue
+        if int(stat[2]) == pgid:  # fields after the command: state, ppid, pgrp, ...
+            yield entry, stat
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User and system CPU time of the group's live processes."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum((int(stat[11]) + int(stat[12])) / ticks for _, stat in _members(pgid))
+
+
+def group_rss(pgid: int) -> dict[str, int]:
+    """Bytes resident per process kind ("emulator", "workers", "stack") of the process group `pgid`."""
+    rss = {"emulator": 0, "workers": 0, "stack": 0}
+    for entry, _ in _members(pgid):
+        try:
             resident = int((entry / "statm").read_text().split()[1]) * PAGE
             command = (entry / "cmdline").read_bytes()
         except (OSError, IndexError, ValueError):  # gone meanwhile
