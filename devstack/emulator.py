@@ -4,10 +4,11 @@
 
 Runs moto's own WSGI app (the one ``moto_server`` runs) after ``moto_patches.apply()``, prints
 ``emulator ready on http://127.0.0.1:N`` once it accepts connections and exits cleanly on SIGTERM
-or SIGINT. One extra route is served next to moto's: ``GET /_devstack/ses/messages``, what SES has
+or SIGINT. A few routes are served next to moto's: ``GET /_devstack/ses/messages``, what SES has
 sent (moto keeps it in memory only; ``/moto-api/data.json`` has it too, but without send times,
 with only one of a message's text and HTML bodies, and with every other model of every service,
-e.g. each DynamoDB item).
+e.g. each DynamoDB item); ``GET /_devstack/calls``, the calls served per X-Amz-Target, and
+``/_devstack/calls/by-caller``, the same per calling function; ``GET /_devstack/health``.
 
 Importable helpers for devstack and tests: ``start``/``stop`` a child emulator, ``free_port``,
 ``sent_emails``.
@@ -21,6 +22,7 @@ import email
 import email.policy
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -39,6 +41,9 @@ READY_LINE = "emulator ready on http://{host}:{port}"
 SES_MESSAGES_PATH = "/_devstack/ses/messages"
 HEALTH_PATH = "/_devstack/health"
 CALLS_PATH = "/_devstack/calls"
+CALLS_BY_CALLER_PATH = "/_devstack/calls/by-caller"
+# devstack's workers name their function in the SDK's user agent (AWS_SDK_UA_APP_ID): `app/<logical id>`.
+_CALLER = re.compile(r"\bapp/(\S+)")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -132,6 +137,12 @@ def stop(process: subprocess.Popen[Any], grace: float = 5.0) -> None:
 def call_counts(endpoint_url: str, timeout: float = 10.0) -> dict[str, int]:
     """How many calls the emulator has served, per X-Amz-Target (e.g. `DynamoDB_20120810.Query`)."""
     return _get_json(f"{endpoint_url.rstrip('/')}{CALLS_PATH}", timeout)
+
+
+def call_counts_by_caller(endpoint_url: str, timeout: float = 10.0) -> dict[str, dict[str, int]]:
+    """The same, per caller: a function's logical id for devstack's workers, "devstack" for the rest (its
+    pollers, the tap, tests and benchmarks)."""
+    return _get_json(f"{endpoint_url.rstrip('/')}{CALLS_BY_CALLER_PATH}", timeout)
 
 
 def sent_emails(endpoint_url: str, timeout: float = 10.0) -> list[dict[str, Any]]:
@@ -253,7 +264,7 @@ def _with_devstack_routes(moto_app: Callable[..., Any]) -> Callable[..., Any]:
     """moto's WSGI app, with ``/_devstack/...`` answered here (moto would route it to S3)."""
     from devstack import moto_patches
 
-    calls: Counter[str] = Counter()
+    calls: Counter[tuple[str, str]] = Counter()  # (caller, X-Amz-Target)
     counting = threading.Lock()
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -261,8 +272,9 @@ def _with_devstack_routes(moto_app: Callable[..., Any]) -> Callable[..., Any]:
         if not path.startswith("/_devstack/"):
             # Calls per operation (JSON-protocol services name it in X-Amz-Target: DynamoDB, EventBridge,
             # KMS...), so benchmarks can count what an operation costs in AWS calls across processes.
+            caller = _CALLER.search(environ.get("HTTP_USER_AGENT", ""))
             with counting:
-                calls[environ.get("HTTP_X_AMZ_TARGET") or "other"] += 1
+                calls[caller.group(1) if caller else "devstack", environ.get("HTTP_X_AMZ_TARGET") or "other"] += 1
             return moto_app(environ, start_response)  # type: ignore[no-any-return]
         if environ.get("REQUEST_METHOD") != "GET":
             return _respond(start_response, "405 Method Not Allowed", {"error": "GET only"})
@@ -270,7 +282,16 @@ def _with_devstack_routes(moto_app: Callable[..., Any]) -> Callable[..., Any]:
             return _respond(start_response, "200 OK", _ses_messages())
         if path == CALLS_PATH:
             with counting:
-                return _respond(start_response, "200 OK", dict(calls))
+                per_target: Counter[str] = Counter()
+                for (_, target), count in calls.items():
+                    per_target[target] += count
+            return _respond(start_response, "200 OK", dict(per_target))
+        if path == CALLS_BY_CALLER_PATH:
+            by_caller: dict[str, dict[str, int]] = {}
+            with counting:
+                for (caller, target), count in calls.items():
+                    by_caller.setdefault(caller, {})[target] = count
+            return _respond(start_response, "200 OK", by_caller)
         if path == HEALTH_PATH:
             import moto
 

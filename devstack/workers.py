@@ -157,6 +157,8 @@ def _runtime_variables(spec: FunctionSpec, endpoint_url: str) -> dict[str, str]:
             "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
             "AWS_SAM_LOCAL": "true",
+            # The SDK adds `app/<id>` to its user agent: the emulator counts each function's calls apart.
+            "AWS_SDK_UA_APP_ID": spec.logical_id,
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
             "_HANDLER": spec.handler,
             "PYTHONPATH": f"{spec.code_dir}{os.pathsep}{DEVSTACK_ROOT}",

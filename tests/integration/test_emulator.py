@@ -476,6 +476,24 @@ def test_health_route_says_moto_is_patched(endpoint: str) -> None:
         assert json.loads(response.read()) == {"status": "ok", "moto": "5.2.5", "patched": True}
 
 
+def test_calls_are_counted_per_calling_function_named_in_the_user_agent(endpoint: str) -> None:
+    from botocore.config import Config
+
+    settings = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "testing",
+                "aws_secret_access_key": "testing"}  # fmt: skip
+    caller = f"Fn{uuid.uuid4().hex[:8]}"
+    as_function = boto3.client("sqs", config=Config(user_agent_appid=caller), **settings)
+    before_total, before = emu.call_counts(endpoint), emu.call_counts_by_caller(endpoint)
+    as_function.list_queues()
+    as_function.list_queues()
+    boto3.client("sqs", **settings).list_queues()
+    after_total, after = emu.call_counts(endpoint), emu.call_counts_by_caller(endpoint)
+    assert after[caller] == {"AmazonSQS.ListQueues": 2}
+    plain_before = before.get("devstack", {}).get("AmazonSQS.ListQueues", 0)
+    assert after["devstack"]["AmazonSQS.ListQueues"] - plain_before == 1
+    assert after_total["AmazonSQS.ListQueues"] - before_total.get("AmazonSQS.ListQueues", 0) == 3
+
+
 def test_queue_attributes_subset_matches_moto_property() -> None:
     from moto.sqs.models import sqs_backends
 
