@@ -56,7 +56,7 @@ def apply() -> None:
             "installed: pin moto to that version, or re-read every patched function in the new moto "
             "source and update the copies and MOTO_VERSION in devstack/moto_patches.py."
         )
-    from devstack import moto_wire
+    from devstack import moto_expressions, moto_wire
 
     with _apply_lock:
         if _applied:
@@ -65,6 +65,7 @@ def apply() -> None:
         _patch_events()
         _patch_sqs()
         moto_wire.apply()
+        moto_expressions.apply()
         _applied = True
 
 
