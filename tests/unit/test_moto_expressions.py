@@ -60,3 +60,17 @@ def test_an_expression_moto_cannot_lex_fails_every_time() -> None:
     for _ in range(2):
         with pytest.raises(ValueError, match="Cannot parse condition"):
             ConditionExpressionParser("a = :x ; DROP", NAMES, VALUES).parse()
+
+
+def test_each_update_walker_processes_the_node_classes_moto_names() -> None:
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+
+    moto_expressions.apply()
+    walkers = [
+        w.__new__(w) for w in vars(validators).values() if isinstance(w, type) and issubclass(w, DepthFirstTraverser)
+    ]
+    walkers = [w for w in walkers if w._processing_map() is not None]  # not the abstract base
+    assert len(walkers) >= 8
+    for walker in walkers:
+        assert walker.nodes_to_be_processed() == tuple(walker._processing_map()) == walker.nodes_to_be_processed()
