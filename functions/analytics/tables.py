@@ -249,6 +249,121 @@ LOGICAL_TABLES: tuple[LogicalTable, ...] = (
 LOGICAL: dict[str, LogicalTable] = {t.name: t for t in LOGICAL_TABLES}
 
 
+# --- slices (R-AN-7): each popug's and department's state as of any moment --------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryTable:
+    """A logical table of an entity's versions with the moment each held (`valid_from` inclusive, `valid_to`
+    exclusive, null for the current one), from data events carrying the entity's whole state and a
+    growing `version` (SPEC §9): a metric joins money and tasks to it `ON t.recorded_at >= valid_from AND
+    (valid_to IS NULL OR t.recorded_at < valid_to)`. Read from the raw events whole (staff events are a
+    few thousand a year; they are not compacted); a version delivered twice counts once (its first
+    moment); a version that ends the entity (a dismissal) ends the version before it and is no row."""
+
+    name: str
+    description: str
+    key: str
+    columns: tuple[Column, ...]
+    versions: tuple[Source, ...]  # each with `version`, `valid_from`, `ends` and the state columns
+    state: tuple[str, ...]
+
+    def sql(self) -> str:
+        state = ", ".join(self.state)
+        # Every name and expression in these statements is defined in this module, none by a caller.
+        selects = " UNION ALL ".join(
+            f"SELECT {', '.join(f'{e} AS {c}' for c, e in s.select)} FROM {s.table} AS r"  # noqa: S608
+            for s in self.versions
+        )
+        versions = (
+            f"SELECT {self.key}, version, {state}, ends, min(valid_from) AS valid_from FROM ({selects}) AS v "  # noqa: S608
+            f"GROUP BY {self.key}, version, {state}, ends"
+        )
+        timed = (
+            f"SELECT {self.key}, version, {state}, ends, valid_from, "  # noqa: S608
+            f"lead(valid_from) OVER (PARTITION BY {self.key} ORDER BY version) AS valid_to FROM ({versions}) AS w"
+        )
+        columns = ", ".join(c.name for c in self.columns)
+        return f"SELECT {columns} FROM ({timed}) AS h WHERE NOT ends"  # noqa: S608
+
+
+EVENT_TIME = "CAST(from_iso8601_timestamp(r.event_time) AS TIMESTAMP)"
+
+
+def _employee_state(table: str) -> Source:
+    return Source(table, (
+        ("employee_id", "r.data.employee_id"), ("version", "CAST(r.data.version AS BIGINT)"),
+        ("name", "r.data.name"), ("position", "r.data.position"), ("department_id", "r.data.department_id"),
+        ("ends", "false"), ("valid_from", EVENT_TIME),
+    ))  # fmt: skip
+
+
+HISTORY_TABLES: tuple[HistoryTable, ...] = (
+    HistoryTable(
+        name="employee_history",
+        description="Each popug's name, position and department as of any moment (from staff events)",
+        key="employee_id",
+        columns=_columns(
+            ("employee_id", "string"),
+            ("version", "bigint"),
+            ("name", "string"),
+            ("position", "string"),
+            ("department_id", "string"),
+            ("valid_from", "timestamp"),
+            ("valid_to", "timestamp"),
+        ),
+        state=("name", "position", "department_id"),
+        versions=(
+            _employee_state(raw_table_name("EmployeeHired", 1)),
+            _employee_state(raw_table_name("EmployeeUpdated", 1)),
+            Source(
+                raw_table_name("EmployeeDismissed", 1),
+                (
+                    ("employee_id", "r.data.employee_id"),
+                    ("version", "CAST(r.data.version AS BIGINT)"),
+                    ("name", "CAST(NULL AS VARCHAR)"),
+                    ("position", "CAST(NULL AS VARCHAR)"),
+                    ("department_id", "CAST(NULL AS VARCHAR)"),
+                    ("ends", "true"),
+                    ("valid_from", EVENT_TIME),
+                ),
+            ),
+        ),
+    ),
+    HistoryTable(
+        name="department_history",
+        description="Each department's name, parent and head as of any moment (from staff events)",
+        key="department_id",
+        columns=_columns(
+            ("department_id", "string"),
+            ("version", "bigint"),
+            ("name", "string"),
+            ("parent_id", "string"),
+            ("head_id", "string"),
+            ("valid_from", "timestamp"),
+            ("valid_to", "timestamp"),
+        ),
+        state=("name", "parent_id", "head_id"),
+        versions=(
+            Source(
+                raw_table_name("DepartmentChanged", 1),
+                (
+                    ("department_id", "r.data.department_id"),
+                    ("version", "CAST(r.data.version AS BIGINT)"),
+                    ("name", "r.data.name"),
+                    ("parent_id", "r.data.parent_id"),
+                    ("head_id", "r.data.head_id"),
+                    ("ends", "r.data.deleted"),
+                    ("valid_from", EVENT_TIME),
+                ),
+            ),
+        ),
+    ),
+)
+HISTORY: dict[str, HistoryTable] = {t.name: t for t in HISTORY_TABLES}
+QUERYABLE: tuple[str, ...] = (*(t.name for t in LOGICAL_TABLES), *HISTORY)  # what the console may read
+
+
 def curated_table(table: LogicalTable) -> PhysicalTable:
     return PhysicalTable(
         name=table.curated,
@@ -282,15 +397,20 @@ def raw_rows(table: LogicalTable, first: date | None = None, last: date | None =
 
 
 def union_sql(table: LogicalTable, watermark: date | None) -> str:
-    """The logical table: curated rows through the watermark, raw rows of the days after it."""
-    if watermark is None:
-        return raw_rows(table)
+    """The logical table: curated rows through the watermark, raw rows of the days after it.
+
+    Each row once: delivery into the lake is at least once, so one transaction may arrive in two events;
+    compaction writes a day's rows DISTINCT and the raw side is read DISTINCT here, and a row belongs to
+    one day, so it is on one side only. Queries over the logical tables need no DISTINCT of their own
+    (which cost about half of each dashboard query over a year, bench/analytics_queries.py)."""
     columns = ", ".join(c.name for c in table.columns)
+    if watermark is None:
+        return f"SELECT DISTINCT {columns} FROM ({raw_rows(table)}) AS pending"  # noqa: S608
     first = watermark + timedelta(days=1 - table.lead_days)
     # Every name and value in these statements comes from the definitions above, none from a caller.
     day = f"'{watermark.isoformat()}'"
     curated = f'SELECT {columns} FROM {table.curated} WHERE "{DAY}" <= {day}'  # noqa: S608
-    pending = f"SELECT {columns} FROM ({raw_rows(table, first)}) AS pending WHERE {table.row_day} > DATE {day}"  # noqa: S608
+    pending = f"SELECT DISTINCT {columns} FROM ({raw_rows(table, first)}) AS pending WHERE {table.row_day} > DATE {day}"  # noqa: S608
     return f"{curated} UNION ALL {pending}"
 
 
@@ -298,7 +418,7 @@ def partition_sql(table: LogicalTable, day: date, closed_on: date) -> str:
     """The rows of `day`'s curated partition, from the raw days that can hold them (compaction)."""
     first, last = table.raw_window(day, closed_on)
     columns = ", ".join(c.name for c in table.columns)
-    rows = f"SELECT {columns} FROM ({raw_rows(table, first, last)}) AS pending"  # noqa: S608
+    rows = f"SELECT DISTINCT {columns} FROM ({raw_rows(table, first, last)}) AS pending"  # noqa: S608
     return f"{rows} WHERE {table.row_day} = DATE '{day.isoformat()}' ORDER BY {table.order_by}"
 
 
@@ -355,6 +475,8 @@ def _is_cte(table: exp.Table) -> bool:
 
 @cache
 def _union_tree(name: str, watermark: date | None) -> exp.Expression:
+    if name in HISTORY:
+        return parse(HISTORY[name].sql())
     return parse(union_sql(LOGICAL[name], watermark))
 
 
@@ -367,7 +489,7 @@ def expand(sql: str, watermark: date | None) -> str:
     tree = parse(sql)
     for table in table_references(tree):
         name = table.name.lower()
-        if name not in LOGICAL:
+        if name not in LOGICAL and name not in HISTORY:
             continue
         alias = table.args.get("alias")
         alias = alias.copy() if alias is not None else exp.TableAlias(this=exp.to_identifier(name))
@@ -392,6 +514,9 @@ def scans(sql: str, watermark: date | None) -> dict[str, date | None]:
         name = table.name.lower()
         if name in PHYSICAL:
             need(name, None)
+        elif name in HISTORY:
+            for source in HISTORY[name].versions:
+                need(source.table, None)
         elif name in LOGICAL:
             logical = LOGICAL[name]
             if watermark is not None:
@@ -438,12 +563,17 @@ def _duckdb_type(text: str) -> tuple[str, str]:
     return _SCALARS[match[0]], text[match.end() :]
 
 
+def has_files(table: PhysicalTable, root: Path) -> bool:
+    suffix = "json" if table.format == "json" else "parquet"
+    return any((root / table.prefix).glob(f"{DAY}=*/*.{suffix}"))
+
+
 def duckdb_view_sql(table: PhysicalTable, root: Path) -> str:
     """The body of a DuckDB view that reads `table` from a local mirror rooted at `root` (hive
     partitions, `day` kept a string as Athena projects it); an empty typed relation without files."""
     base = root / table.prefix
     suffix = "json" if table.format == "json" else "parquet"
-    if not any(base.glob(f"{DAY}=*/*.{suffix}")):
+    if not has_files(table, root):
         typed = ", ".join(f'CAST(NULL AS {duckdb_type(c.type)}) AS "{c.name}"' for c in table.columns)
         return f'SELECT {typed}, CAST(NULL AS VARCHAR) AS "{DAY}" WHERE false'
     pattern = quote(str(base / f"{DAY}=*" / f"*.{suffix}"))
