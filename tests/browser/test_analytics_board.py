@@ -45,7 +45,7 @@ def test_r_an_6_a_query_saved_from_the_console_is_on_the_board_as_its_chart_and_
     expect(page.get_by_test_id("metric-saved")).to_contain_text(f"Saved “{name}”")
     page.screenshot(path=str(artifacts / "analytics-console-saved.png"), full_page=True)
 
-    page.get_by_role("link", name="Board").first.click()
+    page.get_by_role("link", name="Board", exact=True).first.click()
     expect(page).to_have_url(re.compile(r"/analytics/board$"))
     title = page.get_by_test_id("metric-name").get_by_text(name, exact=True)
     card = page.get_by_test_id("metric-card").filter(has=title)
