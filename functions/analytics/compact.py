@@ -243,6 +243,13 @@ def compact_day(mirror: lake.Mirror, close: Close, *, force: bool = False) -> di
             select = query.to_duckdb(tables.partition_sql(table, day, closed_on))
             connection.execute(f"COPY ({select}) TO {tables.quote(str(files[table.name]))} (FORMAT parquet)")
             rows[table.name] = _count(connection, files[table.name])
+        for aggregate in tables.AGGREGATE_TABLES:  # from the base partition just written
+            files[aggregate.name] = Path(scratch) / f"{aggregate.name}.parquet"
+            rows_of_day = f"SELECT * FROM read_parquet({tables.quote(str(files[aggregate.base]))})"  # noqa: S608
+            select = f"SELECT * FROM ({aggregate.over(rows_of_day)}) AS a ORDER BY {aggregate.order_by}"  # noqa: S608
+            connection.execute(f"COPY ({query.to_duckdb(select)}) TO {tables.quote(str(files[aggregate.name]))} "
+                               "(FORMAT parquet)")  # fmt: skip
+            rows[aggregate.name] = _count(connection, files[aggregate.name])
         payouts = f"read_parquet({tables.quote(str(files['transactions']))}) WHERE kind = 'payout'"
         paid = connection.execute(f"SELECT count(*), coalesce(sum(-amount), 0) FROM {payouts}").fetchone()  # noqa: S608
         if paid != (close.popugs_paid, close.total_paid) and not force:
@@ -250,9 +257,9 @@ def compact_day(mirror: lake.Mirror, close: Close, *, force: bool = False) -> di
                 f"{day}: the lake holds {paid[0]} payouts for {paid[1]} cents, its close paid "
                 f"{close.popugs_paid} for {close.total_paid}: waiting for the missing events"
             )
-        for table in tables.LOGICAL_TABLES:
+        for name in files:
             client("s3").put_object(
-                Bucket=mirror.bucket, Key=lake.curated_key(table.name, day), Body=files[table.name].read_bytes()
+                Bucket=mirror.bucket, Key=lake.curated_key(name, day), Body=files[name].read_bytes()
             )
     logger.info("day compacted", business_day=day.isoformat(), rows=rows)
     return rows

@@ -5,7 +5,9 @@ that `domain` has already validated, never from request text.
 
 Delivery into the lake is at least once, but the logical tables hold each row once (tables.union_sql),
 so these queries sum rows as they are. Over a year (bench/analytics_queries.py) the costly steps were a
-DISTINCT and a window over a year of transactions; the balances are now two grouped passes instead.
+DISTINCT and a window over a year of transactions: the dashboard and the daily trends now read the daily
+aggregates (`daily_totals`, `account_days`, compacted with each day), the most expensive task a month
+of transactions.
 """
 
 from __future__ import annotations
@@ -33,29 +35,29 @@ def dashboard_sql(day: date) -> str:
     """One row: the day's management earnings (R-ACC-6: minus its fee and reward transactions), the
     popugs whose latest balance up to that day is below zero (latest by recorded_at, ties by
     transaction_id), and the day's close if there is one (its `popugs_in_red` is the final word).
-    The latest balance: each account's last moment, then at that moment the highest transaction id
-    (two aggregations: a window sorting a year of transactions took four times as long)."""
+    Read from the daily aggregates: each account's last moment over its days, then at that moment the
+    highest transaction id (a window sorting a year of transactions took twenty times as long)."""
     d = literal(day)
     return f"""
-WITH day_transactions AS (
-  SELECT kind, amount
-  FROM transactions
+WITH day_totals AS (
+  SELECT coalesce(-sum(amount), 0) AS management_earnings
+  FROM daily_totals
   WHERE business_day = {d} AND kind IN ('fee', 'reward')
 ),
 upto AS (
-  SELECT account_id, balance_after, recorded_at, transaction_id
-  FROM transactions
+  SELECT account_id, balance_after, last_recorded_at, last_transaction_id
+  FROM account_days
   WHERE business_day <= {d}
 ),
 last_moments AS (
-  SELECT account_id, max(recorded_at) AS recorded_at
+  SELECT account_id, max(last_recorded_at) AS last_recorded_at
   FROM upto
   GROUP BY account_id
 ),
 balances AS (
-  SELECT u.account_id, max_by(u.balance_after, u.transaction_id) AS balance_after
+  SELECT u.account_id, max_by(u.balance_after, u.last_transaction_id) AS balance_after
   FROM upto AS u
-  JOIN last_moments AS m ON m.account_id = u.account_id AND m.recorded_at = u.recorded_at
+  JOIN last_moments AS m ON m.account_id = u.account_id AND m.last_recorded_at = u.last_recorded_at
   GROUP BY u.account_id
 ),
 closes AS (
@@ -64,7 +66,7 @@ closes AS (
   WHERE business_day = {d}
 )
 SELECT
-  (SELECT coalesce(-sum(amount), 0) FROM day_transactions) AS management_earnings,
+  (SELECT management_earnings FROM day_totals) AS management_earnings,
   (SELECT count(*) FROM balances WHERE balance_after < 0) AS open_in_red,
   closes.closes AS closed,
   closes.popugs_in_red AS closed_in_red
@@ -112,18 +114,14 @@ def daily_sql(first: date, last: date) -> str:
     `domain.daily`."""
     between = f"business_day BETWEEN {literal(first)} AND {literal(last)}"
     return f"""
-WITH day_transactions AS (
-  SELECT kind, amount, business_day
-  FROM transactions
-  WHERE {between}
-),
-sums AS (
+WITH sums AS (
   SELECT business_day,
          sum(CASE WHEN kind = 'fee' THEN -amount ELSE 0 END) AS fees,
          sum(CASE WHEN kind = 'reward' THEN amount ELSE 0 END) AS rewards,
          sum(CASE WHEN kind = 'payout' THEN -amount ELSE 0 END) AS payouts,
-         sum(CASE WHEN kind = 'reward' THEN 1 ELSE 0 END) AS tasks_completed
-  FROM day_transactions
+         sum(CASE WHEN kind = 'reward' THEN transactions ELSE 0 END) AS tasks_completed
+  FROM daily_totals
+  WHERE {between}
   GROUP BY business_day
 ),
 closes AS (

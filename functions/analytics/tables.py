@@ -249,6 +249,67 @@ LOGICAL_TABLES: tuple[LogicalTable, ...] = (
 LOGICAL: dict[str, LogicalTable] = {t.name: t for t in LOGICAL_TABLES}
 
 
+# --- daily aggregates: what the dashboards read over a year -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DailyAggregate:
+    """A logical table of per-business-day aggregates of a logical table's rows, compacted with the day (one
+    small Parquet partition each) and computed from the raw rows for the days after the watermark. The
+    dashboards read these instead of a year of transactions (bench/analytics_queries.py: a year of daily
+    trends reads 365 x 3 rows instead of a million); metrics may too. `sql` is Athena SQL over `{rows}`,
+    the base table's rows of some days, giving whole groups of each business day."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    base: str
+    sql: str
+    order_by: str
+
+    @property
+    def curated(self) -> str:
+        return f"curated_{self.name}"
+
+    def over(self, rows: str) -> str:
+        return self.sql.replace("{rows}", f"({rows})")
+
+
+AGGREGATE_TABLES: tuple[DailyAggregate, ...] = (
+    DailyAggregate(
+        name="daily_totals",
+        description="Per business day and kind: how many transactions and their sum (signed cents)",
+        columns=_columns(
+            ("business_day", "date"), ("kind", "string"), ("transactions", "bigint"), ("amount", "bigint")
+        ),
+        base="transactions",
+        sql="SELECT business_day, kind, count(*) AS transactions, sum(amount) AS amount FROM {rows} AS t "
+        "GROUP BY business_day, kind",
+        order_by="business_day, kind",
+    ),
+    DailyAggregate(
+        name="account_days",
+        description="Per account and business day: its last transaction (by time, then id) and the balance after it",
+        columns=_columns(
+            ("account_id", "string"),
+            ("business_day", "date"),
+            ("last_recorded_at", "timestamp"),
+            ("last_transaction_id", "string"),
+            ("balance_after", "bigint"),
+            ("transactions", "bigint"),
+        ),
+        base="transactions",
+        sql="SELECT account_id, business_day, recorded_at AS last_recorded_at, transaction_id AS last_transaction_id, "
+        "balance_after, transactions FROM (SELECT account_id, business_day, recorded_at, transaction_id, "
+        "balance_after, count(*) OVER (PARTITION BY account_id, business_day) AS transactions, row_number() OVER "
+        "(PARTITION BY account_id, business_day ORDER BY recorded_at DESC, transaction_id DESC) AS newest "
+        "FROM {rows} AS t) AS d WHERE newest = 1",
+        order_by="account_id, business_day",
+    ),
+)
+AGGREGATES: dict[str, DailyAggregate] = {t.name: t for t in AGGREGATE_TABLES}
+
+
 # --- slices (R-AN-7): each popug's and department's state as of any moment --------------------------------
 
 
@@ -361,10 +422,10 @@ HISTORY_TABLES: tuple[HistoryTable, ...] = (
     ),
 )
 HISTORY: dict[str, HistoryTable] = {t.name: t for t in HISTORY_TABLES}
-QUERYABLE: tuple[str, ...] = (*(t.name for t in LOGICAL_TABLES), *HISTORY)  # what the console may read
+QUERYABLE: tuple[str, ...] = (*LOGICAL, *AGGREGATES, *HISTORY)  # what the console may read
 
 
-def curated_table(table: LogicalTable) -> PhysicalTable:
+def curated_table(table: LogicalTable | DailyAggregate) -> PhysicalTable:
     return PhysicalTable(
         name=table.curated,
         prefix=lake.curated_prefix(table.name),
@@ -375,7 +436,7 @@ def curated_table(table: LogicalTable) -> PhysicalTable:
 
 
 RAW_TABLES: tuple[PhysicalTable, ...] = tuple(raw_table(c) for c in REGISTRY.contracts)
-CURATED_TABLES: tuple[PhysicalTable, ...] = tuple(curated_table(t) for t in LOGICAL_TABLES)
+CURATED_TABLES: tuple[PhysicalTable, ...] = tuple(curated_table(t) for t in (*LOGICAL_TABLES, *AGGREGATE_TABLES))
 PHYSICAL: dict[str, PhysicalTable] = {t.name: t for t in (*RAW_TABLES, *CURATED_TABLES)}
 
 
@@ -396,21 +457,33 @@ def raw_rows(table: LogicalTable, first: date | None = None, last: date | None =
     return " UNION ALL ".join(selects)
 
 
-def union_sql(table: LogicalTable, watermark: date | None) -> str:
+def pending_sql(table: LogicalTable, watermark: date | None) -> str:
+    """The table's rows not compacted yet (all of them without a watermark), each once."""
+    columns = ", ".join(c.name for c in table.columns)
+    if watermark is None:
+        return f"SELECT DISTINCT {columns} FROM ({raw_rows(table)}) AS pending"  # noqa: S608
+    first = watermark + timedelta(days=1 - table.lead_days)
+    after = f"{table.row_day} > DATE '{watermark.isoformat()}'"
+    return f"SELECT DISTINCT {columns} FROM ({raw_rows(table, first)}) AS pending WHERE {after}"  # noqa: S608
+
+
+def union_sql(table: LogicalTable | DailyAggregate, watermark: date | None) -> str:
     """The logical table: curated rows through the watermark, raw rows of the days after it.
 
     Each row once: delivery into the lake is at least once, so one transaction may arrive in two events;
     compaction writes a day's rows DISTINCT and the raw side is read DISTINCT here, and a row belongs to
     one day, so it is on one side only. Queries over the logical tables need no DISTINCT of their own
-    (which cost about half of each dashboard query over a year, bench/analytics_queries.py)."""
-    columns = ", ".join(c.name for c in table.columns)
+    (which cost about half of each dashboard query over a year, bench/analytics_queries.py). An aggregate
+    is its compacted days plus the same aggregate over its base table's rows not compacted yet."""
+    if isinstance(table, DailyAggregate):
+        pending = table.over(pending_sql(LOGICAL[table.base], watermark))
+    else:
+        pending = pending_sql(table, watermark)
     if watermark is None:
-        return f"SELECT DISTINCT {columns} FROM ({raw_rows(table)}) AS pending"  # noqa: S608
-    first = watermark + timedelta(days=1 - table.lead_days)
+        return pending
+    columns = ", ".join(c.name for c in table.columns)
     # Every name and value in these statements comes from the definitions above, none from a caller.
-    day = f"'{watermark.isoformat()}'"
-    curated = f'SELECT {columns} FROM {table.curated} WHERE "{DAY}" <= {day}'  # noqa: S608
-    pending = f"SELECT DISTINCT {columns} FROM ({raw_rows(table, first)}) AS pending WHERE {table.row_day} > DATE {day}"  # noqa: S608
+    curated = f"SELECT {columns} FROM {table.curated} WHERE \"{DAY}\" <= '{watermark.isoformat()}'"  # noqa: S608
     return f"{curated} UNION ALL {pending}"
 
 
@@ -477,7 +550,7 @@ def _is_cte(table: exp.Table) -> bool:
 def _union_tree(name: str, watermark: date | None) -> exp.Expression:
     if name in HISTORY:
         return parse(HISTORY[name].sql())
-    return parse(union_sql(LOGICAL[name], watermark))
+    return parse(union_sql(AGGREGATES.get(name) or LOGICAL[name], watermark))
 
 
 def expand(sql: str, watermark: date | None) -> str:
@@ -489,7 +562,7 @@ def expand(sql: str, watermark: date | None) -> str:
     tree = parse(sql)
     for table in table_references(tree):
         name = table.name.lower()
-        if name not in LOGICAL and name not in HISTORY:
+        if name not in LOGICAL and name not in HISTORY and name not in AGGREGATES:
             continue
         alias = table.args.get("alias")
         alias = alias.copy() if alias is not None else exp.TableAlias(this=exp.to_identifier(name))
@@ -517,6 +590,13 @@ def scans(sql: str, watermark: date | None) -> dict[str, date | None]:
         elif name in HISTORY:
             for source in HISTORY[name].versions:
                 need(source.table, None)
+        elif name in AGGREGATES:
+            aggregate = AGGREGATES[name]
+            if watermark is not None:
+                need(aggregate.curated, None)
+            base = LOGICAL[aggregate.base]
+            for source in base.sources:
+                need(source.table, watermark + timedelta(days=1 - base.lead_days) if watermark else None)
         elif name in LOGICAL:
             logical = LOGICAL[name]
             if watermark is not None:

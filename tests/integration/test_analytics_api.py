@@ -108,6 +108,11 @@ class Tables:
         # the query_layer variant lands `d-1` in two events and proves it.
         for table in ("transactions", "tasks", "closed_days"):
             self.db.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT DISTINCT * FROM {table}")
+        from analytics import tables
+
+        for aggregate in tables.AGGREGATE_TABLES:  # the daily aggregates, by their own definitions
+            (body,) = sqlglot.transpile(aggregate.over("SELECT * FROM transactions"), read="athena", write="duckdb")
+            self.db.execute(f"CREATE VIEW {aggregate.name} AS {body}")
 
     def run(self, sql: str, *, max_rows: int, timeout_seconds: float) -> Any:
         assert timeout_seconds > 0

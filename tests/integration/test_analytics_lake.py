@@ -232,10 +232,18 @@ def test_r_an_2_a_closed_day_is_compacted_and_the_logical_tables_do_not_change(l
     ]  # v1 read like its upcast: the jira id out of the title
     outcome = compact(at(NEXT, 1), monkeypatch)
     assert [d["day"] for d in outcome["compacted"]] == ["2026-11-26"] and outcome["watermark"] == "2026-11-26"
-    assert outcome["compacted"][0]["rows"] == {"transactions": 3, "tasks": 2, "closed_days": 1}
+    assert outcome["compacted"][0]["rows"] == {
+        "transactions": 3,
+        "tasks": 2,
+        "closed_days": 1,
+        "daily_totals": 3,
+        "account_days": 1,
+    }  # fmt: skip (the daily aggregates: fee, reward and payout of D; one account)
     assert lake_module.read_watermark(lake) == D
     assert keys(lake, "curated/") == [
+        "curated/account_days/day=2026-11-26/part-0.parquet",
         "curated/closed_days/day=2026-11-26/part-0.parquet",
+        "curated/daily_totals/day=2026-11-26/part-0.parquet",
         "curated/tasks/day=2026-11-26/part-0.parquet",
         "curated/transactions/day=2026-11-26/part-0.parquet",
     ]
