@@ -36,6 +36,17 @@ export const TABLES = [
     columns: [["business_day", "date"], ["popugs_paid", "bigint"], ["total_paid", "bigint"], ["popugs_in_red", "bigint"]],
   },
   {
+    name: "daily_totals",
+    about: "per business day and kind: how many transactions and their sum (fast over a year)",
+    columns: [["business_day", "date"], ["kind", "string"], ["transactions", "bigint"], ["amount", "bigint"]],
+  },
+  {
+    name: "account_days",
+    about: "per account and business day: its last transaction and the balance after it",
+    columns: [["account_id", "string"], ["business_day", "date"], ["last_recorded_at", "timestamp"],
+      ["last_transaction_id", "string"], ["balance_after", "bigint"], ["transactions", "bigint"]],
+  },
+  {
     name: "employee_history",
     about: "each popug's position and department as of any moment: join ON t.recorded_at >= valid_from AND (valid_to IS NULL OR t.recorded_at < valid_to)",
     columns: [["employee_id", "string"], ["version", "bigint"], ["name", "string"], ["position", "string"],
