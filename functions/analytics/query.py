@@ -235,15 +235,21 @@ def _duckdb(
 
 
 def _fetch(connection: duckdb.DuckDBPyConnection, sql: str, limit: int) -> tuple[list[str], list[tuple]]:
-    """Bind first (names and types, without running), then run with the row bound inside the SQL so
-    DuckDB stops early. Zoned timestamps come back in UTC without a zone (Python would need pytz)."""
-    relation = connection.sql(sql)
+    """Run with the row bound inside the SQL so DuckDB stops early; bound once (binding reads the file
+    lists of every table the query names: binding twice cost a quarter of a dashboard query). Zoned
+    timestamps come back in UTC without a zone (Python would need pytz): only a query that returns one
+    runs again with the casts."""
+    bounded = f"SELECT * FROM ({sql}) LIMIT {limit}"  # noqa: S608 (sql: the query)
+    cursor = connection.execute(bounded)
+    kinds = [str(column[1]) for column in cursor.description]
+    columns = [column[0] for column in cursor.description]
+    if "TIMESTAMP WITH TIME ZONE" not in kinds:
+        return columns, cursor.fetchall()
     select = ", ".join(
-        f"CAST(#{i} AS TIMESTAMP)" if str(kind) == "TIMESTAMP WITH TIME ZONE" else f"#{i}"
-        for i, kind in enumerate(relation.types, start=1)
+        f"CAST(#{i} AS TIMESTAMP)" if kind == "TIMESTAMP WITH TIME ZONE" else f"#{i}"
+        for i, kind in enumerate(kinds, start=1)
     )
-    rows = connection.execute(f"SELECT {select} FROM ({sql}) LIMIT {limit}").fetchall()  # noqa: S608 (sql: the query)
-    return list(relation.columns), rows
+    return columns, connection.execute(f"SELECT {select} FROM ({sql}) LIMIT {limit}").fetchall()  # noqa: S608
 
 
 def _plain(value: Any) -> Any:

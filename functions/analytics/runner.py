@@ -5,9 +5,8 @@ shared.csv_export)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import Field
 
 from analytics import console, domain, query
@@ -18,11 +17,8 @@ from shared.http import ResponseModel
 from shared.observability import logger
 
 MAX_ROWS = 1000
-CSV_EXTENSION = http.CSV_EXTENSION  # a route whose 200 also comes as text/csv
-Format = Annotated[
-    Literal["json", "csv"] | None,
-    Query(description="`csv` answers the same rows as RFC 4180 text (a header row; formula-like text guarded)"),
-]
+Format = http.Format
+csv_too = http.csv_too
 
 
 class QueryResultView(ResponseModel):
@@ -30,11 +26,6 @@ class QueryResultView(ResponseModel):
     rows: list[list[Any]] = Field(description="cells as JSON: dates and times in ISO 8601, NaN as null")
     truncated: bool
     elapsed_ms: int
-
-
-def csv_too(access: dict[str, Any]) -> dict[str, Any]:
-    """Route options: `access` (an `only(...)`) plus the mark that its success also comes as CSV."""
-    return {"openapi_extensions": {**access["openapi_extensions"], CSV_EXTENSION: True}}
 
 
 def row_limit(asked: int | None) -> int:

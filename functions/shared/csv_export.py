@@ -50,9 +50,20 @@ def filename(stem: str) -> str:
     return f"{safe[:80] or 'result'}.csv"
 
 
+def table(body: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """The table in an API answer: a query's `{columns, rows}`, or a list's `{items: [{...}]}` (its
+    columns the first item's keys, in order)."""
+    if "columns" in body:
+        return list(body["columns"]), list(body.get("rows") or [])
+    items = body.get("items") or []
+    columns = list(items[0]) if items else []
+    return columns, [[item.get(c) for c in columns] for item in items]
+
+
 def response(event: dict[str, Any], answer: dict[str, Any], stem: str) -> dict[str, Any]:
-    """A JSON `{columns, rows}` answer of the API as a CSV answer, when the request asked `?format=csv`
-    and the answer is a success; anything else (an error, JSON asked) passes through unchanged.
+    """A JSON answer of the API as a CSV answer, when the request asked `?format=csv` and the answer is a
+    success; anything else (an error, JSON asked) passes through unchanged. A list's next page is in the
+    `X-Next-Cursor` header (the CSV has rows only).
 
     Done on the Lambda's answer, after the route answered and its JSON was checked against its document,
     so the route keeps one typed success body and the CSV is that body, cell for cell."""
@@ -60,9 +71,11 @@ def response(event: dict[str, Any], answer: dict[str, Any], stem: str) -> dict[s
     if wanted != "csv" or answer.get("statusCode") != 200:
         return answer
     body = json.loads(answer.get("body") or "{}")
-    text = render(body.get("columns") or [], body.get("rows") or [])
+    text = render(*table(body))
     headers = {k: v for k, v in (answer.get("headers") or {}).items() if k.lower() != "content-type"}
     headers["Content-Type"] = CONTENT_TYPE
     headers["Content-Disposition"] = f'attachment; filename="{filename(stem)}"'
+    if body.get("next_cursor"):
+        headers["X-Next-Cursor"] = body["next_cursor"]
     multi = {k: v for k, v in (answer.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
     return {**answer, "body": text, "headers": headers, "multiValueHeaders": multi, "isBase64Encoded": False}

@@ -23,12 +23,12 @@ import json
 import re
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder, Route
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BadRequest, DomainError, Forbidden, PayloadTooLarge, Unauthorized, UnsupportedMediaType
@@ -197,6 +197,20 @@ class GatedResolver(APIGatewayRestResolver):
                 raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
         if body:
             _readable_json(self.current_event)
+
+
+# `?format=csv` on a route marked `csv_too(...)`: validated here (anything else is a 422) and documented;
+# the CSV itself is made from the route's JSON answer on the way out (shared.csv_export.response).
+Format = Annotated[
+    Literal["json", "csv"] | None,
+    Query(description="`csv` answers the same rows as RFC 4180 text (a header row; formula-like text guarded)"),
+]
+
+
+def csv_too(access: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Route options: `access` (an `only(...)`, or none) plus the mark that its success also comes as CSV."""
+    extensions = (access or {}).get("openapi_extensions", {})
+    return {"openapi_extensions": {**extensions, CSV_EXTENSION: True}}
 
 
 def _document_csv(success: Any) -> None:
