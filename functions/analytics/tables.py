@@ -566,9 +566,80 @@ def expand(sql: str, watermark: date | None) -> str:
             continue
         alias = table.args.get("alias")
         alias = alias.copy() if alias is not None else exp.TableAlias(this=exp.to_identifier(name))
-        replacement = exp.Subquery(this=_union_tree(name, watermark).copy(), alias=alias)
+        union = _union_tree(name, watermark).copy()
+        if watermark is not None and name not in HISTORY:
+            _prune(union, _day_bounds(table, _row_day_column(name)))
+        replacement = exp.Subquery(this=union, alias=alias)
         table.replace(replacement)
     return tree.sql(dialect="athena")
+
+
+# --- partition pruning: a query's bounds on a row's day become bounds on the curated `day` partitions -----
+
+_BOUNDS = {"GTE": ">=", "GT": ">", "LTE": "<=", "LT": "<", "EQ": "="}
+_FLIPPED = {">=": "<=", ">": "<", "<=": ">=", "<": ">", "=": "="}
+
+
+def _row_day_column(name: str) -> str | None:
+    """The column that IS a row's partition day, when there is one (`business_day`); tasks are
+    partitioned by an expression of their creation time, so they are not pruned."""
+    table = LOGICAL[AGGREGATES[name].base] if name in AGGREGATES else LOGICAL.get(name)
+    return table.row_day if table is not None and re.fullmatch(r"\w+", table.row_day) else None
+
+
+def _day_bounds(table: exp.Table, column: str | None) -> list[tuple[str, str]]:
+    """(operator, 'YYYY-MM-DD') for each top-level AND-ed condition of the SELECT reading `table` that
+    bounds `column` of it by a date literal: `t.business_day BETWEEN DATE 'a' AND DATE 'b'`, `>=`, `=`...
+    A condition under OR, or on another table's column, bounds nothing. Any row the query keeps meets
+    these, so reading only the partitions that can hold such rows changes no answer (and on Athena,
+    with partition projection, reads and bills only those days)."""
+    from sqlglot import exp
+
+    select = table.find_ancestor(exp.Select)
+    where = select.args.get("where") if select is not None else None
+    if column is None or where is None:
+        return []
+    sources = [t for t in select.find_all(exp.Table) if t.find_ancestor(exp.Select) is select]
+    names = {table.alias_or_name.lower()} | ({""} if len(sources) == 1 else set())
+    bounds: list[tuple[str, str]] = []
+
+    def ours(node: exp.Expression) -> bool:
+        return isinstance(node, exp.Column) and node.name.lower() == column and node.table.lower() in names
+
+    for condition in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
+        if isinstance(condition, exp.Between) and ours(condition.this):
+            low, high = _day_literal(condition.args.get("low")), _day_literal(condition.args.get("high"))
+            bounds += [(">=", low)] if low else []
+            bounds += [("<=", high)] if high else []
+        elif type(condition).__name__ in _BOUNDS:
+            operator = _BOUNDS[type(condition).__name__]
+            if ours(condition.this) and (day := _day_literal(condition.expression)):
+                bounds.append((operator, day))
+            elif ours(condition.expression) and (day := _day_literal(condition.this)):
+                bounds.append((_FLIPPED[operator], day))
+    return bounds
+
+
+def _day_literal(node: exp.Expression | None) -> str | None:
+    """'YYYY-MM-DD' of `DATE 'YYYY-MM-DD'` (or the same string literal), else None."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DATE:
+        node = node.this
+    if isinstance(node, exp.Literal) and node.is_string and re.fullmatch(r"\d{4}-\d{2}-\d{2}", node.this):
+        return node.this
+    return None
+
+
+def _prune(union: exp.Expression, bounds: list[tuple[str, str]]) -> None:
+    """Add the bounds on `day` to the curated side of a logical table's union (its first SELECT)."""
+    from sqlglot import exp
+
+    if not bounds or not isinstance(union, exp.Union):
+        return
+    curated = union.this
+    for operator, day in bounds:
+        curated.where(f"\"{DAY}\" {operator} '{day}'", dialect="athena", copy=False)
 
 
 def scans(sql: str, watermark: date | None) -> dict[str, date | None]:
