@@ -236,4 +236,9 @@ export const api = {
   put: (path, body, options) => request("PUT", path, { ...options, body }),
   patch: (path, body, options) => request("PATCH", path, { ...options, body }),
   delete: (path, options) => request("DELETE", path, options),
+  /** The same request answered as CSV (`?format=csv`, R-AN-6): resolves to the text. */
+  csv: async (method, path, body, options = {}) => {
+    const answer = await request(method, path, { ...options, body, query: { ...options.query, format: "csv" } });
+    return answer?._text ?? "";
+  },
 };

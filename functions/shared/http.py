@@ -23,12 +23,12 @@ import json
 import re
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder, Route
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BadRequest, DomainError, Forbidden, PayloadTooLarge, Unauthorized, UnsupportedMediaType
@@ -82,6 +82,9 @@ ERROR_CAUSES = {
     429: "too many requests: the gateway's throttle (`too_many_requests`)",
 }
 ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorResponse"}
+CSV_EXTENSION = "x-csv"  # route option: its success also comes as CSV when asked `?format=csv`
+CSV_MEDIA_TYPE = "text/csv"
+CSV_DESCRIPTION = "RFC 4180: a header row, CRLF line ends; text that a spreadsheet would run as a formula starts with '"
 
 
 def _error_doc(status: int, cause: str | None = None) -> OpenAPIResponse:
@@ -169,6 +172,8 @@ class GatedResolver(APIGatewayRestResolver):
         for route in routes:
             operation = getattr(document.paths[route.openapi_path], route.method.lower())
             operation.responses = {k: v for k, v in operation.responses.items() if int(k) in route.responses}
+            if (route.openapi_extensions or {}).get(CSV_EXTENSION):
+                _document_csv(operation.responses[route.status_code])
         schemas = document.components.schemas
         for default in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
             schemas.pop(default, None)
@@ -192,6 +197,28 @@ class GatedResolver(APIGatewayRestResolver):
                 raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
         if body:
             _readable_json(self.current_event)
+
+
+# `?format=csv` on a route marked `csv_too(...)`: validated here (anything else is a 422) and documented;
+# the CSV itself is made from the route's JSON answer on the way out (shared.csv_export.response).
+Format = Annotated[
+    Literal["json", "csv"] | None,
+    Query(description="`csv` answers the same rows as RFC 4180 text (a header row; formula-like text guarded)"),
+]
+
+
+def csv_too(access: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Route options: `access` (an `only(...)`, or none) plus the mark that its success also comes as CSV."""
+    extensions = (access or {}).get("openapi_extensions", {})
+    return {"openapi_extensions": {**extensions, CSV_EXTENSION: True}}
+
+
+def _document_csv(success: Any) -> None:
+    """The success of a route marked `x-csv` also comes as `text/csv` (`?format=csv`, shared.csv_export)."""
+    from aws_lambda_powertools.event_handler.openapi.models import MediaType, Schema
+
+    content = success.content if hasattr(success, "content") else success.get("content")
+    content[CSV_MEDIA_TYPE] = MediaType(schema=Schema(type="string", description=CSV_DESCRIPTION))
 
 
 def documented_responses(route: Route) -> dict[int, OpenAPIResponse]:

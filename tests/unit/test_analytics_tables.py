@@ -207,3 +207,30 @@ def test_r_ev_1_task_created_v1_reads_like_its_upcast(tmp_path, title):
     assert run(tmp_path, "SELECT title, jira_id, created_at FROM tasks", None) == [
         (upcast["title"], upcast["jira_id"], datetime(2026, 11, 26, 10, 0, 0, 123000))
     ]
+
+
+# --- partition pruning ---------------------------------------------------------------------------------------
+
+
+def _curated_bounds(sql: str) -> list[str]:
+    import re as regex
+
+    return regex.findall(r"\"day\" ([<>=]+ '[\d-]+')", tables.expand(sql, date(2026, 11, 30)).split("UNION ALL")[0])
+
+
+@pytest.mark.parametrize(
+    ("sql", "bounds"),
+    [
+        ("SELECT * FROM transactions WHERE business_day BETWEEN DATE '2026-11-01' AND DATE '2026-11-07'",
+         ["<= '2026-11-30'", ">= '2026-11-01'", "<= '2026-11-07'"]),
+        ("SELECT * FROM daily_totals d WHERE DATE '2026-11-03' = d.business_day AND kind = 'fee'",
+         ["<= '2026-11-30'", "= '2026-11-03'"]),
+        ("SELECT * FROM transactions t WHERE t.business_day > DATE '2026-11-03' OR t.amount > 0",
+         ["<= '2026-11-30'"]),  # under OR: no bound
+        ("SELECT * FROM transactions t JOIN closed_days c ON c.business_day = t.business_day "
+         "WHERE c.business_day >= DATE '2026-11-20'", ["<= '2026-11-30'"]),  # t is not bounded, c is
+        ("SELECT * FROM tasks WHERE created_at >= TIMESTAMP '2026-11-20 00:00:00'", ["<= '2026-11-30'"]),
+    ],
+)  # fmt: skip
+def test_a_querys_bounds_on_the_row_day_read_only_those_curated_partitions(sql, bounds):
+    assert _curated_bounds(sql) == bounds
