@@ -48,6 +48,8 @@ class FunctionSpec:
     handler: str
     code_dir: Path
     environment: dict[str, str]
+    # Its layers' directories, in the template's order (each is what Lambda extracts to /opt/python).
+    layer_dirs: tuple[Path, ...] = ()
     timeout: float = 3.0
     memory_mb: int = 128
     arn: str = ""
@@ -101,6 +103,7 @@ def functions_from(provisioned: Any) -> dict[str, FunctionSpec]:
             name=name,
             handler=props.get("Handler", ""),
             code_dir=stack.code_dirs.get(logical_id, stack.root),
+            layer_dirs=_layer_dirs(provisioned, props.get("Layers") or []),
             environment={key: _env_text(value) for key, value in variables.items()},
             timeout=float(props.get("Timeout", 3)),
             memory_mb=int(props.get("MemorySize", 128)),
@@ -108,6 +111,22 @@ def functions_from(provisioned: Any) -> dict[str, FunctionSpec]:
             log_group=f"/aws/lambda/{name}",
         )
     return specs
+
+
+def _layer_dirs(provisioned: Any, arns: list[str]) -> tuple[Path, ...]:
+    """The local directories of the layers a function names (by ARN, as the resolved template does)."""
+    local = {provisioned.resolver.ref(layer): path for layer, path in provisioned.stack.layer_dirs.items()}
+    missing = [arn for arn in arns if arn not in local]
+    if missing:  # an ARN of a layer published elsewhere: its content is not here to run
+        raise ValueError(f"layers {missing} are not in the template: devstack runs only local layers")
+    return tuple(local[arn] for arn in arns)
+
+
+def python_path(spec: FunctionSpec) -> list[str]:
+    """The function's import path as Lambda's: its package (/var/task), then its layers (/opt/python; a later
+    layer's files overwrite an earlier one's in /opt, so it comes first). Nothing else of the repository:
+    a module the package does not ship fails to import locally as it would in AWS."""
+    return [str(spec.code_dir), *(str(layer) for layer in reversed(spec.layer_dirs))]
 
 
 def _env_text(value: Any) -> str:
@@ -159,7 +178,7 @@ def _runtime_variables(spec: FunctionSpec, endpoint_url: str) -> dict[str, str]:
             "AWS_SAM_LOCAL": "true",
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
             "_HANDLER": spec.handler,
-            "PYTHONPATH": f"{spec.code_dir}{os.pathsep}{DEVSTACK_ROOT}",
+            "PYTHONPATH": os.pathsep.join([*python_path(spec), DEVSTACK_ROOT]),
             "DEVSTACK_RUNTIME_PATH": DEVSTACK_ROOT,
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
