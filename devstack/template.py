@@ -170,9 +170,9 @@ def _swap_local_code(sam: dict[str, Any], root: Path) -> dict[str, Path]:
     for resource in (sam.get("Resources") or {}).values():
         props = resource.get("Properties") or {}
         uri = props.get("ContentUri")
-        if resource.get("Type") == "AWS::Serverless::LayerVersion" and isinstance(uri, str):
-            if not uri.startswith("s3://"):
-                props["ContentUri"] = f"s3://{CODE_BUCKET}/{uri.strip('/')}"
+        local = isinstance(uri, str) and not uri.startswith("s3://")
+        if resource.get("Type") == "AWS::Serverless::LayerVersion" and local:
+            props["ContentUri"] = f"s3://{CODE_BUCKET}/{uri.strip('/')}"
     return code_dirs
 
 

@@ -19,7 +19,7 @@ from shared import clock, pagination
 from shared.errors import Forbidden
 from shared.http import PathId, ResponseModel, answer, caller, errors, make_resolver, only
 from shared.observability import logger, tracer
-from shared.pagination import Page
+from shared.responses import Page
 
 app = make_resolver()
 

@@ -17,7 +17,7 @@ from shared.contracts.staff import DepartmentChangedV1, EmployeeDismissedV1, Emp
 from shared.errors import Unprocessable
 from shared.http import PathId, ResponseModel, answer, errors, make_resolver, only
 from shared.observability import logger, tracer
-from shared.pagination import Page
+from shared.responses import Page
 from staff import store
 from staff.domain import Department, Employee, ensure_no_cycle, normalise_email
 
