@@ -1,8 +1,9 @@
 """Cold import time of every handler module in template.yaml, as a ratio to a bare `import boto3`.
 
 Each handler is imported in fresh interpreters (a cold start imports once per process) on its own package's
-path, as Lambda lays it out (tests/contract/packages.py: the CodeUri's directory, then its layers'), with no
-Lambda variables set, so Powertools' Tracer is off as outside Lambda. Each import is paired with a bare
+path, as Lambda lays it out (tests/contract/packages.py: the CodeUri's directory, then its layers'), with the
+template's literal variables (the Powertools and pydantic settings) and no Lambda variables, so Powertools'
+Tracer is off as outside Lambda. Each import is paired with a bare
 `import boto3` run just before it, and the figure is the median of the pairs' ratios: a busy machine slows
 both halves of a pair alike, so the ratio holds where the seconds do not.
 
@@ -30,9 +31,9 @@ BASE_ENV = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"}
 LAMBDA_ENV = {"LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_REGION": "us-east-1"}
 
 
-def handler_paths() -> dict[str, list[str]]:
-    """Each handler module -> its import path (one per module: functions sharing a handler share a package)."""
-    return {function.module: import_path(function) for function in functions()}
+def handlers() -> dict[str, tuple[list[str], dict[str, str]]]:
+    """Each handler module -> its import path and environment (functions sharing a handler share a package)."""
+    return {f.module: (import_path(f), {**BASE_ENV, **dict(f.literal_environment)}) for f in functions()}
 
 
 def import_seconds(module: str, path: list[str], env: dict[str, str]) -> float:
@@ -55,9 +56,11 @@ def paired(module: str, path: list[str], env: dict[str, str] = BASE_ENV) -> tupl
 
 
 def run() -> dict:
-    measured = {module: paired(module, path) for module, path in sorted(handler_paths().items())}
+    every = handlers()
+    measured = {module: paired(module, path, env) for module, (path, env) in sorted(every.items())}
     ratios = {module: round(ratio, 2) for module, (ratio, _, _) in measured.items()}
-    traced = paired(AUTHORIZER, handler_paths()[AUTHORIZER], {**BASE_ENV, **LAMBDA_ENV})
+    path, env = every[AUTHORIZER]
+    traced = paired(AUTHORIZER, path, {**env, **LAMBDA_ENV})
     return {
         "import_boto3_seconds": round(statistics.median(b for _, _, b in measured.values()), 4),
         "handler_import_ratio_to_boto3": ratios,

@@ -28,6 +28,8 @@ class Function:
     handler: str
     code_dir: Path
     layers: tuple[Layer, ...]
+    # Its environment's literal values (the Globals', then its own); those set by intrinsics are left out.
+    literal_environment: tuple[tuple[str, str], ...] = ()
 
     @property
     def module(self) -> str:
@@ -53,6 +55,11 @@ def _ref(value: object) -> str | None:
     return value.get("!Ref") if isinstance(value, dict) else None
 
 
+def _variables(props: dict) -> dict[str, str]:
+    variables = (props.get("Environment") or {}).get("Variables") or {}
+    return {name: str(value) for name, value in variables.items() if isinstance(value, str | int | float)}
+
+
 def functions(template: Path = ROOT / "template.yaml") -> list[Function]:
     document = yaml.load(template.read_text(), Loader=CfnLoader)
     defaults = (document.get("Globals") or {}).get("Function") or {}
@@ -69,5 +76,7 @@ def functions(template: Path = ROOT / "template.yaml") -> list[Function]:
             if layer_id is None or resources.get(layer_id, {}).get("Type") != "AWS::Serverless::LayerVersion":
                 raise ValueError(f"{logical_id}: layer {entry} is not a LayerVersion of this template")
             layers.append(Layer(layer_id, template.parent / resources[layer_id]["Properties"]["ContentUri"]))
-        found.append(Function(logical_id, props["Handler"], template.parent / code_uri, tuple(layers)))
+        variables = {**_variables(defaults), **_variables(props)}
+        code_dir = template.parent / code_uri
+        found.append(Function(logical_id, props["Handler"], code_dir, tuple(layers), tuple(variables.items())))
     return found
