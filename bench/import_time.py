@@ -1,9 +1,12 @@
 """Cold import time of every handler module in template.yaml, as a ratio to a bare `import boto3`.
 
 Each handler is imported in fresh interpreters (a cold start imports once per process) on its own package's
-path, as Lambda lays it out (tests/contract/packages.py: the CodeUri's directory, then its layers'), with the
-template's literal variables (the Powertools and pydantic settings) and no Lambda variables, so Powertools'
-Tracer is off as outside Lambda. Each import is paired with a bare
+path, as Lambda lays it out (tests/contract/packages.py: the CodeUri's directory, then its layers'), then only
+the distributions its locks install and the runtime's boto3 (`python -S` on sites of their own, as devstack
+runs it: devstack/sites.py; what Lambda would find, not the test environment's other packages, which the
+X-Ray SDK's patch_all would import), with the template's
+literal variables (the Powertools and pydantic settings) and no Lambda variables, so Powertools' Tracer is
+off as outside Lambda. Each import is paired with a bare
 `import boto3` run just before it, and the figure is the median of the pairs' ratios: a busy machine slows
 both halves of a pair alike, so the ratio holds where the seconds do not.
 
@@ -19,7 +22,10 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
+from devstack import sites
 from tests.contract.packages import functions, import_path
 
 RUNS = 7
@@ -31,14 +37,19 @@ BASE_ENV = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"}
 LAMBDA_ENV = {"LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_REGION": "us-east-1"}
 
 
-def handlers() -> dict[str, tuple[list[str], dict[str, str]]]:
-    """Each handler module -> its import path and environment (functions sharing a handler share a package)."""
-    return {f.module: (import_path(f), {**BASE_ENV, **dict(f.literal_environment)}) for f in functions()}
+def handlers(scratch: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """Each handler module -> its import path (its package, its layers, the site of what its locks install) and
+    its environment. Functions sharing a handler share a package."""
+    found = {}
+    for f in functions():
+        site = [str(path) for path in sites.sites(f.directories, scratch)]
+        found[f.module] = ([*import_path(f), *site], {**BASE_ENV, **dict(f.literal_environment)})
+    return found
 
 
 def import_seconds(module: str, path: list[str], env: dict[str, str]) -> float:
     out = subprocess.run(
-        [sys.executable, "-c", PROBE.format(module=module)],
+        [sys.executable, "-S", "-c", PROBE.format(module=module)],
         cwd=path[0],
         capture_output=True,
         text=True,
@@ -56,11 +67,12 @@ def paired(module: str, path: list[str], env: dict[str, str] = BASE_ENV) -> tupl
 
 
 def run() -> dict:
-    every = handlers()
-    measured = {module: paired(module, path, env) for module, (path, env) in sorted(every.items())}
+    with tempfile.TemporaryDirectory() as scratch:
+        every = handlers(Path(scratch))
+        measured = {module: paired(module, path, env) for module, (path, env) in sorted(every.items())}
+        path, env = every[AUTHORIZER]
+        traced = paired(AUTHORIZER, path, {**env, **LAMBDA_ENV})
     ratios = {module: round(ratio, 2) for module, (ratio, _, _) in measured.items()}
-    path, env = every[AUTHORIZER]
-    traced = paired(AUTHORIZER, path, {**env, **LAMBDA_ENV})
     return {
         "import_boto3_seconds": round(statistics.median(b for _, _, b in measured.values()), 4),
         "handler_import_ratio_to_boto3": ratios,

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from devstack import channel, procs
+from devstack import channel, procs, sites
 from devstack.aws import DUMMY_CREDENTIALS
 from devstack.console import Console
 from devstack.template import REGION
@@ -124,9 +124,11 @@ def _layer_dirs(provisioned: Any, arns: list[str]) -> tuple[Path, ...]:
 
 def python_path(spec: FunctionSpec) -> list[str]:
     """The function's import path as Lambda's: its package (/var/task), then its layers (/opt/python; a later
-    layer's files overwrite an earlier one's in /opt, so it comes first). Nothing else of the repository:
-    a module the package does not ship fails to import locally as it would in AWS."""
-    return [str(spec.code_dir), *(str(layer) for layer in reversed(spec.layer_dirs))]
+    layer's files overwrite an earlier one's in /opt, so it comes first), then the third-party packages its
+    locks install and the runtime's own (devstack/sites.py). Nothing else of the repository or of devstack's
+    virtualenv: a module the package does not ship fails to import locally as it would in AWS."""
+    directories = [spec.code_dir, *reversed(spec.layer_dirs)]
+    return [str(path) for path in [*directories, *sites.sites(directories, function_tmp() / "sites")]]
 
 
 def _env_text(value: Any) -> str:
@@ -146,7 +148,7 @@ def runtime_environment(spec: FunctionSpec, endpoint_url: str) -> dict[str, str]
     env[procs.INSTANCE_VARIABLE] = procs.instance_id()
     env["TMPDIR"] = str(function_tmp())
     env.update(spec.environment)
-    env.update(_runtime_variables(spec, endpoint_url))
+    env.update(_runtime_variables(spec, endpoint_url, python_path(spec)))
     return env
 
 
@@ -158,7 +160,7 @@ def function_tmp() -> Path:
     return path
 
 
-def _runtime_variables(spec: FunctionSpec, endpoint_url: str) -> dict[str, str]:
+def _runtime_variables(spec: FunctionSpec, endpoint_url: str, path: list[str] | None = None) -> dict[str, str]:
     """What the runtime (and devstack) set over the template's variables: reserved, never overridden."""
     return dict(
         {
@@ -178,7 +180,7 @@ def _runtime_variables(spec: FunctionSpec, endpoint_url: str) -> dict[str, str]:
             "AWS_SAM_LOCAL": "true",
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
             "_HANDLER": spec.handler,
-            "PYTHONPATH": os.pathsep.join([*python_path(spec), DEVSTACK_ROOT]),
+            "PYTHONPATH": os.pathsep.join([*(path or []), DEVSTACK_ROOT]),
             "DEVSTACK_RUNTIME_PATH": DEVSTACK_ROOT,
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -201,7 +203,8 @@ class _Worker:
         self.response_fd, response_write = os.pipe()
         try:
             self.process = procs.spawn(
-                [sys.executable, "-m", "devstack.worker", str(request_read), str(response_write)],
+                # -S: no site-packages of devstack's own; the function's path has what it ships (python_path)
+                [sys.executable, "-S", "-m", "devstack.worker", str(request_read), str(response_write)],
                 pass_fds=(request_read, response_write),
                 env=runtime_environment(spec, endpoint_url),
                 cwd=spec.code_dir,
