@@ -9,11 +9,12 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared import clock, pagination
 from shared.contracts import REGISTRY
 from shared.contracts.staff import DepartmentChangedV1, EmployeeDismissedV1, EmployeeHiredV1, EmployeeUpdatedV1
+from shared.email_address import EmailStr
 from shared.errors import Unprocessable
 from shared.http import PathId, ResponseModel, answer, errors, make_resolver, only
 from shared.observability import logger, tracer
