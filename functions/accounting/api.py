@@ -30,7 +30,7 @@ from shared.http import (
     only,
 )
 from shared.observability import logger, tracer
-from shared.pagination import Page
+from shared.responses import Page
 
 app = make_resolver()
 

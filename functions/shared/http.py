@@ -33,12 +33,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BadRequest, DomainError, Forbidden, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 from shared.observability import logger
+from shared.responses import ResponseModel as ResponseModel  # the routes import it from here
+from shared.roles import ROLES
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-ROLES = ("worker", "manager", "admin", "accountant")
 TOKEN_SCHEME = "popugToken"  # the OpenAPI security scheme: the bearer JWT the gateway's authorizer checks
 # Our largest legitimate body is a console query or a task description (a few KiB). API Gateway takes
 # up to 10 MB; anything past this is refused before it is parsed.
@@ -59,13 +60,6 @@ class ErrorResponse(BaseModel):
     """The body of every 4xx and 5xx, whoever answers it: a handler, the access gate or the gateway (SPEC §11)."""
 
     error: ErrorDetail
-
-
-class ResponseModel(BaseModel):
-    """A success body. Extra keys are refused, so a handler answering a field its document does not list
-    fails its tests instead of the document quietly falling behind."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 # Why each error status happens, for the documents; a route's own statuses say more in its `errors(...)`.
