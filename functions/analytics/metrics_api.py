@@ -20,6 +20,7 @@ from analytics import console, domain, metric_store, metrics, runner
 from analytics.settings import get as settings
 from shared import clock, pagination
 from shared.http import PathId, ResponseModel, answer, caller, errors, only
+from shared.responses import Page
 
 router = Router()
 ADMINS = only(*domain.ROLES)
@@ -61,7 +62,7 @@ def _today() -> Any:
 def list_metrics(
     limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.MAX_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
-) -> pagination.Page[MetricView]:
+) -> Page[MetricView]:
     items, next_cursor = metric_store.page(_table(), limit, cursor)
     return {"items": items, "next_cursor": next_cursor}
 
