@@ -39,6 +39,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from devstack import moto_dynamodb_index
+
 MOTO_VERSION = "5.2.5"
 
 _apply_lock = threading.Lock()
@@ -142,6 +144,8 @@ class _TransactionUndo:
             if hash_was_absent and not partition:
                 # also undo the empty partition moto's get_item leaves behind
                 del table.items[hash_key]
+        for table, hash_key, range_key, _, _ in self.items.values():
+            moto_dynamodb_index.item_changed(table, hash_key, range_key)  # its index entries follow
         for shard, records, length in self.streams.values():
             del records[length:]
             shard.items = records
@@ -150,6 +154,10 @@ class _TransactionUndo:
 def _patch_dynamodb() -> None:
     from moto.dynamodb import models as ddb
     from moto.dynamodbstreams import models as ddb_streams
+
+    # Query in O(page) and the index upkeep on every write; before the lock wrappers below
+    # wrap the patched update_item, so the upkeep runs under the lock too.
+    moto_dynamodb_index.apply()
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         """Copy of moto 5.2.5 DynamoDBBackend.transact_write_items, undoing from a journal.
