@@ -20,9 +20,10 @@ an ``ExclusiveStartKey`` lacking a key attribute, a malformed request moto answe
 error...) runs moto's own query, unchanged. The structures are rebuilt (once, O(table)) when a
 table's indexes change or its items are replaced (a restored table, a new GSI).
 
-Also here: ``len(table)`` (DescribeTable's ItemCount) in O(1), and DynamoDB items that moto's
+Also here: ``len(table)`` (DescribeTable's ItemCount) in O(1); DynamoDB items that moto's
 instance tracker no longer keeps forever (every Item ever made, query results included: memory
-that grew with every call, used only by ``/moto-api/data.json``).
+that grew with every call, used only by ``/moto-api/data.json``); an Item's size checked once,
+not once per attribute.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import bisect
 import copy
 import functools
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,32 +40,90 @@ _STATE = "_devstack_index"
 fast_queries = True
 # How many queries each path answered (tests assert the fast one was taken; benchmarks report it).
 answered = {"fast": 0, "moto": 0}
+_CHUNK = 512  # a partition's chunk size (see _Partition)
 _ITEM_SIZE_MAX = 400 * 1024  # moto refuses larger items (ItemSizeTooLarge), as DynamoDB does
 
 
 class _Partition:
-    """One partition of a view: sort keys (tuples of cast values) ascending, and the items' primary keys."""
+    """One partition of a view: sort keys (tuples of cast values) ascending, each with its item's primary key.
 
-    __slots__ = ("keys", "pks")
+    Kept in chunks of at most ``2 * _CHUNK`` (a list per chunk, and each chunk's greatest key): an
+    insert or a delete moves at most a chunk, so writing to a partition of a million items (one
+    index value for all tasks, say) costs what it costs in a small one. Positions are global.
+    """
+
+    __slots__ = ("_ends", "key_chunks", "maxes", "pk_chunks")
 
     def __init__(self) -> None:
-        self.keys: list[tuple[Any, ...]] = []
-        self.pks: list[tuple[Any, Any]] = []
+        self.key_chunks: list[list[tuple[Any, ...]]] = []
+        self.pk_chunks: list[list[tuple[Any, Any]]] = []
+        self.maxes: list[tuple[Any, ...]] = []
+        self._ends: list[int] | None = []  # position after each chunk; None: recompute
+
+    def __len__(self) -> int:
+        ends = self._positions()
+        return ends[-1] if ends else 0
 
     def add(self, key: tuple[Any, ...], pk: tuple[Any, Any]) -> None:
-        at = bisect.bisect_left(self.keys, key)
-        self.keys.insert(at, key)
-        self.pks.insert(at, pk)
+        self._ends = None
+        if not self.key_chunks:
+            self.key_chunks.append([key])
+            self.pk_chunks.append([pk])
+            self.maxes.append(key)
+            return
+        chunk = min(bisect.bisect_left(self.maxes, key), len(self.maxes) - 1)
+        keys, pks = self.key_chunks[chunk], self.pk_chunks[chunk]
+        at = bisect.bisect_left(keys, key)
+        keys.insert(at, key)
+        pks.insert(at, pk)
+        self.maxes[chunk] = keys[-1]
+        if len(keys) > 2 * _CHUNK:
+            self.key_chunks[chunk : chunk + 1] = [keys[:_CHUNK], keys[_CHUNK:]]
+            self.pk_chunks[chunk : chunk + 1] = [pks[:_CHUNK], pks[_CHUNK:]]
+            self.maxes[chunk : chunk + 1] = [keys[_CHUNK - 1], keys[-1]]
 
     def remove(self, key: tuple[Any, ...], pk: tuple[Any, Any]) -> None:
-        at = bisect.bisect_left(self.keys, key)
-        while at < len(self.keys) and self.keys[at] == key:
-            if self.pks[at] == pk:
-                del self.keys[at]
-                del self.pks[at]
-                return
-            at += 1
+        self._ends = None
+        for chunk in range(bisect.bisect_left(self.maxes, key), len(self.maxes)):
+            keys, pks = self.key_chunks[chunk], self.pk_chunks[chunk]
+            at = bisect.bisect_left(keys, key)
+            while at < len(keys) and keys[at] == key:
+                if pks[at] == pk:
+                    del keys[at]
+                    del pks[at]
+                    if keys:
+                        self.maxes[chunk] = keys[-1]
+                    else:
+                        del self.key_chunks[chunk], self.pk_chunks[chunk], self.maxes[chunk]
+                    return
+                at += 1
+            if at < len(keys):
+                break
         raise AssertionError(f"devstack index out of step with the table: {key} not found")
+
+    def pk_at(self, position: int) -> tuple[Any, Any]:
+        ends = self._positions()
+        chunk = bisect.bisect_right(ends, position)
+        return self.pk_chunks[chunk][position - (ends[chunk - 1] if chunk else 0)]
+
+    def left(self, key: Any, by_first: bool = False) -> int:
+        """bisect_left over all keys (by their first member only when ``by_first``)."""
+        return self._bisect(bisect.bisect_left, key, _first if by_first else None)
+
+    def right(self, key: Any, by_first: bool = False) -> int:
+        return self._bisect(bisect.bisect_right, key, _first if by_first else None)
+
+    def _bisect(self, how: Any, key: Any, by: Any) -> int:
+        ends = self._positions()
+        chunk = how(self.maxes, key, key=by)
+        if chunk == len(self.maxes):
+            return ends[-1] if ends else 0
+        return (ends[chunk - 1] if chunk else 0) + how(self.key_chunks[chunk], key, key=by)
+
+    def _positions(self) -> list[int]:
+        if self._ends is None:
+            self._ends = list(itertools.accumulate(map(len, self.key_chunks)))
+        return self._ends
 
 
 class _View:
@@ -103,6 +163,33 @@ class _View:
         return values[0], tuple(values[1:])
 
 
+class _ExpiryView:
+    """Items by the number in one TTL attribute, for devstack's sweeper (``expired_keys``).
+
+    moto never expires items; devstack's sweeper deletes the expired ones itself. Scanning every
+    table for them once a minute cost O(table) a minute, forever (a year of ledger: the emulator
+    never idle). Same rule as the sweeper's: only a number (epoch seconds) counts.
+    """
+
+    __slots__ = ("attribute", "irregular", "name", "partitions", "supported")
+
+    def __init__(self, attribute: str) -> None:
+        self.attribute = attribute
+        self.name = ("ttl", attribute)
+        self.partitions: dict[Any, _Partition] = {}
+        self.irregular: set[tuple[Any, Any]] = set()
+        self.supported = True
+
+    def entry(self, item: Any) -> tuple[Any, tuple[Any, ...]] | None:
+        value = item.attrs.get(self.attribute)
+        if value is None or value.type != "N":
+            return None
+        try:
+            return self.attribute, (float(value.value),)
+        except (TypeError, ValueError):
+            return None
+
+
 class _State:
     """The views of one table and, per item, where it is in each (to remove it when it changes)."""
 
@@ -110,7 +197,7 @@ class _State:
         self.items = table.items
         self.global_indexes = table.global_indexes
         self.indexes = table.indexes
-        self.views = _views(table)
+        self.views: list[Any] = _views(table)
         self.by_name = {view.name: view for view in self.views}
         # (hash DynamoType, range DynamoType | None) -> ((view, partition value, sort key) | (view, None, None), ...)
         self.placed: dict[tuple[Any, Any], tuple[tuple[_View, Any, Any], ...]] = {}
@@ -119,6 +206,21 @@ class _State:
         return (
             self.items is table.items and self.global_indexes is table.global_indexes and self.indexes is table.indexes
         )
+
+    def expiry(self, table: Any, attribute: str) -> _Partition:
+        """The items with a number in ``attribute``, by that number (placed on first use, then kept)."""
+        view = self.by_name.get(("ttl", attribute))
+        if view is None:
+            view = _ExpiryView(attribute)
+            self.views.append(view)
+            self.by_name[view.name] = view
+            for pk, placed in self.placed.items():
+                entry = view.entry(_stored(table, pk))
+                if entry is not None:
+                    partition = view.partitions.setdefault(attribute, _Partition())
+                    partition.add(entry[1], pk)
+                    self.placed[pk] = (*placed, (view, attribute, entry[1]))
+        return view.partitions.get(attribute) or _Partition()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> None:
         # a copied table (a backup, a restore) rebuilds its own on first use
@@ -131,7 +233,7 @@ class _State:
                 continue
             partition = view.partitions[partition_value]
             partition.remove(key, pk)
-            if not partition.keys:
+            if not len(partition):
                 del view.partitions[partition_value]
         item = _stored(table, pk)
         if item is None:
@@ -228,6 +330,19 @@ def item_changed(table: Any, hash_key: Any, range_key: Any) -> None:
     _state(table).place(table, (hash_key, range_key if table.range_key_attr else None))
 
 
+def expired_keys(table: Any, attribute: str, now: float, limit: int) -> list[dict[str, Any]]:
+    """Keys (DynamoDB JSON) of at most ``limit`` items whose number in ``attribute`` is below ``now``, oldest first."""
+    partition = _state(table).expiry(table, attribute)
+    keys = []
+    for position in range(min(partition.left((now,)), limit)):
+        hash_key, range_key = partition.pk_at(position)
+        key = {table.hash_key_attr: hash_key.to_json()}
+        if table.range_key_attr is not None:
+            key[table.range_key_attr] = range_key.to_json()
+        keys.append(key)
+    return keys
+
+
 # --------------------------------------------------------------------------------------------
 # Query
 # --------------------------------------------------------------------------------------------
@@ -284,13 +399,13 @@ def _fast_query(
 
     part_value = hash_key.cast_value
     partition = view.partitions.get(part_value)
-    keys = partition.keys if partition else []
-    pks = partition.pks if partition else []
-    count = len(keys)
+    if partition is None:
+        partition = _Partition()
+    count = len(partition)
 
     low, high = 0, count
     if range_comparison:
-        low, high = _window(keys, range_comparison, [obj.cast_value for obj in range_objs])
+        low, high = _window(partition, range_comparison, [obj.cast_value for obj in range_objs])
         high = max(low, high)
 
     # ExclusiveStartKey: moto skips the items that "come before or at" it (_item_comes_before_dct)
@@ -307,7 +422,7 @@ def _fast_query(
             esk.append(value.cast_value)
         esk_part, esk_rest = esk[0], tuple(esk[1:])
         if esk_part == part_value:
-            start = bisect.bisect_right(keys, esk_rest) if scan_index_forward else bisect.bisect_left(keys, esk_rest)
+            start = partition.right(esk_rest) if scan_index_forward else partition.left(esk_rest)
         elif (part_value < esk_part) == scan_index_forward:
             start = count if scan_index_forward else 0  # every item comes before it
     if scan_index_forward:
@@ -322,7 +437,7 @@ def _fast_query(
     has_range = table.range_key_attr is not None
 
     def stored(position: int) -> Any:
-        item_hash, item_range = pks[position]
+        item_hash, item_range = partition.pk_at(position)
         return items[item_hash][item_range] if has_range else items[item_hash]
 
     # moto's loop over its sorted list, from the first item after the ExclusiveStartKey on. Items
@@ -372,38 +487,32 @@ def _fast_query(
     return results, scanned_count, last_evaluated_key
 
 
-def _window(keys: list[tuple[Any, ...]], comparison: str, values: list[Any]) -> tuple[int, int]:
+def _window(partition: _Partition, comparison: str, values: list[Any]) -> tuple[int, int]:
     """Positions [low, high) of the sort keys whose first member can satisfy the key condition.
 
     A superset is enough for correctness (moto's comparison still runs on every item in it); these
     bounds are exact, so nothing outside is read.
     """
     first = values[0]
+    count = len(partition)
     if comparison == "=":
-        return _left(keys, first), _right(keys, first)
+        return partition.left(first, by_first=True), partition.right(first, by_first=True)
     if comparison == "<":
-        return 0, _left(keys, first)
+        return 0, partition.left(first, by_first=True)
     if comparison == "<=":
-        return 0, _right(keys, first)
+        return 0, partition.right(first, by_first=True)
     if comparison == ">":
-        return _right(keys, first), len(keys)
+        return partition.right(first, by_first=True), count
     if comparison == ">=":
-        return _left(keys, first), len(keys)
+        return partition.left(first, by_first=True), count
     if comparison == "BETWEEN":
-        return _left(keys, first), _right(keys, values[1])
+        return partition.left(first, by_first=True), partition.right(values[1], by_first=True)
     if comparison == "BEGINS_WITH":
         # every string that starts with the prefix sorts in [prefix, the prefix's successor)
         successor = _successor(first) if isinstance(first, str) else None
-        return _left(keys, first), len(keys) if successor is None else _left(keys, successor)
-    return 0, len(keys)
-
-
-def _left(keys: list[tuple[Any, ...]], value: Any) -> int:
-    return bisect.bisect_left(keys, value, key=_first)
-
-
-def _right(keys: list[tuple[Any, ...]], value: Any) -> int:
-    return bisect.bisect_right(keys, value, key=_first)
+        high = count if successor is None else partition.left(successor, by_first=True)
+        return partition.left(first, by_first=True), high
+    return 0, count
 
 
 def _first(key: tuple[Any, ...]) -> Any:
@@ -526,6 +635,31 @@ def apply() -> None:
     Table.__len__ = length  # type: ignore[method-assign]
     ddb.DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
     _untrack(dynamo_type.Item)
+    dynamo_type.Item.__init__ = _item_init  # type: ignore[method-assign]
+
+
+def _item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+    """Copy of moto 5.2.5 Item.__init__ that checks the item's size once, not once per attribute.
+
+    moto's LimitedSizeDict re-sizes the whole item for every attribute set (O(attributes^2) per
+    put: two thirds of a 10-attribute put). Sizes only add up, so the sum exceeds the limit at
+    some attribute exactly when it exceeds it at the last: the same ItemSizeTooLarge, same items.
+    """
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    self.hash_key = hash_key
+    self.range_key = range_key
+    self.attrs = LimitedSizeDict()
+    size = 0
+    for key, value in attrs.items():
+        typed = DynamoType(value)
+        dict.__setitem__(self.attrs, key, typed)  # devstack: without LimitedSizeDict's per-set check
+        size += bytesize(key) + typed.size()
+    if size > 405000:  # LimitedSizeDict's limit
+        from moto.dynamodb.exceptions import ItemSizeTooLarge
+
+        raise ItemSizeTooLarge
 
 
 def _update_done(backend: Any, table_name: str, key: Any) -> None:

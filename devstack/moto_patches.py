@@ -71,6 +71,11 @@ def is_applied() -> bool:
     return _applied
 
 
+def dynamodb_lock() -> threading.RLock:
+    """The lock every DynamoDB read and write of this process holds (for devstack's own routes)."""
+    return _DYNAMODB_LOCK
+
+
 # --------------------------------------------------------------------------------------------
 # DynamoDB: moto.dynamodb.models.DynamoDBBackend.transact_write_items
 # --------------------------------------------------------------------------------------------

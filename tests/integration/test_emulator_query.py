@@ -41,10 +41,17 @@ def dynamodb() -> Iterator[Any]:
     from moto import mock_aws
 
     moto_patches.apply()
-    with mock_aws():
-        yield boto3.client(
-            "dynamodb", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-        )
+    chunk = moto_dynamodb_index._CHUNK
+    moto_dynamodb_index._CHUNK = 2  # partitions of a few items split into chunks, as big ones do
+    try:
+        with pytest.MonkeyPatch.context() as environment, mock_aws():
+            # in this process: not the session's emulator, whose moto this module's switch does not reach
+            environment.delenv("AWS_ENDPOINT_URL", raising=False)
+            yield boto3.client(
+                "dynamodb", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+            )
+    finally:
+        moto_dynamodb_index._CHUNK = chunk
 
 
 # --------------------------------------------------------------------------------------------
@@ -359,6 +366,7 @@ def _compare_pages(dynamodb: Any, table: str, request: dict[str, Any]) -> None:
 
 
 def _ask(dynamodb: Any, request: dict[str, Any], fast: bool) -> dict[str, Any]:
+    answered = dict(moto_dynamodb_index.answered)
     moto_dynamodb_index.fast_queries = fast
     try:
         response = dynamodb.query(**request)
@@ -366,6 +374,8 @@ def _ask(dynamodb: Any, request: dict[str, Any], fast: bool) -> dict[str, Any]:
         return {"error": error.response["Error"]}
     finally:
         moto_dynamodb_index.fast_queries = True
+    path = "fast" if fast else "moto"
+    assert moto_dynamodb_index.answered[path] == answered[path] + 1, f"not answered by {path} in this process"
     response.pop("ResponseMetadata", None)
     for item in response.get("Items", []):
         for value in item.values():
