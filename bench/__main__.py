@@ -15,6 +15,7 @@ BENCHMARKS = [
     "bench.import_time",
     "bench.emulator_transactions",
     "bench.emulator_streams",
+    "bench.emulator_flat",
     "bench.login_latency",
     "bench.shuffle",
     "bench.day_close",

@@ -36,9 +36,9 @@ from collections.abc import Iterable
 from typing import Any
 
 _STATE = "_devstack_index"
-# Tests and benchmarks turn this off to ask moto's own query the same question on the same data.
+# Tests and benchmarks turn this off to ask moto's own query (or scan) the same question on the same data.
 fast_queries = True
-# How many queries each path answered (tests assert the fast one was taken; benchmarks report it).
+# How many queries and scans each path answered (tests assert the fast one was taken; benchmarks report it).
 answered = {"fast": 0, "moto": 0}
 _CHUNK = 512  # a partition's chunk size (see _Partition)
 _ITEM_SIZE_MAX = 400 * 1024  # moto refuses larger items (ItemSizeTooLarge), as DynamoDB does
@@ -136,7 +136,17 @@ class _View:
     compare it across types, so queries of a view holding any fall back to moto's own query.
     """
 
-    __slots__ = ("irregular", "name", "partitions", "range_attr", "required", "sort_attrs", "supported", "types")
+    __slots__ = (
+        "irregular",
+        "name",
+        "order",
+        "partitions",
+        "range_attr",
+        "required",
+        "sort_attrs",
+        "supported",
+        "types",
+    )
 
     def __init__(self, name: str | None, sort_attrs: list[str], types: list[str | None], required: list[str]) -> None:
         self.name = name
@@ -145,6 +155,8 @@ class _View:
         self.required = required
         self.range_attr = sort_attrs[1] if len(sort_attrs) > 1 else None
         self.partitions: dict[Any, _Partition] = {}
+        # the table's own view only: its partition values in order, for Scan (moto scans in key order)
+        self.order: _Partition | None = _Partition() if name is None else None
         self.irregular: set[tuple[Any, Any]] = set()
         self.supported = all(t is not None for t in types)
 
@@ -171,12 +183,13 @@ class _ExpiryView:
     never idle). Same rule as the sweeper's: only a number (epoch seconds) counts.
     """
 
-    __slots__ = ("attribute", "irregular", "name", "partitions", "supported")
+    __slots__ = ("attribute", "irregular", "name", "order", "partitions", "supported")
 
     def __init__(self, attribute: str) -> None:
         self.attribute = attribute
         self.name = ("ttl", attribute)
         self.partitions: dict[Any, _Partition] = {}
+        self.order = None
         self.irregular: set[tuple[Any, Any]] = set()
         self.supported = True
 
@@ -235,6 +248,8 @@ class _State:
             partition.remove(key, pk)
             if not len(partition):
                 del view.partitions[partition_value]
+                if view.order is not None:
+                    view.order.remove((partition_value,), partition_value)
         item = _stored(table, pk)
         if item is None:
             return
@@ -253,6 +268,8 @@ class _State:
             partition = view.partitions.get(partition_value)
             if partition is None:
                 partition = view.partitions[partition_value] = _Partition()
+                if view.order is not None:
+                    view.order.add((partition_value,), partition_value)
             partition.add(key, pk)
             placed.append((view, partition_value, key))
         self.placed[pk] = tuple(placed)
@@ -487,6 +504,83 @@ def _fast_query(
     return results, scanned_count, last_evaluated_key
 
 
+def _fast_scan(
+    table: Any,
+    filters: dict[str, Any],
+    limit: int | None,
+    exclusive_start_key: dict[str, Any] | None,
+    filter_expression: Any,
+    index_name: str | None,
+    projection_expression: Any,
+    segments: tuple[Any, Any],
+) -> tuple[list[Any], int, dict[str, Any] | None] | None:
+    """moto's Table.scan of the table (not an index) from its start key on, or None: moto's own scan.
+
+    moto sorts every item of the table for every page and walks from the first to the start key;
+    here the walk starts at the start key (partition values in order, then the partition's items).
+    """
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import RESULT_SIZE_LIMIT
+
+    if index_name or filters or segments != (None, None):
+        return None
+    if limit is not None and (type(limit) is not int or limit < 1):
+        return None
+    state = _state(table)
+    view = state.by_name[None]
+    order = view.order
+    assert order is not None
+    first, skip_to = 0, None
+    if exclusive_start_key is not None:
+        esk: list[Any] = []
+        for name, declared in zip(view.sort_attrs, view.types, strict=True):
+            raw = exclusive_start_key.get(name)
+            if not isinstance(raw, dict):
+                return None
+            value = DynamoType(raw)
+            if value.type != declared:
+                return None
+            esk.append(value.cast_value)
+        # partitions before the key's are skipped whole; in its own, the items up to the key
+        first = order.left((esk[0],))
+        skip_to = (esk[0], tuple(esk[1:]))
+
+    items = table.items
+    has_range = table.range_key_attr is not None
+
+    def in_order() -> Iterable[Any]:
+        for position in range(first, len(order)):
+            partition_value = order.pk_at(position)
+            partition = view.partitions[partition_value]
+            start = 0
+            if skip_to is not None and partition_value == skip_to[0]:
+                start = partition.right(skip_to[1])
+            for at in range(start, len(partition)):
+                item_hash, item_range = partition.pk_at(at)
+                yield items[item_hash][item_range] if has_range else items[item_hash]
+
+    # moto's loop (without segments and ScanFilter: those ran moto's own scan)
+    results: list[Any] = []
+    result_size = 0
+    scanned_count = 0
+    last_evaluated_key = None
+    for item in in_order():
+        reached_length_limit = len(results) == limit
+        reached_size_limit = (result_size + item.size()) > RESULT_SIZE_LIMIT
+        if reached_length_limit or reached_size_limit:
+            last_evaluated_key = table._get_last_evaluated_key(results[-1], index_name)
+            break
+        results.append(copy.deepcopy(item))
+        result_size += item.size()
+        scanned_count += 1
+
+    if filter_expression is not None:
+        results = [item for item in results if filter_expression.expr(item)]
+    if projection_expression:
+        results = [r.project(projection_expression) for r in results]
+    return results, scanned_count, last_evaluated_key
+
+
 def _window(partition: _Partition, comparison: str, values: list[Any]) -> tuple[int, int]:
     """Positions [low, high) of the sort keys whose first member can satisfy the key condition.
 
@@ -541,6 +635,7 @@ def apply() -> None:
     from moto.dynamodb.models.table import Table
 
     original_query = Table.query
+    original_scan = Table.scan
     original_put = Table.put_item
     original_delete = Table.delete_item
     original_update = ddb.DynamoDBBackend.update_item
@@ -603,6 +698,46 @@ def apply() -> None:
             **filter_kwargs,
         )
 
+    @functools.wraps(original_scan)
+    def scan(
+        self: Any,
+        filters: Any,
+        limit: Any,
+        exclusive_start_key: Any,
+        filter_expression: Any = None,
+        index_name: Any = None,
+        consistent_read: Any = False,
+        projection_expression: Any = None,
+        segments: Any = (None, None),
+    ) -> Any:
+        answer = None
+        if fast_queries:
+            answer = _fast_scan(
+                self,
+                filters,
+                limit,
+                exclusive_start_key,
+                filter_expression,
+                index_name,
+                projection_expression,
+                segments,
+            )
+        if answer is not None:
+            answered["fast"] += 1
+            return answer
+        answered["moto"] += 1
+        return original_scan(
+            self,
+            filters,
+            limit,
+            exclusive_start_key,
+            filter_expression,
+            index_name,
+            consistent_read,
+            projection_expression,
+            segments=segments,
+        )
+
     @functools.wraps(original_put)
     def put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
         item = original_put(self, *args, **kwargs)
@@ -630,6 +765,7 @@ def apply() -> None:
         return len(_state(self).placed)
 
     Table.query = query  # type: ignore[method-assign]
+    Table.scan = scan  # type: ignore[method-assign]
     Table.put_item = put_item  # type: ignore[method-assign]
     Table.delete_item = delete_item  # type: ignore[method-assign]
     Table.__len__ = length  # type: ignore[method-assign]

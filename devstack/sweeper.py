@@ -120,9 +120,9 @@ def _listed_expired(endpoint_url: str, table: str, attribute: str, now: int) -> 
         with urllib.request.urlopen(f"{endpoint_url.rstrip('/')}/_devstack/ttl/expired?{query}", timeout=60) as answer:
             keys = json.loads(answer.read())["keys"]
     except urllib.error.HTTPError as error:
-        if error.code == 404 and b"no table" in error.read():
-            raise  # the table is gone: as a Scan would fail
-        raise _NotListed() from error
+        if error.code != 404 or b"no table" in error.read():
+            raise  # the emulator failed, or the table is gone (as a Scan would fail): this sweep fails
+        raise _NotListed() from error  # no such route: not a devstack emulator, or an unpatched one
     except (ValueError, KeyError) as error:
         raise _NotListed() from error
     return [{name: _boto_value(value) for name, value in key.items()} for key in keys]

@@ -1,4 +1,4 @@
-"""The emulator's Query answers exactly what moto's own Query answers, on randomized tables and writes.
+"""The emulator's Query and Scan answer exactly what moto's own answer, on randomized tables and writes.
 
 devstack/moto_dynamodb_index.py keeps every table and index sorted by partition so a Query reads only
 its page (SPEC R-LOC-2); moto 5.2.5 reads the whole table. Here hypothesis draws a table (hash or
@@ -8,7 +8,8 @@ that commit and transactions that are cancelled and rolled back), then queries t
 index with every key condition, Limit, ScanIndexForward both ways, filters, projections and
 ExclusiveStartKey, paging through to the end, and asks each question twice on the same data: once
 answered by the sorted partitions, once by moto's own Table.query. The two responses must be equal,
-byte for byte (items, order, Count, ScannedCount, LastEvaluatedKey, errors).
+byte for byte (items, order, Count, ScannedCount, LastEvaluatedKey, errors). The same for a Scan of
+the table, page by page (moto scans in key order; devstack starts a page at its start key).
 
 moto runs in this process (mock_aws), patched as the emulator patches it: no server to start.
 """
@@ -199,6 +200,20 @@ def queries(draw: st.DrawFn, shape: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+@st.composite
+def scans(draw: st.DrawFn) -> dict[str, Any]:
+    request: dict[str, Any] = {}
+    limit = draw(st.sampled_from([None, 1, 2, 3, 5]))
+    if limit:
+        request["Limit"] = limit
+    if draw(st.booleans()):
+        request["FilterExpression"] = "p > :f"
+        request["ExpressionAttributeValues"] = {":f": {"N": str(draw(st.integers(0, 9)))}}
+    if draw(st.booleans()):
+        request["ProjectionExpression"] = "p"
+    return request
+
+
 # --------------------------------------------------------------------------------------------
 # the test
 # --------------------------------------------------------------------------------------------
@@ -220,6 +235,7 @@ def test_query_answers_as_moto_does(dynamodb: Any, data: st.DataObject) -> None:
                 _write(dynamodb, table, shape, operation)
             for request in data.draw(queries(shape), label=f"queries {round_number}"):
                 _compare_pages(dynamodb, table, request)
+            _compare_pages(dynamodb, table, data.draw(scans(), label=f"scan {round_number}"), "scan")
         described = dynamodb.describe_table(TableName=table)["Table"]["ItemCount"]
         assert described == len(_scan(dynamodb, table)), "DescribeTable's ItemCount counts the items"
     finally:
@@ -352,11 +368,11 @@ def _absent_key(shape: dict[str, Any]) -> dict[str, Any]:
     return key
 
 
-def _compare_pages(dynamodb: Any, table: str, request: dict[str, Any]) -> None:
+def _compare_pages(dynamodb: Any, table: str, request: dict[str, Any], operation: str = "query") -> None:
     request = {"TableName": table, **request}
     for _ in range(200):
-        fast = _ask(dynamodb, request, fast=True)
-        moto = _ask(dynamodb, request, fast=False)
+        fast = _ask(dynamodb, request, fast=True, operation=operation)
+        moto = _ask(dynamodb, request, fast=False, operation=operation)
         note(f"{request} -> {fast}")
         assert fast == moto, f"{request}\nsorted partitions: {fast}\nmoto: {moto}"
         if "LastEvaluatedKey" not in fast:
@@ -365,11 +381,11 @@ def _compare_pages(dynamodb: Any, table: str, request: dict[str, Any]) -> None:
     raise AssertionError("no last page after 200 pages")
 
 
-def _ask(dynamodb: Any, request: dict[str, Any], fast: bool) -> dict[str, Any]:
+def _ask(dynamodb: Any, request: dict[str, Any], fast: bool, operation: str) -> dict[str, Any]:
     answered = dict(moto_dynamodb_index.answered)
     moto_dynamodb_index.fast_queries = fast
     try:
-        response = dynamodb.query(**request)
+        response = getattr(dynamodb, operation)(**request)
     except ClientError as error:
         return {"error": error.response["Error"]}
     finally:
