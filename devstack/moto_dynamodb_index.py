@@ -20,10 +20,10 @@ an ``ExclusiveStartKey`` lacking a key attribute, a malformed request moto answe
 error...) runs moto's own query, unchanged. The structures are rebuilt (once, O(table)) when a
 table's indexes change or its items are replaced (a restored table, a new GSI).
 
-Also here: ``len(table)`` (DescribeTable's ItemCount) in O(1); DynamoDB items that moto's
-instance tracker no longer keeps forever (every Item ever made, query results included: memory
-that grew with every call, used only by ``/moto-api/data.json``); an Item's size checked once,
-not once per attribute.
+Also here: ``len(table)`` (DescribeTable's ItemCount) in O(1); a table Scan that starts its page at
+its start key (moto sorts the whole table per page); for devstack's TTL sweeper, the keys of the
+expired items from a sorted index (``expired_keys``); an Item's size checked once, not once per
+attribute.
 """
 
 from __future__ import annotations
@@ -770,8 +770,35 @@ def apply() -> None:
     Table.delete_item = delete_item  # type: ignore[method-assign]
     Table.__len__ = length  # type: ignore[method-assign]
     ddb.DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
-    _untrack(dynamo_type.Item)
     dynamo_type.Item.__init__ = _item_init  # type: ignore[method-assign]
+    Table.get_item = _get_item  # type: ignore[method-assign]
+
+
+def _get_item(self: Any, hash_key: Any, range_key: Any = None, projection_expression: Any = None) -> Any:
+    """Copy of moto 5.2.5 Table.get_item that leaves no empty partition behind.
+
+    ``self.items[hash_key][range_key]`` on moto's defaultdict stored an empty dict for every
+    partition key asked for and not found: memory that grew with every missed GetItem (an
+    idempotency check of a new event id, say). Same results and errors.
+    """
+    from moto.dynamodb.exceptions import MockValidationException
+
+    if self.has_range_key and not range_key:
+        raise MockValidationException("Table has a range key, but no range key was passed into get_item")
+    try:
+        result = None
+
+        if range_key:
+            result = self.items.get(hash_key, {})[range_key]  # devstack: was self.items[hash_key][range_key]
+        elif hash_key in self.items:
+            result = self.items[hash_key]
+
+        if projection_expression and result:
+            result = result.project(projection_expression)
+
+        return result
+    except KeyError:
+        return None
 
 
 def _item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
@@ -816,12 +843,3 @@ def _update_done(backend: Any, table_name: str, key: Any) -> None:
             return
         range_key = DynamoType(key[table.range_key_attr])
     item_changed(table, DynamoType(key[table.hash_key_attr]), range_key)
-
-
-def _untrack(model: type) -> None:
-    """Stop moto's instance tracker from keeping every ``model`` ever made (see the module docstring)."""
-
-    def new(cls: type, *args: Any, **kwargs: Any) -> Any:
-        return object.__new__(cls)
-
-    model.__new__ = new  # type: ignore[method-assign, assignment]

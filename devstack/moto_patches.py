@@ -64,7 +64,27 @@ def apply() -> None:
         _patch_dynamodb()
         _patch_events()
         _patch_sqs()
+        _untrack_models()
         _applied = True
+
+
+def _untrack_models() -> None:
+    """moto's instance tracker keeps every model object ever made, for ``/moto-api/data.json`` only.
+
+    For DynamoDB items (each put, each query result's copy), stream records and SQS messages (each
+    send, each receive's copy) that is memory growing with every call, forever. Those three are no
+    longer tracked: they stay where moto keeps them (tables, shards, queues), and are missing from
+    ``/moto-api/data.json`` only.
+    """
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.table import StreamRecord
+    from moto.sqs.models import Message
+
+    def untracked(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(cls)
+
+    for model in (Item, StreamRecord, Message):
+        model.__new__ = untracked  # type: ignore[method-assign, assignment]
 
 
 def is_applied() -> bool:
