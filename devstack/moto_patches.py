@@ -14,6 +14,9 @@ data already stored, so a 10k-task shuffle or a year of ledger makes the local s
   instance tracker: ~2 KB per GetRecords call, forever). A record is serialised once, and shard
   iterators carry their position instead of naming stored state.
 - EventBridge ``PutEvents`` re-parses the same JSONPath expressions for every event and target.
+- DynamoDB ``Query`` and ``Scan`` sort the whole table for every page: devstack/moto_dynamodb_index.py
+  keeps tables and indexes sorted by partition (applied from here, same rules as below).
+- moto's instance tracker keeps every DynamoDB item, stream record and SQS message ever made.
 - SQS computes *every* queue attribute, three of them by scanning all stored messages, to read one
   flag (``ContentBasedDeduplication`` on each send, ``MessageRetentionPeriod`` for each message
   received), so a backlog slows every send and every receive; receive and delete scan the whole
