@@ -762,7 +762,10 @@ def apply() -> None:
 
     def length(self: Any) -> int:
         """Copy of moto 5.2.5 Table.__len__ in O(1): the number of items placed in the table's view."""
-        return len(_state(self).placed)
+        from devstack import moto_patches
+
+        with moto_patches.dynamodb_lock():  # DescribeTable is not among the locked calls; writes are
+            return len(_state(self).placed)
 
     Table.query = query  # type: ignore[method-assign]
     Table.scan = scan  # type: ignore[method-assign]
