@@ -66,7 +66,7 @@ def run(
 
 
 def measure(patched: bool, sizes: tuple[int, int], runs: int) -> dict[str, Any]:
-    from devstack import emulator, moto_dynamodb_index, moto_patches
+    from devstack import emulator, moto_patches
 
     if patched:
         moto_patches.apply()
@@ -122,8 +122,9 @@ def measure(patched: bool, sizes: tuple[int, int], runs: int) -> dict[str, Any]:
         "rss_mb_with_both_tables": round(rss[large]),
         "rss_mb_before_filling": round(rss_before),
     }
-    if patched:
-        result["queries_answered"] = dict(moto_dynamodb_index.answered)
+    index = _index_module()
+    if patched and index is not None:
+        result["queries_answered"] = dict(index.answered)
     else:
         result["unpatched"] = True
     server.shutdown()
@@ -177,7 +178,7 @@ def _fill(table: Any, size: int) -> None:
     """
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 
-    patched = _patched()
+    upkeep = _index_module() if _patched() else None
     for index in range(size):
         attrs = _item(index)
         hash_key, range_key = DynamoType(attrs["pk"]), DynamoType(attrs["sk"])
@@ -189,10 +190,8 @@ def _fill(table: Any, size: int) -> None:
         table.items[hash_key][range_key] = item
         if index >= size - STREAM_RECORDS_MAX:
             table.stream_shard.add(None, item)
-        if patched:
-            from devstack import moto_dynamodb_index
-
-            moto_dynamodb_index.item_changed(table, hash_key, range_key)
+        if upkeep is not None:
+            upkeep.item_changed(table, hash_key, range_key)
 
 
 def _fill_queue(queue: Any, count: int) -> None:
@@ -208,6 +207,15 @@ def _fill_queue(queue: Any, count: int) -> None:
         message = Message(str(mock_random.uuid4()), json.dumps({"n": index}))
         message.mark_sent(delay_seconds=0)
         queue.add_message(message)
+
+
+def _index_module() -> Any:
+    """devstack's sorted partitions, or None: a checkout from before them (PYTHONPATH=<it> for "before")."""
+    try:
+        from devstack import moto_dynamodb_index
+    except ImportError:
+        return None
+    return moto_dynamodb_index
 
 
 def _patched() -> bool:
