@@ -105,10 +105,11 @@ def measure(patched: bool, sizes: tuple[int, int], runs: int) -> dict[str, Any]:
             "ratio": round(statistics.median(pairs), 2),
         }
         _log(f"{name}: {figures[name]}")
-    sweeps = {}
+    sweeps, first_sweeps = {}, {}
     for size in sizes:  # what devstack's TTL sweeper costs the emulator once a minute, nothing expired
+        first_sweeps[size] = _sweep_seconds(endpoint, fixtures[size].table)  # (the emulator indexes the TTL)
         sweeps[size] = _sweep_seconds(endpoint, fixtures[size].table)
-        _log(f"a TTL sweep of {size:,} items: {sweeps[size]:.3f} s")
+        _log(f"a TTL sweep of {size:,} items: {sweeps[size]:.3f} s (the first: {first_sweeps[size]:.3f} s)")
     worst = max(figures.items(), key=lambda pair: pair[1]["ratio"])
     result: dict[str, Any] = {
         "calls": figures,
@@ -118,6 +119,7 @@ def measure(patched: bool, sizes: tuple[int, int], runs: int) -> dict[str, Any]:
         "sizes": list(sizes),
         f"ttl_sweep_seconds_at_{_short(small)}": round(sweeps[small], 3),
         f"ttl_sweep_seconds_at_{_short(large)}": round(sweeps[large], 3),
+        f"first_ttl_sweep_seconds_at_{_short(large)}": round(first_sweeps[large], 3),
         "rss_mb_per_million_items": round((rss[large] - rss[small]) / (large - small) * 1_000_000),
         "rss_mb_with_both_tables": round(rss[large]),
         "rss_mb_before_filling": round(rss_before),
