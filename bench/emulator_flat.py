@@ -125,10 +125,12 @@ def measure(patched: bool, sizes: tuple[int, int], runs: int) -> dict[str, Any]:
         "rss_mb_before_filling": round(rss_before),
     }
     index = _index_module()
-    if patched and index is not None:
-        result["queries_answered"] = dict(index.answered)
-    else:
+    if not patched:
         result["unpatched"] = True
+    elif index is None:
+        result["without_sorted_partitions"] = True  # a checkout from before them
+    else:
+        result["queries_answered"] = dict(index.answered)
     server.shutdown()
     return result
 
