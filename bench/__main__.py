@@ -16,6 +16,7 @@ BENCHMARKS = [
     "bench.packages",
     "bench.emulator_transactions",
     "bench.emulator_streams",
+    "bench.emulator_flat",
     "bench.login_latency",
     "bench.shuffle",
     "bench.day_close",

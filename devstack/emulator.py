@@ -8,7 +8,10 @@ or SIGINT. A few routes are served next to moto's: ``GET /_devstack/ses/messages
 sent (moto keeps it in memory only; ``/moto-api/data.json`` has it too, but without send times,
 with only one of a message's text and HTML bodies, and with every other model of every service,
 e.g. each DynamoDB item); ``GET /_devstack/calls``, the calls served per X-Amz-Target, and
-``/_devstack/calls/by-caller``, the same per calling function; ``GET /_devstack/health``.
+``/_devstack/calls/by-caller``, the same per calling function; ``GET /_devstack/health``. And
+``GET /_devstack/ttl/expired?table=T&attribute=A&now=EPOCH&limit=N``: the keys of the items of table T
+whose number in A is below EPOCH, oldest first, for devstack's TTL sweeper (from a sorted index, where a
+Scan would read the whole table every sweep).
 
 Importable helpers for devstack and tests: ``start``/``stop`` a child emulator, ``free_port``,
 ``sent_emails``.
@@ -41,6 +44,7 @@ READY_LINE = "emulator ready on http://{host}:{port}"
 SES_MESSAGES_PATH = "/_devstack/ses/messages"
 HEALTH_PATH = "/_devstack/health"
 CALLS_PATH = "/_devstack/calls"
+TTL_EXPIRED_PATH = "/_devstack/ttl/expired"
 CALLS_BY_CALLER_PATH = "/_devstack/calls/by-caller"
 # devstack's workers name their function in the SDK's user agent (AWS_SDK_UA_APP_ID): `app/<logical id>`.
 _CALLER = re.compile(r"\bapp/(\S+)")
@@ -292,6 +296,8 @@ def _with_devstack_routes(moto_app: Callable[..., Any]) -> Callable[..., Any]:
                 for (caller, target), count in calls.items():
                     by_caller.setdefault(caller, {})[target] = count
             return _respond(start_response, "200 OK", by_caller)
+        if path == TTL_EXPIRED_PATH and moto_patches.is_applied():
+            return _respond_expired(start_response, environ.get("QUERY_STRING", ""))
         if path == HEALTH_PATH:
             import moto
 
@@ -300,6 +306,31 @@ def _with_devstack_routes(moto_app: Callable[..., Any]) -> Callable[..., Any]:
         return _respond(start_response, "404 Not Found", {"error": f"no route {path}"})
 
     return app
+
+
+def _respond_expired(start_response: Callable[..., Any], query_string: str) -> list[bytes]:
+    import urllib.parse
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    from devstack import moto_dynamodb_index, moto_patches
+    from devstack.template import REGION
+
+    query = dict(urllib.parse.parse_qsl(query_string))
+    try:
+        table_name, attribute = query["table"], query["attribute"]
+        now, limit = float(query["now"]), int(query.get("limit", "1000"))
+    except (KeyError, ValueError):
+        problem = {"error": "table, attribute and now (a number) are required"}
+        return _respond(start_response, "400 Bad Request", problem)
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][query.get("region", REGION)]
+    with moto_patches.dynamodb_lock():
+        table = backend.tables.get(table_name)
+        if table is None:
+            return _respond(start_response, "404 Not Found", {"error": f"no table {table_name}"})
+        keys = moto_dynamodb_index.expired_keys(table, attribute, now, limit)
+    return _respond(start_response, "200 OK", {"keys": keys})
 
 
 def _respond(start_response: Callable[..., Any], status: str, body: Any) -> list[bytes]:
