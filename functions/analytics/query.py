@@ -202,8 +202,8 @@ def _duckdb(
         raise QueryFailed("table functions are not available: query the analytics tables")
     mirror = lake.Mirror(settings().lake_bucket)
     needs = tables.scans(sql, watermark)
-    for name, first_day in needs.items():
-        mirror.sync(tables.PHYSICAL[name].prefix, first_day)
+    for name, (first_day, last_day) in needs.items():
+        mirror.sync(tables.PHYSICAL[name].prefix, first_day, last_day)
     if time.monotonic() >= deadline:
         raise QueryTimeout("the query did not finish in time (copying the lake took it all)")
     connection = _database(mirror.root).cursor()

@@ -642,17 +642,25 @@ def _prune(union: exp.Expression, bounds: list[tuple[str, str]]) -> None:
         curated.where(f"\"{DAY}\" {operator} '{day}'", dialect="athena", copy=False)
 
 
-def scans(sql: str, watermark: date | None) -> dict[str, date | None]:
-    """The physical tables a query reads once expanded, each with the first `day` it needs (None = all):
-    what a local engine has to mirror."""
-    needs: dict[str, date | None] = {}
+DayRange = tuple[date | None, date | None]  # first and last `day` partition, inclusive; None = open
 
-    def need(name: str, first: date | None) -> None:
+
+def scans(sql: str, watermark: date | None) -> dict[str, DayRange]:
+    """The physical tables a query reads once expanded, each with the days it needs (None = open): what a
+    local engine has to mirror. A logical table's curated side is bounded as `expand` prunes it (the query's
+    AND-ed date bounds on its row day), so a month's query lists and copies a month of partitions, not every
+    compacted day of the lake; its raw side is the days after the watermark."""
+    needs: dict[str, DayRange] = {}
+
+    def need(name: str, first: date | None, last: date | None = None) -> None:
         if name not in needs:
-            needs[name] = first
-        else:
-            current = needs[name]
-            needs[name] = None if current is None or first is None else min(current, first)
+            needs[name] = (first, last)
+            return
+        (had_first, had_last) = needs[name]
+        needs[name] = (
+            None if had_first is None or first is None else min(had_first, first),
+            None if had_last is None or last is None else max(had_last, last),
+        )
 
     for table in table_references(parse(sql)):
         name = table.name.lower()
@@ -661,21 +669,29 @@ def scans(sql: str, watermark: date | None) -> dict[str, date | None]:
         elif name in HISTORY:
             for source in HISTORY[name].versions:
                 need(source.table, None)
-        elif name in AGGREGATES:
-            aggregate = AGGREGATES[name]
+        elif name in AGGREGATES or name in LOGICAL:
+            base = LOGICAL[AGGREGATES[name].base] if name in AGGREGATES else LOGICAL[name]
             if watermark is not None:
-                need(aggregate.curated, None)
-            base = LOGICAL[aggregate.base]
+                curated = AGGREGATES[name].curated if name in AGGREGATES else base.curated
+                need(curated, *_day_range(_day_bounds(table, _row_day_column(name))))
+            first = watermark + timedelta(days=1 - base.lead_days) if watermark else None
             for source in base.sources:
-                need(source.table, watermark + timedelta(days=1 - base.lead_days) if watermark else None)
-        elif name in LOGICAL:
-            logical = LOGICAL[name]
-            if watermark is not None:
-                need(logical.curated, None)
-            first = watermark + timedelta(days=1 - logical.lead_days) if watermark else None
-            for source in logical.sources:
                 need(source.table, first)
     return needs
+
+
+def _day_range(bounds: list[tuple[str, str]]) -> DayRange:
+    """The narrowest [first, last] of days that meets every (operator, 'YYYY-MM-DD') bound."""
+    first: date | None = None
+    last: date | None = None
+    one = timedelta(days=1)
+    for operator, text in bounds:
+        day = date.fromisoformat(text)
+        low = {">=": day, ">": day + one, "=": day}.get(operator)
+        high = {"<=": day, "<": day - one, "=": day}.get(operator)
+        first = low if low is not None and (first is None or low > first) else first
+        last = high if high is not None and (last is None or high < last) else last
+    return first, last
 
 
 # --- DuckDB: the same physical tables as views over the local mirror ------------------------------------
