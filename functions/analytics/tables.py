@@ -578,27 +578,36 @@ def expand(sql: str, watermark: date | None) -> str:
 
 _BOUNDS = {"GTE": ">=", "GT": ">", "LTE": "<=", "LT": "<", "EQ": "="}
 _FLIPPED = {">=": "<=", ">": "<", "<=": ">=", "<": ">", "=": "="}
+_INCLUSIVE = {"<": "<=", ">": ">=", "=": "="}  # a moment's bound keeps its literal's whole day
 
 
-def _row_day_column(name: str) -> str | None:
-    """The column that IS a row's partition day, when there is one (`business_day`); tasks are
-    partitioned by an expression of their creation time, so they are not pruned."""
+def _row_day_column(name: str) -> tuple[str, bool] | None:
+    """The column a row's partition day is made of, when there is one, and whether it is a moment: a
+    table's own `business_day` (a date: the partition day itself), or the tasks' `created_at` (partitioned
+    by its UTC date, `CAST(created_at AS DATE)`)."""
     table = LOGICAL[AGGREGATES[name].base] if name in AGGREGATES else LOGICAL.get(name)
-    return table.row_day if table is not None and re.fullmatch(r"\w+", table.row_day) else None
+    if table is None:
+        return None
+    if re.fullmatch(r"\w+", table.row_day):
+        return table.row_day, False
+    moment = re.fullmatch(r"CAST\((\w+) AS DATE\)", table.row_day)
+    return (moment[1], True) if moment else None
 
 
-def _day_bounds(table: exp.Table, column: str | None) -> list[tuple[str, str]]:
+def _day_bounds(table: exp.Table, row_day: tuple[str, bool] | None) -> list[tuple[str, str]]:
     """(operator, 'YYYY-MM-DD') for each top-level AND-ed condition of the SELECT reading `table` that
     bounds `column` of it by a date literal: `t.business_day BETWEEN DATE 'a' AND DATE 'b'`, `>=`, `=`...
     A condition under OR, or on another table's column, bounds nothing. Any row the query keeps meets
     these, so reading only the partitions that can hold such rows changes no answer (and on Athena,
-    with partition projection, reads and bills only those days)."""
+    with partition projection, reads and bills only those days). On a moment (`created_at`) a bound keeps
+    the literal's whole day: `created_at < TIMESTAMP '2026-11-20 06:00:00'` keeps day 2026-11-20 too."""
     from sqlglot import exp
 
     select = table.find_ancestor(exp.Select)
     where = select.args.get("where") if select is not None else None
-    if column is None or where is None:
+    if row_day is None or where is None:
         return []
+    column, moment = row_day
     sources = [t for t in select.find_all(exp.Table) if t.find_ancestor(exp.Select) is select]
     names = {table.alias_or_name.lower()} | ({""} if len(sources) == 1 else set())
     bounds: list[tuple[str, str]] = []
@@ -606,28 +615,34 @@ def _day_bounds(table: exp.Table, column: str | None) -> list[tuple[str, str]]:
     def ours(node: exp.Expression) -> bool:
         return isinstance(node, exp.Column) and node.name.lower() == column and node.table.lower() in names
 
+    def day_of(node: exp.Expression | None) -> str | None:
+        return _day_literal(node, moment)
+
     for condition in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
         if isinstance(condition, exp.Between) and ours(condition.this):
-            low, high = _day_literal(condition.args.get("low")), _day_literal(condition.args.get("high"))
+            low, high = day_of(condition.args.get("low")), day_of(condition.args.get("high"))
             bounds += [(">=", low)] if low else []
             bounds += [("<=", high)] if high else []
         elif type(condition).__name__ in _BOUNDS:
             operator = _BOUNDS[type(condition).__name__]
-            if ours(condition.this) and (day := _day_literal(condition.expression)):
+            if ours(condition.this) and (day := day_of(condition.expression)):
                 bounds.append((operator, day))
-            elif ours(condition.expression) and (day := _day_literal(condition.this)):
+            elif ours(condition.expression) and (day := day_of(condition.this)):
                 bounds.append((_FLIPPED[operator], day))
-    return bounds
+    return [(_INCLUSIVE.get(op, op), day) for op, day in bounds] if moment else bounds
 
 
-def _day_literal(node: exp.Expression | None) -> str | None:
-    """'YYYY-MM-DD' of `DATE 'YYYY-MM-DD'` (or the same string literal), else None."""
+def _day_literal(node: exp.Expression | None, moment: bool = False) -> str | None:
+    """'YYYY-MM-DD' of `DATE 'YYYY-MM-DD'` (or the same string literal), else None; against a moment
+    (`moment`), also the day of `TIMESTAMP 'YYYY-MM-DD[ hh:mm:ss]'`."""
     from sqlglot import exp
 
-    if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DATE:
+    kinds = {exp.DataType.Type.DATE} | ({exp.DataType.Type.TIMESTAMP} if moment else set())
+    if isinstance(node, exp.Cast) and node.to.this in kinds:
         node = node.this
-    if isinstance(node, exp.Literal) and node.is_string and re.fullmatch(r"\d{4}-\d{2}-\d{2}", node.this):
-        return node.this
+    pattern = r"(\d{4}-\d{2}-\d{2})([ T][\d:.]+)?" if moment else r"(\d{4}-\d{2}-\d{2})"
+    if isinstance(node, exp.Literal) and node.is_string and (found := re.fullmatch(pattern, node.this)):
+        return found[1]
     return None
 
 

@@ -252,7 +252,10 @@ def _curated_bounds(sql: str) -> list[str]:
          ["<= '2026-11-30'"]),  # under OR: no bound
         ("SELECT * FROM transactions t JOIN closed_days c ON c.business_day = t.business_day "
          "WHERE c.business_day >= DATE '2026-11-20'", ["<= '2026-11-30'"]),  # t is not bounded, c is
-        ("SELECT * FROM tasks WHERE created_at >= TIMESTAMP '2026-11-20 00:00:00'", ["<= '2026-11-30'"]),
+        ("SELECT * FROM tasks WHERE created_at >= TIMESTAMP '2026-11-20 00:00:00'",
+         ["<= '2026-11-30'", ">= '2026-11-20'"]),
+        ("SELECT * FROM tasks WHERE created_at < TIMESTAMP '2026-11-20 06:00:00' AND created_at > DATE '2026-11-02'",
+         ["<= '2026-11-30'", "<= '2026-11-20'", ">= '2026-11-02'"]),  # a moment's bound keeps its literal's whole day
     ],
 )  # fmt: skip
 def test_a_querys_bounds_on_the_row_day_read_only_those_curated_partitions(sql, bounds):
