@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -140,6 +141,7 @@ def _athena_value(text: str | None, kind: str) -> Any:
 # --- DuckDB over the local mirror -----------------------------------------------------------------------
 
 
+@lru_cache(maxsize=tables.TRANSLATIONS_KEPT)  # pure, and a warm process sees the same SQL again
 def to_duckdb(sql: str) -> str:
     import sqlglot
 
