@@ -12,7 +12,7 @@ of transactions.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from analytics import domain, query
@@ -26,6 +26,12 @@ def literal(day: date) -> str:
     if not isinstance(day, date):
         raise TypeError(f"expected a date, got {type(day).__name__}")
     return f"DATE '{day.isoformat()}'"
+
+
+def midnight(day: date) -> str:
+    """The start of a day (UTC) as an SQL timestamp literal; only ever from a `date`, like `literal`."""
+    literal(day)  # the same check: a `date` or a TypeError
+    return f"TIMESTAMP '{day.isoformat()} 00:00:00'"
 
 
 # --- the SQL ----------------------------------------------------------------------------------------------
@@ -77,7 +83,11 @@ FROM closes
 def most_expensive_sql(first: date, last: date) -> str:
     """Per day of first..last with a completion (a `reward` transaction, on its business day): the
     completion with the highest reward, ties to the earliest (recorded_at, then transaction_id), with
-    the task's title and jira id when the lake knows the task; `is_top` marks the period's winner."""
+    the task's title and jira id when the lake knows the task; `is_top` marks the period's winner.
+    A task is created before it is completed, so its creation is looked up no later than the period's
+    end (with two days to spare for a business day in another timezone than UTC): the task partitions
+    after the period are not read (the month in the middle of a year reads half the year's, not all)."""
+    created_by = midnight(last + timedelta(days=2))
     return f"""
 WITH completions AS (
   SELECT transaction_id, task_id, amount, business_day, recorded_at
@@ -97,7 +107,7 @@ winners AS (
 known_tasks AS (
   SELECT task_id, max_by(title, created_at) AS title, max_by(jira_id, created_at) AS jira_id
   FROM tasks
-  WHERE task_id IN (SELECT task_id FROM winners)
+  WHERE task_id IN (SELECT task_id FROM winners) AND created_at < {created_by}
   GROUP BY task_id
 )
 SELECT r.business_day, r.task_id, t.title, t.jira_id, r.amount AS reward,

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -140,6 +141,7 @@ def _athena_value(text: str | None, kind: str) -> Any:
 # --- DuckDB over the local mirror -----------------------------------------------------------------------
 
 
+@lru_cache(maxsize=tables.TRANSLATIONS_KEPT)  # pure, and a warm process sees the same SQL again
 def to_duckdb(sql: str) -> str:
     import sqlglot
 
@@ -202,8 +204,8 @@ def _duckdb(
         raise QueryFailed("table functions are not available: query the analytics tables")
     mirror = lake.Mirror(settings().lake_bucket)
     needs = tables.scans(sql, watermark)
-    for name, first_day in needs.items():
-        mirror.sync(tables.PHYSICAL[name].prefix, first_day)
+    for name, (first_day, last_day) in needs.items():
+        mirror.sync(tables.PHYSICAL[name].prefix, first_day, last_day)
     if time.monotonic() >= deadline:
         raise QueryTimeout("the query did not finish in time (copying the lake took it all)")
     connection = _database(mirror.root).cursor()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -553,6 +553,13 @@ def _union_tree(name: str, watermark: date | None) -> exp.Expression:
     return parse(union_sql(AGGREGATES.get(name) or LOGICAL[name], watermark))
 
 
+# A warm process answers the same dashboard SQL again and again (each reload, each admin): translating it
+# (sqlglot: parse, expand, print) is about 0.08 s of a 0.4 s query over a year, so the translations of
+# the last queries are kept. They depend on the SQL text and the watermark only; a new watermark is a new key.
+TRANSLATIONS_KEPT = 256
+
+
+@lru_cache(maxsize=TRANSLATIONS_KEPT)
 def expand(sql: str, watermark: date | None) -> str:
     """Athena SQL over logical tables -> Athena SQL over physical ones: each reference to a logical table
     becomes its union subquery under the reference's alias (or its own name), so `transactions t`,
@@ -578,27 +585,36 @@ def expand(sql: str, watermark: date | None) -> str:
 
 _BOUNDS = {"GTE": ">=", "GT": ">", "LTE": "<=", "LT": "<", "EQ": "="}
 _FLIPPED = {">=": "<=", ">": "<", "<=": ">=", "<": ">", "=": "="}
+_INCLUSIVE = {"<": "<=", ">": ">=", "=": "="}  # a moment's bound keeps its literal's whole day
 
 
-def _row_day_column(name: str) -> str | None:
-    """The column that IS a row's partition day, when there is one (`business_day`); tasks are
-    partitioned by an expression of their creation time, so they are not pruned."""
+def _row_day_column(name: str) -> tuple[str, bool] | None:
+    """The column a row's partition day is made of, when there is one, and whether it is a moment: a
+    table's own `business_day` (a date: the partition day itself), or the tasks' `created_at` (partitioned
+    by its UTC date, `CAST(created_at AS DATE)`)."""
     table = LOGICAL[AGGREGATES[name].base] if name in AGGREGATES else LOGICAL.get(name)
-    return table.row_day if table is not None and re.fullmatch(r"\w+", table.row_day) else None
+    if table is None:
+        return None
+    if re.fullmatch(r"\w+", table.row_day):
+        return table.row_day, False
+    moment = re.fullmatch(r"CAST\((\w+) AS DATE\)", table.row_day)
+    return (moment[1], True) if moment else None
 
 
-def _day_bounds(table: exp.Table, column: str | None) -> list[tuple[str, str]]:
+def _day_bounds(table: exp.Table, row_day: tuple[str, bool] | None) -> list[tuple[str, str]]:
     """(operator, 'YYYY-MM-DD') for each top-level AND-ed condition of the SELECT reading `table` that
     bounds `column` of it by a date literal: `t.business_day BETWEEN DATE 'a' AND DATE 'b'`, `>=`, `=`...
     A condition under OR, or on another table's column, bounds nothing. Any row the query keeps meets
     these, so reading only the partitions that can hold such rows changes no answer (and on Athena,
-    with partition projection, reads and bills only those days)."""
+    with partition projection, reads and bills only those days). On a moment (`created_at`) a bound keeps
+    the literal's whole day: `created_at < TIMESTAMP '2026-11-20 06:00:00'` keeps day 2026-11-20 too."""
     from sqlglot import exp
 
     select = table.find_ancestor(exp.Select)
     where = select.args.get("where") if select is not None else None
-    if column is None or where is None:
+    if row_day is None or where is None:
         return []
+    column, moment = row_day
     sources = [t for t in select.find_all(exp.Table) if t.find_ancestor(exp.Select) is select]
     names = {table.alias_or_name.lower()} | ({""} if len(sources) == 1 else set())
     bounds: list[tuple[str, str]] = []
@@ -606,28 +622,34 @@ def _day_bounds(table: exp.Table, column: str | None) -> list[tuple[str, str]]:
     def ours(node: exp.Expression) -> bool:
         return isinstance(node, exp.Column) and node.name.lower() == column and node.table.lower() in names
 
+    def day_of(node: exp.Expression | None) -> str | None:
+        return _day_literal(node, moment)
+
     for condition in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
         if isinstance(condition, exp.Between) and ours(condition.this):
-            low, high = _day_literal(condition.args.get("low")), _day_literal(condition.args.get("high"))
+            low, high = day_of(condition.args.get("low")), day_of(condition.args.get("high"))
             bounds += [(">=", low)] if low else []
             bounds += [("<=", high)] if high else []
         elif type(condition).__name__ in _BOUNDS:
             operator = _BOUNDS[type(condition).__name__]
-            if ours(condition.this) and (day := _day_literal(condition.expression)):
+            if ours(condition.this) and (day := day_of(condition.expression)):
                 bounds.append((operator, day))
-            elif ours(condition.expression) and (day := _day_literal(condition.this)):
+            elif ours(condition.expression) and (day := day_of(condition.this)):
                 bounds.append((_FLIPPED[operator], day))
-    return bounds
+    return [(_INCLUSIVE.get(op, op), day) for op, day in bounds] if moment else bounds
 
 
-def _day_literal(node: exp.Expression | None) -> str | None:
-    """'YYYY-MM-DD' of `DATE 'YYYY-MM-DD'` (or the same string literal), else None."""
+def _day_literal(node: exp.Expression | None, moment: bool = False) -> str | None:
+    """'YYYY-MM-DD' of `DATE 'YYYY-MM-DD'` (or the same string literal), else None; against a moment
+    (`moment`), also the day of `TIMESTAMP 'YYYY-MM-DD[ hh:mm:ss]'`."""
     from sqlglot import exp
 
-    if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DATE:
+    kinds = {exp.DataType.Type.DATE} | ({exp.DataType.Type.TIMESTAMP} if moment else set())
+    if isinstance(node, exp.Cast) and node.to.this in kinds:
         node = node.this
-    if isinstance(node, exp.Literal) and node.is_string and re.fullmatch(r"\d{4}-\d{2}-\d{2}", node.this):
-        return node.this
+    pattern = r"(\d{4}-\d{2}-\d{2})([ T][\d:.]+)?" if moment else r"(\d{4}-\d{2}-\d{2})"
+    if isinstance(node, exp.Literal) and node.is_string and (found := re.fullmatch(pattern, node.this)):
+        return found[1]
     return None
 
 
@@ -642,17 +664,30 @@ def _prune(union: exp.Expression, bounds: list[tuple[str, str]]) -> None:
         curated.where(f"\"{DAY}\" {operator} '{day}'", dialect="athena", copy=False)
 
 
-def scans(sql: str, watermark: date | None) -> dict[str, date | None]:
-    """The physical tables a query reads once expanded, each with the first `day` it needs (None = all):
-    what a local engine has to mirror."""
-    needs: dict[str, date | None] = {}
+DayRange = tuple[date | None, date | None]  # first and last `day` partition, inclusive; None = open
 
-    def need(name: str, first: date | None) -> None:
+
+def scans(sql: str, watermark: date | None) -> dict[str, DayRange]:
+    return dict(_scans(sql, watermark))  # a copy: the kept one is never changed by a caller
+
+
+@lru_cache(maxsize=TRANSLATIONS_KEPT)
+def _scans(sql: str, watermark: date | None) -> dict[str, DayRange]:
+    """The physical tables a query reads once expanded, each with the days it needs (None = open): what a
+    local engine has to mirror. A logical table's curated side is bounded as `expand` prunes it (the query's
+    AND-ed date bounds on its row day), so a month's query lists and copies a month of partitions, not every
+    compacted day of the lake; its raw side is the days after the watermark."""
+    needs: dict[str, DayRange] = {}
+
+    def need(name: str, first: date | None, last: date | None = None) -> None:
         if name not in needs:
-            needs[name] = first
-        else:
-            current = needs[name]
-            needs[name] = None if current is None or first is None else min(current, first)
+            needs[name] = (first, last)
+            return
+        (had_first, had_last) = needs[name]
+        needs[name] = (
+            None if had_first is None or first is None else min(had_first, first),
+            None if had_last is None or last is None else max(had_last, last),
+        )
 
     for table in table_references(parse(sql)):
         name = table.name.lower()
@@ -661,21 +696,29 @@ def scans(sql: str, watermark: date | None) -> dict[str, date | None]:
         elif name in HISTORY:
             for source in HISTORY[name].versions:
                 need(source.table, None)
-        elif name in AGGREGATES:
-            aggregate = AGGREGATES[name]
+        elif name in AGGREGATES or name in LOGICAL:
+            base = LOGICAL[AGGREGATES[name].base] if name in AGGREGATES else LOGICAL[name]
             if watermark is not None:
-                need(aggregate.curated, None)
-            base = LOGICAL[aggregate.base]
+                curated = AGGREGATES[name].curated if name in AGGREGATES else base.curated
+                need(curated, *_day_range(_day_bounds(table, _row_day_column(name))))
+            first = watermark + timedelta(days=1 - base.lead_days) if watermark else None
             for source in base.sources:
-                need(source.table, watermark + timedelta(days=1 - base.lead_days) if watermark else None)
-        elif name in LOGICAL:
-            logical = LOGICAL[name]
-            if watermark is not None:
-                need(logical.curated, None)
-            first = watermark + timedelta(days=1 - logical.lead_days) if watermark else None
-            for source in logical.sources:
                 need(source.table, first)
     return needs
+
+
+def _day_range(bounds: list[tuple[str, str]]) -> DayRange:
+    """The narrowest [first, last] of days that meets every (operator, 'YYYY-MM-DD') bound."""
+    first: date | None = None
+    last: date | None = None
+    one = timedelta(days=1)
+    for operator, text in bounds:
+        day = date.fromisoformat(text)
+        low = {">=": day, ">": day + one, "=": day}.get(operator)
+        high = {"<=": day, "<": day - one, "=": day}.get(operator)
+        first = low if low is not None and (first is None or low > first) else first
+        last = high if high is not None and (last is None or high < last) else last
+    return first, last
 
 
 # --- DuckDB: the same physical tables as views over the local mirror ------------------------------------
