@@ -7,7 +7,8 @@ Runs moto's own WSGI app (the one ``moto_server`` runs) after ``moto_patches.app
 or SIGINT. One extra route is served next to moto's: ``GET /_devstack/ses/messages``, what SES has
 sent (moto keeps it in memory only; ``/moto-api/data.json`` has it too, but without send times,
 with only one of a message's text and HTML bodies, and with every other model of every service,
-e.g. each DynamoDB item).
+e.g. each DynamoDB item). ``POST /_devstack/dynamodb/load`` stores items without stream records, as
+DynamoDB's ImportTable does (``devstack.bulk_load``, for ``python -m devstack seed``).
 
 Importable helpers for devstack and tests: ``start``/``stop`` a child emulator, ``free_port``,
 ``sent_emails``.
@@ -251,7 +252,7 @@ def _make_server(host: str, port: int, verbose: bool) -> Any:
 
 def _with_devstack_routes(moto_app: Callable[..., Any]) -> Callable[..., Any]:
     """moto's WSGI app, with ``/_devstack/...`` answered here (moto would route it to S3)."""
-    from devstack import moto_patches
+    from devstack import bulk_load, moto_patches
 
     calls: Counter[str] = Counter()
     counting = threading.Lock()
@@ -264,6 +265,10 @@ def _with_devstack_routes(moto_app: Callable[..., Any]) -> Callable[..., Any]:
             with counting:
                 calls[environ.get("HTTP_X_AMZ_TARGET") or "other"] += 1
             return moto_app(environ, start_response)  # type: ignore[no-any-return]
+        if path == bulk_load.LOAD_PATH and environ.get("REQUEST_METHOD") == "POST":
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            status, answer = bulk_load.handle(environ["wsgi.input"].read(size))
+            return _respond(start_response, status, answer)
         if environ.get("REQUEST_METHOD") != "GET":
             return _respond(start_response, "405 Method Not Allowed", {"error": "GET only"})
         if path == SES_MESSAGES_PATH:
