@@ -21,6 +21,7 @@ BENCHMARKS = [
     "bench.fee_latency",
     "bench.analytics_queries",
     "bench.load",
+    "bench.seed_year",
 ]
 
 

@@ -37,25 +37,26 @@ class RawScratch:
         if root.exists():
             shutil.rmtree(root)
         root.mkdir(parents=True)
-        self._open: dict[Path, IO[str]] = {}
+        self._open: dict[tuple[str, int, str], IO[str]] = {}
         self.count = 0
 
-    def path(self, envelope: dict[str, Any]) -> Path:
+    def path(self, name: str, version: int, utc_day: str) -> Path:
         from analytics import lake
 
-        day = lake.event_day(datetime.fromisoformat(envelope["event_time"]))
-        prefix = lake.raw_prefix(envelope["event_name"], envelope["event_version"])
-        return self.root / lake.partition(prefix, day) / SCRATCH_FILE
+        return self.root / lake.partition(lake.raw_prefix(name, version), date.fromisoformat(utc_day)) / SCRATCH_FILE
 
-    def add(self, envelope: dict[str, Any]) -> None:
-        path = self.path(envelope)
-        handle = self._open.get(path)
+    def add(self, envelope: dict[str, Any], line: str | None = None) -> None:
+        """`line`: the envelope already as one line of JSON (the caller's, to serialise it once)."""
+        # event_time is UTC ("...Z", year.iso): its first ten characters are the raw partition's day
+        slot = (envelope["event_name"], envelope["event_version"], envelope["event_time"][:10])
+        handle = self._open.get(slot)
         if handle is None:
             if len(self._open) >= 64:
                 self.flush()
+            path = self.path(*slot)
             path.parent.mkdir(parents=True, exist_ok=True)
-            handle = self._open[path] = path.open("a")
-        handle.write(json.dumps(envelope, separators=(",", ":"), sort_keys=True) + "\n")
+            handle = self._open[slot] = path.open("a")
+        handle.write(line or json.dumps(envelope, separators=(",", ":")) + "\n")
         self.count += 1
 
     def flush(self) -> None:

@@ -169,10 +169,11 @@ class _Sink:
 
             REGISTRY.read(Envelope.model_validate(envelope))
             self.checked[name] = self.checked.get(name, 0) + 1
-        self.raw.add(envelope)
+        line = json.dumps(envelope, separators=(",", ":")) + "\n"
+        self.raw.add(envelope, line)
         self.events += 1
         if tap and name in TAP_EVENTS:
-            self.tap.write(json.dumps(envelope, separators=(",", ":")) + "\n")
+            self.tap.write(line)
             self.tapped += 1
 
     def close(self) -> None:
