@@ -99,6 +99,7 @@ def test_r_loc_3_seeding_bypasses_the_streams_and_refuses_a_busy_stack(stack, se
     assert published["items"] == []
     mails = requests.get(f"{stack.url}/_devstack/mailbox.json", timeout=30).json()["items"]
     assert not [m for m in mails if "payout" in (m.get("subject") or "").lower()]
-    again = subprocess.run([sys.executable, "-m", "devstack", "seed", "--popugs", "5", "--days", "2",
-                            "--state-file", str(stack.state_file)], capture_output=True, text=True, timeout=300)  # fmt: skip
+    command = [sys.executable, "-m", "devstack", "seed", "--popugs", "5", "--days", "2",
+               "--state-file", str(stack.state_file)]  # fmt: skip
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "seed a fresh one" in again.stderr
