@@ -17,9 +17,11 @@ Not kept: moto's instance tracker (it only serves `reset`, and would hold every 
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from pathlib import Path
+from sys import intern
 from typing import Any
 
 LOAD_PATH = "/_devstack/dynamodb/load"
@@ -43,13 +45,27 @@ def find_table(name: str) -> Any:
 
 def load(table_name: str, path: Path) -> dict[str, Any]:
     """Store every item of `path` in the table; returns {table, items, seconds}."""
+    started = time.monotonic()
+    table = find_table(table_name)
+    hash_attr, range_attr = table.hash_key_attr, table.range_key_attr
+    collecting = gc.isenabled()
+    gc.disable()  # millions of new objects would trigger collections that walk all of them, again and again
+    try:
+        count = _load_file(table, path, hash_attr, range_attr)
+    finally:
+        # The loaded items live as long as the emulator: freeze them out of the collector's reach, so no later
+        # collection (the emulator's own, every few thousand requests) walks a year of items either.
+        gc.freeze()
+        if collecting:
+            gc.enable()
+    return {"table": table_name, "items": count, "seconds": round(time.monotonic() - started, 3)}
+
+
+def _load_file(table: Any, path: Path, hash_attr: str, range_attr: str | None) -> int:
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 
     from devstack.moto_patches import _DYNAMODB_LOCK
 
-    started = time.monotonic()
-    table = find_table(table_name)
-    hash_attr, range_attr = table.hash_key_attr, table.range_key_attr
     count = 0
     with path.open() as lines:
         batch: list[dict[str, Any]] = []
@@ -60,7 +76,7 @@ def load(table_name: str, path: Path) -> dict[str, Any]:
                 count += _store(table, batch, hash_attr, range_attr, DynamoType, Item, LimitedSizeDict, _DYNAMODB_LOCK)
                 batch = []
         count += _store(table, batch, hash_attr, range_attr, DynamoType, Item, LimitedSizeDict, _DYNAMODB_LOCK)
-    return {"table": table_name, "items": count, "seconds": round(time.monotonic() - started, 3)}
+    return count
 
 
 def _store(table: Any, batch: list[dict[str, Any]], hash_attr: str, range_attr: str | None, dynamo_type: Any,
@@ -71,7 +87,8 @@ def _store(table: Any, batch: list[dict[str, Any]], hash_attr: str, range_attr: 
             raise LoadError(f"an item of {table.name} lacks its key ({hash_attr}, {range_attr}): {attrs}")
         item = object.__new__(item_cls)  # moto's BaseModel.__new__ would track it forever
         item.attrs = attrs_cls.__new__(attrs_cls)
-        dict.update(item.attrs, {name: dynamo_type(value) for name, value in attrs.items()})
+        # attribute names interned: one string each for the whole table, not one per item (json.loads makes new ones)
+        dict.update(item.attrs, {intern(name): dynamo_type(value) for name, value in attrs.items()})
         item.hash_key = item.attrs[hash_attr]
         item.range_key = item.attrs[range_attr] if range_attr is not None else None
         built.append(item)
