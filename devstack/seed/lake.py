@@ -122,16 +122,18 @@ def upload_raw(scratch: RawScratch, bucket: str, watermark: date | None, s3: Any
     """One object per event (`put_raw`'s key and bytes) for the partitions the logical tables read raw
     (from the watermark's eve on) and every staff and auth event."""
     from analytics import lake
-    from shared.contracts import Envelope
+    from shared.contracts import REGISTRY, Envelope
 
     since = watermark - timedelta(days=1) if watermark else None
+    staff_and_auth = {c.name for c in REGISTRY.contracts if c.source in STAFF_AND_AUTH}
     bodies: list[tuple[str, bytes]] = []
     for path in sorted(scratch.root.glob(f"raw/*/*/day=*/{SCRATCH_FILE}")):
         day = date.fromisoformat(path.parent.name.removeprefix("day="))
+        event_name = path.parent.parent.parent.name
+        if since is not None and day < since and event_name not in staff_and_auth:
+            continue
         for line in path.read_text().splitlines():
             envelope = json.loads(line)
-            if since is not None and day < since and envelope["producer"] not in STAFF_AND_AUTH:
-                continue
             key = lake.raw_key(Envelope.model_validate(envelope))
             body = json.dumps(envelope, separators=(",", ":"), sort_keys=True) + "\n"
             bodies.append((key, body.encode()))
