@@ -11,7 +11,8 @@ an item costs tens of microseconds.
 
 Items are stored exactly where moto's `Table.put_item` stores them (`table.items[hash][range]`), as the
 same `Item` and `DynamoType` objects, under the lock `moto_patches` takes for every DynamoDB call; an
-item of an existing key is replaced, as PutItem would. Keys are checked against the table's key schema.
+item of an existing key is replaced, as PutItem would; devstack's own Query/TTL index of the table, where
+there is one, is told of each item as PutItem tells it. Keys are checked against the table's key schema.
 Not kept: moto's instance tracker (it only serves `reset`, and would hold every item a second time).
 """
 
@@ -92,13 +93,26 @@ def _store(table: Any, batch: list[dict[str, Any]], hash_attr: str, range_attr: 
         item.hash_key = item.attrs[hash_attr]
         item.range_key = item.attrs[range_attr] if range_attr is not None else None
         built.append(item)
+    changed = _index_hook()
     with lock:  # one writer at a time, as for every DynamoDB call of this emulator
         for item in built:
             if item.range_key is not None:
                 table.items[item.hash_key][item.range_key] = item
             else:
                 table.items[item.hash_key] = item
+            if changed is not None:
+                changed(table, item.hash_key, item.range_key)
     return len(built)
+
+
+def _index_hook() -> Any:
+    """devstack's sorted partitions for Query and TTL (`devstack.moto_dynamodb_index`, issue 14 point 1), where
+    present, must hear of every stored item as they hear of PutItem's; None without them."""
+    try:
+        from devstack import moto_dynamodb_index
+    except ImportError:
+        return None
+    return getattr(moto_dynamodb_index, "item_changed", None)
 
 
 def handle(body: bytes) -> tuple[str, dict[str, Any]]:

@@ -51,7 +51,7 @@ class Progress:
         print(f"seed [{time.monotonic() - self.started:7.1f} s] {message}", file=sys.stderr, flush=True)
 
 
-def seed(*, state_file: Path, popugs: int, days: int, seed_value: int, port: int, keep_running: bool = True) -> int:
+def seed(*, state_file: Path, popugs: int, days: int, seed_value: int, port: int) -> int:
     say = Progress()
     child = None
     state = _state(state_file)
@@ -69,7 +69,7 @@ def seed(*, state_file: Path, popugs: int, days: int, seed_value: int, port: int
         return 2
     print(json.dumps(summary, indent=2))
     say(f"done in {summary['seconds']} s: sign in as any seeded popug with the password {PASSWORD!r}")
-    if child is not None and keep_running:
+    if child is not None:
         say(f"devstack keeps running on {state['url']}: stop with Ctrl-C")
         try:
             return child.wait()
