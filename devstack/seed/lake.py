@@ -5,11 +5,12 @@ per raw partition instead of one object per event). From it:
 - each closed day the real system would have compacted by now (`compact.settled`) gets its curated
   Parquet partitions, built from the raw rows with the logical tables' own SQL (`tables.raw_rows`,
   `row_day`, `order_by`: the definitions the compaction runs), and the watermark is set to the last one;
-- raw objects (one per event, `lake.raw_key`, `put_raw`'s bytes) are uploaded for what the logical
-  tables still read raw: the days from the watermark's eve on, and the staff and auth events.
-The raw objects of compacted days are not uploaded: queries never read them (the logical tables read
-curated partitions up to the watermark), and a million single-event objects would hold the emulator's
-memory for nothing. `raw_*` tables in the SQL console therefore start at the watermark's eve.
+- raw objects (one per event, `lake.raw_key`, `put_raw`'s bytes) are uploaded for what is not compacted
+  (`upload_raw`) and for the staff and auth events.
+The raw objects of compacted days are not uploaded: the logical tables read curated partitions up to the
+watermark, a query's first run would download them only to filter them out (the analytics API's first
+dashboard of a year-old stack timed out doing so), and two million single-event objects would hold the
+emulator's memory for nothing. `raw_*` tables in the SQL console therefore start after the watermark.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from typing import IO, Any
 from devstack.seed.year import Day
 
 STAFF_AND_AUTH = ("ates.staff", "ates.auth")
+# Events whose logical rows belong to their `business_day`, which can be later than the day they landed on
+PENDING_BY_BUSINESS_DAY = ("TransactionRecorded", "DayClosed")
 SCRATCH_FILE = "seed.json"
 UPLOAD_THREADS = 8
 
@@ -119,21 +122,26 @@ def build(scratch: RawScratch, bucket: str, days: list[Day], now: datetime, s3: 
 
 
 def upload_raw(scratch: RawScratch, bucket: str, watermark: date | None, s3: Any) -> int:
-    """One object per event (`put_raw`'s key and bytes) for the partitions the logical tables read raw
-    (from the watermark's eve on) and every staff and auth event."""
+    """One object per event (`put_raw`'s key and bytes) for what is not compacted: every event landed after
+    the watermark's day, and the ledger rows and closes of later business days landed on or before it
+    (`pending`); and every staff and auth event (no curated table holds them: the SQL console reads them raw,
+    R-AN-7). Compacted days' raw objects would only be filtered out by every query after its first download."""
     from analytics import lake
     from shared.contracts import REGISTRY, Envelope
 
-    since = watermark - timedelta(days=1) if watermark else None
     staff_and_auth = {c.name for c in REGISTRY.contracts if c.source in STAFF_AND_AUTH}
+    first = watermark - timedelta(days=2) if watermark else None  # a pending row lands at most two days early
     bodies: list[tuple[str, bytes]] = []
     for path in sorted(scratch.root.glob(f"raw/*/*/day=*/{SCRATCH_FILE}")):
         day = date.fromisoformat(path.parent.name.removeprefix("day="))
         event_name = path.parent.parent.parent.name
-        if since is not None and day < since and event_name not in staff_and_auth:
+        everything = watermark is None or day > watermark or event_name in staff_and_auth
+        if not everything and (day < first or event_name not in PENDING_BY_BUSINESS_DAY):
             continue
         for line in path.read_text().splitlines():
             envelope = json.loads(line)
+            if not everything and envelope["data"]["business_day"] <= watermark.isoformat():
+                continue
             key = lake.raw_key(Envelope.model_validate(envelope))
             body = json.dumps(envelope, separators=(",", ":"), sort_keys=True) + "\n"
             bodies.append((key, body.encode()))
