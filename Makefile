@@ -59,9 +59,12 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt $(UV_VENV)/.installed
 	@$(SYNC) $(CHECKOV_VENV)/bin/python requirements-checkov.txt
 	@touch $@
 
-# The locks, in this order: the dev lock is constrained by the functions' one (same versions in tests and Lambda).
+# The locks, in this order: the dev lock is constrained by the functions' one (same versions in tests and Lambda),
+# and so is each package's (functions/packages: the runtime layer's first, then the contexts' on top of it).
 # Universal (any platform, Python 3.11 and up): the same lock serves 3.11 and 3.12 machines and Lambda's 3.12.
-LOCKS := requirements-uv functions/requirements requirements-dev requirements-sam requirements-checkov
+PACKAGE_LOCKS := $(patsubst %.in,%,$(wildcard functions/packages/runtime/requirements.in) \
+	$(filter-out functions/packages/runtime/%,$(sort $(wildcard functions/packages/*/requirements.in))))
+LOCKS := requirements-uv functions/requirements $(PACKAGE_LOCKS) requirements-dev requirements-sam requirements-checkov
 COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock"
 lock: $(UV_VENV)/.installed ## compile the locks from the requirement files (.in); UPGRADE=1 takes newer versions

@@ -13,14 +13,18 @@ import time
 
 BENCHMARKS = [
     "bench.import_time",
+    "bench.packages",
     "bench.emulator_transactions",
     "bench.emulator_streams",
+    "bench.emulator_flat",
     "bench.login_latency",
     "bench.shuffle",
     "bench.day_close",
     "bench.fee_latency",
     "bench.analytics_queries",
     "bench.load",
+    "bench.idle",
+    "bench.year_routes",
     "bench.seed_year",
 ]
 

@@ -26,6 +26,10 @@ Lost is counted at the last read, after the settle limit and the close; a fee th
 `settle_seconds_to_all_booked` and `missing_at_settle_limit`. The emulator's call counts (per load request,
 and what the backlog still cost after the load) are the figures the machine's noise moves least.
 
+Memory (`load_memory`): the resident memory of devstack's whole process group, sampled every 10 s of the
+load; `rss_growth_last_quarter_over_second` is what "flat within 10%" is judged on. For the 30-minute figure:
+`ATES_BENCH_LOAD_SECONDS=1800 ATES_BENCH_LOAD_OPS=1000000 python -m bench.load`.
+
 It is a benchmark, not a test: what breaks is reported in the figures (`problems`), and `python -m
 bench.load` exits 1 when a 5xx was answered, something was lost or an invariant broke.
 """
@@ -54,6 +58,7 @@ from typing import Any
 
 import requests
 
+from bench.process_group import RssSampler
 from devstack.emulator import call_counts
 from devstack.launcher import Devstack, start_devstack
 
@@ -802,7 +807,9 @@ def run(ops: int | None = None) -> dict:
             say(f"{popugs} popugs onboarded in {setup_seconds:.0f} s; load: {ops} operations, {clients} clients")
             load.recorder.phase = "load"
             calls_before = call_counts(stack.endpoint_url)
+            memory = RssSampler(os.getpgid(stack.process.pid)).start()
             load_seconds = load.run_load(clients)
+            memory.stop()
             calls_load = call_counts(stack.endpoint_url)
             say(f"load done: {sum(load.ops.values())} operations in {load_seconds:.0f} s; settling")
             load.recorder.phase = "settle"
@@ -887,6 +894,7 @@ def figures(load: Load, at: dict[str, Any]) -> dict[str, Any]:
         "load_requests_per_op": round(load_requests / max(1, sum(load.ops.values())), 2),
         "load_outcomes": dict(sorted(load.outcomes.items())),
         "load_latency_by_route": recorder.figures("load"),
+        "load_memory": at["memory"].figures(),
         "emulator_calls_during_load": calls_load,
         "emulator_calls_per_load_request": round(sum(calls_load.values()) / max(1, load_requests), 2),
         "emulator_calls_load_end_to_settled": calls_settled,

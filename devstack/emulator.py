@@ -4,11 +4,15 @@
 
 Runs moto's own WSGI app (the one ``moto_server`` runs) after ``moto_patches.apply()``, prints
 ``emulator ready on http://127.0.0.1:N`` once it accepts connections and exits cleanly on SIGTERM
-or SIGINT. One extra route is served next to moto's: ``GET /_devstack/ses/messages``, what SES has
+or SIGINT. A few routes are served next to moto's: ``GET /_devstack/ses/messages``, what SES has
 sent (moto keeps it in memory only; ``/moto-api/data.json`` has it too, but without send times,
 with only one of a message's text and HTML bodies, and with every other model of every service,
-e.g. each DynamoDB item). ``POST /_devstack/dynamodb/load`` stores items without stream records, as
-DynamoDB's ImportTable does (``devstack.bulk_load``, for ``python -m devstack seed``).
+e.g. each DynamoDB item); ``GET /_devstack/calls``, the calls served per X-Amz-Target, and
+``/_devstack/calls/by-caller``, the same per calling function; ``GET /_devstack/health``. And
+``GET /_devstack/ttl/expired?table=T&attribute=A&now=EPOCH&limit=N``: the keys of the items of table T
+whose number in A is below EPOCH, oldest first, for devstack's TTL sweeper (from a sorted index, where a
+Scan would read the whole table every sweep). ``POST /_devstack/dynamodb/load`` stores items without
+stream records, as DynamoDB's ImportTable does (``devstack.bulk_load``, for ``python -m devstack seed``).
 
 Importable helpers for devstack and tests: ``start``/``stop`` a child emulator, ``free_port``,
 ``sent_emails``.
@@ -22,6 +26,7 @@ import email
 import email.policy
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -40,6 +45,10 @@ READY_LINE = "emulator ready on http://{host}:{port}"
 SES_MESSAGES_PATH = "/_devstack/ses/messages"
 HEALTH_PATH = "/_devstack/health"
 CALLS_PATH = "/_devstack/calls"
+TTL_EXPIRED_PATH = "/_devstack/ttl/expired"
+CALLS_BY_CALLER_PATH = "/_devstack/calls/by-caller"
+# devstack's workers name their function in the SDK's user agent (AWS_SDK_UA_APP_ID): `app/<logical id>`.
+_CALLER = re.compile(r"\bapp/(\S+)")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -133,6 +142,12 @@ def stop(process: subprocess.Popen[Any], grace: float = 5.0) -> None:
 def call_counts(endpoint_url: str, timeout: float = 10.0) -> dict[str, int]:
     """How many calls the emulator has served, per X-Amz-Target (e.g. `DynamoDB_20120810.Query`)."""
     return _get_json(f"{endpoint_url.rstrip('/')}{CALLS_PATH}", timeout)
+
+
+def call_counts_by_caller(endpoint_url: str, timeout: float = 10.0) -> dict[str, dict[str, int]]:
+    """The same, per caller: a function's logical id for devstack's workers, "devstack" for the rest (its
+    pollers, the tap, tests and benchmarks)."""
+    return _get_json(f"{endpoint_url.rstrip('/')}{CALLS_BY_CALLER_PATH}", timeout)
 
 
 def sent_emails(endpoint_url: str, timeout: float = 10.0) -> list[dict[str, Any]]:
@@ -254,7 +269,7 @@ def _with_devstack_routes(moto_app: Callable[..., Any]) -> Callable[..., Any]:
     """moto's WSGI app, with ``/_devstack/...`` answered here (moto would route it to S3)."""
     from devstack import bulk_load, moto_patches
 
-    calls: Counter[str] = Counter()
+    calls: Counter[tuple[str, str]] = Counter()  # (caller, X-Amz-Target)
     counting = threading.Lock()
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -262,8 +277,9 @@ def _with_devstack_routes(moto_app: Callable[..., Any]) -> Callable[..., Any]:
         if not path.startswith("/_devstack/"):
             # Calls per operation (JSON-protocol services name it in X-Amz-Target: DynamoDB, EventBridge,
             # KMS...), so benchmarks can count what an operation costs in AWS calls across processes.
+            caller = _CALLER.search(environ.get("HTTP_USER_AGENT", ""))
             with counting:
-                calls[environ.get("HTTP_X_AMZ_TARGET") or "other"] += 1
+                calls[caller.group(1) if caller else "devstack", environ.get("HTTP_X_AMZ_TARGET") or "other"] += 1
             return moto_app(environ, start_response)  # type: ignore[no-any-return]
         if path == bulk_load.LOAD_PATH and environ.get("REQUEST_METHOD") == "POST":
             size = int(environ.get("CONTENT_LENGTH") or 0)
@@ -275,7 +291,18 @@ def _with_devstack_routes(moto_app: Callable[..., Any]) -> Callable[..., Any]:
             return _respond(start_response, "200 OK", _ses_messages())
         if path == CALLS_PATH:
             with counting:
-                return _respond(start_response, "200 OK", dict(calls))
+                per_target: Counter[str] = Counter()
+                for (_, target), count in calls.items():
+                    per_target[target] += count
+            return _respond(start_response, "200 OK", dict(per_target))
+        if path == CALLS_BY_CALLER_PATH:
+            by_caller: dict[str, dict[str, int]] = {}
+            with counting:
+                for (caller, target), count in calls.items():
+                    by_caller.setdefault(caller, {})[target] = count
+            return _respond(start_response, "200 OK", by_caller)
+        if path == TTL_EXPIRED_PATH and moto_patches.is_applied():
+            return _respond_expired(start_response, environ.get("QUERY_STRING", ""))
         if path == HEALTH_PATH:
             import moto
 
@@ -284,6 +311,31 @@ def _with_devstack_routes(moto_app: Callable[..., Any]) -> Callable[..., Any]:
         return _respond(start_response, "404 Not Found", {"error": f"no route {path}"})
 
     return app
+
+
+def _respond_expired(start_response: Callable[..., Any], query_string: str) -> list[bytes]:
+    import urllib.parse
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    from devstack import moto_dynamodb_index, moto_patches
+    from devstack.template import REGION
+
+    query = dict(urllib.parse.parse_qsl(query_string))
+    try:
+        table_name, attribute = query["table"], query["attribute"]
+        now, limit = float(query["now"]), int(query.get("limit", "1000"))
+    except (KeyError, ValueError):
+        problem = {"error": "table, attribute and now (a number) are required"}
+        return _respond(start_response, "400 Bad Request", problem)
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][query.get("region", REGION)]
+    with moto_patches.dynamodb_lock():
+        table = backend.tables.get(table_name)
+        if table is None:
+            return _respond(start_response, "404 Not Found", {"error": f"no table {table_name}"})
+        keys = moto_dynamodb_index.expired_keys(table, attribute, now, limit)
+    return _respond(start_response, "200 OK", {"keys": keys})
 
 
 def _respond(start_response: Callable[..., Any], status: str, body: Any) -> list[bytes]:

@@ -14,6 +14,9 @@ data already stored, so a 10k-task shuffle or a year of ledger makes the local s
   instance tracker: ~2 KB per GetRecords call, forever). A record is serialised once, and shard
   iterators carry their position instead of naming stored state.
 - EventBridge ``PutEvents`` re-parses the same JSONPath expressions for every event and target.
+- DynamoDB ``Query`` and ``Scan`` sort the whole table for every page: devstack/moto_dynamodb_index.py
+  keeps tables and indexes sorted by partition (applied from here, same rules as below).
+- moto's instance tracker keeps every DynamoDB item, stream record and SQS message ever made.
 - SQS computes *every* queue attribute, three of them by scanning all stored messages, to read one
   flag (``ContentBasedDeduplication`` on each send, ``MessageRetentionPeriod`` for each message
   received), so a backlog slows every send and every receive; receive and delete scan the whole
@@ -39,6 +42,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from devstack import moto_dynamodb_index
+
 MOTO_VERSION = "5.2.5"
 
 _apply_lock = threading.Lock()
@@ -56,17 +61,46 @@ def apply() -> None:
             "installed: pin moto to that version, or re-read every patched function in the new moto "
             "source and update the copies and MOTO_VERSION in devstack/moto_patches.py."
         )
+    from devstack import moto_expressions, moto_wire
+
     with _apply_lock:
         if _applied:
             return
         _patch_dynamodb()
         _patch_events()
         _patch_sqs()
+        _untrack_models()
+        moto_wire.apply()
+        moto_expressions.apply()
         _applied = True
+
+
+def _untrack_models() -> None:
+    """moto's instance tracker keeps every model object ever made, for ``/moto-api/data.json`` only.
+
+    For DynamoDB items (each put, each query result's copy), stream records and SQS messages (each
+    send, each receive's copy) that is memory growing with every call, forever. Those three are no
+    longer tracked: they stay where moto keeps them (tables, shards, queues), and are missing from
+    ``/moto-api/data.json`` only.
+    """
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.table import StreamRecord
+    from moto.sqs.models import Message
+
+    def untracked(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(cls)
+
+    for model in (Item, StreamRecord, Message):
+        model.__new__ = untracked  # type: ignore[method-assign, assignment]
 
 
 def is_applied() -> bool:
     return _applied
+
+
+def dynamodb_lock() -> threading.RLock:
+    """The lock every DynamoDB read and write of this process holds (for devstack's own routes)."""
+    return _DYNAMODB_LOCK
 
 
 # --------------------------------------------------------------------------------------------
@@ -142,6 +176,8 @@ class _TransactionUndo:
             if hash_was_absent and not partition:
                 # also undo the empty partition moto's get_item leaves behind
                 del table.items[hash_key]
+        for table, hash_key, range_key, _, _ in self.items.values():
+            moto_dynamodb_index.item_changed(table, hash_key, range_key)  # its index entries follow
         for shard, records, length in self.streams.values():
             del records[length:]
             shard.items = records
@@ -150,6 +186,10 @@ class _TransactionUndo:
 def _patch_dynamodb() -> None:
     from moto.dynamodb import models as ddb
     from moto.dynamodbstreams import models as ddb_streams
+
+    # Query in O(page) and the index upkeep on every write; before the lock wrappers below
+    # wrap the patched update_item, so the upkeep runs under the lock too.
+    moto_dynamodb_index.apply()
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         """Copy of moto 5.2.5 DynamoDBBackend.transact_write_items, undoing from a journal.

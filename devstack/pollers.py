@@ -30,10 +30,10 @@ from devstack import aws, filters
 from devstack.console import Console
 from devstack.workers import WorkerPool
 
-IDLE_POLL_MIN, IDLE_POLL_MAX = 0.25, 0.5  # stream polling while the stack is in use
-DORMANT_POLL = 2.0  # after DORMANT_AFTER seconds without any invocation; the next invocation wakes it
+STREAM_POLL = 0.25  # while the stack is in use: Lambda reads each shard four times a second
+DORMANT_POLL = 5.0  # after DORMANT_AFTER seconds without any invocation; the next invocation wakes it
 DORMANT_AFTER = 15.0
-SQS_WAIT_SECONDS = 5  # long poll (moto waits on a condition: idle queues cost next to nothing)
+SQS_WAIT_SECONDS = 20  # long poll, as long as SQS allows (and Lambda uses): an idle queue costs a call per 20 s
 RETRY_BACKOFF_MAX = 5.0
 
 
@@ -145,7 +145,7 @@ class Pollers:
     def sleep(self, seconds: float) -> bool:
         """Sleep unless stopping; True when it is time to stop. A long (dormant) sleep ends early when
         any function is invoked, since that is what writes new stream records."""
-        if seconds <= IDLE_POLL_MAX:
+        if seconds <= STREAM_POLL:
             return self._stop.wait(seconds)
         with self._wake:
             self._wake.wait(seconds)
@@ -303,12 +303,10 @@ class StreamPoller:
         iterators: dict[str, str] = {}
         batch: list[dict[str, Any]] = []
         window_end = 0.0
-        interval = IDLE_POLL_MIN
         while not self.pollers.stopping:
             try:
                 if not iterators:
                     iterators = self.open_shards()
-                got = 0
                 for shard, iterator in list(iterators.items()):
                     # Read as much as one call gives (filters usually drop most records): `deliver` cuts
                     # what passes into invocations of BatchSize, as Lambda's poller does.
@@ -316,7 +314,6 @@ class StreamPoller:
                     iterators[shard] = response.get("NextShardIterator") or iterator
                     records = [_stream_record(r, self.spec.source_arn) for r in response.get("Records", [])]
                     self.shard_of.update((r["dynamodb"]["SequenceNumber"], shard) for r in records)
-                    got += len(records)
                     if records and not batch:
                         window_end = time.monotonic() + self.spec.batching_window
                     batch.extend(r for r in records if filters.passes(self.spec.patterns, r))
@@ -324,13 +321,11 @@ class StreamPoller:
                     self.deliver(batch)
                     batch = []
                     self.shard_of.clear()
-                    interval = IDLE_POLL_MIN
                     continue
-                interval = IDLE_POLL_MIN if got else min(IDLE_POLL_MAX, interval * 1.25)
                 if batch:
-                    wait = min(interval, max(0.05, window_end - time.monotonic()))
+                    wait = min(STREAM_POLL, max(0.05, window_end - time.monotonic()))
                 else:
-                    wait = DORMANT_POLL if self.pollers.dormant else interval
+                    wait = DORMANT_POLL if self.pollers.dormant else STREAM_POLL
             except Exception as error:
                 if self.pollers.stopping:
                     return

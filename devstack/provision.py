@@ -22,6 +22,7 @@ from devstack.template import PARTITION, Stack
 # Types devstack runs itself (not in the emulator); their modules read them from the template.
 RUN_BY_DEVSTACK = {
     "AWS::Lambda::Function": "workers",
+    "AWS::Lambda::LayerVersion": "workers",  # its directory on the path of the functions that name it
     "AWS::Lambda::EventSourceMapping": "pollers",
     "AWS::Scheduler::Schedule": "scheduler",
     "AWS::ApiGateway::RestApi": "gateway",
@@ -168,6 +169,9 @@ class _Provisioner:
         if kind == "AWS::Lambda::Function":
             name = _fit(self.resolver.resolve(props.get("FunctionName")) or name, 64)
             self._record(logical_id, name, Arn=f"arn:{PARTITION}:lambda:{region}:{account}:function:{name}")
+        elif kind == "AWS::Lambda::LayerVersion":  # a function's Layers name it by its version's ARN
+            name = _fit(self.resolver.resolve(props.get("LayerName")) or name, 64)
+            self._record(logical_id, f"arn:{PARTITION}:lambda:{region}:{account}:layer:{name}:1")
         elif kind == "AWS::IAM::Role":
             name = _fit(self.resolver.resolve(props.get("RoleName")) or name, 64)
             self._record(logical_id, name, Arn=f"arn:{PARTITION}:iam::{account}:role/{name}", RoleId=_short_id(name))

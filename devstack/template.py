@@ -2,8 +2,9 @@
 
 devstack provisions from the TRANSLATED template (plain CloudFormation), so whatever SAM generates
 (event source mappings, the RestApi's swagger, rules for schedules, log groups) is what runs locally,
-and nothing is listed a second time. Local code paths (`CodeUri: functions/`) are not valid for the
-translator, which wants S3 locations; they are swapped for a placeholder S3 URI first and remembered.
+and nothing is listed a second time. Local code paths (a function's `CodeUri`, a layer's `ContentUri`) are not
+valid for the translator, which wants S3 locations; they are swapped for a placeholder S3 URI first and
+remembered: what runs locally is each function's own package directory on its layers, as Lambda lays them out.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class Stack:
     conditions: dict[str, Any] = field(default_factory=dict)
     mappings: dict[str, Any] = field(default_factory=dict)
     code_dirs: dict[str, Path] = field(default_factory=dict)
+    # The translated template's layers (`AWS::Lambda::LayerVersion`, renamed by SAM) -> their local content.
+    layer_dirs: dict[str, Path] = field(default_factory=dict)
 
     def of_type(self, *types: str) -> dict[str, dict[str, Any]]:
         return {name: res for name, res in self.resources.items() if res.get("Type") in types}
@@ -72,16 +75,18 @@ def load(
     sam = copy.deepcopy(raw)
     code_dirs = _swap_local_code(sam, path.parent)
     translated = translate(sam, parameters, region)
+    resources = translated.get("Resources") or {}
     return Stack(
         root=path.parent,
         stack_name=stack_name,
         region=region,
         account_id=ACCOUNT_ID,
         parameters=parameters,
-        resources=translated.get("Resources") or {},
+        resources=resources,
         conditions=translated.get("Conditions") or {},
         mappings=translated.get("Mappings") or {},
         code_dirs=code_dirs,
+        layer_dirs=_local_layers(resources, path.parent),
     )
 
 
@@ -162,4 +167,21 @@ def _swap_local_code(sam: dict[str, Any], root: Path) -> dict[str, Path]:
                 props["CodeUri"] = f"s3://{CODE_BUCKET}/{uri.strip('/')}"
         elif "InlineCode" not in props:
             code_dirs[name] = root
+    for resource in (sam.get("Resources") or {}).values():
+        props = resource.get("Properties") or {}
+        uri = props.get("ContentUri")
+        local = isinstance(uri, str) and not uri.startswith("s3://")
+        if resource.get("Type") == "AWS::Serverless::LayerVersion" and local:
+            props["ContentUri"] = f"s3://{CODE_BUCKET}/{uri.strip('/')}"
     return code_dirs
+
+
+def _local_layers(resources: dict[str, dict[str, Any]], root: Path) -> dict[str, Path]:
+    """Each translated layer whose content is local (swapped above) -> its directory. SAM builds a layer's
+    directory into `python/` of the layer, which Lambda extracts to /opt: the directory is /opt/python."""
+    layers = {}
+    for name, resource in resources.items():
+        content = (resource.get("Properties") or {}).get("Content") or {}
+        if resource.get("Type") == "AWS::Lambda::LayerVersion" and content.get("S3Bucket") == CODE_BUCKET:
+            layers[name] = (root / content["S3Key"]).resolve()
+    return layers

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from devstack import channel, procs
+from devstack import channel, procs, sites
 from devstack.aws import DUMMY_CREDENTIALS
 from devstack.console import Console
 from devstack.template import REGION
@@ -48,6 +48,8 @@ class FunctionSpec:
     handler: str
     code_dir: Path
     environment: dict[str, str]
+    # Its layers' directories, in the template's order (each is what Lambda extracts to /opt/python).
+    layer_dirs: tuple[Path, ...] = ()
     timeout: float = 3.0
     memory_mb: int = 128
     arn: str = ""
@@ -101,6 +103,7 @@ def functions_from(provisioned: Any) -> dict[str, FunctionSpec]:
             name=name,
             handler=props.get("Handler", ""),
             code_dir=stack.code_dirs.get(logical_id, stack.root),
+            layer_dirs=_layer_dirs(provisioned, props.get("Layers") or []),
             environment={key: _env_text(value) for key, value in variables.items()},
             timeout=float(props.get("Timeout", 3)),
             memory_mb=int(props.get("MemorySize", 128)),
@@ -108,6 +111,24 @@ def functions_from(provisioned: Any) -> dict[str, FunctionSpec]:
             log_group=f"/aws/lambda/{name}",
         )
     return specs
+
+
+def _layer_dirs(provisioned: Any, arns: list[str]) -> tuple[Path, ...]:
+    """The local directories of the layers a function names (by ARN, as the resolved template does)."""
+    local = {provisioned.resolver.ref(layer): path for layer, path in provisioned.stack.layer_dirs.items()}
+    missing = [arn for arn in arns if arn not in local]
+    if missing:  # an ARN of a layer published elsewhere: its content is not here to run
+        raise ValueError(f"layers {missing} are not in the template: devstack runs only local layers")
+    return tuple(local[arn] for arn in arns)
+
+
+def python_path(spec: FunctionSpec) -> list[str]:
+    """The function's import path as Lambda's: its package (/var/task), then its layers (/opt/python; a later
+    layer's files overwrite an earlier one's in /opt, so it comes first), then the third-party packages its
+    locks install and the runtime's own (devstack/sites.py). Nothing else of the repository or of devstack's
+    virtualenv: a module the package does not ship fails to import locally as it would in AWS."""
+    directories = [spec.code_dir, *reversed(spec.layer_dirs)]
+    return [str(path) for path in [*directories, *sites.sites(directories, function_tmp() / "sites")]]
 
 
 def _env_text(value: Any) -> str:
@@ -127,7 +148,7 @@ def runtime_environment(spec: FunctionSpec, endpoint_url: str) -> dict[str, str]
     env[procs.INSTANCE_VARIABLE] = procs.instance_id()
     env["TMPDIR"] = str(function_tmp())
     env.update(spec.environment)
-    env.update(_runtime_variables(spec, endpoint_url))
+    env.update(_runtime_variables(spec, endpoint_url, python_path(spec)))
     return env
 
 
@@ -139,7 +160,7 @@ def function_tmp() -> Path:
     return path
 
 
-def _runtime_variables(spec: FunctionSpec, endpoint_url: str) -> dict[str, str]:
+def _runtime_variables(spec: FunctionSpec, endpoint_url: str, path: list[str] | None = None) -> dict[str, str]:
     """What the runtime (and devstack) set over the template's variables: reserved, never overridden."""
     return dict(
         {
@@ -157,9 +178,11 @@ def _runtime_variables(spec: FunctionSpec, endpoint_url: str) -> dict[str, str]:
             "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
             "AWS_SAM_LOCAL": "true",
+            # The SDK adds `app/<id>` to its user agent: the emulator counts each function's calls apart.
+            "AWS_SDK_UA_APP_ID": spec.logical_id,
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
             "_HANDLER": spec.handler,
-            "PYTHONPATH": f"{spec.code_dir}{os.pathsep}{DEVSTACK_ROOT}",
+            "PYTHONPATH": os.pathsep.join([*(path or []), DEVSTACK_ROOT]),
             "DEVSTACK_RUNTIME_PATH": DEVSTACK_ROOT,
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -182,7 +205,8 @@ class _Worker:
         self.response_fd, response_write = os.pipe()
         try:
             self.process = procs.spawn(
-                [sys.executable, "-m", "devstack.worker", str(request_read), str(response_write)],
+                # -S: no site-packages of devstack's own; the function's path has what it ships (python_path)
+                [sys.executable, "-S", "-m", "devstack.worker", str(request_read), str(response_write)],
                 pass_fds=(request_read, response_write),
                 env=runtime_environment(spec, endpoint_url),
                 cwd=spec.code_dir,

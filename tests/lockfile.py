@@ -107,8 +107,9 @@ def read_requirements(path: Path, root: Path, into: Requirements | None = None) 
 
 
 def lock_pairs(root: Path = ROOT) -> list[tuple[Path, Path]]:
-    """Every requirement file with its lock beside it."""
-    sources = sorted({*root.glob("requirements*.in"), *root.glob("*/requirements*.in")})
+    """Every requirement file with its lock beside it (the functions' packages' too: functions/packages/*)."""
+    patterns = ("requirements*.in", "*/requirements*.in", "functions/packages/*/requirements*.in")
+    sources = sorted({source for pattern in patterns for source in root.glob(pattern)})
     return [(source, source.with_suffix(".txt")) for source in sources]
 
 

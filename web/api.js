@@ -181,7 +181,11 @@ export async function request(method, path, { body, query, signal, auth = true }
   }
 
   const data = await readBody(response);
-  if (response.ok) return data;
+  if (response.ok) {
+    // A list answered as CSV has its next page's cursor in a header, not in the body.
+    if (data && typeof data._text === "string") data._nextCursor = response.headers.get("X-Next-Cursor") || null;
+    return data;
+  }
 
   const error = toApiError(response, data);
   if (response.status === 401 && bearer) {
@@ -236,4 +240,14 @@ export const api = {
   put: (path, body, options) => request("PUT", path, { ...options, body }),
   patch: (path, body, options) => request("PATCH", path, { ...options, body }),
   delete: (path, options) => request("DELETE", path, options),
+  /** The same request answered as CSV (`?format=csv`, R-AN-6): resolves to the text. */
+  csv: async (method, path, body, options = {}) => {
+    const answer = await request(method, path, { ...options, body, query: { ...options.query, format: "csv" } });
+    return answer?._text ?? "";
+  },
+  /** One page of a list as CSV: resolves to {text, nextCursor} (the cursor from `X-Next-Cursor`). */
+  csvPage: async (path, options = {}) => {
+    const answer = await request("GET", path, { ...options, query: { ...options.query, format: "csv" } });
+    return { text: answer?._text ?? "", nextCursor: answer?._nextCursor ?? null };
+  },
 };

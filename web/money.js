@@ -7,6 +7,7 @@
 // task_id, task: {task_id, jira_id, title} | null, reason, business_day: "YYYY-MM-DD", recorded_at}.
 
 import { api, describeError, isAbort } from "./api.js";
+import { csvDownload } from "./csv-download.js";
 import { listTable, pagedList } from "./paged-list.js";
 import { jiraChip } from "./task-parts.js";
 import { formatDateTime, h, statusRegion, showMessage } from "./ui.js";
@@ -211,7 +212,7 @@ function ledgerRow(item) {
  * to its items (so a page can take the newest balance from it), rejecting like api.get.
  * Test ids: `<testid>` (the section), `<testid>-status`, `<testid>-error`, `<testid>-more`, `ledger-row`.
  */
-export function ledgerSection({ ctx, path, testid = "ledger", heading = "Transactions", emptyText }) {
+export function ledgerSection({ ctx, path, testid = "ledger", heading = "Transactions", emptyText, csvFilename }) {
   const live = statusRegion(`${testid}-status`);
   const tbody = h("tbody", {});
   let newest = null;
@@ -244,6 +245,10 @@ export function ledgerSection({ ctx, path, testid = "ledger", heading = "Transac
   });
   table.hidden = true;
   table.querySelector("table")?.classList.add("ledger-table");
+  // The whole ledger as CSV (every page, not only those on screen), when the page names the file.
+  const download = csvFilename
+    ? csvDownload({ testid: `${testid}-csv`, signal: ctx.signal, request: () => ({ path, filename: csvFilename() }) })
+    : null;
 
   function describe() {
     const { shown } = paged;
@@ -259,7 +264,8 @@ export function ledgerSection({ ctx, path, testid = "ledger", heading = "Transac
     live,
     paged.error,
     table,
-    h("div", { class: "actions" }, paged.more),
+    download?.alert,
+    h("div", { class: "actions" }, paged.more, download?.button),
   );
 
   return {

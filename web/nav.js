@@ -16,6 +16,7 @@
 
 import * as accounts from "./pages/accounts.js";
 import * as allTasks from "./pages/all-tasks.js";
+import * as analyticsBoard from "./pages/analytics-board.js";
 import * as analyticsDashboard from "./pages/analytics-dashboard.js";
 import * as analyticsSql from "./pages/analytics-sql.js";
 import * as changePassword from "./pages/change-password.js";
@@ -57,6 +58,7 @@ export const ENTRIES = [
   { id: "money-close", path: "/money/close", label: "Close day", roles: ["admin"], section: "Money", page: moneyClose },
   // Analytics (SPEC §7, R-AN-3): admins only, the API answers 403 to anyone else.
   { id: "analytics", path: "/analytics", label: "Dashboard", roles: ["admin"], section: "Insights", page: analyticsDashboard },
+  { id: "analytics-board", path: "/analytics/board", label: "Board", roles: ["admin"], section: "Insights", page: analyticsBoard },
   { id: "analytics-sql", path: "/analytics/sql", label: "SQL console", roles: ["admin"], section: "Insights", page: analyticsSql },
   { id: "staff", path: "/staff", label: "Staff", roles: ANYONE, section: "People", page: staff },
   { id: "hire", path: "/staff/hire", roles: ["admin"], page: hire },

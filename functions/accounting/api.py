@@ -15,11 +15,22 @@ from pydantic import Field
 
 from accounting import closing, domain, store
 from accounting.domain import CLOSE_ROLES, VIEW_ALL_ROLES, Account, DayClose, DayStats, Kind, Transaction
-from shared import clock, pagination
+from shared import clock, csv_export, pagination
 from shared.errors import Forbidden
-from shared.http import PathId, ResponseModel, answer, caller, errors, make_resolver, only
+from shared.http import (
+    CSV_EXTENSION,
+    Format,
+    PathId,
+    ResponseModel,
+    answer,
+    caller,
+    csv_too,
+    errors,
+    make_resolver,
+    only,
+)
 from shared.observability import logger, tracer
-from shared.pagination import Page
+from shared.responses import Page
 
 app = make_resolver()
 
@@ -126,8 +137,10 @@ def my_transactions(limit: Limit = pagination.DEFAULT_LIMIT, cursor: Cursor = No
 # --- everyone's money (admins, accountants) -------------------------------------------------------------
 
 
-@app.get("/accounting/accounts", **only(*VIEW_ALL_ROLES))
-def list_accounts(limit: Limit = pagination.DEFAULT_LIMIT, cursor: Cursor = None) -> Page[ListedAccountView]:
+@app.get("/accounting/accounts", **csv_too(only(*VIEW_ALL_ROLES)))
+def list_accounts(
+    limit: Limit = pagination.DEFAULT_LIMIT, cursor: Cursor = None, format: Format = None
+) -> Page[ListedAccountView]:
     accounts, next_cursor = store.list_accounts(limit, cursor)
     return {"items": [_listed(a) for a in accounts], "next_cursor": next_cursor}
 
@@ -141,9 +154,10 @@ def _listed(account: Account) -> dict[str, Any]:
 @app.get(
     "/accounting/accounts/<employee_id>/transactions",
     responses=errors((403, "a worker asking for another popug's ledger (`forbidden`)")),
+    openapi_extensions={CSV_EXTENSION: True},
 )
 def account_transactions(
-    employee_id: PathId, limit: Limit = pagination.DEFAULT_LIMIT, cursor: Cursor = None
+    employee_id: PathId, limit: Limit = pagination.DEFAULT_LIMIT, cursor: Cursor = None, format: Format = None
 ) -> Page[TransactionView]:
     who = caller(app)
     employee_id = employee_id.lower()
@@ -152,9 +166,11 @@ def account_transactions(
     return _ledger(employee_id, limit, cursor)
 
 
-@app.get("/accounting/stats", **only(*VIEW_ALL_ROLES))
+@app.get("/accounting/stats", **csv_too(only(*VIEW_ALL_ROLES)))
 def stats(
-    from_: Annotated[str, Query(alias="from", max_length=32)], to: Annotated[str, Query(max_length=32)]
+    from_: Annotated[str, Query(alias="from", max_length=32)],
+    to: Annotated[str, Query(max_length=32)],
+    format: Format = None,
 ) -> StatsView:
     first, last = domain.parse_range(from_, to)
     calendar = store.get_calendar()
@@ -218,4 +234,6 @@ def _day(job: DayClose) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    # ?format=csv (SPEC §11, R-UI-5): the lists and the day statistics as CSV, made from the checked JSON
+    stem = "-".join(p for p in (event.get("path") or "").split("/") if p and p != "api")
+    return csv_export.response(event, app.resolve(event, context), stem or "accounting")

@@ -17,10 +17,10 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from analytics import console, domain, queries, query
+from analytics import console, domain, metrics_api, queries, query, runner
 from analytics.settings import get as settings
-from shared import clock
-from shared.errors import DomainError, Unprocessable
+from shared import clock, csv_export
+from shared.errors import DomainError
 from shared.http import ResponseModel, caller, errors, make_resolver, only
 from shared.observability import logger, tracer
 
@@ -28,7 +28,7 @@ app = make_resolver()
 
 # Checked strictly by domain.parse_day / parse_period, with messages that name the parameter.
 DateParam = Annotated[str | None, Query(max_length=32)]
-MAX_CONSOLE_ROWS = 1000
+MAX_CONSOLE_ROWS = runner.MAX_ROWS
 DEFAULT_TREND_DAYS = 30
 
 
@@ -92,11 +92,7 @@ class DailyView(ResponseModel):
     items: list[DailyTrendView]
 
 
-class QueryResultView(ResponseModel):
-    columns: list[str]
-    rows: list[list[Any]] = Field(description="cells as JSON: dates and times in ISO 8601, NaN as null")
-    truncated: bool
-    elapsed_ms: int
+QueryResultView = runner.QueryResultView
 
 
 def _today() -> date:
@@ -150,31 +146,18 @@ def daily(from_: Annotated[str | None, Query(alias="from", max_length=32)] = Non
 # --- the SQL console ----------------------------------------------------------------------------------
 
 
-@app.post("/analytics/query", **only(*domain.ROLES))
-def run_query(request: QueryRequest) -> QueryResultView:
-    who = caller(app)
-    limit = min(request.max_rows or settings().query_max_rows, settings().query_max_rows)
+@app.post("/analytics/query", **runner.csv_too(only(*domain.ROLES)))
+def run_query(request: QueryRequest, format: runner.Format = None) -> QueryResultView:
+    limit = runner.row_limit(request.max_rows)
     guarded = console.guard(request.sql, limit)
-    timeout = settings().query_timeout_seconds
+    return runner.run(guarded, limit, caller(app).employee_id)
 
-    logger.info("console query", caller=who.employee_id, sql=guarded.sql[:2000])
-    try:
-        result = query.run(guarded.sql, max_rows=limit, timeout_seconds=timeout)
-    except query.QueryTimeout:
-        raise Unprocessable(
-            f"the query ran longer than {timeout} s and was stopped; narrow it (fewer days, a WHERE on "
-            "business_day, fewer rows) and try again",
-            code="query_timeout",
-        ) from None
-    except query.QueryFailed as error:
-        raise Unprocessable(f"the query failed: {str(error)[:1000]}", code="query_failed") from None
-    rows = [[domain.jsonable(v) for v in row] for row in result.rows[:limit]]
-    truncated = bool(result.truncated) or len(result.rows) > limit
-    return {"columns": list(result.columns), "rows": rows, "truncated": truncated,
-            "elapsed_ms": int(result.elapsed_ms)}  # fmt: skip
+
+app.include_router(metrics_api.router)
 
 
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    stem = "-".join(p for p in (event.get("path") or "").split("/") if p and p not in {"api", "run"})
+    return csv_export.response(event, app.resolve(event, context), stem or "result")

@@ -8,6 +8,12 @@ in the dead-letter queue) and the day waits, because a day compacted without the
 logical tables read raw events only after the watermark. Days go in order, so the watermark never
 skips one; each run stops before the Lambda timeout and the next one carries on.
 
+Late events (R-AN-8): an event that lands after its day was compacted (redriven from a dead-letter queue,
+delayed) lands in the raw partition of its own event time, inside the day's raw window, where the logical
+tables no longer look. So each run first compacts again every compacted day of the last LATE_DAYS whose
+raw window holds an object newer than the day's curated partition: the late event is in the logical
+tables after one compaction cycle, without anyone rerunning anything.
+
 Every partition is written whole with PutObject and built in a deterministic order, so a run that
 crashed or ran twice leaves the same files. `{"day": "YYYY-MM-DD"}` compacts that day again (e.g. after
 events were redriven from the dead-letter queue); `"force": true` skips the payout check.
@@ -30,6 +36,8 @@ from shared.aws import client
 from shared.observability import logger, tracer
 
 SETTLE = timedelta(minutes=10)  # events of a day that are still in flight land well within this
+# How late an event can land: the dead-letter queues keep a message 14 days, then someone redrives it.
+LATE_DAYS = 16
 RESERVE_MS = 60_000  # time left for one more day is at least this, or twice the slowest day so far
 CLOSES = tables.LOGICAL["closed_days"]
 
@@ -58,7 +66,83 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def catch_up(mirror: lake.Mirror, watermark: date | None, context: Any) -> dict[str, Any]:
-    """Compact the closed days after the watermark, in order, while they are settled and time remains."""
+    """Compact again the days late events landed in, then the closed days after the watermark, in order,
+    while they are settled and time remains."""
+    late = recompact_late(mirror, watermark)
+    outcome = _forward(mirror, watermark, context)
+    return {**outcome, "late": late} if late else outcome
+
+
+def recompact_late(mirror: lake.Mirror, watermark: date | None) -> list[dict[str, Any]]:
+    """Compact again each compacted day of the last LATE_DAYS with raw events newer than its partition."""
+    if watermark is None:
+        return []
+    first = watermark - timedelta(days=LATE_DAYS)
+    closes = closed_days(mirror, first)
+    done = []
+    for day in stale_days(mirror.bucket, first, watermark, closes):
+        try:
+            rows = compact_day(mirror, closes[day])
+        except Incomplete as error:
+            logger.warning("late events not compacted yet", business_day=day.isoformat(), reason=str(error))
+            continue
+        logger.info("day compacted again for late events", business_day=day.isoformat(), rows=rows)
+        done.append({"day": day.isoformat(), "rows": rows})
+    return done
+
+
+def stale_days(bucket: str, first: date, last: date, closes: dict[date, Close]) -> list[date]:
+    """The compacted days first..last with a raw object in their window written at or after their curated
+    partition (S3 times are whole seconds: an event of the same second counts as late; compacting again
+    is harmless)."""
+    windows = {
+        (table.name, day): table.raw_window(day, lake.event_day(closes[day].closed_at))
+        for table in tables.LOGICAL_TABLES
+        for day in closes
+        if first <= day <= last
+    }
+    if not windows:
+        return []
+    written = {
+        (table.name, day): moment
+        for table in tables.LOGICAL_TABLES
+        for day, moment in _modified(bucket, lake.curated_prefix(table.name), first, last).items()
+    }
+    earliest = min(start for start, _ in windows.values())
+    latest = max(end for _, end in windows.values())
+    stale: set[date] = set()
+    for table in tables.LOGICAL_TABLES:
+        for source in table.sources:
+            landed = _modified(bucket, tables.PHYSICAL[source.table].prefix, earliest, latest)
+            for raw_day, moment in landed.items():
+                for (name, day), (start, end) in windows.items():
+                    curated = written.get((name, day))
+                    if name == table.name and start <= raw_day <= end and curated and moment >= curated:
+                        stale.add(day)
+    return sorted(stale)
+
+
+def _modified(bucket: str, prefix: str, first: date, last: date) -> dict[date, datetime]:
+    """Per `day=` partition of `prefix` from first to last: when its newest object was written."""
+    newest: dict[date, datetime] = {}
+    pages = (
+        client("s3")
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=bucket, Prefix=prefix, StartAfter=f"{prefix}day={first.isoformat()}")
+    )
+    for page in pages:
+        for item in page.get("Contents", []):
+            day = lake.day_of_key(prefix, item["Key"])
+            if day is None:
+                continue
+            if day > last:
+                return newest
+            if day >= first:
+                newest[day] = max(newest.get(day, item["LastModified"]), item["LastModified"])
+    return newest
+
+
+def _forward(mirror: lake.Mirror, watermark: date | None, context: Any) -> dict[str, Any]:
     now = clock.now()
     closes = closed_days(mirror, None if watermark is None else watermark + timedelta(days=1))
     day = watermark + timedelta(days=1) if watermark else min(closes, default=None)
@@ -159,6 +243,13 @@ def compact_day(mirror: lake.Mirror, close: Close, *, force: bool = False) -> di
             select = query.to_duckdb(tables.partition_sql(table, day, closed_on))
             connection.execute(f"COPY ({select}) TO {tables.quote(str(files[table.name]))} (FORMAT parquet)")
             rows[table.name] = _count(connection, files[table.name])
+        for aggregate in tables.AGGREGATE_TABLES:  # from the base partition just written
+            files[aggregate.name] = Path(scratch) / f"{aggregate.name}.parquet"
+            rows_of_day = f"SELECT * FROM read_parquet({tables.quote(str(files[aggregate.base]))})"  # noqa: S608
+            select = f"SELECT * FROM ({aggregate.over(rows_of_day)}) AS a ORDER BY {aggregate.order_by}"  # noqa: S608
+            connection.execute(f"COPY ({query.to_duckdb(select)}) TO {tables.quote(str(files[aggregate.name]))} "
+                               "(FORMAT parquet)")  # fmt: skip
+            rows[aggregate.name] = _count(connection, files[aggregate.name])
         payouts = f"read_parquet({tables.quote(str(files['transactions']))}) WHERE kind = 'payout'"
         paid = connection.execute(f"SELECT count(*), coalesce(sum(-amount), 0) FROM {payouts}").fetchone()  # noqa: S608
         if paid != (close.popugs_paid, close.total_paid) and not force:
@@ -166,9 +257,9 @@ def compact_day(mirror: lake.Mirror, close: Close, *, force: bool = False) -> di
                 f"{day}: the lake holds {paid[0]} payouts for {paid[1]} cents, its close paid "
                 f"{close.popugs_paid} for {close.total_paid}: waiting for the missing events"
             )
-        for table in tables.LOGICAL_TABLES:
+        for name in files:
             client("s3").put_object(
-                Bucket=mirror.bucket, Key=lake.curated_key(table.name, day), Body=files[table.name].read_bytes()
+                Bucket=mirror.bucket, Key=lake.curated_key(name, day), Body=files[name].read_bytes()
             )
     logger.info("day compacted", business_day=day.isoformat(), rows=rows)
     return rows

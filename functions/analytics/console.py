@@ -30,7 +30,7 @@ from sqlglot.optimizer.scope import traverse_scope
 from analytics import tables
 from shared.errors import Unprocessable
 
-TABLES = tuple(tables.LOGICAL)  # the logical tables are the only names a console query may read
+TABLES = tables.QUERYABLE  # the logical tables are the only names a console query may read
 MAX_SQL_CHARS = 10_000
 SAFE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

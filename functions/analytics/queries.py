@@ -3,13 +3,16 @@
 locally (R-AN-4). Dates go into the SQL only as `DATE 'YYYY-MM-DD'` literals made from `date` objects
 that `domain` has already validated, never from request text.
 
-Delivery into the lake is at least once, so a transaction may be there twice: every sum reads the
-transactions DISTINCT by their whole row (a transaction's event always carries the same data).
+Delivery into the lake is at least once, but the logical tables hold each row once (tables.union_sql),
+so these queries sum rows as they are. Over a year (bench/analytics_queries.py) the costly steps were a
+DISTINCT and a window over a year of transactions: the dashboard and the daily trends now read the daily
+aggregates (`daily_totals`, `account_days`, compacted with each day), the most expensive task a month
+of transactions.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from analytics import domain, query
@@ -25,25 +28,43 @@ def literal(day: date) -> str:
     return f"DATE '{day.isoformat()}'"
 
 
+def midnight(day: date) -> str:
+    """The start of a day (UTC) as an SQL timestamp literal; only ever from a `date`, like `literal`."""
+    literal(day)  # the same check: a `date` or a TypeError
+    return f"TIMESTAMP '{day.isoformat()} 00:00:00'"
+
+
 # --- the SQL ----------------------------------------------------------------------------------------------
 
 
 def dashboard_sql(day: date) -> str:
     """One row: the day's management earnings (R-ACC-6: minus its fee and reward transactions), the
     popugs whose latest balance up to that day is below zero (latest by recorded_at, ties by
-    transaction_id), and the day's close if there is one (its `popugs_in_red` is the final word)."""
+    transaction_id), and the day's close if there is one (its `popugs_in_red` is the final word).
+    Read from the daily aggregates: each account's last moment over its days, then at that moment the
+    highest transaction id (a window sorting a year of transactions took twenty times as long)."""
     d = literal(day)
     return f"""
-WITH day_transactions AS (
-  SELECT DISTINCT transaction_id, kind, amount
-  FROM transactions
+WITH day_totals AS (
+  SELECT coalesce(-sum(amount), 0) AS management_earnings
+  FROM daily_totals
   WHERE business_day = {d} AND kind IN ('fee', 'reward')
 ),
-balances AS (
-  SELECT account_id, balance_after,
-         row_number() OVER (PARTITION BY account_id ORDER BY recorded_at DESC, transaction_id DESC) AS newest
-  FROM transactions
+upto AS (
+  SELECT account_id, balance_after, last_recorded_at, last_transaction_id
+  FROM account_days
   WHERE business_day <= {d}
+),
+last_moments AS (
+  SELECT account_id, max(last_recorded_at) AS last_recorded_at
+  FROM upto
+  GROUP BY account_id
+),
+balances AS (
+  SELECT u.account_id, max_by(u.balance_after, u.last_transaction_id) AS balance_after
+  FROM upto AS u
+  JOIN last_moments AS m ON m.account_id = u.account_id AND m.last_recorded_at = u.last_recorded_at
+  GROUP BY u.account_id
 ),
 closes AS (
   SELECT count(*) AS closes, max(popugs_in_red) AS popugs_in_red
@@ -51,8 +72,8 @@ closes AS (
   WHERE business_day = {d}
 )
 SELECT
-  (SELECT coalesce(-sum(amount), 0) FROM day_transactions) AS management_earnings,
-  (SELECT count(*) FROM balances WHERE newest = 1 AND balance_after < 0) AS open_in_red,
+  (SELECT management_earnings FROM day_totals) AS management_earnings,
+  (SELECT count(*) FROM balances WHERE balance_after < 0) AS open_in_red,
   closes.closes AS closed,
   closes.popugs_in_red AS closed_in_red
 FROM closes
@@ -62,10 +83,14 @@ FROM closes
 def most_expensive_sql(first: date, last: date) -> str:
     """Per day of first..last with a completion (a `reward` transaction, on its business day): the
     completion with the highest reward, ties to the earliest (recorded_at, then transaction_id), with
-    the task's title and jira id when the lake knows the task; `is_top` marks the period's winner."""
+    the task's title and jira id when the lake knows the task; `is_top` marks the period's winner.
+    A task is created before it is completed, so its creation is looked up no later than the period's
+    end (with two days to spare for a business day in another timezone than UTC): the task partitions
+    after the period are not read (the month in the middle of a year reads half the year's, not all)."""
+    created_by = midnight(last + timedelta(days=2))
     return f"""
 WITH completions AS (
-  SELECT DISTINCT transaction_id, task_id, amount, business_day, recorded_at
+  SELECT transaction_id, task_id, amount, business_day, recorded_at
   FROM transactions
   WHERE kind = 'reward' AND business_day BETWEEN {literal(first)} AND {literal(last)}
 ),
@@ -76,16 +101,19 @@ ranked AS (
          row_number() OVER (ORDER BY amount DESC, recorded_at ASC, transaction_id ASC) AS period_place
   FROM completions
 ),
+winners AS (
+  SELECT task_id, amount, business_day, period_place FROM ranked WHERE day_place = 1
+),
 known_tasks AS (
-  SELECT task_id, title, jira_id,
-         row_number() OVER (PARTITION BY task_id ORDER BY created_at DESC) AS newest
+  SELECT task_id, max_by(title, created_at) AS title, max_by(jira_id, created_at) AS jira_id
   FROM tasks
+  WHERE task_id IN (SELECT task_id FROM winners) AND created_at < {created_by}
+  GROUP BY task_id
 )
 SELECT r.business_day, r.task_id, t.title, t.jira_id, r.amount AS reward,
        CASE WHEN r.period_place = 1 THEN 1 ELSE 0 END AS is_top
-FROM ranked AS r
-LEFT JOIN known_tasks AS t ON t.task_id = r.task_id AND t.newest = 1
-WHERE r.day_place = 1
+FROM winners AS r
+LEFT JOIN known_tasks AS t ON t.task_id = r.task_id
 ORDER BY r.business_day
 """.strip()  # noqa: S608 (only `literal` dates are interpolated)
 
@@ -96,18 +124,14 @@ def daily_sql(first: date, last: date) -> str:
     `domain.daily`."""
     between = f"business_day BETWEEN {literal(first)} AND {literal(last)}"
     return f"""
-WITH day_transactions AS (
-  SELECT DISTINCT transaction_id, kind, amount, business_day
-  FROM transactions
-  WHERE {between}
-),
-sums AS (
+WITH sums AS (
   SELECT business_day,
          sum(CASE WHEN kind = 'fee' THEN -amount ELSE 0 END) AS fees,
          sum(CASE WHEN kind = 'reward' THEN amount ELSE 0 END) AS rewards,
          sum(CASE WHEN kind = 'payout' THEN -amount ELSE 0 END) AS payouts,
-         sum(CASE WHEN kind = 'reward' THEN 1 ELSE 0 END) AS tasks_completed
-  FROM day_transactions
+         sum(CASE WHEN kind = 'reward' THEN transactions ELSE 0 END) AS tasks_completed
+  FROM daily_totals
+  WHERE {between}
   GROUP BY business_day
 ),
 closes AS (

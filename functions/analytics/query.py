@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -140,6 +141,7 @@ def _athena_value(text: str | None, kind: str) -> Any:
 # --- DuckDB over the local mirror -----------------------------------------------------------------------
 
 
+@lru_cache(maxsize=tables.TRANSLATIONS_KEPT)  # pure, and a warm process sees the same SQL again
 def to_duckdb(sql: str) -> str:
     import sqlglot
 
@@ -166,6 +168,33 @@ def _lock_down(connection: duckdb.DuckDBPyConnection, root: Path) -> None:
     connection.execute("SET lock_configuration = true")
 
 
+# One DuckDB database per warm process, kept across queries: its views over every physical table, and
+# the Parquet footers it has read (`parquet_metadata_cache`), so a query over a year of daily files does
+# not open and parse 365 footers per table again (bench/analytics_queries.py: about 0.1 s a query). It is
+# made again when a table gains or loses its first file (an empty table is a typed empty view), and
+# dropped when a query had to be abandoned mid-run. Each query runs on a cursor of its own.
+_shared: dict[tuple, duckdb.DuckDBPyConnection] = {}
+
+
+def _database(root: Path) -> duckdb.DuckDBPyConnection:
+    physical = list(tables.PHYSICAL.values())
+    shape = (str(root), tuple(tables.has_files(t, root) for t in physical))
+    connection = _shared.get(shape)
+    if connection is None:
+        for stale in _shared.values():
+            stale.close()
+        _shared.clear()
+        connection = connect(root, physical)
+        connection.execute("SET parquet_metadata_cache = true")
+        _lock_down(connection, root)
+        _shared[shape] = connection
+    return connection
+
+
+def _forget_database() -> None:
+    _shared.clear()  # the abandoned query's thread still holds it; it goes when that thread ends
+
+
 def _duckdb(
     sql: str, expanded: str, watermark: date | None, max_rows: int, deadline: float
 ) -> tuple[list[str], list[list[Any]], bool]:
@@ -175,12 +204,11 @@ def _duckdb(
         raise QueryFailed("table functions are not available: query the analytics tables")
     mirror = lake.Mirror(settings().lake_bucket)
     needs = tables.scans(sql, watermark)
-    for name, first_day in needs.items():
-        mirror.sync(tables.PHYSICAL[name].prefix, first_day)
+    for name, (first_day, last_day) in needs.items():
+        mirror.sync(tables.PHYSICAL[name].prefix, first_day, last_day)
     if time.monotonic() >= deadline:
         raise QueryTimeout("the query did not finish in time (copying the lake took it all)")
-    connection = connect(mirror.root, [tables.PHYSICAL[name] for name in needs])
-    _lock_down(connection, mirror.root)
+    connection = _database(mirror.root).cursor()
     outcome: dict[str, Any] = {}
 
     def execute() -> None:
@@ -198,6 +226,8 @@ def _duckdb(
         worker.join(INTERRUPT_GRACE_SECONDS)
     if not worker.is_alive():  # else the thread still holds it: it goes when the thread ends
         connection.close()
+    else:
+        _forget_database()
     if timed_out:
         raise QueryTimeout("the query did not finish in time (stopped)")
     if "error" in outcome:
@@ -207,15 +237,21 @@ def _duckdb(
 
 
 def _fetch(connection: duckdb.DuckDBPyConnection, sql: str, limit: int) -> tuple[list[str], list[tuple]]:
-    """Bind first (names and types, without running), then run with the row bound inside the SQL so
-    DuckDB stops early. Zoned timestamps come back in UTC without a zone (Python would need pytz)."""
-    relation = connection.sql(sql)
+    """Run with the row bound inside the SQL so DuckDB stops early; bound once (binding reads the file
+    lists of every table the query names: binding twice cost a quarter of a dashboard query). Zoned
+    timestamps come back in UTC without a zone (Python would need pytz): only a query that returns one
+    runs again with the casts."""
+    bounded = f"SELECT * FROM ({sql}) LIMIT {limit}"  # noqa: S608 (sql: the query)
+    cursor = connection.execute(bounded)
+    kinds = [str(column[1]) for column in cursor.description]
+    columns = [column[0] for column in cursor.description]
+    if "TIMESTAMP WITH TIME ZONE" not in kinds:
+        return columns, cursor.fetchall()
     select = ", ".join(
-        f"CAST(#{i} AS TIMESTAMP)" if str(kind) == "TIMESTAMP WITH TIME ZONE" else f"#{i}"
-        for i, kind in enumerate(relation.types, start=1)
+        f"CAST(#{i} AS TIMESTAMP)" if kind == "TIMESTAMP WITH TIME ZONE" else f"#{i}"
+        for i, kind in enumerate(kinds, start=1)
     )
-    rows = connection.execute(f"SELECT {select} FROM ({sql}) LIMIT {limit}").fetchall()  # noqa: S608 (sql: the query)
-    return list(relation.columns), rows
+    return columns, connection.execute(f"SELECT {select} FROM ({sql}) LIMIT {limit}").fetchall()  # noqa: S608
 
 
 def _plain(value: Any) -> Any:

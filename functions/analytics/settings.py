@@ -18,6 +18,7 @@ class AnalyticsSettings:
     athena_workgroup: str = ""
     query_max_rows: int = 1000
     query_timeout_seconds: int = 20
+    metrics_table: str = ""  # R-AN-6: saved metrics (only the API function has it)
 
 
 @cache

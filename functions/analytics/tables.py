@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -249,7 +249,183 @@ LOGICAL_TABLES: tuple[LogicalTable, ...] = (
 LOGICAL: dict[str, LogicalTable] = {t.name: t for t in LOGICAL_TABLES}
 
 
-def curated_table(table: LogicalTable) -> PhysicalTable:
+# --- daily aggregates: what the dashboards read over a year -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DailyAggregate:
+    """A logical table of per-business-day aggregates of a logical table's rows, compacted with the day (one
+    small Parquet partition each) and computed from the raw rows for the days after the watermark. The
+    dashboards read these instead of a year of transactions (bench/analytics_queries.py: a year of daily
+    trends reads 365 x 3 rows instead of a million); metrics may too. `sql` is Athena SQL over `{rows}`,
+    the base table's rows of some days, giving whole groups of each business day."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    base: str
+    sql: str
+    order_by: str
+
+    @property
+    def curated(self) -> str:
+        return f"curated_{self.name}"
+
+    def over(self, rows: str) -> str:
+        return self.sql.replace("{rows}", f"({rows})")
+
+
+AGGREGATE_TABLES: tuple[DailyAggregate, ...] = (
+    DailyAggregate(
+        name="daily_totals",
+        description="Per business day and kind: how many transactions and their sum (signed cents)",
+        columns=_columns(
+            ("business_day", "date"), ("kind", "string"), ("transactions", "bigint"), ("amount", "bigint")
+        ),
+        base="transactions",
+        sql="SELECT business_day, kind, count(*) AS transactions, sum(amount) AS amount FROM {rows} AS t "
+        "GROUP BY business_day, kind",
+        order_by="business_day, kind",
+    ),
+    DailyAggregate(
+        name="account_days",
+        description="Per account and business day: its last transaction (by time, then id) and the balance after it",
+        columns=_columns(
+            ("account_id", "string"),
+            ("business_day", "date"),
+            ("last_recorded_at", "timestamp"),
+            ("last_transaction_id", "string"),
+            ("balance_after", "bigint"),
+            ("transactions", "bigint"),
+        ),
+        base="transactions",
+        sql="SELECT account_id, business_day, recorded_at AS last_recorded_at, transaction_id AS last_transaction_id, "
+        "balance_after, transactions FROM (SELECT account_id, business_day, recorded_at, transaction_id, "
+        "balance_after, count(*) OVER (PARTITION BY account_id, business_day) AS transactions, row_number() OVER "
+        "(PARTITION BY account_id, business_day ORDER BY recorded_at DESC, transaction_id DESC) AS newest "
+        "FROM {rows} AS t) AS d WHERE newest = 1",
+        order_by="account_id, business_day",
+    ),
+)
+AGGREGATES: dict[str, DailyAggregate] = {t.name: t for t in AGGREGATE_TABLES}
+
+
+# --- slices (R-AN-7): each popug's and department's state as of any moment --------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryTable:
+    """A logical table of an entity's versions with the moment each held (`valid_from` inclusive, `valid_to`
+    exclusive, null for the current one), from data events carrying the entity's whole state and a
+    growing `version` (SPEC §9): a metric joins money and tasks to it `ON t.recorded_at >= valid_from AND
+    (valid_to IS NULL OR t.recorded_at < valid_to)`. Read from the raw events whole (staff events are a
+    few thousand a year; they are not compacted); a version delivered twice counts once (its first
+    moment); a version that ends the entity (a dismissal) ends the version before it and is no row."""
+
+    name: str
+    description: str
+    key: str
+    columns: tuple[Column, ...]
+    versions: tuple[Source, ...]  # each with `version`, `valid_from`, `ends` and the state columns
+    state: tuple[str, ...]
+
+    def sql(self) -> str:
+        state = ", ".join(self.state)
+        # Every name and expression in these statements is defined in this module, none by a caller.
+        selects = " UNION ALL ".join(
+            f"SELECT {', '.join(f'{e} AS {c}' for c, e in s.select)} FROM {s.table} AS r"  # noqa: S608
+            for s in self.versions
+        )
+        versions = (
+            f"SELECT {self.key}, version, {state}, ends, min(valid_from) AS valid_from FROM ({selects}) AS v "  # noqa: S608
+            f"GROUP BY {self.key}, version, {state}, ends"
+        )
+        timed = (
+            f"SELECT {self.key}, version, {state}, ends, valid_from, "  # noqa: S608
+            f"lead(valid_from) OVER (PARTITION BY {self.key} ORDER BY version) AS valid_to FROM ({versions}) AS w"
+        )
+        columns = ", ".join(c.name for c in self.columns)
+        return f"SELECT {columns} FROM ({timed}) AS h WHERE NOT ends"  # noqa: S608
+
+
+EVENT_TIME = "CAST(from_iso8601_timestamp(r.event_time) AS TIMESTAMP)"
+
+
+def _employee_state(table: str) -> Source:
+    return Source(table, (
+        ("employee_id", "r.data.employee_id"), ("version", "CAST(r.data.version AS BIGINT)"),
+        ("name", "r.data.name"), ("position", "r.data.position"), ("department_id", "r.data.department_id"),
+        ("ends", "false"), ("valid_from", EVENT_TIME),
+    ))  # fmt: skip
+
+
+HISTORY_TABLES: tuple[HistoryTable, ...] = (
+    HistoryTable(
+        name="employee_history",
+        description="Each popug's name, position and department as of any moment (from staff events)",
+        key="employee_id",
+        columns=_columns(
+            ("employee_id", "string"),
+            ("version", "bigint"),
+            ("name", "string"),
+            ("position", "string"),
+            ("department_id", "string"),
+            ("valid_from", "timestamp"),
+            ("valid_to", "timestamp"),
+        ),
+        state=("name", "position", "department_id"),
+        versions=(
+            _employee_state(raw_table_name("EmployeeHired", 1)),
+            _employee_state(raw_table_name("EmployeeUpdated", 1)),
+            Source(
+                raw_table_name("EmployeeDismissed", 1),
+                (
+                    ("employee_id", "r.data.employee_id"),
+                    ("version", "CAST(r.data.version AS BIGINT)"),
+                    ("name", "CAST(NULL AS VARCHAR)"),
+                    ("position", "CAST(NULL AS VARCHAR)"),
+                    ("department_id", "CAST(NULL AS VARCHAR)"),
+                    ("ends", "true"),
+                    ("valid_from", EVENT_TIME),
+                ),
+            ),
+        ),
+    ),
+    HistoryTable(
+        name="department_history",
+        description="Each department's name, parent and head as of any moment (from staff events)",
+        key="department_id",
+        columns=_columns(
+            ("department_id", "string"),
+            ("version", "bigint"),
+            ("name", "string"),
+            ("parent_id", "string"),
+            ("head_id", "string"),
+            ("valid_from", "timestamp"),
+            ("valid_to", "timestamp"),
+        ),
+        state=("name", "parent_id", "head_id"),
+        versions=(
+            Source(
+                raw_table_name("DepartmentChanged", 1),
+                (
+                    ("department_id", "r.data.department_id"),
+                    ("version", "CAST(r.data.version AS BIGINT)"),
+                    ("name", "r.data.name"),
+                    ("parent_id", "r.data.parent_id"),
+                    ("head_id", "r.data.head_id"),
+                    ("ends", "r.data.deleted"),
+                    ("valid_from", EVENT_TIME),
+                ),
+            ),
+        ),
+    ),
+)
+HISTORY: dict[str, HistoryTable] = {t.name: t for t in HISTORY_TABLES}
+QUERYABLE: tuple[str, ...] = (*LOGICAL, *AGGREGATES, *HISTORY)  # what the console may read
+
+
+def curated_table(table: LogicalTable | DailyAggregate) -> PhysicalTable:
     return PhysicalTable(
         name=table.curated,
         prefix=lake.curated_prefix(table.name),
@@ -260,7 +436,7 @@ def curated_table(table: LogicalTable) -> PhysicalTable:
 
 
 RAW_TABLES: tuple[PhysicalTable, ...] = tuple(raw_table(c) for c in REGISTRY.contracts)
-CURATED_TABLES: tuple[PhysicalTable, ...] = tuple(curated_table(t) for t in LOGICAL_TABLES)
+CURATED_TABLES: tuple[PhysicalTable, ...] = tuple(curated_table(t) for t in (*LOGICAL_TABLES, *AGGREGATE_TABLES))
 PHYSICAL: dict[str, PhysicalTable] = {t.name: t for t in (*RAW_TABLES, *CURATED_TABLES)}
 
 
@@ -281,16 +457,33 @@ def raw_rows(table: LogicalTable, first: date | None = None, last: date | None =
     return " UNION ALL ".join(selects)
 
 
-def union_sql(table: LogicalTable, watermark: date | None) -> str:
-    """The logical table: curated rows through the watermark, raw rows of the days after it."""
-    if watermark is None:
-        return raw_rows(table)
+def pending_sql(table: LogicalTable, watermark: date | None) -> str:
+    """The table's rows not compacted yet (all of them without a watermark), each once."""
     columns = ", ".join(c.name for c in table.columns)
+    if watermark is None:
+        return f"SELECT DISTINCT {columns} FROM ({raw_rows(table)}) AS pending"  # noqa: S608
     first = watermark + timedelta(days=1 - table.lead_days)
+    after = f"{table.row_day} > DATE '{watermark.isoformat()}'"
+    return f"SELECT DISTINCT {columns} FROM ({raw_rows(table, first)}) AS pending WHERE {after}"  # noqa: S608
+
+
+def union_sql(table: LogicalTable | DailyAggregate, watermark: date | None) -> str:
+    """The logical table: curated rows through the watermark, raw rows of the days after it.
+
+    Each row once: delivery into the lake is at least once, so one transaction may arrive in two events;
+    compaction writes a day's rows DISTINCT and the raw side is read DISTINCT here, and a row belongs to
+    one day, so it is on one side only. Queries over the logical tables need no DISTINCT of their own
+    (which cost about half of each dashboard query over a year, bench/analytics_queries.py). An aggregate
+    is its compacted days plus the same aggregate over its base table's rows not compacted yet."""
+    if isinstance(table, DailyAggregate):
+        pending = table.over(pending_sql(LOGICAL[table.base], watermark))
+    else:
+        pending = pending_sql(table, watermark)
+    if watermark is None:
+        return pending
+    columns = ", ".join(c.name for c in table.columns)
     # Every name and value in these statements comes from the definitions above, none from a caller.
-    day = f"'{watermark.isoformat()}'"
-    curated = f'SELECT {columns} FROM {table.curated} WHERE "{DAY}" <= {day}'  # noqa: S608
-    pending = f"SELECT {columns} FROM ({raw_rows(table, first)}) AS pending WHERE {table.row_day} > DATE {day}"  # noqa: S608
+    curated = f"SELECT {columns} FROM {table.curated} WHERE \"{DAY}\" <= '{watermark.isoformat()}'"  # noqa: S608
     return f"{curated} UNION ALL {pending}"
 
 
@@ -298,7 +491,7 @@ def partition_sql(table: LogicalTable, day: date, closed_on: date) -> str:
     """The rows of `day`'s curated partition, from the raw days that can hold them (compaction)."""
     first, last = table.raw_window(day, closed_on)
     columns = ", ".join(c.name for c in table.columns)
-    rows = f"SELECT {columns} FROM ({raw_rows(table, first, last)}) AS pending"  # noqa: S608
+    rows = f"SELECT DISTINCT {columns} FROM ({raw_rows(table, first, last)}) AS pending"  # noqa: S608
     return f"{rows} WHERE {table.row_day} = DATE '{day.isoformat()}' ORDER BY {table.order_by}"
 
 
@@ -355,9 +548,18 @@ def _is_cte(table: exp.Table) -> bool:
 
 @cache
 def _union_tree(name: str, watermark: date | None) -> exp.Expression:
-    return parse(union_sql(LOGICAL[name], watermark))
+    if name in HISTORY:
+        return parse(HISTORY[name].sql())
+    return parse(union_sql(AGGREGATES.get(name) or LOGICAL[name], watermark))
 
 
+# A warm process answers the same dashboard SQL again and again (each reload, each admin): translating it
+# (sqlglot: parse, expand, print) is about 0.08 s of a 0.4 s query over a year, so the translations of
+# the last queries are kept. They depend on the SQL text and the watermark only; a new watermark is a new key.
+TRANSLATIONS_KEPT = 256
+
+
+@lru_cache(maxsize=TRANSLATIONS_KEPT)
 def expand(sql: str, watermark: date | None) -> str:
     """Athena SQL over logical tables -> Athena SQL over physical ones: each reference to a logical table
     becomes its union subquery under the reference's alias (or its own name), so `transactions t`,
@@ -367,39 +569,156 @@ def expand(sql: str, watermark: date | None) -> str:
     tree = parse(sql)
     for table in table_references(tree):
         name = table.name.lower()
-        if name not in LOGICAL:
+        if name not in LOGICAL and name not in HISTORY and name not in AGGREGATES:
             continue
         alias = table.args.get("alias")
         alias = alias.copy() if alias is not None else exp.TableAlias(this=exp.to_identifier(name))
-        replacement = exp.Subquery(this=_union_tree(name, watermark).copy(), alias=alias)
+        union = _union_tree(name, watermark).copy()
+        if watermark is not None and name not in HISTORY:
+            _prune(union, _day_bounds(table, _row_day_column(name)))
+        replacement = exp.Subquery(this=union, alias=alias)
         table.replace(replacement)
     return tree.sql(dialect="athena")
 
 
-def scans(sql: str, watermark: date | None) -> dict[str, date | None]:
-    """The physical tables a query reads once expanded, each with the first `day` it needs (None = all):
-    what a local engine has to mirror."""
-    needs: dict[str, date | None] = {}
+# --- partition pruning: a query's bounds on a row's day become bounds on the curated `day` partitions -----
 
-    def need(name: str, first: date | None) -> None:
+_BOUNDS = {"GTE": ">=", "GT": ">", "LTE": "<=", "LT": "<", "EQ": "="}
+_FLIPPED = {">=": "<=", ">": "<", "<=": ">=", "<": ">", "=": "="}
+_INCLUSIVE = {"<": "<=", ">": ">=", "=": "="}  # a moment's bound keeps its literal's whole day
+
+
+def _row_day_column(name: str) -> tuple[str, bool] | None:
+    """The column a row's partition day is made of, when there is one, and whether it is a moment: a
+    table's own `business_day` (a date: the partition day itself), or the tasks' `created_at` (partitioned
+    by its UTC date, `CAST(created_at AS DATE)`)."""
+    table = LOGICAL[AGGREGATES[name].base] if name in AGGREGATES else LOGICAL.get(name)
+    if table is None:
+        return None
+    if re.fullmatch(r"\w+", table.row_day):
+        return table.row_day, False
+    moment = re.fullmatch(r"CAST\((\w+) AS DATE\)", table.row_day)
+    return (moment[1], True) if moment else None
+
+
+def _day_bounds(table: exp.Table, row_day: tuple[str, bool] | None) -> list[tuple[str, str]]:
+    """(operator, 'YYYY-MM-DD') for each top-level AND-ed condition of the SELECT reading `table` that
+    bounds `column` of it by a date literal: `t.business_day BETWEEN DATE 'a' AND DATE 'b'`, `>=`, `=`...
+    A condition under OR, or on another table's column, bounds nothing. Any row the query keeps meets
+    these, so reading only the partitions that can hold such rows changes no answer (and on Athena,
+    with partition projection, reads and bills only those days). On a moment (`created_at`) a bound keeps
+    the literal's whole day: `created_at < TIMESTAMP '2026-11-20 06:00:00'` keeps day 2026-11-20 too."""
+    from sqlglot import exp
+
+    select = table.find_ancestor(exp.Select)
+    where = select.args.get("where") if select is not None else None
+    if row_day is None or where is None:
+        return []
+    column, moment = row_day
+    sources = [t for t in select.find_all(exp.Table) if t.find_ancestor(exp.Select) is select]
+    names = {table.alias_or_name.lower()} | ({""} if len(sources) == 1 else set())
+    bounds: list[tuple[str, str]] = []
+
+    def ours(node: exp.Expression) -> bool:
+        return isinstance(node, exp.Column) and node.name.lower() == column and node.table.lower() in names
+
+    def day_of(node: exp.Expression | None) -> str | None:
+        return _day_literal(node, moment)
+
+    for condition in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
+        if isinstance(condition, exp.Between) and ours(condition.this):
+            low, high = day_of(condition.args.get("low")), day_of(condition.args.get("high"))
+            bounds += [(">=", low)] if low else []
+            bounds += [("<=", high)] if high else []
+        elif type(condition).__name__ in _BOUNDS:
+            operator = _BOUNDS[type(condition).__name__]
+            if ours(condition.this) and (day := day_of(condition.expression)):
+                bounds.append((operator, day))
+            elif ours(condition.expression) and (day := day_of(condition.this)):
+                bounds.append((_FLIPPED[operator], day))
+    return [(_INCLUSIVE.get(op, op), day) for op, day in bounds] if moment else bounds
+
+
+def _day_literal(node: exp.Expression | None, moment: bool = False) -> str | None:
+    """'YYYY-MM-DD' of `DATE 'YYYY-MM-DD'` (or the same string literal), else None; against a moment
+    (`moment`), also the day of `TIMESTAMP 'YYYY-MM-DD[ hh:mm:ss]'`."""
+    from sqlglot import exp
+
+    kinds = {exp.DataType.Type.DATE} | ({exp.DataType.Type.TIMESTAMP} if moment else set())
+    if isinstance(node, exp.Cast) and node.to.this in kinds:
+        node = node.this
+    pattern = r"(\d{4}-\d{2}-\d{2})([ T][\d:.]+)?" if moment else r"(\d{4}-\d{2}-\d{2})"
+    if isinstance(node, exp.Literal) and node.is_string and (found := re.fullmatch(pattern, node.this)):
+        return found[1]
+    return None
+
+
+def _prune(union: exp.Expression, bounds: list[tuple[str, str]]) -> None:
+    """Add the bounds on `day` to the curated side of a logical table's union (its first SELECT)."""
+    from sqlglot import exp
+
+    if not bounds or not isinstance(union, exp.Union):
+        return
+    curated = union.this
+    for operator, day in bounds:
+        curated.where(f"\"{DAY}\" {operator} '{day}'", dialect="athena", copy=False)
+
+
+DayRange = tuple[date | None, date | None]  # first and last `day` partition, inclusive; None = open
+
+
+def scans(sql: str, watermark: date | None) -> dict[str, DayRange]:
+    return dict(_scans(sql, watermark))  # a copy: the kept one is never changed by a caller
+
+
+@lru_cache(maxsize=TRANSLATIONS_KEPT)
+def _scans(sql: str, watermark: date | None) -> dict[str, DayRange]:
+    """The physical tables a query reads once expanded, each with the days it needs (None = open): what a
+    local engine has to mirror. A logical table's curated side is bounded as `expand` prunes it (the query's
+    AND-ed date bounds on its row day), so a month's query lists and copies a month of partitions, not every
+    compacted day of the lake; its raw side is the days after the watermark."""
+    needs: dict[str, DayRange] = {}
+
+    def need(name: str, first: date | None, last: date | None = None) -> None:
         if name not in needs:
-            needs[name] = first
-        else:
-            current = needs[name]
-            needs[name] = None if current is None or first is None else min(current, first)
+            needs[name] = (first, last)
+            return
+        (had_first, had_last) = needs[name]
+        needs[name] = (
+            None if had_first is None or first is None else min(had_first, first),
+            None if had_last is None or last is None else max(had_last, last),
+        )
 
     for table in table_references(parse(sql)):
         name = table.name.lower()
         if name in PHYSICAL:
             need(name, None)
-        elif name in LOGICAL:
-            logical = LOGICAL[name]
+        elif name in HISTORY:
+            for source in HISTORY[name].versions:
+                need(source.table, None)
+        elif name in AGGREGATES or name in LOGICAL:
+            base = LOGICAL[AGGREGATES[name].base] if name in AGGREGATES else LOGICAL[name]
             if watermark is not None:
-                need(logical.curated, None)
-            first = watermark + timedelta(days=1 - logical.lead_days) if watermark else None
-            for source in logical.sources:
+                curated = AGGREGATES[name].curated if name in AGGREGATES else base.curated
+                need(curated, *_day_range(_day_bounds(table, _row_day_column(name))))
+            first = watermark + timedelta(days=1 - base.lead_days) if watermark else None
+            for source in base.sources:
                 need(source.table, first)
     return needs
+
+
+def _day_range(bounds: list[tuple[str, str]]) -> DayRange:
+    """The narrowest [first, last] of days that meets every (operator, 'YYYY-MM-DD') bound."""
+    first: date | None = None
+    last: date | None = None
+    one = timedelta(days=1)
+    for operator, text in bounds:
+        day = date.fromisoformat(text)
+        low = {">=": day, ">": day + one, "=": day}.get(operator)
+        high = {"<=": day, "<": day - one, "=": day}.get(operator)
+        first = low if low is not None and (first is None or low > first) else first
+        last = high if high is not None and (last is None or high < last) else last
+    return first, last
 
 
 # --- DuckDB: the same physical tables as views over the local mirror ------------------------------------
@@ -438,12 +757,17 @@ def _duckdb_type(text: str) -> tuple[str, str]:
     return _SCALARS[match[0]], text[match.end() :]
 
 
+def has_files(table: PhysicalTable, root: Path) -> bool:
+    suffix = "json" if table.format == "json" else "parquet"
+    return any((root / table.prefix).glob(f"{DAY}=*/*.{suffix}"))
+
+
 def duckdb_view_sql(table: PhysicalTable, root: Path) -> str:
     """The body of a DuckDB view that reads `table` from a local mirror rooted at `root` (hive
     partitions, `day` kept a string as Athena projects it); an empty typed relation without files."""
     base = root / table.prefix
     suffix = "json" if table.format == "json" else "parquet"
-    if not any(base.glob(f"{DAY}=*/*.{suffix}")):
+    if not has_files(table, root):
         typed = ", ".join(f'CAST(NULL AS {duckdb_type(c.type)}) AS "{c.name}"' for c in table.columns)
         return f'SELECT {typed}, CAST(NULL AS VARCHAR) AS "{DAY}" WHERE false'
     pattern = quote(str(base / f"{DAY}=*" / f"*.{suffix}"))

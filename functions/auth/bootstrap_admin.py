@@ -12,13 +12,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, Field
 
 from auth import store
 from auth.domain import normalise_email
 from auth.events import account_events
 from auth.passwords import generate_password, hash_password
 from auth.settings import get as settings
+from shared.email_address import EmailStr
 from shared.observability import logger
 
 

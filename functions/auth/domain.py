@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from shared.http import ROLES
+from shared.roles import ROLES
 
 MAX_FAILURES = 5
 WINDOW_SECONDS = 15 * 60

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from shared.http import ResponseModel, errors
-from shared.pagination import Page
+from shared.responses import Page
 
 Role = Literal["worker", "manager", "admin", "accountant"]
 STALE = (409, "the account changed meanwhile; try again (`stale`)")

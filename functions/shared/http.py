@@ -23,22 +23,23 @@ import json
 import re
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder, Route
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BadRequest, DomainError, Forbidden, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 from shared.observability import logger
+from shared.responses import ResponseModel as ResponseModel  # the routes import it from here
+from shared.roles import ROLES
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-ROLES = ("worker", "manager", "admin", "accountant")
 TOKEN_SCHEME = "popugToken"  # the OpenAPI security scheme: the bearer JWT the gateway's authorizer checks
 # Our largest legitimate body is a console query or a task description (a few KiB). API Gateway takes
 # up to 10 MB; anything past this is refused before it is parsed.
@@ -61,13 +62,6 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
-class ResponseModel(BaseModel):
-    """A success body. Extra keys are refused, so a handler answering a field its document does not list
-    fails its tests instead of the document quietly falling behind."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
 # Why each error status happens, for the documents; a route's own statuses say more in its `errors(...)`.
 ERROR_CAUSES = {
     400: "the request body is not JSON, not UTF-8 text or nested too deeply (`bad_request`)",
@@ -82,6 +76,9 @@ ERROR_CAUSES = {
     429: "too many requests: the gateway's throttle (`too_many_requests`)",
 }
 ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorResponse"}
+CSV_EXTENSION = "x-csv"  # route option: its success also comes as CSV when asked `?format=csv`
+CSV_MEDIA_TYPE = "text/csv"
+CSV_DESCRIPTION = "RFC 4180: a header row, CRLF line ends; text that a spreadsheet would run as a formula starts with '"
 
 
 def _error_doc(status: int, cause: str | None = None) -> OpenAPIResponse:
@@ -169,6 +166,8 @@ class GatedResolver(APIGatewayRestResolver):
         for route in routes:
             operation = getattr(document.paths[route.openapi_path], route.method.lower())
             operation.responses = {k: v for k, v in operation.responses.items() if int(k) in route.responses}
+            if (route.openapi_extensions or {}).get(CSV_EXTENSION):
+                _document_csv(operation.responses[route.status_code])
         schemas = document.components.schemas
         for default in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
             schemas.pop(default, None)
@@ -192,6 +191,28 @@ class GatedResolver(APIGatewayRestResolver):
                 raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
         if body:
             _readable_json(self.current_event)
+
+
+# `?format=csv` on a route marked `csv_too(...)`: validated here (anything else is a 422) and documented;
+# the CSV itself is made from the route's JSON answer on the way out (shared.csv_export.response).
+Format = Annotated[
+    Literal["json", "csv"] | None,
+    Query(description="`csv` answers the same rows as RFC 4180 text (a header row; formula-like text guarded)"),
+]
+
+
+def csv_too(access: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Route options: `access` (an `only(...)`, or none) plus the mark that its success also comes as CSV."""
+    extensions = (access or {}).get("openapi_extensions", {})
+    return {"openapi_extensions": {**extensions, CSV_EXTENSION: True}}
+
+
+def _document_csv(success: Any) -> None:
+    """The success of a route marked `x-csv` also comes as `text/csv` (`?format=csv`, shared.csv_export)."""
+    from aws_lambda_powertools.event_handler.openapi.models import MediaType, Schema
+
+    content = success.content if hasattr(success, "content") else success.get("content")
+    content[CSV_MEDIA_TYPE] = MediaType(schema=Schema(type="string", description=CSV_DESCRIPTION))
 
 
 def documented_responses(route: Route) -> dict[int, OpenAPIResponse]:

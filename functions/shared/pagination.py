@@ -1,26 +1,16 @@
-"""Opaque list cursors (`?limit=&cursor=` -> `{items, next_cursor}`) over DynamoDB's LastEvaluatedKey."""
+"""Opaque list cursors (`?limit=&cursor=` -> `{items, next_cursor}`) over DynamoDB's LastEvaluatedKey. The page
+they answer is `shared.responses.Page`: a store pages through a table without building response models."""
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Generic, TypeVar
-
-from pydantic import Field
+from typing import Any
 
 from shared.errors import Unprocessable
-from shared.http import ResponseModel
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
-Item = TypeVar("Item")
-
-
-class Page(ResponseModel, Generic[Item]):
-    """One page of a list: `Page[EmployeeView]` in a route's return annotation documents and checks it."""
-
-    items: list[Item]
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last one")
 
 
 def encode(last_key: dict[str, Any] | None) -> str | None:

@@ -9,15 +9,16 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared import clock, pagination
 from shared.contracts import REGISTRY
 from shared.contracts.staff import DepartmentChangedV1, EmployeeDismissedV1, EmployeeHiredV1, EmployeeUpdatedV1
+from shared.email_address import EmailStr
 from shared.errors import Unprocessable
 from shared.http import PathId, ResponseModel, answer, errors, make_resolver, only
 from shared.observability import logger, tracer
-from shared.pagination import Page
+from shared.responses import Page
 from staff import store
 from staff.domain import Department, Employee, ensure_no_cycle, normalise_email
 

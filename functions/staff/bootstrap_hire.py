@@ -7,11 +7,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, Field
 
 from shared import clock
 from shared.contracts import REGISTRY
 from shared.contracts.staff import EmployeeHiredV1
+from shared.email_address import EmailStr
 from shared.observability import logger
 from staff import store
 from staff.domain import Employee, normalise_email

@@ -24,7 +24,7 @@ from shared import clock, dynamo, pagination
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.http import UUID_PATTERN, PathId, ResponseModel, answer, caller, errors, make_resolver, only
 from shared.observability import logger, tracer
-from shared.pagination import Page
+from shared.responses import Page
 from tasks import domain, events, store
 from tasks.domain import VIEW_ALL_ROLES, ShuffleJob, Task
 from tasks.settings import get as settings

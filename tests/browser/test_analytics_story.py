@@ -126,9 +126,9 @@ def test_r_an_3_dashboard_most_expensive_task_and_sql_console(
 
         wait_until(ranked, LAKE_TIMEOUT_S, f"a most expensive task on {business_day} worth at least the reward")
 
-    with step("the admin finds Dashboard and SQL console under Insights"):
+    with step("the admin finds Dashboard, Board and SQL console under Insights"):
         insights = admin.locator(".nav-group", has=admin.get_by_role("heading", name="Insights"))
-        expect(insights.get_by_role("link")).to_have_text(["Dashboard", "SQL console"])
+        expect(insights.get_by_role("link")).to_have_text(["Dashboard", "Board", "SQL console"])
         dashboard = get_json(devstack, admin_token, "/analytics/dashboard")
         insights.get_by_test_id("nav-analytics").click()
         expect(admin).to_have_url(re.compile(r"/analytics$"))

@@ -137,4 +137,5 @@ def test_the_success_statuses_are_those_of_spec_11():
         ("POST", "/staff/employees"): "201", ("POST", "/staff/departments"): "201", ("POST", "/tasks"): "201",
         ("DELETE", "/staff/departments/{department_id}"): "204", ("POST", "/tasks/shuffle"): "202",
         ("POST", "/accounting/days/{day}/close"): "202", ("POST", "/auth/accounts/{account_id}/invitation"): "202",
+        ("POST", "/analytics/metrics"): "201", ("DELETE", "/analytics/metrics/{metric_id}"): "204",
     }  # fmt: skip

@@ -648,3 +648,36 @@ def test_spec_10_a_close_deletes_the_after_close_backups_past_the_backup_retenti
     assert f"after-close-{first}" not in after
     assert after == {"ates-local-daily-daily-20261127T003000Z", f"after-close-{last_kept}",
                      f"after-close-{last_kept + timedelta(days=1)}"}  # fmt: skip
+
+
+def test_r_ui_5_balances_ledgers_and_stats_download_as_csv(books):
+    """SPEC §11: `?format=csv` answers the same rows as CSV: a header of the JSON's fields, a row per item."""
+    kesha = books.hire("Kesha")
+    books.hire("=Gosha")  # a name a spreadsheet would run: it sorts first
+    books.task(kesha, complete=True)
+    answer = books.api.lambda_handler(
+        api_event("GET", "/api/accounting/accounts", caller=ACCOUNTANT, query={"format": "csv", "limit": "1"}),
+        LambdaContext(),
+    )
+    assert answer["statusCode"] == 200 and answer["headers"]["Content-Type"] == "text/csv; charset=utf-8"
+    header, first, end = answer["body"].split("\r\n")
+    assert header.startswith("employee_id,name,") and end == ""
+    assert first.split(",")[1] == "'=Gosha", first  # shown as text, never run
+    assert answer["headers"]["X-Next-Cursor"]  # one page at a time: the next one's cursor
+    json_page = books.get("/accounting/accounts", ACCOUNTANT, {"limit": "1"})[1]
+    assert json_page["items"][0]["employee_id"] == first.split(",")[0]
+    ledger = books.api.lambda_handler(
+        api_event("GET", f"/api/accounting/accounts/{kesha}/transactions", caller=worker(kesha),
+                  query={"format": "csv"}),
+        LambdaContext(),
+    )  # fmt: skip
+    lines = ledger["body"].split("\r\n")
+    assert lines[0].startswith("transaction_id,kind,amount,") and len(lines) == 2 + 2  # fee, reward, end
+    stats = books.api.lambda_handler(
+        api_event("GET", "/api/accounting/stats", caller=ACCOUNTANT,
+                  query={"from": TODAY.isoformat(), "to": TODAY.isoformat(), "format": "csv"}),
+        LambdaContext(),
+    )  # fmt: skip
+    assert {"date", "status", "management_earnings", "fees"} <= set(stats["body"].split("\r\n")[0].split(","))
+    assert len(stats["body"].split("\r\n")) == 3  # the header, today, the end
+    assert books.get("/accounting/accounts", ACCOUNTANT, {"format": "pdf"})[0] == 422

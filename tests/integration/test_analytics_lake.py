@@ -232,10 +232,18 @@ def test_r_an_2_a_closed_day_is_compacted_and_the_logical_tables_do_not_change(l
     ]  # v1 read like its upcast: the jira id out of the title
     outcome = compact(at(NEXT, 1), monkeypatch)
     assert [d["day"] for d in outcome["compacted"]] == ["2026-11-26"] and outcome["watermark"] == "2026-11-26"
-    assert outcome["compacted"][0]["rows"] == {"transactions": 3, "tasks": 2, "closed_days": 1}
+    assert outcome["compacted"][0]["rows"] == {
+        "transactions": 3,
+        "tasks": 2,
+        "closed_days": 1,
+        "daily_totals": 3,
+        "account_days": 1,
+    }  # fmt: skip (the daily aggregates: fee, reward and payout of D; one account)
     assert lake_module.read_watermark(lake) == D
     assert keys(lake, "curated/") == [
+        "curated/account_days/day=2026-11-26/part-0.parquet",
         "curated/closed_days/day=2026-11-26/part-0.parquet",
+        "curated/daily_totals/day=2026-11-26/part-0.parquet",
         "curated/tasks/day=2026-11-26/part-0.parquet",
         "curated/transactions/day=2026-11-26/part-0.parquet",
     ]
@@ -414,3 +422,43 @@ def test_r_an_4_on_athena_the_expanded_sql_runs_in_the_workgroup_and_values_are_
     ours = [q for q in sent if "curated_transactions" in q["Query"] and "raw_transaction_recorded_v1" in q["Query"]]
     assert ours and "'2026-11-26'" in ours[-1]["Query"]  # expanded around the watermark
     assert ours[-1]["WorkGroup"] == settings.get().athena_workgroup
+
+
+# --- late events (R-AN-8) ------------------------------------------------------------------------------------
+
+
+def test_r_an_8_a_redriven_event_for_a_compacted_day_shows_up_after_one_compaction_cycle(
+    lake, day_in_lake, monkeypatch
+):
+    """A reward of D failed to land (a poison message, say), waited in the analytics dead-letter queue while D
+    was compacted, and is redriven two days later: the next scheduled compaction puts it in D's tables."""
+    from shared.ops import queues
+
+    compact(at(NEXT, 1), monkeypatch)
+    before = rows("SELECT count(*), sum(amount) FROM transactions WHERE business_day = DATE '2026-11-26'")
+    assert before == [[3, 0]]
+    late = tx("reward", 4200, D, at(D, 16))  # its event time is D's: it lands in D's raw partition
+    sqs = client("sqs")
+    source = sqs.create_queue(QueueName=f"analytics-events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    dead = sqs.create_queue(QueueName=f"analytics-events-dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    sqs.send_message(QueueUrl=dead, MessageBody=json.dumps(bridge(late)))
+    time.sleep(1.1)  # S3 keeps whole seconds: the redriven event lands in a later second than the partition
+    assert queues.redrive(dead, source) == 1
+    received = sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10)["Messages"]
+    from analytics import on_event
+
+    assert on_event.lambda_handler(sqs_event(*(json.loads(m["Body"]) for m in received)), None) == {
+        "batchItemFailures": []
+    }
+    assert rows("SELECT count(*) FROM transactions WHERE business_day = DATE '2026-11-26'") == [[3]]  # not yet
+
+    cycle = compact(at(NEXT + timedelta(days=2), 1), monkeypatch)  # the nightly run, nothing else
+    assert [d["day"] for d in cycle["late"]] == ["2026-11-26"]
+    assert rows("SELECT count(*), sum(amount) FROM transactions WHERE business_day = DATE '2026-11-26'") == [[4, 4200]]
+    assert len(curated(lake, "transactions", D)) == 4
+    # S3 times are whole seconds, so an event of the partition's own second counts as late: the day is
+    # compacted again at most until a partition is written in a later second than the event, then never
+    time.sleep(1.1)
+    compact(at(NEXT + timedelta(days=2), 2), monkeypatch)
+    time.sleep(1.1)
+    assert "late" not in compact(at(NEXT + timedelta(days=2), 3), monkeypatch)

@@ -114,7 +114,9 @@ def test_functions_get_their_resolved_environment(provisioned):
     assert api.name == "ates-local-AuthApiFunction" and api.handler == "auth.api.lambda_handler"
     translated = provisioned.stack.resources["AuthApiFunction"]["Properties"]  # Globals merged in by SAM
     assert api.timeout == translated["Timeout"] and api.memory_mb == translated["MemorySize"]
-    assert api.code_dir == ROOT / "functions"
+    # Lambda's layout: its own package (/var/task), then the runtime layer (/opt/python), nothing else
+    packages = ROOT / "functions" / "packages"
+    assert api.code_dir == packages / "auth" and api.layer_dirs == (packages / "runtime",)
     env = api.environment
     assert env["SIGNING_KEY_ID"] == provisioned.resolver.ref("SigningKey")
     assert env["AUTH_TABLE_NAME"] == "ates-local-AuthTable" and env["EVENT_BUS_NAME"] == "ates-local"

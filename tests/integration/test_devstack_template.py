@@ -45,7 +45,10 @@ def test_the_template_translates_into_plain_cloudformation(stack):
     assert {"AWS::Lambda::Function", "AWS::ApiGateway::RestApi", "AWS::Lambda::EventSourceMapping"} <= types
     assert stack.parameters["Stage"] == "local"
     assert stack.parameters["PreviousSigningKeyIds"] == [""]  # a CommaDelimitedList is a list
-    assert stack.code_dirs["AuthApiFunction"] == ROOT / "functions"  # the local CodeUri is remembered
+    packages = ROOT / "functions" / "packages"
+    assert stack.code_dirs["AuthApiFunction"] == packages / "auth"  # the local CodeUri is remembered
+    assert stack.code_dirs["AuthOutboxRelayFunction"] == packages / "kernel"  # the Globals' CodeUri
+    assert list(stack.layer_dirs.values()) == [packages / "runtime"]  # and a layer's local ContentUri
 
 
 def test_the_translated_functions_carry_the_globals(stack):

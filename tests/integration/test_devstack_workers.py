@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import os
 import textwrap
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -138,6 +140,43 @@ def test_the_worker_gets_a_lambda_context_and_its_environment(make_pool, code):
     assert env["PYTHONPATH"] == str(code)
     assert env["DEVSTACK_INSTANCE"] == os.environ["DEVSTACK_INSTANCE"]
     assert result["repo_importable"] is False  # like Lambda: only the CodeUri is importable, not the repo
+
+
+def test_a_function_imports_its_package_then_its_layers_and_nothing_else(tmp_path):
+    """Lambda's layout (/var/task, then /opt/python): a layer's modules import, the package's own copy of a
+    module wins over a layer's, a distribution imports when a lock of the package or its layers installs it,
+    and a module shipped in another package, or installed here but in no lock of its own, fails to import,
+    as it would in AWS. The runtime's own boto3 is there for every function."""
+    yaml_pin = f"pyyaml=={importlib.metadata.version('pyyaml')} \\\n    --hash=sha256:0\n"
+    files = {
+        "pkg/demo.py": "import shared, other, yaml, boto3\ndef handler(event, context): return [shared.WHO, other.WHO]\n",  # noqa: E501
+        "pkg/shared.py": "WHO = 'package'\n",
+        "layer/shared.py": "WHO = 'layer'\n",
+        "layer/other.py": "WHO = 'layer'\n",
+        "layer/requirements.txt": yaml_pin,
+        "pkg2/strict.py": "import demo\ndef handler(event, context): return 'imported another package'\n",
+        "pkg3/unlocked.py": "import boto3, yaml\ndef handler(event, context): return 'imported an unshipped yaml'\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    layered = replace(spec(tmp_path / "pkg", "Layered", "demo.handler"), layer_dirs=(tmp_path / "layer",))
+    strict = replace(spec(tmp_path / "pkg2", "Strict", "strict.handler"), layer_dirs=(tmp_path / "layer",))
+    unlocked = spec(tmp_path / "pkg3", "Unlocked", "unlocked.handler")
+    pool = WorkerPool(
+        {"Layered": layered, "Strict": strict, "Unlocked": unlocked},
+        endpoint_url="http://127.0.0.1:9",
+        console=Console(tmp_path / "logs", out=io.StringIO()),
+    )
+    try:
+        assert pool.invoke("Layered", {}).payload == ["package", "layer"]
+        refused = pool.invoke("Strict", {})
+        assert not refused.ok and refused.error["errorType"] == "Runtime.ImportModuleError"
+        assert "No module named 'demo'" in refused.error_message
+        unshipped = pool.invoke("Unlocked", {})
+        assert not unshipped.ok and "No module named 'yaml'" in unshipped.error_message
+    finally:
+        pool.close()
 
 
 def test_function_output_goes_to_the_logs_prefixed_not_into_the_channel(make_pool, tmp_path):

@@ -476,6 +476,24 @@ def test_health_route_says_moto_is_patched(endpoint: str) -> None:
         assert json.loads(response.read()) == {"status": "ok", "moto": "5.2.5", "patched": True}
 
 
+def test_calls_are_counted_per_calling_function_named_in_the_user_agent(endpoint: str) -> None:
+    from botocore.config import Config
+
+    settings = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "testing",
+                "aws_secret_access_key": "testing"}  # fmt: skip
+    caller = f"Fn{uuid.uuid4().hex[:8]}"
+    as_function = boto3.client("sqs", config=Config(user_agent_appid=caller), **settings)
+    before_total, before = emu.call_counts(endpoint), emu.call_counts_by_caller(endpoint)
+    as_function.list_queues()
+    as_function.list_queues()
+    boto3.client("sqs", **settings).list_queues()
+    after_total, after = emu.call_counts(endpoint), emu.call_counts_by_caller(endpoint)
+    assert after[caller] == {"AmazonSQS.ListQueues": 2}
+    plain_before = before.get("devstack", {}).get("AmazonSQS.ListQueues", 0)
+    assert after["devstack"]["AmazonSQS.ListQueues"] - plain_before == 1
+    assert after_total["AmazonSQS.ListQueues"] - before_total.get("AmazonSQS.ListQueues", 0) == 3
+
+
 def test_queue_attributes_subset_matches_moto_property() -> None:
     from moto.sqs.models import sqs_backends
 
@@ -694,3 +712,30 @@ def test_bad_stream_requests_are_client_errors_not_server_errors(aws: Any) -> No
     before_the_shard = _iterator(aws, table, "AT_SEQUENCE_NUMBER", "1" * 21)
     with pytest.raises(ClientError, match="ValidationException"):
         aws.streams.get_records(ShardIterator=before_the_shard)
+
+
+def test_items_and_messages_are_not_kept_beyond_their_table_and_queue(aws: Any, endpoint: str) -> None:
+    """moto's instance tracker kept every DynamoDB item, query result copy, stream record and SQS
+    message ever made (for /moto-api/data.json): memory that grew with every call. And a missed GetItem
+    left an empty partition behind (ItemCount still counts items only)."""
+    import urllib.request
+
+    table = _table(aws, stream=True)
+    for name in ("one", "two"):
+        _put(aws, table, name)
+    for _ in range(5):
+        aws.dynamodb.query(
+            TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "one"}}
+        )
+        aws.dynamodb.get_item(TableName=table, Key={"pk": {"S": f"missing-{uuid.uuid4()}"}, "sk": {"S": "x"}})
+    queue = aws.sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    aws.sqs.send_message(QueueUrl=queue, MessageBody="hello")
+    assert len(aws.sqs.receive_message(QueueUrl=queue)["Messages"]) == 1
+
+    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json") as response:
+        models = json.loads(response.read())
+    assert len(models.get("dynamodb", {}).get("Item", [])) == 0
+    assert len(models.get("dynamodb", {}).get("StreamRecord", [])) == 0
+    assert len(models.get("sqs", {}).get("Message", [])) == 0
+    assert aws.dynamodb.describe_table(TableName=table)["Table"]["ItemCount"] == 2
+    assert len(aws.dynamodb.scan(TableName=table)["Items"]) == 2

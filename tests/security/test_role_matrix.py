@@ -69,6 +69,12 @@ EXPECTED: dict[tuple[str, str], tuple[str, frozenset[str], str]] = {
     ("GET", "/analytics/most-expensive-task"): ("roles", ADMIN, "R-AN-3"),
     ("GET", "/analytics/daily"): ("roles", ADMIN, "R-AN-3"),
     ("POST", "/analytics/query"): ("roles", ADMIN, "R-AN-3 (the SQL console)"),
+    ("GET", "/analytics/metrics"): ("roles", ADMIN, "R-AN-6 (saved metrics, like the console)"),
+    ("POST", "/analytics/metrics"): ("roles", ADMIN, "R-AN-6"),
+    ("GET", "/analytics/metrics/{metric_id}"): ("roles", ADMIN, "R-AN-6"),
+    ("PUT", "/analytics/metrics/{metric_id}"): ("roles", ADMIN, "R-AN-6"),
+    ("DELETE", "/analytics/metrics/{metric_id}"): ("roles", ADMIN, "R-AN-6"),
+    ("POST", "/analytics/metrics/{metric_id}/run"): ("roles", ADMIN, "R-AN-6"),
     # operations (SPEC §11 "operations (admins)")
     ("GET", "/ops/dead-letters"): ("roles", ADMIN, "R-EV-4 (visible to admins)"),
     ("POST", "/ops/dead-letters/{consumer}/redrive"): ("roles", ADMIN, "R-EV-4 (redriven by admins)"),

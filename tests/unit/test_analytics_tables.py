@@ -139,13 +139,36 @@ def test_what_is_not_one_statement_is_refused():
 
 def test_scans_say_which_raw_days_a_local_engine_needs():
     assert tables.scans("SELECT * FROM transactions JOIN tasks USING (task_id)", W) == {
-        "curated_transactions": None, "raw_transaction_recorded_v1": date(2026, 11, 25),
-        "curated_tasks": None, "raw_task_created_v1": date(2026, 11, 27), "raw_task_created_v2": date(2026, 11, 27),
+        "curated_transactions": (None, None), "raw_transaction_recorded_v1": (date(2026, 11, 25), None),
+        "curated_tasks": (None, None), "raw_task_created_v1": (date(2026, 11, 27), None),
+        "raw_task_created_v2": (date(2026, 11, 27), None),
     }  # fmt: skip
-    assert (
-        tables.scans("SELECT * FROM transactions, raw_transaction_recorded_v1", W)["raw_transaction_recorded_v1"]
-        is None
-    )  # read directly: every day
+    assert tables.scans("SELECT * FROM transactions, raw_transaction_recorded_v1", W)[
+        "raw_transaction_recorded_v1"
+    ] == (None, None)  # read directly: every day
+
+
+@pytest.mark.parametrize(
+    ("sql", "curated"),
+    [
+        ("SELECT * FROM transactions WHERE business_day BETWEEN DATE '2026-06-01' AND DATE '2026-06-30'",
+         {"curated_transactions": (date(2026, 6, 1), date(2026, 6, 30))}),
+        ("SELECT * FROM daily_totals d WHERE d.business_day > DATE '2026-06-01' AND d.business_day < DATE '2026-06-05'",
+         {"curated_daily_totals": (date(2026, 6, 2), date(2026, 6, 4))}),
+        ("SELECT * FROM daily_totals WHERE business_day = DATE '2026-06-03' UNION ALL "
+         "SELECT * FROM daily_totals WHERE business_day = DATE '2026-06-09'",
+         {"curated_daily_totals": (date(2026, 6, 3), date(2026, 6, 9))}),  # both references are mirrored
+        ("SELECT * FROM account_days WHERE business_day <= DATE '2026-06-03'",
+         {"curated_account_days": (None, date(2026, 6, 3))}),
+        ("SELECT * FROM transactions WHERE business_day = DATE '2026-06-03' OR amount > 0",
+         {"curated_transactions": (None, None)}),  # under OR: no bound
+    ],
+)  # fmt: skip
+def test_a_local_engine_mirrors_only_the_curated_days_a_query_can_read(sql, curated):
+    """The mirror sync lists and copies these partitions only (a month's query: a month of files, not the
+    whole compacted lake), the same days `expand` prunes the curated side to."""
+    needs = tables.scans(sql, W)
+    assert {name: days for name, days in needs.items() if name.startswith("curated_")} == curated
 
 
 # --- the expansion, run (DuckDB over files in the lake's layout) ---------------------------------------------
@@ -207,3 +230,33 @@ def test_r_ev_1_task_created_v1_reads_like_its_upcast(tmp_path, title):
     assert run(tmp_path, "SELECT title, jira_id, created_at FROM tasks", None) == [
         (upcast["title"], upcast["jira_id"], datetime(2026, 11, 26, 10, 0, 0, 123000))
     ]
+
+
+# --- partition pruning ---------------------------------------------------------------------------------------
+
+
+def _curated_bounds(sql: str) -> list[str]:
+    import re as regex
+
+    return regex.findall(r"\"day\" ([<>=]+ '[\d-]+')", tables.expand(sql, date(2026, 11, 30)).split("UNION ALL")[0])
+
+
+@pytest.mark.parametrize(
+    ("sql", "bounds"),
+    [
+        ("SELECT * FROM transactions WHERE business_day BETWEEN DATE '2026-11-01' AND DATE '2026-11-07'",
+         ["<= '2026-11-30'", ">= '2026-11-01'", "<= '2026-11-07'"]),
+        ("SELECT * FROM daily_totals d WHERE DATE '2026-11-03' = d.business_day AND kind = 'fee'",
+         ["<= '2026-11-30'", "= '2026-11-03'"]),
+        ("SELECT * FROM transactions t WHERE t.business_day > DATE '2026-11-03' OR t.amount > 0",
+         ["<= '2026-11-30'"]),  # under OR: no bound
+        ("SELECT * FROM transactions t JOIN closed_days c ON c.business_day = t.business_day "
+         "WHERE c.business_day >= DATE '2026-11-20'", ["<= '2026-11-30'"]),  # t is not bounded, c is
+        ("SELECT * FROM tasks WHERE created_at >= TIMESTAMP '2026-11-20 00:00:00'",
+         ["<= '2026-11-30'", ">= '2026-11-20'"]),
+        ("SELECT * FROM tasks WHERE created_at < TIMESTAMP '2026-11-20 06:00:00' AND created_at > DATE '2026-11-02'",
+         ["<= '2026-11-30'", "<= '2026-11-20'", ">= '2026-11-02'"]),  # a moment's bound keeps its literal's whole day
+    ],
+)  # fmt: skip
+def test_a_querys_bounds_on_the_row_day_read_only_those_curated_partitions(sql, bounds):
+    assert _curated_bounds(sql) == bounds

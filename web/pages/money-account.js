@@ -7,6 +7,7 @@
 
 import { api, isAbort } from "../api.js";
 import { balanceCard, ledgerSection, rememberAccounts, rememberedAccount } from "../money.js";
+import { csvName } from "../result-view.js";
 import { isUuid } from "../task-parts.js";
 import { h, notice, pageHeader, renderLoadError } from "../ui.js";
 
@@ -58,6 +59,7 @@ export async function render(main, ctx) {
     testid: "ledger",
     heading: "Transactions",
     emptyText: "No transactions on this account.",
+    csvFilename: () => csvName(`transactions ${heading.textContent === "Account" ? "" : heading.textContent} ${id.slice(0, 8)}`),
   });
   main.append(slot, ledger.element);
 

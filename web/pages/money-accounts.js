@@ -4,8 +4,10 @@
 // balance, dismissed}], next_cursor}, sorted by name, "Load more" by cursor.
 
 import { api, isAbort } from "../api.js";
-import { money, rememberAccounts } from "../money.js";
+import { money, rememberAccounts, todayIso } from "../money.js";
+import { csvDownload } from "../csv-download.js";
 import { listTable, pagedList } from "../paged-list.js";
+import { csvName } from "../result-view.js";
 import { h, pageHeader, renderLoadError, statusRegion } from "../ui.js";
 
 export const title = "Balances";
@@ -39,14 +41,21 @@ export async function render(main, ctx) {
     headings: ["Popug", "Email", h("th", { scope: "col", class: "num" }, "Balance")],
     tbody,
   });
+  // Every account, not only the pages on screen (R-UI-5).
+  const download = csvDownload({
+    testid: "money-accounts-csv",
+    signal: ctx.signal,
+    request: () => ({ path: "/accounting/accounts", filename: csvName(`balances ${todayIso()}`) }),
+  });
   main.append(
     h(
       "section",
       { class: "card", "aria-label": "Accounts", "data-testid": "money-accounts" },
       live,
       paged.error,
+      download.alert,
       table,
-      h("div", { class: "actions" }, paged.more),
+      h("div", { class: "actions" }, paged.more, download.button),
     ),
   );
 

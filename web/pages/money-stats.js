@@ -7,6 +7,7 @@
 
 import { api, describeError, isAbort } from "../api.js";
 import { barChart, extremes } from "../charts.js";
+import { csvDownload } from "../csv-download.js";
 import { dateRangeForm } from "../forms.js";
 import {
   addDays,
@@ -17,6 +18,7 @@ import {
   money,
   todayIso,
 } from "../money.js";
+import { csvName } from "../result-view.js";
 import { h, pageHeader, renderLoadError, setBusy, showMessage, statusRegion } from "../ui.js";
 
 export const title = "Accounting stats";
@@ -80,6 +82,14 @@ export async function render(main, ctx) {
   main.append(h("section", { class: "card", "aria-label": "Choose the days" }, form, alert, live), results);
 
   let controller = null;
+  let shown = range; // the days on screen: what "Download CSV" downloads
+  // The day-by-day table as CSV: one answer (at most 366 days), no pages to follow.
+  const download = csvDownload({
+    testid: "stats-csv",
+    signal: ctx.signal,
+    paged: false,
+    request: () => ({ path: "/accounting/stats", query: shown, filename: csvName(`accounting stats ${shown.from} ${shown.to}`) }),
+  });
 
   async function load({ first = false } = {}) {
     showMessage(alert, "");
@@ -120,6 +130,7 @@ export async function render(main, ctx) {
     const totals = stats?.totals ?? {};
     const from = stats?.from ?? value().from;
     const to = stats?.to ?? value().to;
+    shown = { from, to };
     const closed = items.filter((item) => item.status === "closed").length;
     live.textContent =
       `${plural(items.length, "day")} from ${formatDay(from)} to ${formatDay(to)}; ` +
@@ -203,7 +214,7 @@ export async function render(main, ctx) {
     results.replaceChildren(
       h("section", { class: "card", "aria-labelledby": "stats-summary-title" }, h("h2", { id: "stats-summary-title" }, "In these days"), summary),
       h("section", { class: "card", "aria-labelledby": "stats-chart-title" }, h("h2", { id: "stats-chart-title" }, "Management earnings per day"), earningsChart(items, { from, to })),
-      h("section", { class: "card", "aria-labelledby": "stats-days-title" }, h("h2", { id: "stats-days-title" }, "Day by day"), table),
+      h("section", { class: "card", "aria-labelledby": "stats-days-title" }, h("h2", { id: "stats-days-title" }, "Day by day"), download.alert, table, h("div", { class: "actions" }, download.button)),
     );
   }
 

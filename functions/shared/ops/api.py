@@ -10,7 +10,7 @@ from shared.errors import NotFound
 from shared.http import ResponseModel, caller, errors, make_resolver, only
 from shared.observability import logger, tracer
 from shared.ops import queues
-from shared.pagination import Page
+from shared.responses import Page
 
 app = make_resolver()
 ADMIN = "admin"

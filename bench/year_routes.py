@@ -1,0 +1,182 @@
+"""Every route a popug or an admin uses daily, on a fresh stack and on a year-old one, in one run (issue 14,
+point 3): two devstacks side by side, one seeded with a company-year (`python -m devstack seed`), the other
+with a handful of popugs onboarded over HTTP; the same requests go to both, interleaved in rounds so the
+machine's noise falls on both alike. Then the year-old stack's day is closed for all its popugs.
+
+    python -m bench.year_routes            # ATES_BENCH_YEAR_POPUGS / _DAYS size the seeded year (1000 / 365)
+
+Figures per route: p50 and p90 on each stack and their ratio (target: at most 1.5), and the close's wall time
+(target: at most 60 s for 1,000 popugs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from devstack.launcher import Devstack, start_devstack
+from tests.e2e.popugs import Client, onboard
+
+ROUNDS = 5
+PER_ROUND = 6  # requests per route per round and stack
+RATIO_TARGET = 1.5
+CLOSE_TARGET_SECONDS = 60.0
+SEED_PASSWORD = "popugs-seeded-for-a-year"  # devstack/seed: every seeded popug's password
+CLOSE_LIMIT = 900.0
+
+
+def say(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+class Side:
+    """One stack and the people who use it: an admin and a few workers."""
+
+    def __init__(self, name: str, stack: Devstack, admin: Client, workers: list[tuple[Client, str, str]]) -> None:
+        self.name, self.stack, self.admin, self.workers = name, stack, admin, workers
+        self.latency: dict[str, list[float]] = defaultdict(list)
+
+    def timed(self, route: str, client: Client, method: str, path: str, body: Any = None) -> requests.Response:
+        started = time.perf_counter()
+        response = client.call(method, path, body)
+        self.latency[route].append((time.perf_counter() - started) * 1000)
+        if response.status_code >= 400:
+            raise RuntimeError(f"{self.name}: {method} {path} -> {response.status_code} {response.text[:300]}")
+        return response
+
+    def round(self, today: str) -> None:
+        month_ago = (datetime.fromisoformat(today) - timedelta(days=29)).date().isoformat()
+        for index in range(PER_ROUND):
+            worker, email, password = self.workers[index % len(self.workers)]
+            started = time.perf_counter()
+            login = requests.post(
+                f"{self.stack.api_url}/auth/login", json={"email": email, "password": password}, timeout=60
+            )
+            self.latency["POST /auth/login"].append((time.perf_counter() - started) * 1000)
+            if login.status_code != 200:
+                raise RuntimeError(f"{self.name}: login {login.status_code} {login.text[:200]}")
+            self.timed("GET /auth/me", worker, "GET", "/auth/me")
+            self.timed("POST /tasks", self.admin, "POST", "/tasks", {"title": f"year bench {index}"})
+            mine = self.timed("GET /tasks?assignee_id=me", worker, "GET", "/tasks?assignee_id=me&status=open&limit=20")
+            open_tasks = mine.json()["items"]
+            if open_tasks:
+                self.timed("POST /tasks/{id}/complete", worker, "POST", f"/tasks/{open_tasks[0]['task_id']}/complete")
+            self.timed("GET /accounting/me/transactions", worker, "GET", "/accounting/me/transactions?limit=50")
+            self.timed("GET /accounting/stats (30 days)", self.admin, "GET",
+                       f"/accounting/stats?from={month_ago}&to={today}")  # fmt: skip
+            self.timed("GET /accounting/accounts", self.admin, "GET", "/accounting/accounts?limit=50")
+            self.timed("GET /analytics/dashboard", self.admin, "GET", f"/analytics/dashboard?date={today}")
+
+
+def _seed(stack: Devstack, popugs: int, days: int) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "devstack", "seed", "--popugs", str(popugs), "--days", str(days),
+         "--state-file", str(stack.state_file)],
+        stdout=subprocess.PIPE, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"devstack seed exited {done.returncode}")
+    return json.loads(done.stdout)
+
+
+def _seeded_workers(stack: Devstack, admin: Client, count: int) -> list[tuple[Client, str, str]]:
+    """Seeded popugs who hold only the worker role (they can be assigned and complete tasks)."""
+    found, cursor = [], None
+    while len(found) < count:
+        page = admin.call("GET", "/auth/accounts?limit=100" + (f"&cursor={cursor}" if cursor else "")).json()
+        for account in page["items"]:
+            if account.get("roles") == ["worker"] and account.get("active", True) and len(found) < count:
+                found.append(account["email"])
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    return [(Client.signed_in(stack.api_url, email, SEED_PASSWORD), email, SEED_PASSWORD) for email in found]
+
+
+def _close(side: Side, day: str) -> dict[str, Any]:
+    started = time.monotonic()
+    pressed = side.admin.call("POST", f"/accounting/days/{day}/close")
+    if pressed.status_code != 202:
+        return {"error": f"close -> {pressed.status_code} {pressed.text[:300]}"}
+    while time.monotonic() - started < CLOSE_LIMIT:
+        status = side.admin.call("GET", f"/accounting/days/{day}").json()
+        if status.get("status") == "closed":
+            return {"seconds": round(time.monotonic() - started, 1), **status}
+        time.sleep(1.0)
+    return {"error": f"not closed within {CLOSE_LIMIT} s"}
+
+
+def _figures(fresh: Side, year: Side) -> dict[str, Any]:
+    routes = {}
+    for route, fresh_ms in fresh.latency.items():
+        year_ms = year.latency.get(route) or [float("nan")]
+        f50, y50 = statistics.median(fresh_ms), statistics.median(year_ms)
+        f90, y90 = (statistics.quantiles(ms, n=10)[-1] if len(ms) > 1 else ms[0] for ms in (fresh_ms, year_ms))
+        routes[route] = {
+            "count": len(fresh_ms), "fresh_p50_ms": round(f50, 1), "year_p50_ms": round(y50, 1),
+            "fresh_p90_ms": round(f90, 1), "year_p90_ms": round(y90, 1),
+            "ratio_p50": round(y50 / f50, 2), "ratio_p90": round(y90 / f90, 2),
+        }  # fmt: skip
+    return routes
+
+
+def run() -> dict[str, Any]:
+    popugs = int(os.environ.get("ATES_BENCH_YEAR_POPUGS") or 1000)
+    days = int(os.environ.get("ATES_BENCH_YEAR_DAYS") or 365)
+    today = datetime.now(UTC).date().isoformat()  # devstack's business timezone is UTC
+    with tempfile.TemporaryDirectory() as scratch_fresh, tempfile.TemporaryDirectory() as scratch_year:
+        fresh_stack = start_devstack(Path(scratch_fresh), "--workers", "2")
+        year_stack = start_devstack(Path(scratch_year), "--workers", "2")
+        try:
+            say(f"seeding a year of {popugs} popugs, {days} days...")
+            started = time.monotonic()
+            summary = _seed(year_stack, popugs, days)
+            seed_seconds = time.monotonic() - started
+            sides = []
+            for name, stack in (("fresh", fresh_stack), ("year", year_stack)):
+                admin = Client.signed_in(stack.api_url, stack.admin_email, stack.admin_password)
+                if name == "fresh":
+                    people = [onboard(stack, admin, f"Fresh{i}") for i in range(4)]
+                    workers = [(c, c.call("GET", "/auth/me").json()["email"], "sunflower-seeds-42") for c in people]
+                else:
+                    workers = _seeded_workers(stack, admin, 4)
+                sides.append(Side(name, stack, admin, workers))
+            fresh, year = sides
+            for number in range(ROUNDS):
+                for side in (fresh, year) if number % 2 == 0 else (year, fresh):
+                    side.round(today)
+                say(f"round {number + 1}/{ROUNDS} done")
+            time.sleep(5)  # the last fees and rewards reach the ledgers before the close reads them
+            say(f"closing {today} on the year-old stack...")
+            close = _close(year, today)
+        finally:
+            fresh_stack.stop(signal.SIGTERM)
+            year_stack.stop(signal.SIGTERM)
+    routes = _figures(fresh, year)
+    worst = max(routes.values(), key=lambda r: r["ratio_p50"])
+    return {
+        "year_popugs": summary.get("popugs"),
+        "year_transactions": summary.get("transactions"),
+        "year_seed_seconds": round(seed_seconds, 1),
+        "routes": routes,
+        "worst_route_ratio_p50": worst["ratio_p50"],
+        "route_ratio_target": RATIO_TARGET,
+        "year_close": close,
+        "year_close_seconds_target": CLOSE_TARGET_SECONDS,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))

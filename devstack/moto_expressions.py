@@ -1,0 +1,78 @@
+"""moto's parsing of DynamoDB condition expressions, done once per expression text, and its validation of
+update expressions without rebuilding the same lookup at every node. Applied by ``moto_patches.apply()``,
+in the emulator process only.
+
+Why (cProfile of the shuffle's transaction, 24 conditional updates and one put): moto lexes every
+ConditionExpression from scratch, one regular expression after another per token, and checks each path
+element against DynamoDB's reserved words by a linear search of a list of 573; that was a third of a
+transaction's time. A lexed expression is a tuple of immutable tokens that depends on the text alone (names
+and values are substituted later, per request), so it is kept per text; the reserved words become a set.
+What the parser then does with the tokens, and every error it raises, is moto's own.
+
+Each UpdateExpression is then checked by ten AST walkers, and each asks at every node which node classes
+it processes, building that tuple from a new dict each time (a tenth of a transaction's time); the classes
+are fixed per walker class, so the tuple is built once per class.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import deque
+from typing import Any
+
+MAX_EXPRESSIONS = 4096  # distinct condition texts kept: a system has a few dozen
+
+
+def apply() -> None:
+    _lex_each_condition_once()
+    _node_classes_once_per_walker()
+
+
+def _node_classes_once_per_walker() -> None:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+
+    if getattr(DepthFirstTraverser.nodes_to_be_processed, "devstack_cached", False):
+        return
+    classes_of: dict[type, tuple[type, ...]] = {}
+
+    def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
+        walker = type(self)
+        if walker not in classes_of:
+            classes_of[walker] = tuple(self._processing_map().keys())
+        return classes_of[walker]
+
+    nodes_to_be_processed.devstack_cached = True  # type: ignore[attr-defined]
+    DepthFirstTraverser.nodes_to_be_processed = nodes_to_be_processed  # type: ignore[method-assign]
+
+
+def _lex_each_condition_once() -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.parsing.reserved_keywords import ReservedKeywords
+
+    if getattr(ConditionExpressionParser._lex_condition_expression, "devstack_cached", False):
+        return
+    lex = ConditionExpressionParser._lex_condition_expression
+
+    @functools.lru_cache(maxsize=MAX_EXPRESSIONS)
+    def lexed(expression: str) -> tuple[Any, ...]:
+        parser = ConditionExpressionParser.__new__(ConditionExpressionParser)
+        parser.condition_expression = expression
+        return tuple(lex(parser))
+
+    @functools.wraps(lex)
+    def lex_once(self: Any) -> deque[Any]:
+        return deque(lexed(self.condition_expression))  # the parser consumes its deque: a new one each time
+
+    lex_once.devstack_cached = True  # type: ignore[attr-defined]
+    ConditionExpressionParser._lex_condition_expression = lex_once  # type: ignore[method-assign]
+
+    reserved = frozenset(ReservedKeywords.get_reserved_keywords())
+
+    @classmethod  # type: ignore[misc]
+    def raise_exception_if_keyword(cls: Any, attribute: str) -> None:
+        if attribute.upper() in reserved:
+            from moto.dynamodb.exceptions import ConditionAttributeIsReservedKeyword
+
+            raise ConditionAttributeIsReservedKeyword(attribute)
+
+    ConditionExpressionParser.raise_exception_if_keyword = raise_exception_if_keyword  # type: ignore[assignment]

@@ -1,0 +1,76 @@
+"""devstack/moto_expressions.py: a condition expression is lexed once per text, and parses to what moto
+parses it to, errors included."""
+
+from __future__ import annotations
+
+import pytest
+
+from devstack import moto_expressions
+
+EXPRESSIONS = [
+    "#s = :open AND assignee_id = :old AND (attribute_not_exists(shuffled_by) OR shuffled_by <> :job)",
+    "attribute_not_exists(pk)",
+    "size(tags) > :n OR begins_with(#n, :prefix)",
+    "NOT contains(#l, :v) AND price BETWEEN :low AND :high",
+    "amount IN (:a, :b, :c)",
+    "a.b[1].c <= :x",
+]
+NAMES = {"#s": "status", "#n": "name", "#l": "list"}
+VALUES = {f":{v}": {"S": "x"} for v in ("open", "old", "job", "n", "prefix", "v", "low", "high", "a", "b", "c", "x")}
+
+
+def _lex_without_cache(expression: str) -> list:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    parser = ConditionExpressionParser(expression, NAMES, VALUES)
+    return list(ConditionExpressionParser._lex_condition_expression.__wrapped__(parser))
+
+
+@pytest.mark.parametrize("expression", EXPRESSIONS)
+def test_lexed_once_per_text_and_the_same_tokens(expression: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    moto_expressions.apply()
+    first = list(ConditionExpressionParser(expression, NAMES, VALUES)._lex_condition_expression())
+    assert first == _lex_without_cache(expression)
+
+    def no_lexing(*args: object) -> None:
+        raise AssertionError("lexed again")
+
+    monkeypatch.setattr(ConditionExpressionParser, "_lex_one_node", no_lexing)
+    parsed = ConditionExpressionParser(expression, NAMES, VALUES).parse()  # the whole parse, from the cache
+    assert list(ConditionExpressionParser(expression, NAMES, VALUES)._lex_condition_expression()) == first
+    assert parsed is not None
+
+
+def test_reserved_words_unaliased_are_still_refused() -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.exceptions import ConditionAttributeIsReservedKeyword
+
+    moto_expressions.apply()
+    with pytest.raises(ConditionAttributeIsReservedKeyword):
+        ConditionExpressionParser("status = :open", {}, VALUES).parse()
+    assert ConditionExpressionParser("#s = :open", NAMES, VALUES).parse() is not None
+
+
+def test_an_expression_moto_cannot_lex_fails_every_time() -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    moto_expressions.apply()
+    for _ in range(2):
+        with pytest.raises(ValueError, match="Cannot parse condition"):
+            ConditionExpressionParser("a = :x ; DROP", NAMES, VALUES).parse()
+
+
+def test_each_update_walker_processes_the_node_classes_moto_names() -> None:
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+
+    moto_expressions.apply()
+    walkers = [
+        w.__new__(w) for w in vars(validators).values() if isinstance(w, type) and issubclass(w, DepthFirstTraverser)
+    ]
+    walkers = [w for w in walkers if w._processing_map() is not None]  # not the abstract base
+    assert len(walkers) >= 8
+    for walker in walkers:
+        assert walker.nodes_to_be_processed() == tuple(walker._processing_map()) == walker.nodes_to_be_processed()
