@@ -2,15 +2,16 @@
 
 Every event of the year is first written to a local scratch copy of the raw layout (one JSON-lines file
 per raw partition instead of one object per event). From it:
-- each closed day the real system would have compacted by now (`compact.settled`) gets its curated
+- raw objects (one per event, `lake.raw_key`, `put_raw`'s bytes) are uploaded first (`upload_raw`) for the
+  partitions from the watermark's eve on, and the staff and auth events;
+- then each closed day the real system would have compacted by now (`compact.settled`) gets its curated
   Parquet partitions, built from the raw rows with the logical tables' own SQL (`tables.raw_rows`,
-  `row_day`, `order_by`: the definitions the compaction runs), and the watermark is set to the last one;
-- raw objects (one per event, `lake.raw_key`, `put_raw`'s bytes) are uploaded for what is not compacted
-  (`upload_raw`) and for the staff and auth events.
-The raw objects of compacted days are not uploaded: the logical tables read curated partitions up to the
-watermark, a query's first run would download them only to filter them out (the analytics API's first
-dashboard of a year-old stack timed out doing so), and two million single-event objects would hold the
-emulator's memory for nothing. `raw_*` tables in the SQL console therefore start after the watermark.
+  `row_day`, `order_by`: the definitions the compaction runs) and its daily aggregates as `compact_day`
+  builds them (`AGGREGATE_TABLES` over the day's base partition), and the watermark is set to the last one.
+  Curated after raw: a raw object newer than its day's partition would read as a late event (R-AN-8).
+The raw objects of older compacted days are not uploaded: the logical tables read curated partitions up to
+the watermark, and two million single-event objects would hold the emulator's memory for nothing.
+`raw_*` tables in the SQL console therefore start at the watermark's eve.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from typing import IO, Any
 from devstack.seed.year import Day
 
 STAFF_AND_AUTH = ("ates.staff", "ates.auth")
-# Events whose logical rows belong to their `business_day`, which can be later than the day they landed on
-PENDING_BY_BUSINESS_DAY = ("TransactionRecorded", "DayClosed")
 SCRATCH_FILE = "seed.json"
 UPLOAD_THREADS = 8
 
@@ -88,6 +87,8 @@ def build(scratch: RawScratch, bucket: str, days: list[Day], now: datetime, s3: 
 
     scratch.flush()
     watermark = compacted_through(days, now)
+    # raw objects first: one written after its day's curated partition would read as a late event (R-AN-8)
+    raw = upload_raw(scratch, bucket, watermark, s3)
     curated = 0
     if watermark is not None:
         compacted = [d.day for d in days if d.day <= watermark]
@@ -110,38 +111,43 @@ def build(scratch: RawScratch, bucket: str, days: list[Day], now: datetime, s3: 
                     )
                     if index % 60 == 59:
                         say(f"lake: {table.name} compacted through {day}")
-        uploads = [(lake.curated_key(t.name, d), out / f"{t.name}-{d.isoformat()}.parquet")
-                   for t in tables.LOGICAL_TABLES for d in compacted]  # fmt: skip
+            for aggregate in tables.AGGREGATE_TABLES:  # as compact_day: from the base partition
+                for day in compacted:
+                    base = out / f"{aggregate.base}-{day.isoformat()}.parquet"
+                    rows_of_day = f"SELECT * FROM read_parquet({tables.quote(str(base))})"  # noqa: S608
+                    select = f"SELECT * FROM ({aggregate.over(rows_of_day)}) AS a ORDER BY {aggregate.order_by}"  # noqa: S608
+                    target = out / f"{aggregate.name}-{day.isoformat()}.parquet"
+                    connection.execute(
+                        f"COPY ({query.to_duckdb(select)}) TO {tables.quote(str(target))} (FORMAT parquet)"
+                    )
+                say(f"lake: {aggregate.name} compacted")
+        names = [t.name for t in tables.LOGICAL_TABLES] + [a.name for a in tables.AGGREGATE_TABLES]
+        uploads = [(lake.curated_key(name, d), out / f"{name}-{d.isoformat()}.parquet")
+                   for name in names for d in compacted]  # fmt: skip
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             list(pool.map(lambda u: s3.put_object(Bucket=bucket, Key=u[0], Body=u[1].read_bytes()), uploads))
         curated = len(uploads)
         lake.write_watermark(bucket, watermark)  # through shared.aws.client: the same endpoint
-    raw = upload_raw(scratch, bucket, watermark, s3)
     return {"watermark": watermark.isoformat() if watermark else None, "curated_objects": curated,
             "raw_objects": raw, "events": scratch.count}  # fmt: skip
 
 
 def upload_raw(scratch: RawScratch, bucket: str, watermark: date | None, s3: Any) -> int:
-    """One object per event (`put_raw`'s key and bytes) for what is not compacted: every event landed after
-    the watermark's day, and the ledger rows and closes of later business days landed on or before it
-    (`pending`); and every staff and auth event (no curated table holds them: the SQL console reads them raw,
-    R-AN-7). Compacted days' raw objects would only be filtered out by every query after its first download."""
+    """One object per event (`put_raw`'s key and bytes) for the raw partitions from the watermark's eve on (what
+    the logical tables read raw, and the raw windows of the last compacted days, so the compaction can redo them
+    for a late event, R-AN-8), and every staff and auth event (the SQL console reads them raw, R-AN-7)."""
     from analytics import lake
     from shared.contracts import REGISTRY, Envelope
 
     staff_and_auth = {c.name for c in REGISTRY.contracts if c.source in STAFF_AND_AUTH}
-    first = watermark - timedelta(days=2) if watermark else None  # a pending row lands at most two days early
+    since = watermark - timedelta(days=1) if watermark else None
     bodies: list[tuple[str, bytes]] = []
     for path in sorted(scratch.root.glob(f"raw/*/*/day=*/{SCRATCH_FILE}")):
         day = date.fromisoformat(path.parent.name.removeprefix("day="))
-        event_name = path.parent.parent.parent.name
-        everything = watermark is None or day > watermark or event_name in staff_and_auth
-        if not everything and (day < first or event_name not in PENDING_BY_BUSINESS_DAY):
+        if since is not None and day < since and path.parent.parent.parent.name not in staff_and_auth:
             continue
         for line in path.read_text().splitlines():
             envelope = json.loads(line)
-            if not everything and envelope["data"]["business_day"] <= watermark.isoformat():
-                continue
             key = lake.raw_key(Envelope.model_validate(envelope))
             body = json.dumps(envelope, separators=(",", ":"), sort_keys=True) + "\n"
             bodies.append((key, body.encode()))
