@@ -21,7 +21,7 @@ PIP_QUIET := --quiet --disable-pip-version-check
 # Independent prerequisites (the two virtualenvs of a first `make test`) are built at once.
 MAKEFLAGS += --jobs=2
 
-.PHONY: help run test lint lock clean-venv format build deploy audit bench schemas clean
+.PHONY: help run seed test lint lock clean-venv format build deploy audit bench schemas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -76,6 +76,13 @@ clean-venv: ## remove the virtualenvs (the next make run or make test rebuilds t
 
 run: $(VENV)/.installed ## start the whole stack locally and print the URL and the sign-in
 	@$(PY) -m devstack up --port $(PORT)
+
+# A company-year (R-LOC-3) into the running devstack, or into a fresh one started on PORT (kept running after).
+POPUGS ?= 1000
+DAYS ?= 365
+SEED ?= 1
+seed: $(VENV)/.installed ## load a company-year (1,000 popugs, 365 closed days, ledger, lake) into the devstack
+	@$(PY) -m devstack seed --popugs $(POPUGS) --days $(DAYS) --seed $(SEED) --port $(PORT)
 
 # Test files run in TEST_WORKERS processes (TEST_WORKERS=0: one process), a file (the security package:
 # the package) at a time per process, so module- and package-scoped stacks are started once.

@@ -25,6 +25,7 @@ BENCHMARKS = [
     "bench.load",
     "bench.idle",
     "bench.year_routes",
+    "bench.seed_year",
 ]
 
 

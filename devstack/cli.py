@@ -9,6 +9,9 @@
   journey ID         a correlation id's journey: its events and the function log lines mentioning it
   environment FUNCTION [NAME=VALUE ...] [--drop NAME ...]
                      show, or override at run time, one function's environment (its next call cold-starts)
+  seed [--popugs N] [--days N] [--seed N]
+                     load a company-year (popugs, tasks, ledger, closed days, lake) into the running devstack,
+                     or into a fresh one it starts and keeps running (R-LOC-3; devstack.seed)
 
 Commands other than `up` talk to a running devstack through its `/_devstack/` endpoints, found via
 the state file `up` writes (or `--url`); `audit-ledger` reads the emulator and `events.jsonl` directly
@@ -85,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     for sub in (schedule, commands.choices["sweep"], admin, invoke, trail, env):
         sub.add_argument("--state-file", type=Path, default=DEFAULT_STATE)
         sub.add_argument("--url", help="the running devstack (default: from the state file)")
+    seeding = commands.add_parser("seed", help="load a realistic company-year into the running (or a fresh) devstack")
+    seeding.add_argument("--popugs", type=_positive, default=1000, help="employees to hire (default 1000)")
+    seeding.add_argument("--days", type=_positive, default=365, help="closed business days before today (default 365)")
+    seeding.add_argument("--seed", type=int, default=1, help="random seed: the same seed, the same company (default 1)")
+    seeding.add_argument("--state-file", type=Path, default=DEFAULT_STATE)
+    seeding.add_argument("--port", type=int, default=8000, help="port of a devstack it starts (default 8000)")
     audit = commands.add_parser("audit-ledger", help="check the ledger against the tapped events")
     audit.add_argument("--state-file", type=Path, default=DEFAULT_STATE)
     audit.add_argument("--endpoint", help="the emulator (default: from the state file)")
@@ -109,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
                 stream_retry_backoff=args.stream_retry_backoff,
                 bootstrap=not args.no_bootstrap,
             )
+        )
+    if args.command == "seed":
+        from devstack.seed.run import seed
+
+        return seed(
+            state_file=args.state_file, popugs=args.popugs, days=args.days, seed_value=args.seed, port=args.port
         )
     if args.command == "run-schedule":
         return _call(args, f"/_devstack/schedules/{urllib.request.quote(args.name, safe='')}/run", {})

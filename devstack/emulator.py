@@ -11,7 +11,8 @@ e.g. each DynamoDB item); ``GET /_devstack/calls``, the calls served per X-Amz-T
 ``/_devstack/calls/by-caller``, the same per calling function; ``GET /_devstack/health``. And
 ``GET /_devstack/ttl/expired?table=T&attribute=A&now=EPOCH&limit=N``: the keys of the items of table T
 whose number in A is below EPOCH, oldest first, for devstack's TTL sweeper (from a sorted index, where a
-Scan would read the whole table every sweep).
+Scan would read the whole table every sweep). ``POST /_devstack/dynamodb/load`` stores items without
+stream records, as DynamoDB's ImportTable does (``devstack.bulk_load``, for ``python -m devstack seed``).
 
 Importable helpers for devstack and tests: ``start``/``stop`` a child emulator, ``free_port``,
 ``sent_emails``.
@@ -266,7 +267,7 @@ def _make_server(host: str, port: int, verbose: bool) -> Any:
 
 def _with_devstack_routes(moto_app: Callable[..., Any]) -> Callable[..., Any]:
     """moto's WSGI app, with ``/_devstack/...`` answered here (moto would route it to S3)."""
-    from devstack import moto_patches
+    from devstack import bulk_load, moto_patches
 
     calls: Counter[tuple[str, str]] = Counter()  # (caller, X-Amz-Target)
     counting = threading.Lock()
@@ -280,6 +281,10 @@ def _with_devstack_routes(moto_app: Callable[..., Any]) -> Callable[..., Any]:
             with counting:
                 calls[caller.group(1) if caller else "devstack", environ.get("HTTP_X_AMZ_TARGET") or "other"] += 1
             return moto_app(environ, start_response)  # type: ignore[no-any-return]
+        if path == bulk_load.LOAD_PATH and environ.get("REQUEST_METHOD") == "POST":
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            status, answer = bulk_load.handle(environ["wsgi.input"].read(size))
+            return _respond(start_response, status, answer)
         if environ.get("REQUEST_METHOD") != "GET":
             return _respond(start_response, "405 Method Not Allowed", {"error": "GET only"})
         if path == SES_MESSAGES_PATH:
