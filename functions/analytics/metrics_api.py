@@ -93,10 +93,9 @@ def delete_metric(metric_id: MetricId) -> Response[None]:
 @router.post("/analytics/metrics/<metric_id>/run", **runner.csv_too(ADMINS), responses=errors(404))
 def run_metric(
     metric_id: MetricId,
-    request: RunRequest | None = None,
+    request: RunRequest,  # `{}` runs with the defaults; a body that is not an object is a 422, as everywhere
     format: runner.Format = None,
 ) -> runner.QueryResultView:
-    request = request or RunRequest()
     saved = metrics.MetricInput.model_validate(
         {k: v for k, v in metric_store.view(metric_store.get(_table(), metric_id)).items()
          if k in metrics.MetricInput.model_fields}

@@ -58,7 +58,9 @@ def test_the_template_plans_and_their_tables_are_read(plans, provisioned):
         "ates-local-twice-daily", "every-12-hours", "cron(0 0/12 * * ? *)", "UTC",
     )  # fmt: skip
     assert twice.tables == names(provisioned, "TasksTable", "StaffTable")
-    assert (daily.expression, daily.tables) == ("cron(30 0 * * ? *)", names(provisioned, "AuthTable"))
+    assert (daily.expression, daily.tables) == (
+        "cron(30 0 * * ? *)", names(provisioned, "AuthTable", "AnalyticsMetricsTable")
+    )  # fmt: skip
     assert twice.delete_after_days == daily.delete_after_days == 35
     # The lake bucket is in the daily selection: AWS backs it up, devstack says once that it does not.
     [bucket_note] = [n for n in notes if "AnalyticsLakeBucket" in n]
