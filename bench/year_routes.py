@@ -27,13 +27,13 @@ from typing import Any
 import requests
 
 from devstack.launcher import Devstack, start_devstack
-from tests.e2e.popugs import Client, onboard
+from devstack.seed.run import PASSWORD as SEED_PASSWORD
+from tests.e2e.popugs import PASSWORD, Client, onboard
 
 ROUNDS = 5
 PER_ROUND = 6  # requests per route per round and stack
 RATIO_TARGET = 1.5
 CLOSE_TARGET_SECONDS = 60.0
-SEED_PASSWORD = "popugs-seeded-for-a-year"  # devstack/seed: every seeded popug's password
 CLOSE_LIMIT = 900.0
 
 
@@ -149,7 +149,7 @@ def run() -> dict[str, Any]:
                 admin = Client.signed_in(stack.api_url, stack.admin_email, stack.admin_password)
                 if name == "fresh":
                     people = [onboard(stack, admin, f"Fresh{i}") for i in range(4)]
-                    workers = [(c, c.call("GET", "/auth/me").json()["email"], "sunflower-seeds-42") for c in people]
+                    workers = [(c, c.call("GET", "/auth/me").json()["email"], PASSWORD) for c in people]
                 else:
                     workers = _seeded_workers(stack, admin, 4)
                 sides.append(Side(name, stack, admin, workers))
