@@ -27,8 +27,9 @@ engine is "duckdb" with a one-hour timeout so the raw side is measured rather th
 
 (a) no watermark: every logical table is its raw JSON; (b) compact.catch_up compacts every closed day
 (tables.partition_sql into curated/<table>/day=<d>/part-0.parquet, the payout check, the watermark
-moving day by day) up to the last day, so the queries read Parquet plus the raw days after the
-watermark. In each, queries.dashboard (the last day's management earnings and popugs in the red),
+moving day by day) up to the last day, then rolls each month up (rollup.py: monthly/<table>/month=<m>/),
+so the queries read Parquet (12 monthly files a table) plus the raw days after the watermark. In each,
+queries.dashboard (the last day's management earnings and popugs in the red),
 queries.most_expensive (the middle month, with its daily series) and queries.daily (the whole year)
 run `runs` times through query.run: median seconds per query, raw/parquet ratio per query and overall
 (sum of medians), each next to its target (issue 17: at most 0.5 s a query compacted, at least 10x
@@ -103,7 +104,7 @@ def _run(scratch: Path, popugs: int, days: int, runs: int) -> dict[str, Any]:
     with local_lake(scratch):
         raw_times, raw_answers = _time_all(jobs, runs, "raw JSON")
         started = time.perf_counter()
-        outcome = compact.catch_up(lake.Mirror(BUCKET), None, None)
+        outcome = compact.catch_up(lake.Mirror(BUCKET), lake.State(), None)
         compacted_s = time.perf_counter() - started
         _log(f"compacted {len(outcome['compacted'])} days in {compacted_s:.1f} s, watermark {outcome['watermark']}")
         if outcome["watermark"] != last.isoformat():
@@ -204,12 +205,17 @@ class LocalBucket:
             raise self.exceptions.NoSuchKey(Key)
         return {"Body": io.BytesIO(target.read_bytes())}
 
+    def list_objects_v2(self, *, Bucket: str, Prefix: str, MaxKeys: int = 1000) -> dict[str, Any]:
+        files = (p for p in (self.root / Bucket / Prefix).rglob("*") if p.is_file())
+        keys = sorted(p.relative_to(self.root / Bucket).as_posix() for p in files)
+        return {"Contents": [{"Key": key} for key in keys[:MaxKeys]]}
+
 
 @contextmanager
 def local_lake(scratch: Path) -> Iterator[None]:
     """The analytics functions' settings (DuckDB engine, the bench's bucket), their S3 edges on `scratch`,
     their INFO logs (one line per query on stdout) quiet; all undone afterwards."""
-    from analytics import compact, lake, settings
+    from analytics import compact, lake, rollup, settings
     from shared.observability import logger
 
     bucket = LocalBucket(scratch)
@@ -221,6 +227,7 @@ def local_lake(scratch: Path) -> Iterator[None]:
         mock.patch.object(lake.Mirror, "sync", lambda self, prefix, first_day=None, last_day=None: 0),
         mock.patch.object(lake, "client", lambda service: bucket),
         mock.patch.object(compact, "client", lambda service: bucket),
+        mock.patch.object(rollup, "client", lambda service: bucket),
     ):
         settings.get.cache_clear()
         logger.setLevel("WARNING")

@@ -99,9 +99,11 @@ def glue_logical_id(table: tables.PhysicalTable) -> str:
 
 
 def glue_table(table: tables.PhysicalTable) -> list[str]:
-    """One AWS::Glue::Table: partitioned by `day`, partitions projected (no crawler, nothing to register)
-    over the horizon the lake keeps (R-AN-5)."""
+    """One AWS::Glue::Table: partitioned by `day` (or `month`, a roll-up), partitions projected (no crawler,
+    nothing to register) over the horizon the lake keeps (R-AN-5)."""
     fmt, q = FORMATS[table.format], json.dumps
+    key = table.partition
+    form, unit = ("yyyy-MM", "MONTHS") if key == tables.MONTH else ("yyyy-MM-dd", "DAYS")
     location = f"s3://${{AnalyticsLakeBucket}}/{table.prefix}"
     lines = [
         f"  {glue_logical_id(table)}:\n",
@@ -117,14 +119,14 @@ def glue_table(table: tables.PhysicalTable) -> list[str]:
         f"          classification: {fmt['classification']}\n",
         '          EXTERNAL: "TRUE"\n',
         '          projection.enabled: "true"\n',
-        f"          projection.{tables.DAY}.type: date\n",
-        f"          projection.{tables.DAY}.format: yyyy-MM-dd\n",
-        f"          projection.{tables.DAY}.range: !Sub NOW-${{AnalyticsHorizonDays}}DAYS,NOW\n",
-        f'          projection.{tables.DAY}.interval: "1"\n',
-        f"          projection.{tables.DAY}.interval.unit: DAYS\n",
-        f"          storage.location.template: !Sub {location}{tables.DAY}=${{!{tables.DAY}}}/\n",
+        f"          projection.{key}.type: date\n",
+        f"          projection.{key}.format: {form}\n",
+        f"          projection.{key}.range: !Sub NOW-${{AnalyticsHorizonDays}}DAYS,NOW\n",
+        f'          projection.{key}.interval: "1"\n',
+        f"          projection.{key}.interval.unit: {unit}\n",
+        f"          storage.location.template: !Sub {location}{key}=${{!{key}}}/\n",
         "        PartitionKeys:\n",
-        f"          - {{ Name: {tables.DAY}, Type: string }}\n",
+        f"          - {{ Name: {key}, Type: string }}\n",
         "        StorageDescriptor:\n",
         f"          Location: !Sub {location}\n",
         f"          InputFormat: {fmt['InputFormat']}\n",
@@ -139,7 +141,7 @@ def glue_table(table: tables.PhysicalTable) -> list[str]:
 
 def glue_block() -> str:
     lines = [GLUE_BEGIN]
-    for table in (*tables.RAW_TABLES, *tables.CURATED_TABLES):
+    for table in (*tables.RAW_TABLES, *tables.CURATED_TABLES, *tables.MONTHLY_TABLES):
         lines += [*glue_table(table), "\n"]
     lines.append(GLUE_END)
     return "".join(lines)

@@ -121,15 +121,35 @@ def build(scratch: RawScratch, bucket: str, days: list[Day], now: datetime, s3: 
                         f"COPY ({query.to_duckdb(select)}) TO {tables.quote(str(target))} (FORMAT parquet)"
                     )
                 say(f"lake: {aggregate.name} compacted")
-        names = [t.name for t in tables.LOGICAL_TABLES] + [a.name for a in tables.AGGREGATE_TABLES]
+        names = [t.name for t in tables.COMPACTED]
         uploads = [(lake.curated_key(name, d), out / f"{name}-{d.isoformat()}.parquet")
                    for name in names for d in compacted]  # fmt: skip
+        rolled, monthly = roll_up(out, compacted, watermark)
+        uploads += monthly
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             list(pool.map(lambda u: s3.put_object(Bucket=bucket, Key=u[0], Body=u[1].read_bytes()), uploads))
         curated = len(uploads)
-        lake.write_watermark(bucket, watermark)  # through shared.aws.client: the same endpoint
+        say(f"lake: {len(monthly)} monthly roll-ups through {rolled}")
+        lake.write_watermark(bucket, watermark, rolled)  # through shared.aws.client: the same endpoint
     return {"watermark": watermark.isoformat() if watermark else None, "curated_objects": curated,
             "raw_objects": raw, "events": scratch.count}  # fmt: skip
+
+
+def roll_up(out: Path, compacted: list[date], watermark: date) -> tuple[date | None, list[tuple[str, Path]]]:
+    """Each month the watermark has passed, rolled up as the compaction does (analytics/rollup.py) from the
+    daily files in `out`: the last day rolled up, and the (key, file) of each roll-up."""
+    from analytics import lake, query, rollup, tables
+
+    months = rollup.months_to_roll(compacted[0] if compacted else None, lake.State(watermark))
+    files: list[tuple[str, Path]] = []
+    with query.connect(out, ()) as connection:
+        for month in months:
+            for table in tables.COMPACTED:
+                days = sorted(out.glob(f"{table.name}-{month:%Y-%m}-*.parquet"))
+                target = out / f"monthly-{table.name}-{month:%Y-%m}.parquet"
+                rollup.write_month(connection, table, days, target)
+                files.append((lake.monthly_key(table.name, month), target))
+    return (lake.month_end(months[-1]) if months else None), files
 
 
 def upload_raw(scratch: RawScratch, bucket: str, watermark: date | None, s3: Any) -> int:

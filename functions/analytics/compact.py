@@ -14,6 +14,9 @@ tables no longer look. So each run first compacts again every compacted day of t
 raw window holds an object newer than the day's curated partition: the late event is in the logical
 tables after one compaction cycle, without anyone rerunning anything.
 
+Then each month whose last day the watermark has passed is rolled up (rollup.py: the month's partitions in
+one file, which the logical tables read instead), and again when a late event changed one of its days.
+
 Every partition is written whole with PutObject and built in a deterministic order, so a run that
 crashed or ran twice leaves the same files. `{"day": "YYYY-MM-DD"}` compacts that day again (e.g. after
 events were redriven from the dead-letter queue); `"force": true` skips the payout check.
@@ -29,7 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from analytics import lake, query, tables
+from analytics import lake, query, rollup, tables
 from analytics.settings import get as settings
 from shared import clock
 from shared.aws import client
@@ -59,22 +62,27 @@ class Incomplete(RuntimeError):
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bucket = settings().lake_bucket
     mirror = lake.Mirror(bucket)
-    watermark = lake.read_watermark(bucket)
+    state = lake.read_state(bucket)
     if isinstance(event, dict) and event.get("day"):
-        return rerun(mirror, date.fromisoformat(event["day"]), watermark, force=bool(event.get("force")))
-    return catch_up(mirror, watermark, context)
+        return rerun(mirror, date.fromisoformat(event["day"]), state, force=bool(event.get("force")))
+    return catch_up(mirror, state, context)
 
 
-def catch_up(mirror: lake.Mirror, watermark: date | None, context: Any) -> dict[str, Any]:
+def catch_up(mirror: lake.Mirror, state: lake.State, context: Any) -> dict[str, Any]:
     """Compact again the days late events landed in, then the closed days after the watermark, in order,
-    while they are settled and time remains."""
-    late = recompact_late(mirror, watermark)
-    outcome = _forward(mirror, watermark, context)
+    while they are settled and time remains; then roll up the months the watermark has passed."""
+    late = recompact_late(mirror, state)
+    outcome = _forward(mirror, state, context)
+    watermark = date.fromisoformat(outcome["watermark"]) if outcome["watermark"] else None
+    rolled = roll_up_months(mirror, lake.State(watermark, state.rolled_up_through), context)
+    outcome = {**outcome, "rolled_up_through": _iso(rolled)}
     return {**outcome, "late": late} if late else outcome
 
 
-def recompact_late(mirror: lake.Mirror, watermark: date | None) -> list[dict[str, Any]]:
-    """Compact again each compacted day of the last LATE_DAYS with raw events newer than its partition."""
+def recompact_late(mirror: lake.Mirror, state: lake.State) -> list[dict[str, Any]]:
+    """Compact again each compacted day of the last LATE_DAYS with raw events newer than its partition
+    (and roll its month up again if it was)."""
+    watermark = state.compacted_through
     if watermark is None:
         return []
     first = watermark - timedelta(days=LATE_DAYS)
@@ -88,7 +96,27 @@ def recompact_late(mirror: lake.Mirror, watermark: date | None) -> list[dict[str
             continue
         logger.info("day compacted again for late events", business_day=day.isoformat(), rows=rows)
         done.append({"day": day.isoformat(), "rows": rows})
+    for month in sorted({date.fromisoformat(d["day"]).replace(day=1) for d in done}):
+        if state.rolled_up_through is not None and month <= state.rolled_up_through:
+            rollup.roll_up(mirror, month)
     return done
+
+
+def roll_up_months(mirror: lake.Mirror, state: lake.State, context: Any) -> date | None:
+    """Roll up, in order, each month the watermark has passed that is not rolled up yet (from the lake's
+    first compacted month for a lake compacted before roll-ups existed), moving `rolled_up_through`
+    after each, while time remains; returns how far the roll-ups got."""
+    rolled = state.rolled_up_through
+    first = rollup.first_compacted_day(mirror.bucket) if rolled is None and state.compacted_through else None
+    for month in rollup.months_to_roll(first, state):
+        remaining = context.get_remaining_time_in_millis() if context else None
+        if remaining is not None and remaining < RESERVE_MS:
+            logger.info("roll-ups left for the next run", month=f"{month:%Y-%m}")
+            break
+        rollup.roll_up(mirror, month)
+        rolled = lake.month_end(month)
+        lake.write_watermark(mirror.bucket, state.compacted_through, rolled)
+    return rolled
 
 
 def stale_days(bucket: str, first: date, last: date, closes: dict[date, Close]) -> list[date]:
@@ -142,7 +170,8 @@ def _modified(bucket: str, prefix: str, first: date, last: date) -> dict[date, d
     return newest
 
 
-def _forward(mirror: lake.Mirror, watermark: date | None, context: Any) -> dict[str, Any]:
+def _forward(mirror: lake.Mirror, state: lake.State, context: Any) -> dict[str, Any]:
+    watermark, rolled = state.compacted_through, state.rolled_up_through
     now = clock.now()
     closes = closed_days(mirror, None if watermark is None else watermark + timedelta(days=1))
     day = watermark + timedelta(days=1) if watermark else min(closes, default=None)
@@ -163,7 +192,7 @@ def _forward(mirror: lake.Mirror, watermark: date | None, context: Any) -> dict[
             waiting = str(error)
             logger.warning("day not compacted yet", business_day=day.isoformat(), reason=waiting)
             break
-        lake.write_watermark(mirror.bucket, day)
+        lake.write_watermark(mirror.bucket, day, rolled)
         watermark = day
         slowest_ms = max(slowest_ms, int((time.monotonic() - started) * 1000))
         done.append({"day": day.isoformat(), "rows": rows})
@@ -172,8 +201,10 @@ def _forward(mirror: lake.Mirror, watermark: date | None, context: Any) -> dict[
     return {"compacted": done, "watermark": _iso(watermark), "waiting": waiting}
 
 
-def rerun(mirror: lake.Mirror, day: date, watermark: date | None, *, force: bool = False) -> dict[str, Any]:
-    """Compact one closed day again (or for the first time, if it is the next one in order)."""
+def rerun(mirror: lake.Mirror, day: date, state: lake.State, *, force: bool = False) -> dict[str, Any]:
+    """Compact one closed day again (or for the first time, if it is the next one in order), and roll its
+    month up again if it was."""
+    watermark, rolled = state.compacted_through, state.rolled_up_through
     closes = closed_days(mirror, None if watermark is None else min(day, watermark + timedelta(days=1)))
     next_day = watermark + timedelta(days=1) if watermark else min(closes, default=None)
     refused = None
@@ -188,8 +219,10 @@ def rerun(mirror: lake.Mirror, day: date, watermark: date | None, *, force: bool
         rows = compact_day(mirror, closes[day], force=force)
     except Incomplete as error:
         return {"compacted": [], "watermark": _iso(watermark), "refused": str(error)}
+    if rolled is not None and day <= rolled:
+        rollup.roll_up(mirror, day)
     if day == next_day:
-        lake.write_watermark(mirror.bucket, day)
+        lake.write_watermark(mirror.bucket, day, rolled)
         watermark = day
     logger.info("day compacted again", business_day=day.isoformat(), rows=rows, watermark=_iso(watermark))
     return {"compacted": [{"day": day.isoformat(), "rows": rows}], "watermark": _iso(watermark)}

@@ -10,12 +10,19 @@ Layout of the lake bucket:
         One Parquet file per compacted table and day (the business day for `transactions` and
         `closed_days`, the UTC creation day for `tasks`); compaction overwrites it whole, so running it
         again never duplicates rows.
+    monthly/<table>/month=<YYYY-MM>/part-0.parquet
+        A month's curated partitions of one table in one file (the roll-up), written once the watermark
+        has passed the month's last day, and again when a late event changed one of its days. A year of
+        a table is 12 files instead of 365: each file costs a query an open and a footer read whatever
+        its size (bench/analytics_queries.py), and Athena bills a minimum per file as well.
     state/compaction.json
-        {"compacted_through": "YYYY-MM-DD"}: every closed business day up to it is compacted (the
-        watermark). Queries read curated partitions up to it and raw events after it.
+        {"compacted_through": "YYYY-MM-DD", "rolled_up_through": "YYYY-MM-DD"}: every closed business day
+        up to the first is compacted (the watermark), every month up to the second (a month's last day) is
+        rolled up. Queries read monthly files up to the second, curated partitions after it up to the
+        watermark, and raw events after that.
 
-Every `day=` partition is what the Glue tables project (no crawler, no partition registry), and what
-DuckDB reads as a hive partition. Objects expire with the bucket's lifecycle rule (R-AN-5).
+Every `day=` and `month=` partition is what the Glue tables project (no crawler, no partition registry),
+and what DuckDB reads as a hive partition. Objects expire with the bucket's lifecycle rule (R-AN-5).
 
 DuckDB has no S3 access here (httpfs is not installed), so the query engine and the compaction read a
 local mirror: only the prefixes (and day ranges) a query needs, only the keys that are new or changed
@@ -29,7 +36,8 @@ import os
 import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +46,20 @@ from shared.contracts import Envelope
 
 RAW = "raw/"
 CURATED = "curated/"
+MONTHLY = "monthly/"
 STATE_KEY = "state/compaction.json"
 MIRROR_ROOT = Path(tempfile.gettempdir()) / "ates-lake"
 DOWNLOAD_THREADS = 16  # S3 GETs are latency-bound: a day of small raw objects downloads in parallel
 _DAY = re.compile(r"^day=(\d{4}-\d{2}-\d{2})/[^/]+$")
+_PARTITION = re.compile(r"^(?:day=(\d{4}-\d{2}-\d{2})|month=(\d{4}-\d{2}))/[^/]+$")
+
+
+@dataclass(frozen=True)
+class State:
+    """How far the compaction got: the watermark, and the last day of the last month rolled up."""
+
+    compacted_through: date | None = None
+    rolled_up_through: date | None = None
 
 
 def event_day(moment: datetime) -> date:
@@ -70,6 +88,19 @@ def curated_key(table: str, day: date) -> str:
     return f"{partition(curated_prefix(table), day)}part-0.parquet"
 
 
+def monthly_prefix(table: str) -> str:
+    return f"{MONTHLY}{table}/"
+
+
+def monthly_key(table: str, month: date) -> str:
+    return f"{monthly_prefix(table)}month={month:%Y-%m}/part-0.parquet"
+
+
+def month_end(day: date) -> date:
+    """The last day of `day`'s month."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
 def put_raw(bucket: str, envelope: Envelope) -> str:
     """Land one event (one PutObject); the same event again writes the same key with the same bytes."""
     key = raw_key(envelope)
@@ -78,18 +109,28 @@ def put_raw(bucket: str, envelope: Envelope) -> str:
     return key
 
 
-def read_watermark(bucket: str) -> date | None:
-    """The last compacted business day, or None when nothing is compacted yet."""
+def read_state(bucket: str) -> State:
+    """The compaction's progress (nothing compacted yet: both None). A state written before roll-ups
+    existed has no `rolled_up_through`: no month is rolled up, every compacted day reads daily."""
     s3 = client("s3")
     try:
-        body = s3.get_object(Bucket=bucket, Key=STATE_KEY)["Body"].read()
+        stored = json.loads(s3.get_object(Bucket=bucket, Key=STATE_KEY)["Body"].read())
     except s3.exceptions.NoSuchKey:
-        return None
-    return date.fromisoformat(json.loads(body)["compacted_through"])
+        return State()
+    rolled = stored.get("rolled_up_through")
+    return State(date.fromisoformat(stored["compacted_through"]), date.fromisoformat(rolled) if rolled else None)
 
 
-def write_watermark(bucket: str, day: date) -> None:
-    body = json.dumps({"compacted_through": day.isoformat()}).encode()
+def read_watermark(bucket: str) -> date | None:
+    """The last compacted business day, or None when nothing is compacted yet."""
+    return read_state(bucket).compacted_through
+
+
+def write_watermark(bucket: str, day: date, rolled_up_through: date | None = None) -> None:
+    stored = {"compacted_through": day.isoformat()}
+    if rolled_up_through is not None:
+        stored["rolled_up_through"] = rolled_up_through.isoformat()
+    body = json.dumps(stored).encode()
     client("s3").put_object(Bucket=bucket, Key=STATE_KEY, Body=body, ContentType="application/json")
 
 
@@ -97,6 +138,17 @@ def day_of_key(prefix: str, key: str) -> date | None:
     """The `day=` partition of a key right under `prefix`, or None for anything else."""
     match = _DAY.match(key[len(prefix) :]) if key.startswith(prefix) else None
     return date.fromisoformat(match[1]) if match else None
+
+
+def days_of_key(prefix: str, key: str) -> tuple[date, date] | None:
+    """The first and last day of the `day=` or `month=` partition of a key right under `prefix`."""
+    match = _PARTITION.match(key[len(prefix) :]) if key.startswith(prefix) else None
+    if not match:
+        return None
+    if match[1]:
+        return date.fromisoformat(match[1]), date.fromisoformat(match[1])
+    first = date.fromisoformat(f"{match[2]}-01")
+    return first, month_end(first)
 
 
 class Mirror:
@@ -133,15 +185,16 @@ class Mirror:
 
     def _list(self, prefix: str, first_day: date | None, last_day: date | None) -> dict[str, str]:
         params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
-        if first_day is not None:  # keys sort by day: start right before the first wanted partition
-            params["StartAfter"] = f"{prefix}day={first_day.isoformat()}"
+        if first_day is not None:  # keys sort by day (or month): start right before the first wanted partition
+            start = f"month={first_day:%Y-%m}" if prefix.startswith(MONTHLY) else f"day={first_day.isoformat()}"
+            params["StartAfter"] = f"{prefix}{start}"
         listed: dict[str, str] = {}
         for page in client("s3").get_paginator("list_objects_v2").paginate(**params):
             for item in page.get("Contents", []):
-                day = day_of_key(prefix, item["Key"])
-                if day is None:
+                days = days_of_key(prefix, item["Key"])
+                if days is None or (first_day is not None and days[1] < first_day):
                     continue
-                if last_day is not None and day > last_day:
+                if last_day is not None and days[0] > last_day:
                     return listed
                 listed[item["Key"]] = item["ETag"]
         return listed
@@ -161,12 +214,12 @@ class Mirror:
         if not base.is_dir():
             return 0
         removed = 0
-        for path in base.glob("day=*/*"):
+        for path in base.glob("*=*/*"):
             key = path.relative_to(self.root).as_posix()
-            day = day_of_key(prefix, key)
-            if day is None or key in listed or path.name.startswith("."):
+            days = days_of_key(prefix, key)
+            if days is None or key in listed or path.name.startswith("."):
                 continue
-            if (first is None or day >= first) and (last is None or day <= last):
+            if (first is None or days[1] >= first) and (last is None or days[0] <= last):
                 path.unlink(missing_ok=True)
                 self._manifest().pop(key, None)
                 removed += 1

@@ -55,26 +55,42 @@ def run(sql: str, *, max_rows: int, timeout_seconds: float) -> Result:
     """Run one SELECT (Athena dialect) over the analytics tables; at most `max_rows` rows come back."""
     started = time.monotonic()
     deadline = started + timeout_seconds
-    try:
-        tree = tables.parse(sql)
-    except ValueError as error:
-        raise QueryFailed(str(error)) from None
-    from sqlglot import exp
-
-    if not isinstance(tree, exp.Query):
-        raise QueryFailed("only queries (SELECT, WITH ... SELECT, set operations) can run")
-    watermark = lake.read_watermark(settings().lake_bucket)
-    expanded = tables.expand(sql, watermark)
+    shape = _shape(sql)
+    if shape.error:
+        raise QueryFailed(shape.error)
+    state = lake.read_state(settings().lake_bucket)
+    expanded = tables.expand(sql, state.compacted_through, state.rolled_up_through)
     engine = settings().analytics_query_engine
     if engine == "athena":
         columns, rows, truncated = _athena(expanded, max_rows, deadline)
     elif engine == "duckdb":
-        columns, rows, truncated = _duckdb(sql, expanded, watermark, max_rows, deadline)
+        if shape.table_function:
+            raise QueryFailed("table functions are not available: query the analytics tables")
+        columns, rows, truncated = _duckdb(sql, expanded, state, max_rows, deadline)
     else:
         raise QueryFailed(f"unknown analytics query engine {engine!r}")
     elapsed_ms = int((time.monotonic() - started) * 1000)
     logger.info("analytics query", engine=engine, rows=len(rows), truncated=truncated, elapsed_ms=elapsed_ms)
     return Result(columns=columns, rows=rows, truncated=truncated, elapsed_ms=elapsed_ms)
+
+
+@dataclass(frozen=True)
+class Shape:
+    error: str | None  # why it cannot run at all
+    table_function: bool  # reads a table function (`read_parquet(...)`): not on the local engine
+
+
+@lru_cache(maxsize=tables.TRANSLATIONS_KEPT)  # a dashboard sends the same text again: parse it once
+def _shape(sql: str) -> Shape:
+    from sqlglot import exp
+
+    try:
+        tree = tables.parse(sql)
+    except ValueError as error:
+        return Shape(str(error), False)
+    if not isinstance(tree, exp.Query):
+        return Shape("only queries (SELECT, WITH ... SELECT, set operations) can run", False)
+    return Shape(None, any(not isinstance(t.this, exp.Identifier) for t in tree.find_all(exp.Table)))
 
 
 # --- Athena ---------------------------------------------------------------------------------------------
@@ -196,14 +212,10 @@ def _forget_database() -> None:
 
 
 def _duckdb(
-    sql: str, expanded: str, watermark: date | None, max_rows: int, deadline: float
+    sql: str, expanded: str, state: lake.State, max_rows: int, deadline: float
 ) -> tuple[list[str], list[list[Any]], bool]:
-    from sqlglot import exp
-
-    if any(not isinstance(t.this, exp.Identifier) for t in tables.parse(sql).find_all(exp.Table)):
-        raise QueryFailed("table functions are not available: query the analytics tables")
     mirror = lake.Mirror(settings().lake_bucket)
-    needs = tables.scans(sql, watermark)
+    needs = tables.scans(sql, state.compacted_through, state.rolled_up_through)
     for name, (first_day, last_day) in needs.items():
         mirror.sync(tables.PHYSICAL[name].prefix, first_day, last_day)
     if time.monotonic() >= deadline:

@@ -5,10 +5,12 @@ every query is expanded from here, on Athena and on DuckDB alike.
 Three layers:
 - raw tables, one per registered event name and version (`raw_<snake_name>_v<n>`, JSON, partitioned by
   the event's UTC day): columns = the envelope, `data` a struct typed by the contract's model;
-- curated tables (`curated_<logical>`, Parquet, one partition per compacted day);
+- curated tables (`curated_<logical>`, Parquet, one partition per compacted day), and their monthly
+  roll-ups (`monthly_<logical>`, one partition per month: the same rows, a twelfth of the files a year);
 - LOGICAL tables (`transactions`, `tasks`, `closed_days`): the only names dashboards and the SQL
-  console use. Each is its curated rows up to the compaction watermark UNION ALL the same columns
-  extracted from the raw events for what is not compacted yet, so a query sees every landed event
+  console use. Each is its monthly roll-ups through the last month rolled up, UNION ALL its curated rows
+  after that up to the compaction watermark, UNION ALL the same columns extracted from the raw events
+  for what is not compacted yet, so a query sees every landed event
   whether or not its day was compacted, and never sees one twice.
 
 Which raw days hold the rows of a (business) day D: a transaction's business day is the first open day
@@ -34,7 +36,8 @@ from shared.contracts import REGISTRY, Contract
 if TYPE_CHECKING:
     from sqlglot import exp
 
-DAY = "day"  # the partition column of every physical table (a yyyy-MM-dd string, projected by Athena)
+DAY = "day"  # the partition column of the physical tables (a yyyy-MM-dd string, projected by Athena)
+MONTH = "month"  # ... and of the monthly roll-ups (a yyyy-MM string)
 ENVELOPE_COLUMNS = (
     ("event_id", "string"),
     ("event_name", "string"),
@@ -53,13 +56,14 @@ class Column:
 
 @dataclass(frozen=True)
 class PhysicalTable:
-    """A table over one prefix of the lake, partitioned by `day`."""
+    """A table over one prefix of the lake, partitioned by `day` (or by `month`, a roll-up)."""
 
     name: str
     prefix: str
     columns: tuple[Column, ...]
     format: Literal["json", "parquet"]
     description: str
+    partition: Literal["day", "month"] = DAY
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,10 @@ class LogicalTable:
     @property
     def curated(self) -> str:
         return f"curated_{self.name}"
+
+    @property
+    def monthly(self) -> str:
+        return f"monthly_{self.name}"
 
     def raw_window(self, day: date, closed_on: date) -> tuple[date, date]:
         """The raw partitions that can hold rows of `day` (closed on `closed_on`, a UTC date)."""
@@ -271,6 +279,10 @@ class DailyAggregate:
     def curated(self) -> str:
         return f"curated_{self.name}"
 
+    @property
+    def monthly(self) -> str:
+        return f"monthly_{self.name}"
+
     def over(self, rows: str) -> str:
         return self.sql.replace("{rows}", f"({rows})")
 
@@ -435,9 +447,22 @@ def curated_table(table: LogicalTable | DailyAggregate) -> PhysicalTable:
     )
 
 
+def monthly_table(table: LogicalTable | DailyAggregate) -> PhysicalTable:
+    return PhysicalTable(
+        name=table.monthly,
+        prefix=lake.monthly_prefix(table.name),
+        columns=table.columns,
+        format="parquet",
+        description=f"{table.description}; rolled up per month (read through the logical table `{table.name}`)",
+        partition=MONTH,
+    )
+
+
+COMPACTED: tuple[LogicalTable | DailyAggregate, ...] = (*LOGICAL_TABLES, *AGGREGATE_TABLES)
 RAW_TABLES: tuple[PhysicalTable, ...] = tuple(raw_table(c) for c in REGISTRY.contracts)
-CURATED_TABLES: tuple[PhysicalTable, ...] = tuple(curated_table(t) for t in (*LOGICAL_TABLES, *AGGREGATE_TABLES))
-PHYSICAL: dict[str, PhysicalTable] = {t.name: t for t in (*RAW_TABLES, *CURATED_TABLES)}
+CURATED_TABLES: tuple[PhysicalTable, ...] = tuple(curated_table(t) for t in COMPACTED)
+MONTHLY_TABLES: tuple[PhysicalTable, ...] = tuple(monthly_table(t) for t in COMPACTED)
+PHYSICAL: dict[str, PhysicalTable] = {t.name: t for t in (*RAW_TABLES, *CURATED_TABLES, *MONTHLY_TABLES)}
 
 
 # --- SQL (Athena dialect) --------------------------------------------------------------------------------
@@ -467,8 +492,9 @@ def pending_sql(table: LogicalTable, watermark: date | None) -> str:
     return f"SELECT DISTINCT {columns} FROM ({raw_rows(table, first)}) AS pending WHERE {after}"  # noqa: S608
 
 
-def union_sql(table: LogicalTable | DailyAggregate, watermark: date | None) -> str:
-    """The logical table: curated rows through the watermark, raw rows of the days after it.
+def union_sql(table: LogicalTable | DailyAggregate, watermark: date | None, rolled: date | None = None) -> str:
+    """The logical table: the monthly roll-ups through `rolled` (the last day of the last month rolled
+    up), curated rows of the days after it through the watermark, raw rows of the days after that.
 
     Each row once: delivery into the lake is at least once, so one transaction may arrive in two events;
     compaction writes a day's rows DISTINCT and the raw side is read DISTINCT here, and a row belongs to
@@ -483,8 +509,14 @@ def union_sql(table: LogicalTable | DailyAggregate, watermark: date | None) -> s
         return pending
     columns = ", ".join(c.name for c in table.columns)
     # Every name and value in these statements comes from the definitions above, none from a caller.
-    curated = f"SELECT {columns} FROM {table.curated} WHERE \"{DAY}\" <= '{watermark.isoformat()}'"  # noqa: S608
-    return f"{curated} UNION ALL {pending}"
+    monthly = f"SELECT {columns} FROM {table.monthly} WHERE \"{MONTH}\" <= '{rolled:%Y-%m}'" if rolled else None  # noqa: S608
+    after = f" AND \"{DAY}\" > '{rolled.isoformat()}'" if rolled else ""
+    curated = f"SELECT {columns} FROM {table.curated} WHERE \"{DAY}\" <= '{watermark.isoformat()}'{after}"  # noqa: S608
+    if monthly is None:
+        return f"{curated} UNION ALL {pending}"
+    if rolled == watermark:  # no daily partition to read (nor to list: a year of them costs a query)
+        return f"{monthly} UNION ALL {pending}"
+    return f"{monthly} UNION ALL {curated} UNION ALL {pending}"
 
 
 def partition_sql(table: LogicalTable, day: date, closed_on: date) -> str:
@@ -547,20 +579,20 @@ def _is_cte(table: exp.Table) -> bool:
 
 
 @cache
-def _union_tree(name: str, watermark: date | None) -> exp.Expression:
+def _union_tree(name: str, watermark: date | None, rolled: date | None) -> exp.Expression:
     if name in HISTORY:
         return parse(HISTORY[name].sql())
-    return parse(union_sql(AGGREGATES.get(name) or LOGICAL[name], watermark))
+    return parse(union_sql(AGGREGATES.get(name) or LOGICAL[name], watermark, rolled))
 
 
 # A warm process answers the same dashboard SQL again and again (each reload, each admin): translating it
 # (sqlglot: parse, expand, print) is about 0.08 s of a 0.4 s query over a year, so the translations of
-# the last queries are kept. They depend on the SQL text and the watermark only; a new watermark is a new key.
+# the last queries are kept. They depend on the SQL text and the compaction's state only (a new key when it moves).
 TRANSLATIONS_KEPT = 256
 
 
 @lru_cache(maxsize=TRANSLATIONS_KEPT)
-def expand(sql: str, watermark: date | None) -> str:
+def expand(sql: str, watermark: date | None, rolled: date | None = None) -> str:
     """Athena SQL over logical tables -> Athena SQL over physical ones: each reference to a logical table
     becomes its union subquery under the reference's alias (or its own name), so `transactions t`,
     `transactions.amount`, joins, CTEs and subqueries all keep working. Raises ValueError for bad SQL."""
@@ -573,7 +605,7 @@ def expand(sql: str, watermark: date | None) -> str:
             continue
         alias = table.args.get("alias")
         alias = alias.copy() if alias is not None else exp.TableAlias(this=exp.to_identifier(name))
-        union = _union_tree(name, watermark).copy()
+        union = _union_tree(name, watermark, rolled).copy()
         if watermark is not None and name not in HISTORY:
             _prune(union, _day_bounds(table, _row_day_column(name)))
         replacement = exp.Subquery(this=union, alias=alias)
@@ -653,30 +685,44 @@ def _day_literal(node: exp.Expression | None, moment: bool = False) -> str | Non
     return None
 
 
+# A bound on a day, as a bound on the month holding it: `> 2026-06-10` keeps June, `< 2026-06-10` too.
+_MONTH_BOUNDS = {">=": ">=", ">": ">=", "<=": "<=", "<": "<=", "=": "="}
+
+
 def _prune(union: exp.Expression, bounds: list[tuple[str, str]]) -> None:
-    """Add the bounds on `day` to the curated side of a logical table's union (its first SELECT)."""
+    """Add the bounds on `day` to the compacted sides of a logical table's union (the SELECTs over its
+    monthly and curated tables), as bounds on `month` for the monthly one."""
     from sqlglot import exp
 
     if not bounds or not isinstance(union, exp.Union):
         return
-    curated = union.this
-    for operator, day in bounds:
-        curated.where(f"\"{DAY}\" {operator} '{day}'", dialect="athena", copy=False)
+    for select in union.find_all(exp.Select):
+        clause = select.find(exp.From)  # breadth first: the SELECT's own FROM
+        source = clause.this.name if clause is not None and isinstance(clause.this, exp.Table) else ""
+        for operator, day in bounds:
+            if source.startswith("monthly_"):
+                condition = f"\"{MONTH}\" {_MONTH_BOUNDS[operator]} '{day[:7]}'"
+            elif source.startswith("curated_"):
+                condition = f"\"{DAY}\" {operator} '{day}'"
+            else:
+                continue
+            select.where(condition, dialect="athena", copy=False)
 
 
 DayRange = tuple[date | None, date | None]  # first and last `day` partition, inclusive; None = open
 
 
-def scans(sql: str, watermark: date | None) -> dict[str, DayRange]:
-    return dict(_scans(sql, watermark))  # a copy: the kept one is never changed by a caller
+def scans(sql: str, watermark: date | None, rolled: date | None = None) -> dict[str, DayRange]:
+    return dict(_scans(sql, watermark, rolled))  # a copy: the kept one is never changed by a caller
 
 
 @lru_cache(maxsize=TRANSLATIONS_KEPT)
-def _scans(sql: str, watermark: date | None) -> dict[str, DayRange]:
+def _scans(sql: str, watermark: date | None, rolled: date | None) -> dict[str, DayRange]:
     """The physical tables a query reads once expanded, each with the days it needs (None = open): what a
-    local engine has to mirror. A logical table's curated side is bounded as `expand` prunes it (the query's
-    AND-ed date bounds on its row day), so a month's query lists and copies a month of partitions, not every
-    compacted day of the lake; its raw side is the days after the watermark."""
+    local engine has to mirror. A logical table's compacted sides are bounded as `expand` prunes them (the
+    query's AND-ed date bounds on its row day), so a month's query lists and copies a month of partitions,
+    not every compacted day of the lake: its monthly roll-ups through `rolled`, its curated days after
+    that; its raw side is the days after the watermark."""
     needs: dict[str, DayRange] = {}
 
     def need(name: str, first: date | None, last: date | None = None) -> None:
@@ -699,8 +745,15 @@ def _scans(sql: str, watermark: date | None) -> dict[str, DayRange]:
         elif name in AGGREGATES or name in LOGICAL:
             base = LOGICAL[AGGREGATES[name].base] if name in AGGREGATES else LOGICAL[name]
             if watermark is not None:
-                curated = AGGREGATES[name].curated if name in AGGREGATES else base.curated
-                need(curated, *_day_range(_day_bounds(table, _row_day_column(name))))
+                compacted = AGGREGATES.get(name) or base
+                first, last = _day_range(_day_bounds(table, _row_day_column(name)))
+                if rolled is None:
+                    need(compacted.curated, first, last)
+                elif first is None or first <= rolled:
+                    need(compacted.monthly, first, rolled if last is None else min(last, rolled))
+                if rolled is not None and rolled < watermark and (last is None or last > rolled):
+                    after = rolled + timedelta(days=1)
+                    need(compacted.curated, after if first is None else max(first, after), last)
             first = watermark + timedelta(days=1 - base.lead_days) if watermark else None
             for source in base.sources:
                 need(source.table, first)
@@ -759,24 +812,25 @@ def _duckdb_type(text: str) -> tuple[str, str]:
 
 def has_files(table: PhysicalTable, root: Path) -> bool:
     suffix = "json" if table.format == "json" else "parquet"
-    return any((root / table.prefix).glob(f"{DAY}=*/*.{suffix}"))
+    return any((root / table.prefix).glob(f"{table.partition}=*/*.{suffix}"))
 
 
 def duckdb_view_sql(table: PhysicalTable, root: Path) -> str:
     """The body of a DuckDB view that reads `table` from a local mirror rooted at `root` (hive
-    partitions, `day` kept a string as Athena projects it); an empty typed relation without files."""
+    partitions, `day` or `month` kept a string as Athena projects it); an empty typed relation without files."""
     base = root / table.prefix
     suffix = "json" if table.format == "json" else "parquet"
+    key = table.partition
     if not has_files(table, root):
         typed = ", ".join(f'CAST(NULL AS {duckdb_type(c.type)}) AS "{c.name}"' for c in table.columns)
-        return f'SELECT {typed}, CAST(NULL AS VARCHAR) AS "{DAY}" WHERE false'
-    pattern = quote(str(base / f"{DAY}=*" / f"*.{suffix}"))
-    hive = f"hive_partitioning=true, hive_types={{'{DAY}': 'VARCHAR'}}"
+        return f'SELECT {typed}, CAST(NULL AS VARCHAR) AS "{key}" WHERE false'
+    pattern = quote(str(base / f"{key}=*" / f"*.{suffix}"))
+    hive = f"hive_partitioning=true, hive_types={{'{key}': 'VARCHAR'}}"
     if table.format == "json":
         columns = ", ".join(f"{quote(c.name)}: {quote(duckdb_type(c.type))}" for c in table.columns)
         return f"SELECT * FROM read_json({pattern}, columns={{{columns}}}, format='newline_delimited', {hive})"  # noqa: S608
     typed = ", ".join(f'CAST("{c.name}" AS {duckdb_type(c.type)}) AS "{c.name}"' for c in table.columns)
-    return f'SELECT {typed}, "{DAY}" FROM read_parquet({pattern}, {hive})'  # noqa: S608
+    return f'SELECT {typed}, "{key}" FROM read_parquet({pattern}, {hive})'  # noqa: S608
 
 
 def quote(text: str) -> str:

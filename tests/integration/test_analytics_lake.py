@@ -462,3 +462,71 @@ def test_r_an_8_a_redriven_event_for_a_compacted_day_shows_up_after_one_compacti
     compact(at(NEXT + timedelta(days=2), 2), monkeypatch)
     time.sleep(1.1)
     assert "late" not in compact(at(NEXT + timedelta(days=2), 3), monkeypatch)
+
+
+# --- monthly roll-ups (rollup.py) ---------------------------------------------------------------------------
+
+MONTH_END = date(2026, 11, 30)
+DECEMBER = MONTH_END + timedelta(days=1)
+
+
+def monthly(bucket: str, table: str) -> list[tuple]:
+    """The rows of November's roll-up of one table, read straight from its Parquet object."""
+    import duckdb
+
+    from analytics import lake as lake_module
+
+    body = client("s3").get_object(Bucket=bucket, Key=lake_module.monthly_key(table, MONTH_END))["Body"].read()
+    path = lake_module.MIRROR_ROOT.parent / f"monthly-{table}.parquet"
+    path.write_bytes(body)
+    return duckdb.sql(f"SELECT * FROM read_parquet('{path}')").fetchall()
+
+
+def test_r_an_2_a_month_the_watermark_passed_is_rolled_up_and_read_instead_of_its_days(lake, monkeypatch):
+    """November's last two days are closed and compacted: November becomes one file per table, which the
+    logical tables read from then on; a late event of November's last day rolls it up again; a lake
+    compacted before roll-ups existed gets its months rolled up by the next run."""
+    from analytics import lake as lake_module
+
+    eve = MONTH_END - timedelta(days=1)
+    task = TaskCreatedV2(task_id=uuid.uuid4(), title="Polish the perch", jira_id="UP-9", created_by=ADMIN)
+    land(
+        stamped(task, at(eve, 9)),
+        tx("fee", -1500, eve, at(eve, 9, 5), str(task.task_id)),
+        closed(eve, at(MONTH_END, 0, 10), paid=0, total=0),
+        tx("reward", 3500, MONTH_END, at(MONTH_END, 15), str(task.task_id)),
+        tx("payout", -2000, MONTH_END, at(DECEMBER, 0, 20)),
+        closed(MONTH_END, at(DECEMBER, 0, 21), paid=1, total=2000),
+        tx("fee", -1100, DECEMBER, at(DECEMBER, 9)),  # December's: read raw
+    )
+    before = everything()
+    outcome = compact(at(DECEMBER, 1), monkeypatch)
+    assert [d["day"] for d in outcome["compacted"]] == ["2026-11-29", "2026-11-30"]
+    assert outcome["rolled_up_through"] == "2026-11-30"
+    assert lake_module.read_state(lake) == lake_module.State(MONTH_END, MONTH_END)
+    assert keys(lake, "monthly/") == [
+        f"monthly/{table}/month=2026-11/part-0.parquet"
+        for table in ("account_days", "closed_days", "daily_totals", "tasks", "transactions")
+    ]
+    november = [(r[2], r[3]) for r in monthly(lake, "transactions")]
+    assert november == [("fee", -1500), ("reward", 3500), ("payout", -2000)]
+    assert everything() == before  # November from its roll-up, December raw: the same rows, none twice
+    by_day = "SELECT business_day, sum(transactions), sum(amount) FROM daily_totals GROUP BY 1 ORDER BY 1"
+    assert rows(by_day) == [["2026-11-29", 1, -1500], ["2026-11-30", 2, 1500], ["2026-12-01", 1, -1100]]
+
+    time.sleep(1.1)  # S3 keeps whole seconds: the late event lands in a later second than the partitions
+    land(tx("reward", 4200, MONTH_END, at(MONTH_END, 16)))  # redriven from the dead-letter queue
+    cycle = compact(at(DECEMBER + timedelta(days=1), 1), monkeypatch)
+    assert "2026-11-30" in [d["day"] for d in cycle["late"]]  # (and the eve: its raw window holds that day)
+    assert len(monthly(lake, "transactions")) == 4  # the month rolled up again with it
+    assert rows(by_day)[1] == ["2026-11-30", 3, 5700]
+
+    # a lake compacted before roll-ups: a state without `rolled_up_through`, no monthly files
+    after_late = everything()
+    for key in keys(lake, "monthly/"):
+        client("s3").delete_object(Bucket=lake, Key=key)
+    lake_module.write_watermark(lake, MONTH_END)
+    assert everything() == after_late  # read from the daily partitions
+    caught_up = compact(at(DECEMBER + timedelta(days=1), 2), monkeypatch)
+    assert caught_up["rolled_up_through"] == "2026-11-30" and len(keys(lake, "monthly/")) == 5
+    assert everything() == after_late

@@ -260,3 +260,85 @@ def _curated_bounds(sql: str) -> list[str]:
 )  # fmt: skip
 def test_a_querys_bounds_on_the_row_day_read_only_those_curated_partitions(sql, bounds):
     assert _curated_bounds(sql) == bounds
+
+
+# --- monthly roll-ups: the logical tables read them through the last month rolled up ------------------------
+
+ROLLED = date(2026, 10, 31)
+
+
+def test_with_roll_ups_a_logical_table_reads_months_then_days_then_raw_events():
+    union = tables.expand("SELECT * FROM daily_totals", W, ROLLED)
+    assert "monthly_daily_totals WHERE \"month\" <= '2026-10'" in union
+    assert "curated_daily_totals WHERE \"day\" <= '2026-11-26' AND \"day\" > '2026-10-31'" in union
+    assert "raw_transaction_recorded_v1" in union
+    through_the_watermark = tables.expand("SELECT * FROM daily_totals", ROLLED, ROLLED)
+    assert "curated_daily_totals" not in through_the_watermark  # no day after the roll-ups is compacted
+
+
+@pytest.mark.parametrize(
+    ("where", "months", "days"),
+    [
+        ("business_day BETWEEN DATE '2026-06-10' AND DATE '2026-06-20'", [">= '2026-06'", "<= '2026-06'"],
+         [">= '2026-06-10'", "<= '2026-06-20'"]),
+        ("business_day > DATE '2026-09-30'", [">= '2026-09'"], ["> '2026-09-30'"]),  # its month may hold later days
+        ("business_day < DATE '2026-07-01'", ["<= '2026-07'"], ["< '2026-07-01'"]),
+        ("business_day = DATE '2026-11-03'", ["= '2026-11'"], ["= '2026-11-03'"]),
+    ],
+)  # fmt: skip
+def test_a_querys_bounds_on_the_row_day_read_only_the_months_that_can_hold_them(where, months, days):
+    import re as regex
+
+    sides = tables.expand(f"SELECT * FROM transactions WHERE {where}", W, ROLLED).split("UNION ALL")
+    assert regex.findall(r"\"month\" ([<>=]+ '[\d-]+')", sides[0]) == ["<= '2026-10'", *months]
+    assert regex.findall(r"\"day\" ([<>=]+ '[\d-]+')", sides[1]) == ["<= '2026-11-26'", "> '2026-10-31'", *days]
+
+
+def test_scans_with_roll_ups_mirror_the_months_and_only_the_days_after_them():
+    month = "SELECT * FROM transactions WHERE business_day BETWEEN DATE '2026-06-01' AND DATE '2026-06-30'"
+    assert {k: v for k, v in tables.scans(month, W, ROLLED).items() if not k.startswith("raw_")} == {
+        "monthly_transactions": (date(2026, 6, 1), date(2026, 6, 30))
+    }  # fmt: skip
+    year = tables.scans("SELECT * FROM daily_totals", W, ROLLED)
+    assert year["monthly_daily_totals"] == (None, ROLLED)
+    assert year["curated_daily_totals"] == (date(2026, 11, 1), None)
+
+
+def test_months_are_rolled_up_once_the_watermark_passed_their_last_day():
+    from analytics import rollup
+
+    assert rollup.months_to_roll(date(2026, 8, 17), lake.State(date(2026, 11, 29))) == [
+        date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)
+    ]  # fmt: skip
+    assert rollup.months_to_roll(None, lake.State(date(2026, 11, 30), ROLLED)) == [date(2026, 11, 1)]
+    assert rollup.months_to_roll(None, lake.State(date(2026, 11, 29), ROLLED)) == []
+    assert rollup.months_to_roll(None, lake.State()) == []
+    assert lake.month_end(date(2028, 2, 3)) == date(2028, 2, 29)
+
+
+def test_r_an_4_the_union_reads_each_row_once_around_the_roll_ups_and_the_watermark(tmp_path):
+    """October rolled up, November compacted through the 26th, the rest raw: every row once."""
+    from analytics import rollup
+
+    days = [("2026-10-30", "2026-10-30T10:00:00Z"), ("2026-10-31", "2026-10-31T10:00:00Z"),
+            ("2026-11-01", "2026-11-01T10:00:00Z"), ("2026-11-26", "2026-11-26T10:00:00Z"),
+            ("2026-11-27", "2026-11-27T10:00:00Z")]  # fmt: skip
+    for amount, (day, moment) in enumerate(days, start=1):
+        put_raw(tmp_path, "TransactionRecorded", day, transaction("fee", -amount, day, f"fee of {day}"), moment)
+    table = tables.LOGICAL["transactions"]
+    connection = query.connect(tmp_path, tables.PHYSICAL.values())
+    for day in ("2026-10-30", "2026-10-31", "2026-11-01", "2026-11-26"):
+        target = tmp_path / lake.curated_key("transactions", date.fromisoformat(day))
+        target.parent.mkdir(parents=True)
+        select = query.to_duckdb(tables.partition_sql(table, date.fromisoformat(day), date.fromisoformat(day)))
+        connection.execute(f"COPY ({select}) TO '{target}' (FORMAT parquet)")
+    october = sorted(tmp_path.glob("curated/transactions/day=2026-10-*/part-0.parquet"))
+    target = tmp_path / lake.monthly_key("transactions", ROLLED)
+    target.parent.mkdir(parents=True)
+    assert rollup.write_month(connection, table, october, target) == 2
+    for day in october:  # what the monthly file holds is read from it, not from the days
+        day.unlink()
+    sql = "SELECT business_day, sum(amount) FROM transactions GROUP BY 1 ORDER BY 1"
+    expected = [(date.fromisoformat(day), -amount) for amount, (day, _) in enumerate(days, start=1)]
+    connection = query.connect(tmp_path, tables.PHYSICAL.values())
+    assert connection.execute(query.to_duckdb(tables.expand(sql, W, ROLLED))).fetchall() == expected

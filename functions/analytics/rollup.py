@@ -1,0 +1,84 @@
+"""Monthly roll-ups (lake.py: `monthly/<table>/month=YYYY-MM/part-0.parquet`): a month of each compacted
+table's curated partitions in one Parquet file, read by the logical tables instead of the month's days.
+
+Why: a query pays for every file it opens (a footer to read, a scan to schedule) whatever the file's
+size, and a year of daily partitions is 365 small files per table. Over the bench's year
+(bench/analytics_queries.py) the daily trends read 730 files and the dashboard 365; rolled up, 24 and 12.
+Athena bills and plans per file in the same way.
+
+A month is rolled up once the watermark has passed its last day, from the daily partitions (which stay:
+they are what a late event re-compacts, R-AN-8, and the month is then rolled up again). The rows are the
+daily files' rows, in the partitions' own order, so the same days always give the same file.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from analytics import lake, query, tables
+from shared.aws import client
+from shared.observability import logger
+
+
+def month_sql(table: tables.LogicalTable | tables.DailyAggregate, days: list[Path]) -> str:
+    """DuckDB SQL: the rows of a month's daily partition files, ordered by day, then as inside a partition.
+    (`row_day` and `order_by` are columns or casts, the same text in DuckDB as in Athena.)"""
+    files = ", ".join(tables.quote(str(path)) for path in days)
+    columns = ", ".join(c.name for c in table.columns)
+    order = table.order_by if isinstance(table, tables.DailyAggregate) else f"{table.row_day}, {table.order_by}"
+    return f"SELECT {columns} FROM read_parquet([{files}]) ORDER BY {order}"  # noqa: S608 (names from tables)
+
+
+def write_month(connection: Any, table: tables.LogicalTable | tables.DailyAggregate, days: list[Path],
+                target: Path) -> int:  # fmt: skip
+    """Write the month's file from its daily partition files; returns its rows."""
+    connection.execute(f"COPY ({month_sql(table, days)}) TO {tables.quote(str(target))} (FORMAT parquet)")
+    return connection.execute(f"SELECT count(*) FROM read_parquet({tables.quote(str(target))})").fetchone()[0]  # noqa: S608
+
+
+def roll_up(mirror: lake.Mirror, month: date) -> dict[str, int]:
+    """Roll up `month` (any day of it) of every compacted table from the lake's curated partitions; returns
+    rows per table. A table with no partition that month (a lake that started later) gets no file."""
+    first, last = month.replace(day=1), lake.month_end(month)
+    rows: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="rollup-") as scratch, query.connect(mirror.root, ()) as connection:
+        for table in tables.COMPACTED:
+            prefix = lake.curated_prefix(table.name)
+            mirror.sync(prefix, first, last)
+            days = sorted(mirror.path(prefix).glob(f"day={first:%Y-%m}-*/part-0.parquet"))
+            if not days:
+                continue
+            target = Path(scratch) / f"{table.name}.parquet"
+            rows[table.name] = write_month(connection, table, days, target)
+            client("s3").put_object(
+                Bucket=mirror.bucket, Key=lake.monthly_key(table.name, first), Body=target.read_bytes()
+            )
+    logger.info("month rolled up", month=f"{first:%Y-%m}", rows=rows)
+    return rows
+
+
+def months_to_roll(first_compacted: date | None, state: lake.State) -> list[date]:
+    """The months (their first days) whose last day the watermark has passed and that are not rolled up
+    yet, in order: every month after `rolled_up_through`, or from the first compacted day's month."""
+    watermark, rolled = state.compacted_through, state.rolled_up_through
+    if watermark is None:
+        return []
+    month = (rolled + timedelta(days=1)) if rolled else first_compacted
+    if month is None:
+        return []
+    month = month.replace(day=1)
+    months = []
+    while lake.month_end(month) <= watermark:
+        months.append(month)
+        month = lake.month_end(month) + timedelta(days=1)
+    return months
+
+
+def first_compacted_day(bucket: str) -> date | None:
+    """The earliest curated partition of the lake (every compacted day has a `closed_days` partition)."""
+    prefix = lake.curated_prefix("closed_days")
+    listed = client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("Contents", [])
+    return lake.day_of_key(prefix, listed[0]["Key"]) if listed else None
