@@ -183,8 +183,8 @@ def _log(message: str) -> None:
 
 
 class LocalBucket:
-    """The S3 calls lake.py and compact.py make (PutObject, GetObject), on the mirror's directory: here
-    the mirror is the whole lake."""
+    """The S3 calls lake.py, compact.py and rollup.py make (PutObject, GetObject, listings), on the mirror's
+    directory: here the mirror is the whole lake."""
 
     class exceptions:  # boto3's spelling: `s3.exceptions.NoSuchKey`
         class NoSuchKey(Exception):
@@ -205,6 +205,15 @@ class LocalBucket:
             raise self.exceptions.NoSuchKey(Key)
         return {"Body": io.BytesIO(target.read_bytes())}
 
+    def get_paginator(self, operation: str) -> Any:
+        bucket = self
+
+        class OnePage:
+            def paginate(self, **params: Any) -> list[dict[str, Any]]:
+                return [getattr(bucket, operation)(**params)]
+
+        return OnePage()
+
     def list_objects_v2(self, *, Bucket: str, Prefix: str, MaxKeys: int = 1000) -> dict[str, Any]:
         files = (p for p in (self.root / Bucket / Prefix).rglob("*") if p.is_file())
         keys = sorted(p.relative_to(self.root / Bucket).as_posix() for p in files)
@@ -219,7 +228,12 @@ def local_lake(scratch: Path) -> Iterator[None]:
     from shared.observability import logger
 
     bucket = LocalBucket(scratch)
-    environment = {"LAKE_BUCKET": BUCKET, "ANALYTICS_QUERY_ENGINE": "duckdb", "QUERY_TIMEOUT_SECONDS": "3600"}
+    environment = {
+        "LAKE_BUCKET": BUCKET,
+        "ANALYTICS_QUERY_ENGINE": "duckdb",
+        "QUERY_TIMEOUT_SECONDS": "3600",
+        "ANALYTICS_HORIZON_DAYS": str(100 * 365),  # the generated year is in the past: the horizon keeps it all
+    }
     level = logger.log_level
     with (
         mock.patch.dict(os.environ, environment),

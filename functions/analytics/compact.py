@@ -75,7 +75,9 @@ def catch_up(mirror: lake.Mirror, state: lake.State, context: Any) -> dict[str, 
     outcome = _forward(mirror, state, context)
     watermark = date.fromisoformat(outcome["watermark"]) if outcome["watermark"] else None
     rolled = roll_up_months(mirror, lake.State(watermark, state.rolled_up_through), context)
+    trimmed = rollup.trim_expired(mirror, rolled, clock.now().date(), settings().analytics_horizon_days)
     outcome = {**outcome, "rolled_up_through": _iso(rolled)}
+    outcome |= {"trimmed": [f"{month:%Y-%m}" for month in trimmed]} if trimmed else {}
     return {**outcome, "late": late} if late else outcome
 
 

@@ -9,6 +9,11 @@ Athena bills and plans per file in the same way.
 A month is rolled up once the watermark has passed its last day, from the daily partitions (which stay:
 they are what a late event re-compacts, R-AN-8, and the month is then rolled up again). The rows are the
 daily files' rows, in the partitions' own order, so the same days always give the same file.
+
+The horizon (R-AN-5) holds for roll-ups too. The bucket's lifecycle expires an object a horizon after it
+was written, which for a month's file would keep its first days a month too long; so each run rolls up
+again the months the horizon has reached, from the daily partitions the lifecycle has left, and deletes
+a month's file once none is left.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ def write_month(connection: Any, table: tables.LogicalTable | tables.DailyAggreg
 
 def roll_up(mirror: lake.Mirror, month: date) -> dict[str, int]:
     """Roll up `month` (any day of it) of every compacted table from the lake's curated partitions; returns
-    rows per table. A table with no partition that month (a lake that started later) gets no file."""
+    rows per table. A table with no partition that month (a lake that started later, or whose days have
+    all expired) has no file."""
     first, last = month.replace(day=1), lake.month_end(month)
     rows: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="rollup-") as scratch, query.connect(mirror.root, ()) as connection:
@@ -50,6 +56,7 @@ def roll_up(mirror: lake.Mirror, month: date) -> dict[str, int]:
             mirror.sync(prefix, first, last)
             days = sorted(mirror.path(prefix).glob(f"day={first:%Y-%m}-*/part-0.parquet"))
             if not days:
+                client("s3").delete_object(Bucket=mirror.bucket, Key=lake.monthly_key(table.name, first))
                 continue
             target = Path(scratch) / f"{table.name}.parquet"
             rows[table.name] = write_month(connection, table, days, target)
@@ -82,3 +89,22 @@ def first_compacted_day(bucket: str) -> date | None:
     prefix = lake.curated_prefix("closed_days")
     listed = client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("Contents", [])
     return lake.day_of_key(prefix, listed[0]["Key"]) if listed else None
+
+
+def trim_expired(mirror: lake.Mirror, rolled: date | None, today: date, horizon_days: int) -> list[date]:
+    """Roll up again each rolled-up month whose first day the horizon has reached (some of its days may
+    have expired), so it holds only the days the lake still keeps; returns those months."""
+    if rolled is None:
+        return []
+    reached = today - timedelta(days=horizon_days)
+    listed = client("s3").get_paginator("list_objects_v2").paginate(Bucket=mirror.bucket, Prefix=lake.MONTHLY)
+    months = set()
+    for page in listed:
+        for item in page.get("Contents", []):
+            table = item["Key"][len(lake.MONTHLY) :].split("/", 1)[0]
+            days = lake.days_of_key(lake.monthly_prefix(table), item["Key"])
+            if days is not None and days[0] <= reached and days[1] <= rolled:
+                months.add(days[0])
+    for month in sorted(months):
+        roll_up(mirror, month)
+    return sorted(months)

@@ -19,6 +19,7 @@ class AnalyticsSettings:
     query_max_rows: int = 1000
     query_timeout_seconds: int = 20
     metrics_table: str = ""  # R-AN-6: saved metrics (only the API function has it)
+    analytics_horizon_days: int = 365  # R-AN-5: the lake's lifecycle (the compaction trims roll-ups to it)
 
 
 @cache

@@ -530,3 +530,32 @@ def test_r_an_2_a_month_the_watermark_passed_is_rolled_up_and_read_instead_of_it
     caught_up = compact(at(DECEMBER + timedelta(days=1), 2), monkeypatch)
     assert caught_up["rolled_up_through"] == "2026-11-30" and len(keys(lake, "monthly/")) == 5
     assert everything() == after_late
+
+
+def test_r_an_5_a_rolled_up_month_keeps_only_the_days_the_horizon_keeps(lake, monkeypatch):
+    """The lifecycle expires each object a horizon after it was written; November's roll-up, written at its
+    end, would keep its first days a month too long. Once the horizon reaches November, each run rolls it
+    up again from the daily partitions the lifecycle has left, and deletes it once none is left."""
+    from analytics import settings
+
+    eve = MONTH_END - timedelta(days=1)
+    land(
+        tx("fee", -1500, eve, at(eve, 9, 5)),
+        closed(eve, at(MONTH_END, 0, 10), paid=0, total=0),
+        tx("fee", -1100, MONTH_END, at(MONTH_END, 9)),
+        closed(MONTH_END, at(DECEMBER, 0, 21), paid=0, total=0),
+    )
+    assert compact(at(DECEMBER, 1), monkeypatch)["rolled_up_through"] == "2026-11-30"
+    monkeypatch.setenv("ANALYTICS_HORIZON_DAYS", "3")
+    settings.get.cache_clear()
+    for key in keys(lake, "curated/"):  # the lifecycle expires the eve's partitions
+        if "day=2026-11-29" in key:
+            client("s3").delete_object(Bucket=lake, Key=key)
+    trimmed = compact(at(date(2026, 12, 3), 1), monkeypatch)
+    assert trimmed["trimmed"] == ["2026-11"]
+    assert [(r[3], r[7]) for r in monthly(lake, "transactions")] == [(-1100, MONTH_END)]
+    assert rows("SELECT business_day, amount FROM transactions") == [["2026-11-30", -1100]]
+    for key in keys(lake, "curated/"):  # ... and then the month's last day's
+        client("s3").delete_object(Bucket=lake, Key=key)
+    compact(at(date(2026, 12, 4), 1), monkeypatch)
+    assert keys(lake, "monthly/") == [] and rows("SELECT count(*) FROM transactions") == [[0]]
