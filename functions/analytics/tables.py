@@ -492,9 +492,36 @@ def pending_sql(table: LogicalTable, watermark: date | None) -> str:
     return f"SELECT DISTINCT {columns} FROM ({raw_rows(table, first)}) AS pending WHERE {after}"  # noqa: S608
 
 
-def union_sql(table: LogicalTable | DailyAggregate, watermark: date | None, rolled: date | None = None) -> str:
+MONTHLY_PART, CURATED_PART, PENDING_PART = "monthly", "curated", "pending"
+EVERY_PART = (MONTHLY_PART, CURATED_PART, PENDING_PART)
+
+
+def parts(
+    watermark: date | None, rolled: date | None, first: date | None = None, last: date | None = None
+) -> tuple[str, ...]:
+    """Which sides of a logical table's union can hold rows of the days first..last (None: open): the
+    monthly roll-ups (days through `rolled`), the curated days (after `rolled`, through the watermark),
+    the raw rows (after the watermark). A side that cannot is left out of the query altogether: nothing
+    of it is listed, mirrored or parsed (over a year, the raw JSON after the watermark was a fifth of a
+    compacted dashboard query that asked for the watermark's day)."""
+    if watermark is None:
+        return (PENDING_PART,)
+    sides = []
+    if rolled is not None and (first is None or first <= rolled):
+        sides.append(MONTHLY_PART)
+    after_rolled = rolled is None or (rolled < watermark and (last is None or last > rolled))
+    if after_rolled and (first is None or first <= watermark):
+        sides.append(CURATED_PART)
+    if last is None or last > watermark:
+        sides.append(PENDING_PART)
+    return tuple(sides) or (PENDING_PART,)  # bounds no row meets: any side answers that (with no rows)
+
+
+def union_sql(table: LogicalTable | DailyAggregate, watermark: date | None, rolled: date | None = None,
+              sides: tuple[str, ...] = EVERY_PART) -> str:  # fmt: skip
     """The logical table: the monthly roll-ups through `rolled` (the last day of the last month rolled
-    up), curated rows of the days after it through the watermark, raw rows of the days after that.
+    up), curated rows of the days after it through the watermark, raw rows of the days after that (of
+    these, the `sides` a query can need; see `parts`).
 
     Each row once: delivery into the lake is at least once, so one transaction may arrive in two events;
     compaction writes a day's rows DISTINCT and the raw side is read DISTINCT here, and a row belongs to
@@ -509,14 +536,12 @@ def union_sql(table: LogicalTable | DailyAggregate, watermark: date | None, roll
         return pending
     columns = ", ".join(c.name for c in table.columns)
     # Every name and value in these statements comes from the definitions above, none from a caller.
-    monthly = f"SELECT {columns} FROM {table.monthly} WHERE \"{MONTH}\" <= '{rolled:%Y-%m}'" if rolled else None  # noqa: S608
+    selects = {PENDING_PART: pending}
+    if rolled is not None:
+        selects[MONTHLY_PART] = f"SELECT {columns} FROM {table.monthly} WHERE \"{MONTH}\" <= '{rolled:%Y-%m}'"  # noqa: S608
     after = f" AND \"{DAY}\" > '{rolled.isoformat()}'" if rolled else ""
-    curated = f"SELECT {columns} FROM {table.curated} WHERE \"{DAY}\" <= '{watermark.isoformat()}'{after}"  # noqa: S608
-    if monthly is None:
-        return f"{curated} UNION ALL {pending}"
-    if rolled == watermark:  # no daily partition to read (nor to list: a year of them costs a query)
-        return f"{monthly} UNION ALL {pending}"
-    return f"{monthly} UNION ALL {curated} UNION ALL {pending}"
+    selects[CURATED_PART] = f"SELECT {columns} FROM {table.curated} WHERE \"{DAY}\" <= '{watermark.isoformat()}'{after}"  # noqa: S608
+    return " UNION ALL ".join(selects[side] for side in EVERY_PART if side in sides and side in selects)
 
 
 def partition_sql(table: LogicalTable, day: date, closed_on: date) -> str:
@@ -579,10 +604,10 @@ def _is_cte(table: exp.Table) -> bool:
 
 
 @cache
-def _union_tree(name: str, watermark: date | None, rolled: date | None) -> exp.Expression:
+def _union_tree(name: str, watermark: date | None, rolled: date | None, sides: tuple[str, ...]) -> exp.Expression:
     if name in HISTORY:
         return parse(HISTORY[name].sql())
-    return parse(union_sql(AGGREGATES.get(name) or LOGICAL[name], watermark, rolled))
+    return parse(union_sql(AGGREGATES.get(name) or LOGICAL[name], watermark, rolled, sides))
 
 
 # A warm process answers the same dashboard SQL again and again (each reload, each admin): translating it
@@ -605,9 +630,9 @@ def expand(sql: str, watermark: date | None, rolled: date | None = None) -> str:
             continue
         alias = table.args.get("alias")
         alias = alias.copy() if alias is not None else exp.TableAlias(this=exp.to_identifier(name))
-        union = _union_tree(name, watermark, rolled).copy()
-        if watermark is not None and name not in HISTORY:
-            _prune(union, _day_bounds(table, _row_day_column(name)))
+        bounds = _day_bounds(table, _row_day_column(name)) if watermark is not None and name not in HISTORY else []
+        union = _union_tree(name, watermark, rolled, parts(watermark, rolled, *_day_range(bounds))).copy()
+        _prune(union, bounds)
         replacement = exp.Subquery(this=union, alias=alias)
         table.replace(replacement)
     return tree.sql(dialect="athena")
@@ -694,7 +719,7 @@ def _prune(union: exp.Expression, bounds: list[tuple[str, str]]) -> None:
     monthly and curated tables), as bounds on `month` for the monthly one."""
     from sqlglot import exp
 
-    if not bounds or not isinstance(union, exp.Union):
+    if not bounds:
         return
     for select in union.find_all(exp.Select):
         clause = select.find(exp.From)  # breadth first: the SELECT's own FROM
@@ -744,19 +769,18 @@ def _scans(sql: str, watermark: date | None, rolled: date | None) -> dict[str, D
                 need(source.table, None)
         elif name in AGGREGATES or name in LOGICAL:
             base = LOGICAL[AGGREGATES[name].base] if name in AGGREGATES else LOGICAL[name]
-            if watermark is not None:
-                compacted = AGGREGATES.get(name) or base
-                first, last = _day_range(_day_bounds(table, _row_day_column(name)))
-                if rolled is None:
-                    need(compacted.curated, first, last)
-                elif first is None or first <= rolled:
-                    need(compacted.monthly, first, rolled if last is None else min(last, rolled))
-                if rolled is not None and rolled < watermark and (last is None or last > rolled):
-                    after = rolled + timedelta(days=1)
-                    need(compacted.curated, after if first is None else max(first, after), last)
-            first = watermark + timedelta(days=1 - base.lead_days) if watermark else None
-            for source in base.sources:
-                need(source.table, first)
+            compacted = AGGREGATES.get(name) or base
+            first, last = _day_range(_day_bounds(table, _row_day_column(name))) if watermark else (None, None)
+            sides = parts(watermark, rolled, first, last)
+            if MONTHLY_PART in sides:
+                need(compacted.monthly, first, rolled if last is None else min(last, rolled))
+            if CURATED_PART in sides:
+                after = rolled + timedelta(days=1) if rolled else None
+                need(compacted.curated, max(first, after) if first and after else first or after, last)
+            if PENDING_PART in sides:
+                raw_from = watermark + timedelta(days=1 - base.lead_days) if watermark else None
+                for source in base.sources:
+                    need(source.table, raw_from)
     return needs
 
 

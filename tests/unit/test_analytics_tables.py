@@ -277,21 +277,39 @@ def test_with_roll_ups_a_logical_table_reads_months_then_days_then_raw_events():
 
 
 @pytest.mark.parametrize(
-    ("where", "months", "days"),
+    ("where", "months", "days", "raw"),
     [
-        ("business_day BETWEEN DATE '2026-06-10' AND DATE '2026-06-20'", [">= '2026-06'", "<= '2026-06'"],
-         [">= '2026-06-10'", "<= '2026-06-20'"]),
-        ("business_day > DATE '2026-09-30'", [">= '2026-09'"], ["> '2026-09-30'"]),  # its month may hold later days
-        ("business_day < DATE '2026-07-01'", ["<= '2026-07'"], ["< '2026-07-01'"]),
-        ("business_day = DATE '2026-11-03'", ["= '2026-11'"], ["= '2026-11-03'"]),
+        ("business_day BETWEEN DATE '2026-06-10' AND DATE '2026-06-20'", [">= '2026-06'", "<= '2026-06'"], None,
+         False),  # June: its roll-up only
+        ("business_day > DATE '2026-09-30'", [">= '2026-09'"], ["> '2026-09-30'"], True),  # September may hold later
+        ("business_day < DATE '2026-07-01'", ["<= '2026-07'"], None, False),
+        ("business_day = DATE '2026-11-03'", None, ["= '2026-11-03'"], False),  # a compacted day of November
+        ("business_day >= DATE '2026-11-27'", None, None, True),  # after the watermark: raw events only
     ],
 )  # fmt: skip
-def test_a_querys_bounds_on_the_row_day_read_only_the_months_that_can_hold_them(where, months, days):
+def test_a_querys_bounds_on_the_row_day_read_only_the_months_days_and_raw_events_that_can_hold_them(
+    where, months, days, raw
+):
+    """Bounds on a side's partitions, and a side that cannot hold a row the query keeps is left out."""
     import re as regex
 
-    sides = tables.expand(f"SELECT * FROM transactions WHERE {where}", W, ROLLED).split("UNION ALL")
-    assert regex.findall(r"\"month\" ([<>=]+ '[\d-]+')", sides[0]) == ["<= '2026-10'", *months]
-    assert regex.findall(r"\"day\" ([<>=]+ '[\d-]+')", sides[1]) == ["<= '2026-11-26'", "> '2026-10-31'", *days]
+    expanded = tables.expand(f"SELECT * FROM transactions WHERE {where}", W, ROLLED)
+    sides = {
+        found[0]: side
+        for side in expanded.split("UNION ALL")
+        if (found := regex.findall(r"FROM (\w+_transactions)", side))
+    }
+    monthly, curated = sides.get("monthly_transactions"), sides.get("curated_transactions")
+    assert (monthly and regex.findall(r"\"month\" ([<>=]+ '[\d-]+')", monthly)) == (
+        months and ["<= '2026-10'", *months]
+    )
+    assert (curated and regex.findall(r"\"day\" ([<>=]+ '[\d-]+')", curated)) == (
+        days and ["<= '2026-11-26'", "> '2026-10-31'", *days]
+    )
+    assert ("raw_transaction_recorded_v1" in expanded) == raw
+    assert (
+        "raw_transaction_recorded_v1" in tables.scans(f"SELECT * FROM transactions WHERE {where}", W, ROLLED)
+    ) == raw
 
 
 def test_scans_with_roll_ups_mirror_the_months_and_only_the_days_after_them():
