@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from auth import store, tokens, views
@@ -26,6 +27,7 @@ app = make_resolver()
 
 Role = Literal["worker", "manager", "admin", "accountant"]
 REGRANT_CHUNK = 20  # accounts per transaction: 20 puts + 1 outbox item stay within 25 actions
+REGRANT_ATTEMPTS = 5  # a chunk whose accounts keep changing under it is read and written again this often
 
 
 class Body(BaseModel):
@@ -214,19 +216,41 @@ def set_department_roles(department_id: PathId, body: RolesRequest) -> views.Dep
     dynamo.transact([store.department_roles_action(department_id, roles)])
     changed, cursor = 0, None
     while True:
-        accounts, cursor = store.accounts_in_department(department_id, REGRANT_CHUNK, cursor)
-        actions, events = [], []
-        for before in accounts:
-            after = before.with_roles(before.own_roles, tuple(roles))
-            if after.version != before.version:
-                actions += store.account_actions(before, after)
-                events += account_events(before, after, _correlation())
-        if events:
-            dynamo.transact([*actions, outbox_put(store.table(), events)])
-            changed += len(events)
+        chunk_changed, cursor = _regrant(department_id, cursor)
+        changed += chunk_changed
         if not cursor:
             break
     return {"department_id": department_id, "roles": roles, "accounts_changed": changed}
+
+
+def _regrant(department_id: str, cursor: str | None) -> tuple[int, str | None]:
+    """Bring one chunk of a department's accounts to the department's grant as it is stored now; returns
+    how many changed and the next chunk's cursor. An account changed between the read and the write (an
+    admin's edit, another grant to the same department running at the same time) fails the write, and the
+    chunk is read and written again: reading the stored grant each time, every account ends with the last
+    grant stored, whichever request writes last."""
+    for _ in range(REGRANT_ATTEMPTS):
+        grant = store.department_roles(department_id)
+        accounts, next_cursor = store.accounts_in_department(department_id, REGRANT_CHUNK, cursor)
+        actions, events = [], []
+        for before in accounts:
+            after = before.with_roles(before.own_roles, grant)
+            if after.version != before.version:
+                actions += store.account_actions(before, after)
+                events += account_events(before, after, _correlation())
+        if not events:
+            return 0, next_cursor
+        try:
+            dynamo.transact([*actions, outbox_put(store.table(), events)])
+        except ClientError as error:
+            if not {"ConditionalCheckFailed", "TransactionConflict"} & set(dynamo.cancellation_codes(error)):
+                raise
+            continue
+        return len(events), next_cursor
+    raise Conflict(
+        "The department's accounts kept changing while its roles were granted. Send the same roles again to finish.",
+        code="stale",
+    )
 
 
 @tracer.capture_lambda_handler
