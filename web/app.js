@@ -182,7 +182,7 @@ function buildLayout() {
   return { main, nav, userBox, menuButton };
 }
 
-/** Open or close the phone's navigation menu (no effect on wider screens, where it is always shown). */
+// Open or close the phone's navigation menu (no effect on wider screens, where it is always shown).
 function setMenuOpen(open) {
   if (!layout) return;
   layout.menuButton.setAttribute("aria-expanded", String(open));
