@@ -16,6 +16,7 @@ import { activeEntry, ENTRIES, hasAnyRole, navFor, PUBLIC_ENTRIES } from "./nav.
 import * as signin from "./pages/signin.js";
 import { createRouter, matchRoute, safeLocalPath } from "./router.js";
 import * as session from "./session.js";
+import { labelTablesIn } from "./table-cards.js";
 import { append, clear, forbiddenNotice, h, loading, notice, renderLoadError, roleBadges } from "./ui.js";
 
 const APP_NAME = "aTES";
@@ -135,7 +136,7 @@ function showPublic({ entry, params }, location, signal) {
 
 function buildLayout() {
   const userBox = h("div", { class: "user", "data-testid": "user-info" });
-  const nav = h("nav", { class: "sidenav", "aria-label": "Main", "data-testid": "nav" });
+  const nav = h("nav", { id: "site-nav", class: "sidenav", "aria-label": "Main", "data-testid": "nav" });
   const main = h("main", { id: "main", class: "content", tabindex: "-1", "data-testid": "main" });
   const signOut = h(
     "button",
@@ -146,6 +147,21 @@ function buildLayout() {
     endSession("You have signed out.");
     router.navigate("/");
   });
+  // On a phone the navigation is a menu behind this button (styles.css hides the button on wider screens,
+  // where the navigation is always shown as the sidebar): the same sections, one tap away.
+  const menuButton = h(
+    "button",
+    {
+      type: "button",
+      class: "btn btn-secondary btn-small menu-button",
+      "aria-expanded": "false",
+      "aria-controls": "site-nav",
+      "data-testid": "menu-button",
+    },
+    h("span", { class: "menu-icon", "aria-hidden": "true" }),
+    "Menu",
+  );
+  menuButton.addEventListener("click", () => setMenuOpen(menuButton.getAttribute("aria-expanded") !== "true"));
   clear(root).append(
     h("a", { class: "skip-link", href: "#main" }, "Skip to main content"),
     h(
@@ -158,11 +174,27 @@ function buildLayout() {
         h("span", { class: "brand-name" }, APP_NAME),
       ),
       h("div", { class: "topbar-end" }, userBox, signOut),
+      // Last in the header, so that Tab goes from the button straight into the menu it opens.
+      menuButton,
     ),
     h("div", { class: "shell", "data-testid": "layout" }, nav, main),
   );
-  return { main, nav, userBox };
+  return { main, nav, userBox, menuButton };
 }
+
+// Open or close the phone's navigation menu (no effect on wider screens, where it is always shown).
+function setMenuOpen(open) {
+  if (!layout) return;
+  layout.menuButton.setAttribute("aria-expanded", String(open));
+  layout.nav.classList.toggle("is-open", open);
+}
+
+// Escape closes the open menu from wherever the focus is, and gives the focus back to its button.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || layout?.menuButton.getAttribute("aria-expanded") !== "true") return;
+  setMenuOpen(false);
+  layout.menuButton.focus();
+});
 
 function updateLayout(user, path) {
   clear(layout.userBox).append(
@@ -176,7 +208,6 @@ function updateLayout(user, path) {
   );
   const active = activeEntry(path);
   const nav = layout.nav;
-  const scrolled = nav.scrollLeft; // rebuilding the row must not jump it back to the start
   append(
     clear(nav),
     navFor(user.roles).map((group, index) => {
@@ -207,16 +238,6 @@ function updateLayout(user, path) {
       );
     }),
   );
-  // On phones the navigation is one row that scrolls sideways: keep the current page's link in sight.
-  nav.scrollLeft = scrolled;
-  const current = nav.querySelector('a[aria-current="page"]');
-  if (current && nav.scrollWidth > nav.clientWidth) {
-    const left = current.getBoundingClientRect().left - nav.getBoundingClientRect().left + nav.scrollLeft;
-    const right = left + current.offsetWidth;
-    if (left < nav.scrollLeft || right > nav.scrollLeft + nav.clientWidth) {
-      nav.scrollLeft = Math.max(0, left - (nav.clientWidth - current.offsetWidth) / 2);
-    }
-  }
 }
 
 async function loadUser(seq, signal) {
@@ -279,6 +300,7 @@ async function render(location, cause) {
 
   if (!layout) layout = buildLayout();
   updateLayout(user, location.path);
+  setMenuOpen(false); // a link followed from the phone's menu closes it
   const main = clear(layout.main);
   const matched = matchRoute(ENTRIES, location.path);
 
@@ -323,4 +345,5 @@ async function render(location, cause) {
   if (cause !== "start") (main.querySelector("h1") ?? main).focus({ preventScroll: false });
 }
 
+labelTablesIn(root); // every table reads as cards on a phone (table-cards.js)
 router.start();

@@ -232,7 +232,7 @@ export function ledgerSection({ ctx, path, testid = "ledger", heading = "Transac
   });
   const table = listTable({
     testid,
-    caption: heading,
+    caption: `${heading}, newest first`,
     headings: [
       "Day",
       "Kind",

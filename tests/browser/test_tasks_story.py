@@ -283,7 +283,7 @@ def test_r_task_1_to_5_create_see_complete_shuffle_and_list_tasks(devstack, admi
         worker.screenshot(path=str(artifacts / "my-tasks-open.png"), full_page=True)
 
     with step("Kesha marks it done: it leaves Open and appears under Done"):
-        item.get_by_role("button", name=f"Mark “UBERPOP-42 {first_title}” done").click()
+        item.get_by_role("button", name=f"Mark done: “UBERPOP-42 {first_title}”").click()
         expect(worker.get_by_test_id("my-tasks-status")).to_contain_text(f"“UBERPOP-42 {first_title}” is done.")
         expect(item).to_have_count(0)
         worker.get_by_test_id("my-tasks-tab-done").click()
@@ -593,7 +593,7 @@ def test_r_task_4_mark_done_explains_a_task_lost_to_a_shuffle(signed_in: Page):
     page.get_by_test_id("nav-my-tasks").click()
     item = page.get_by_test_id("task-item")
     expect(item.get_by_test_id("task-due")).to_contain_text("Overdue")
-    item.get_by_role("button", name="Mark “Guard the nest” done").click()
+    item.get_by_role("button", name="Mark done: “Guard the nest”").click()
     expect(page.get_by_test_id("my-tasks-error")).to_have_text(
         "“Guard the nest” could not be marked done. Only the popug this task is assigned to now can complete it "
         "(it may have been shuffled to someone else)."

@@ -314,7 +314,10 @@ def test_unknown_path_shows_not_found_inside_the_layout(signed_in: Page):
     expect(page.get_by_test_id("app-header")).to_be_visible()
 
 
-def test_mobile_layout_keeps_navigation_and_sign_out_reachable(browser, devstack, artifacts):
+ADMIN_SECTIONS = ["Work", "Money", "Insights", "People", "Administration"]
+
+
+def test_r_ui_3_on_a_phone_the_navigation_is_a_menu_with_the_desktop_sections(browser, devstack, artifacts):
     context = browser.new_context(base_url=devstack.url, viewport={"width": 390, "height": 844})
     try:
         page = context.new_page()
@@ -323,22 +326,53 @@ def test_mobile_layout_keeps_navigation_and_sign_out_reachable(browser, devstack
         page.get_by_label("Password").fill(devstack.admin_password)
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_test_id("sign-out")).to_be_in_viewport()
-        # The navigation is one row that scrolls by itself (the page never does): the last link is in it.
-        nav = page.get_by_role("navigation", name="Main")
-        expect(page.get_by_test_id("nav-profile")).to_be_in_viewport()
-        assert nav.evaluate("row => row.scrollWidth > row.clientWidth && getComputedStyle(row).overflowX === 'auto'")
         page.wait_for_load_state("networkidle")  # the profile refreshes the user, and so the navigation
-        page.get_by_test_id("nav-accounts").scroll_into_view_if_needed()
-        expect(page.get_by_test_id("nav-accounts")).to_be_in_viewport()
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"the page scrolls sideways on a phone ({width}px wide)"
-        page.screenshot(path=str(artifacts / "signed-in-mobile.png"), full_page=True)
 
-        # Opening a page whose link is far along the row brings its link into sight.
-        page.goto("/accounts")
+        # Closed, the menu is one button; the links are neither on screen nor read out.
+        menu = page.get_by_role("button", name="Menu")
+        nav = page.get_by_role("navigation", name="Main")
+        expect(menu).to_have_attribute("aria-expanded", "false")
+        expect(menu).to_have_attribute("aria-controls", "site-nav")
+        expect(nav).to_be_hidden()
+
+        # Open: the desktop's sections, every link on screen, and the page still never scrolls sideways.
+        menu.click()
+        expect(menu).to_have_attribute("aria-expanded", "true")
+        expect(nav.get_by_role("heading")).to_have_text(ADMIN_SECTIONS)
+        links = nav.get_by_role("link")
+        expect(links.first).to_have_text("My profile")
+        on_the_phone = links.all_inner_texts()
+        assert {"All tasks", "Balances", "Dashboard", "Staff", "Accounts", "Dead letters"} <= set(on_the_phone)
+        for link in links.all():
+            expect(link).to_be_in_viewport()
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways on a phone ({width}px wide)"
+        page.screenshot(path=str(artifacts / "signed-in-mobile-menu.png"), full_page=True)
+
+        # Escape closes it and gives the focus back to the button; the keyboard opens it and Tab goes in.
+        page.keyboard.press("Escape")
+        expect(nav).to_be_hidden()
+        expect(menu).to_be_focused()
+        expect(menu).to_have_attribute("aria-expanded", "false")
+        page.keyboard.press("Enter")
+        expect(nav).to_be_visible()
+        page.keyboard.press("Tab")
+        expect(nav.get_by_test_id("nav-profile")).to_be_focused()
+
+        # Following a link opens the page and closes the menu; opened again, it marks where you are.
+        nav.get_by_test_id("nav-accounts").click()
+        expect(page.get_by_test_id("page-title")).to_have_text("Accounts")
+        expect(nav).to_be_hidden()
+        menu.click()
         expect(page.get_by_test_id("nav-accounts")).to_have_attribute("aria-current", "page")
-        expect(page.get_by_test_id("nav-accounts")).to_be_in_viewport()
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+        # On a desktop the same navigation is the sidebar, always shown, and there is no menu button.
+        page.set_viewport_size({"width": 1280, "height": 800})
+        expect(nav.get_by_role("heading")).to_have_text(ADMIN_SECTIONS)
+        expect(links).to_have_text(on_the_phone)
+        expect(menu).to_be_hidden()
+        page.keyboard.press("Escape")
+        expect(nav).to_be_visible()
     finally:
         context.close()
 

@@ -82,7 +82,7 @@ export async function render(main, ctx) {
   const status = statusRegion("accounts-status");
   const table = listTable({
     testid: "accounts",
-    caption: "Accounts",
+    caption: "Accounts and their roles",
     headings: [
       "Name",
       "Email",
@@ -133,7 +133,7 @@ export async function render(main, ctx) {
               type: "button",
               class: "btn btn-secondary btn-small",
               "data-testid": "account-invite",
-              "aria-label": `Send a new invitation to ${account.email}`,
+              "aria-label": `Send invitation to ${account.email}`,
             },
             "Send invitation",
           )

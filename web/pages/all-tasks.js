@@ -125,7 +125,7 @@ export async function render(main, ctx) {
         { scope: "row", class: "task-cell" },
         jiraChip(task.jira_id),
         h("span", { "data-testid": "task-title" }, task.title),
-        task.description ? h("span", { class: "cell-note clamp", "data-testid": "task-description" }, task.description) : null,
+        task.description ? h("span", { class: "cell-note clamp", title: task.description, "data-testid": "task-description" }, task.description) : null,
       ),
       h("td", { "data-testid": "task-assignee" }, personLabel(people, task.assignee_id, ctx.user, "task-assignee-name")),
       h("td", {}, taskStatusChip(task.status)),

@@ -110,7 +110,7 @@ export async function render(main, ctx) {
     if (task.status === "open") {
       const done = h(
         "button",
-        { type: "button", class: "btn btn-small", "data-testid": "task-complete", "aria-label": `Mark “${name}” done` },
+        { type: "button", class: "btn btn-small", "data-testid": "task-complete", "aria-label": `Mark done: “${name}”` },
         "Mark done",
       );
       done.addEventListener("click", () => complete(task, done));
@@ -122,7 +122,7 @@ export async function render(main, ctx) {
       h(
         "div",
         { class: "task-card-main" },
-        h("h3", { class: "task-title" }, jiraChip(task.jira_id), h("span", { "data-testid": "task-title" }, task.title)),
+        h("h2", { class: "task-title" }, jiraChip(task.jira_id), h("span", { "data-testid": "task-title" }, task.title)),
         task.description ? h("p", { class: "task-description", "data-testid": "task-description" }, task.description) : null,
         h("p", { class: "task-meta" }, whenLabel(task), dueLabel(task)),
       ),
