@@ -1,0 +1,461 @@
+"""The emulator's state on disk: a snapshot of moto's backends plus a journal of the calls since.
+
+Why not a snapshot on shutdown (LocalStack's default): kill -9 or a power cut would lose everything since
+the last one. Why not a snapshot per call: it costs O(state). So every call that may change state is
+appended to the journal *before* its answer leaves the emulator, and replayed over the newest snapshot when
+the emulator starts on the directory again. A compaction (a new snapshot, the journal started afresh) runs
+in a forked child, so the emulator keeps serving while the child pickles a copy-on-write image of it.
+
+Layout of the state directory (devstack's default: <checkout>/.devstack/state/emulator):
+    snapshot-<G>.pickle   moto's backends after every journal below G (written to .tmp, fsynced, renamed)
+    journal-<G>.log       the calls made after snapshot G, as devstack.journal records
+Recovery loads the newest snapshot (none: empty moto) and replays journals G, G+1, ... in order; a torn
+last record is cut off (devstack.journal). Files below the newest snapshot are removed once it is durable.
+
+Replaying gives the same state because (1) calls that change state run one at a time, in journal order,
+under ``MUTATION`` (moto is GIL-bound: little concurrency is lost), (2) each runs with moto's clock and
+random generator pinned to the instant and seed its record holds (devstack.determinism): message ids,
+receipt handles, stream record ids and sequence numbers, visibility deadlines come out the same, and (3) an
+SQS long poll is journaled as the one zero-wait attempt that found messages (``receive_attempt``), so a poll
+never holds the lock while it waits, and the replay never waits.
+
+Which calls are journaled: everything but reads (GET/HEAD, operations named Get*, List*, Describe*, Query,
+Scan, ..., and KMS's Sign, Verify, Encrypt, ...): a read journaled by mistake only costs space, a write missed
+would be lost, so the list is of reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import pickle
+import random
+import re
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devstack import determinism, journal
+
+MUTATION = threading.RLock()
+_SNAPSHOT = re.compile(r"^snapshot-(\d+)\.pickle$")
+_JOURNAL = re.compile(r"^journal-(\d+)\.log$")
+_READ_PREFIXES = ("Get", "BatchGet", "Query", "Scan", "Describe", "List", "TransactGet", "Lookup", "Filter", "Head")
+# KMS's cryptographic operations read the key only (`VerifyEmailIdentity` is a write: hence names, not prefixes)
+_READS = frozenset({
+    "Sign", "Verify", "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateRandom", "GenerateMac", "VerifyMac",
+    "TestEventPattern",
+})  # fmt: skip
+_ENVIRON_KEYS = ("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH", "SCRIPT_NAME",
+                 "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "wsgi.url_scheme", "REMOTE_ADDR")  # fmt: skip
+COMPACT_BYTES = 256 << 20  # a journal this long is folded into a new snapshot
+
+
+READ, WRITE, RECEIVE = "read", "write", "receive"
+
+
+def classify(environ: dict[str, Any], body: bytes | None) -> str:
+    """Whether a moto call may change state (WRITE), cannot (READ), or is an SQS ReceiveMessage."""
+    method = environ.get("REQUEST_METHOD", "GET")
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return READ
+    operation = (environ.get("HTTP_X_AMZ_TARGET") or "").rpartition(".")[2]
+    if not operation:
+        operation = _query_action(environ.get("QUERY_STRING", ""), environ.get("CONTENT_TYPE", ""), body)
+    if operation == "ReceiveMessage":
+        return RECEIVE
+    if operation and (operation in _READS or operation.startswith(_READ_PREFIXES)):
+        return READ
+    return WRITE
+
+
+def _query_action(query: str, content_type: str, body: bytes | None) -> str:
+    for source in (query, body.decode("latin-1") if body and "form-urlencoded" in content_type else ""):
+        action = urllib.parse.parse_qs(source).get("Action")
+        if action:
+            return action[0]
+    return ""
+
+
+@dataclass
+class Recovery:
+    """What starting on a state directory found and did (shown by the emulator's health route)."""
+
+    directory: str
+    kept: bool  # there was state to restore
+    snapshot: int | None  # the generation of the snapshot loaded
+    replayed: int  # journal records replayed over it
+    failed: int  # replayed calls that raised (the original call failed the same way)
+    torn_bytes: int  # bytes of a torn last record cut off
+    seconds: float
+
+
+class Store:
+    """The emulator's state directory: recovery at start, the journal while running, compaction."""
+
+    def __init__(self, directory: Path, *, fsync_interval: float = 0.2, compact_bytes: int = COMPACT_BYTES) -> None:
+        self.directory = directory
+        self.fsync_interval = fsync_interval
+        self.compact_bytes = compact_bytes
+        self.generation = 0
+        self.journal: journal.Journal | None = None
+        self.recovery: Recovery | None = None
+        self._compacting: threading.Thread | None = None
+        self.compactions = 0
+
+    # ---------------------------------------------------------------- start
+    def recover(self, app: Callable[..., Any]) -> Recovery:
+        """Load the newest snapshot, replay the journals after it, open the journal for appending."""
+        started = time.perf_counter()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for leftover in self.directory.glob("*.tmp"):  # a compaction cut short
+            leftover.unlink()
+        snapshots = self._generations(_SNAPSHOT)
+        journals = self._generations(_JOURNAL)
+        loaded = snapshots[-1] if snapshots else None
+        if loaded is not None:
+            _load_snapshot(self._snapshot_path(loaded))
+        base = loaded or 0
+        replayed = failed = torn = 0
+        for generation in [g for g in journals if g >= base]:
+            path = self._journal_path(generation)
+            records, good, size = journal.read(path)
+            if good < size:
+                journal.repair(path, good)
+                torn += size - good
+            for payload in records:
+                replayed += 1
+                failed += not _replay(app, payload)
+        self.generation = max([base, *journals])
+        self.journal = journal.Journal(self._journal_path(self.generation), fsync_interval=self.fsync_interval)
+        self.recovery = Recovery(
+            str(self.directory), loaded is not None or replayed > 0, loaded, replayed, failed, torn,
+            round(time.perf_counter() - started, 3),
+        )  # fmt: skip
+        self._remove_below(base)
+        return self.recovery
+
+    # ---------------------------------------------------------------- while running
+    def record(self, environ: dict[str, Any], body: bytes, instant: float, seed: int) -> None:
+        """Append one call (the caller holds MUTATION, so records follow the order calls ran in)."""
+        assert self.journal is not None
+        wanted = {k: environ[k] for k in _ENVIRON_KEYS if k in environ}
+        wanted.update((k, v) for k, v in environ.items() if k.startswith("HTTP_"))
+        self.journal.append(pickle.dumps((instant, seed, wanted, body), protocol=pickle.HIGHEST_PROTOCOL))
+        if self.journal.size >= self.compact_bytes and self._compacting is None:
+            self.compact(wait=False)
+
+    def compact(self, *, wait: bool = True) -> bool:
+        """A new snapshot of the state as it is now; the journal restarts empty. True when it is durable."""
+        with MUTATION:
+            if self._compacting is not None:
+                if not wait:
+                    return False
+                self._compacting.join()
+            from devstack import moto_patches
+
+            generation = self.generation + 1
+            with moto_patches.dynamodb_lock():  # no DynamoDB call half way through in the image
+                child = _fork_snapshot(self._snapshot_path(generation))
+            assert self.journal is not None
+            self.journal.close()
+            self.generation = generation
+            self.journal = journal.Journal(self._journal_path(generation), fsync_interval=self.fsync_interval)
+            journal.fsync_directory(self.directory)
+            done = threading.Event()
+            outcome: list[bool] = []
+            self._compacting = threading.Thread(
+                target=self._finish_compaction, args=(child, generation, done, outcome), daemon=True
+            )
+            self._compacting.start()
+        if wait:
+            done.wait()
+            return bool(outcome and outcome[0])
+        return True
+
+    def _finish_compaction(self, child: int, generation: int, done: threading.Event, outcome: list[bool]) -> None:
+        try:
+            _, status = os.waitpid(child, 0)
+            ok = os.waitstatus_to_exitcode(status) == 0 and self._snapshot_path(generation).exists()
+            if ok:
+                self.compactions += 1
+                self._remove_below(generation)
+            else:
+                print(f"devstack.persistence: snapshot {generation} failed (status {status}); journals kept",
+                      file=sys.stderr, flush=True)  # fmt: skip
+            outcome.append(ok)
+        finally:
+            self._compacting = None
+            done.set()
+
+    def close(self) -> None:
+        """On a clean stop: the journal synced (a snapshot is not needed: replay gives the same state)."""
+        with MUTATION:
+            if self._compacting is not None:
+                self._compacting.join()
+            if self.journal is not None:
+                self.journal.close()
+
+    def describe(self) -> dict[str, Any]:
+        recovery = self.recovery.__dict__ if self.recovery else None
+        files = sorted(self.directory.iterdir())
+        return {
+            "directory": str(self.directory),
+            "recovery": recovery,
+            "generation": self.generation,
+            "journal_bytes": self.journal.size if self.journal else 0,
+            "journal_records": self.journal.appended if self.journal else 0,
+            "compactions": self.compactions,
+            "bytes": sum(f.stat().st_size for f in files if f.is_file()),
+        }
+
+    # ---------------------------------------------------------------- files
+    def _generations(self, pattern: re.Pattern[str]) -> list[int]:
+        return sorted(int(m.group(1)) for p in self.directory.iterdir() if (m := pattern.match(p.name)))
+
+    def _snapshot_path(self, generation: int) -> Path:
+        return self.directory / f"snapshot-{generation}.pickle"
+
+    def _journal_path(self, generation: int) -> Path:
+        return self.directory / f"journal-{generation}.log"
+
+    def _remove_below(self, generation: int) -> None:
+        for pattern, path_of in ((_SNAPSHOT, self._snapshot_path), (_JOURNAL, self._journal_path)):
+            for old in self._generations(pattern):
+                if old < generation:
+                    with contextlib.suppress(FileNotFoundError):
+                        path_of(old).unlink()
+
+
+# -------------------------------------------------------------------- the WSGI side
+
+
+def durable_app(store: Store, app: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's WSGI app, journaling each call that may change state before answering it."""
+    chooser = random.Random()
+
+    def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        body = b""
+        if method not in ("GET", "HEAD"):
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(body)
+        kind = classify(environ, body)
+        if kind == READ:
+            return app(environ, start_response)  # type: ignore[no-any-return]
+        if kind == RECEIVE:  # journaled per attempt, by the patched SQSBackend.receive_message
+            _calls.current = (store, environ, body)
+            try:
+                return list(app(environ, start_response))
+            finally:
+                _calls.current = None
+        answered: list[Any] = []
+
+        def hold(status: str, headers: list[Any], exc_info: Any = None) -> Callable[[bytes], None]:
+            answered[:] = [status, headers, exc_info]
+            return lambda data: None
+
+        with MUTATION:
+            instant, seed = time.time(), chooser.getrandbits(63)
+            with determinism.pinned(instant, seed):
+                content = b"".join(app(environ, hold))
+            store.record(environ, body, instant, seed)  # on disk (OS) before the caller hears of it
+        start_response(*answered)
+        return [content]
+
+    return serve
+
+
+_calls = threading.local()
+
+
+def install_receive() -> None:
+    """SQS ReceiveMessage: each zero-wait attempt under MUTATION, journaled if it changed the queue.
+
+    moto's long poll loops inside the backend call; held under the lock it would stop every write for up to
+    20 s. Here the waiting happens outside the lock (on the queue's condition), and only an attempt that
+    delivered messages or moved some to the dead-letter queue is journaled, with its instant and seed.
+    """
+    from moto.sqs.models import SQSBackend
+
+    original = SQSBackend.receive_message
+    if getattr(original, "_devstack_durable", False):
+        return
+    chooser = random.Random()
+
+    def receive_message(self: Any, queue_name: str, count: int, wait_seconds_timeout: int,
+                        visibility_timeout: int, message_attribute_names: list[str] | None = None) -> Any:  # fmt: skip
+        current = getattr(_calls, "current", None)
+        if current is None:  # a replay (pinned by the replayer) or no state directory
+            return original(self, queue_name, count, 0 if determinism.now() else wait_seconds_timeout,
+                            visibility_timeout, message_attribute_names)  # fmt: skip
+        store, environ, body = current
+        deadline = time.monotonic() + (wait_seconds_timeout or 0)
+        while True:
+            with MUTATION:
+                queue = self.get_queue(queue_name)
+                before = len(queue._messages)
+                instant, seed = time.time(), chooser.getrandbits(63)
+                with determinism.pinned(instant, seed):
+                    result = original(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+                if result or len(queue._messages) != before:
+                    store.record(environ, body, instant, seed)
+            remaining = deadline - time.monotonic()
+            if result or remaining <= 0:
+                return result
+            queue.wait_for_messages(min(1.0, remaining))  # type: ignore[arg-type]
+
+    receive_message._devstack_durable = True  # type: ignore[attr-defined]
+    SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
+
+
+def _replay(app: Callable[..., Any], payload: bytes) -> bool:
+    instant, seed, wanted, body = pickle.loads(payload)
+    environ = {
+        **wanted,
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    environ.setdefault("wsgi.url_scheme", "http")
+    environ.setdefault("SERVER_NAME", "127.0.0.1")
+    environ.setdefault("SERVER_PORT", "80")
+    status: list[str] = []
+    with MUTATION, determinism.pinned(instant, seed):
+        try:
+            for _ in app(environ, lambda s, h, e=None: status.append(s) or (lambda d: None)):
+                pass
+        except Exception as error:  # moto failed it the first time too (or it is a bug): keep going
+            print(f"devstack.persistence: replay of {wanted.get('PATH_INFO')} failed: {error!r}", file=sys.stderr)
+            return False
+    return bool(status) and not status[0].startswith("5")
+
+
+# -------------------------------------------------------------------- snapshots
+
+
+def _backend_dicts() -> dict[tuple[str, str], Any]:
+    """Every moto BackendDict loaded so far, by (module, attribute)."""
+    from moto.core.base_backend import BackendDict
+
+    found: dict[tuple[str, str], Any] = {}
+    seen: set[int] = set()
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("moto.") or module is None:
+            continue
+        for attribute, value in list(vars(module).items()):
+            if isinstance(value, BackendDict) and id(value) not in seen:
+                seen.add(id(value))
+                found[(name, attribute)] = value
+    return found
+
+
+def state_image() -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
+    """moto's state as plain dicts: {(module, attribute): {account: {region: backend}}}."""
+    return {
+        key: {account: dict(regions) for account, regions in backends.items() if len(regions)}
+        for key, backends in _backend_dicts().items()
+        if any(len(regions) for regions in backends.values())
+    }
+
+
+class _Pickler(pickle.Pickler):
+    """Locks and conditions are not state: they come back new and free."""
+
+    _fresh: dict[type, Callable[[], Any]] = {
+        type(threading.Lock()): threading.Lock,
+        type(threading.RLock()): threading.RLock,
+        threading.Condition: threading.Condition,
+        threading.Event: threading.Event,
+        threading.Semaphore: threading.Semaphore,
+    }
+
+    def reducer_override(self, obj: Any) -> Any:
+        maker = self._fresh.get(type(obj))
+        if maker is not None:
+            return maker, ()
+        if type(obj).__module__.startswith("cryptography."):
+            return _crypto_key(obj)
+        return NotImplemented
+
+
+def _crypto_key(key: Any) -> Any:
+    """KMS keys hold `cryptography` key objects, which do not pickle: as DER bytes (the key survives)."""
+    from cryptography.hazmat.primitives import serialization
+
+    if hasattr(key, "private_bytes"):
+        der = key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return _private_key, (der,)
+    if hasattr(key, "public_bytes"):
+        der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return _public_key, (der,)
+    return NotImplemented
+
+
+def _private_key(der: bytes) -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_der_private_key(der, None)
+
+
+def _public_key(der: bytes) -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_der_public_key(der)
+
+
+def write_snapshot(path: Path) -> None:
+    temporary = path.with_suffix(".tmp")
+    with open(temporary, "wb") as handle:
+        _Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump(state_image())
+        handle.flush()
+        os.fsync(handle.fileno())
+    temporary.replace(path)
+    journal.fsync_directory(path.parent)
+
+
+def _fork_snapshot(path: Path) -> int:
+    """Fork a child that writes the snapshot from its copy-on-write image and exits; its pid."""
+    import warnings
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads: the child only pickles and exits
+        pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            write_snapshot(path)
+            code = 0
+        except BaseException as error:  # noqa: BLE001 (report anything, then leave without cleanup handlers)
+            with contextlib.suppress(Exception):
+                os.write(2, f"devstack.persistence: snapshot failed: {error!r}\n".encode())
+        finally:
+            os._exit(code)
+    return pid
+
+
+def _load_snapshot(path: Path) -> None:
+    import importlib
+
+    with open(path, "rb") as handle:
+        image = pickle.load(handle)
+    for (module_name, attribute), accounts in image.items():
+        backends = getattr(importlib.import_module(module_name), attribute)
+        for account, regions in accounts.items():
+            per_region = backends[account]
+            for region, backend in regions.items():
+                dict.__setitem__(per_region, region, backend)
