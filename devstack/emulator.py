@@ -86,6 +86,7 @@ def start(
     timeout: float = 60.0,
     log_path: str | os.PathLike[str] | None = None,
     state_dir: str | os.PathLike[str] | None = None,
+    fsync_interval: float | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ``python -m devstack.emulator`` as a child that dies with this process; wait until it answers.
 
@@ -102,6 +103,8 @@ def start(
         args.append("--unpatched")
     if state_dir:
         args += ["--state-dir", os.fspath(state_dir)]
+        if fsync_interval is not None:
+            args += ["--fsync-interval", str(fsync_interval)]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
@@ -150,6 +153,21 @@ def stop(process: subprocess.Popen[Any], grace: float = 5.0) -> None:
         output = getattr(process, "devstack_output", None)
         if output is not None:
             output.close()
+
+
+def state(endpoint_url: str, timeout: float = 10.0) -> dict[str, Any] | None:
+    """The emulator's state directory and what starting on it found (None: it keeps state in memory only)."""
+    try:
+        return _get_json(f"{endpoint_url.rstrip('/')}{STATE_PATH}", timeout)  # type: ignore[no-any-return]
+    except urllib.error.HTTPError:
+        return None  # not a devstack emulator
+
+
+def checkpoint(endpoint_url: str, timeout: float = 600.0) -> dict[str, Any]:
+    """A snapshot of the emulator's state now (its journal restarts empty); the state's description."""
+    request = urllib.request.Request(f"{endpoint_url.rstrip('/')}{CHECKPOINT_PATH}", data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
 
 
 def call_counts(endpoint_url: str, timeout: float = 10.0) -> dict[str, int]:

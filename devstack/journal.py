@@ -74,9 +74,8 @@ def _valid_record_after(data: bytes, offset: int) -> bool:
     for start in range(offset + 1, len(data) - _HEADER.size + 1):
         length, crc = _HEADER.unpack_from(data, start)
         end = start + _HEADER.size + length
-        if 0 < length <= len(data) - start - _HEADER.size and end <= len(data):
-            if zlib.crc32(data[start + _HEADER.size : end]) == crc:
-                return True
+        if length > 0 and end <= len(data) and zlib.crc32(data[start + _HEADER.size : end]) == crc:
+            return True
     return False
 
 
@@ -106,6 +105,7 @@ class Journal:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._dirty = False
         self._closed = threading.Event()
+        self._syncing = threading.Lock()  # the flusher never fsyncs a descriptor close() gave back
         self.size = os.fstat(self._fd).st_size
         self.appended = 0
         self._flusher: threading.Thread | None = None
@@ -128,24 +128,23 @@ class Journal:
             self._dirty = True
 
     def sync(self) -> None:
-        if not self._closed.is_set():
-            self._dirty = False
-            os.fsync(self._fd)
+        with self._syncing:
+            if not self._closed.is_set():
+                self._dirty = False
+                os.fsync(self._fd)
 
     def close(self) -> None:
-        if self._closed.is_set():
-            return
-        os.fsync(self._fd)
-        self._closed.set()
-        os.close(self._fd)
+        with self._syncing:
+            if self._closed.is_set():
+                return
+            os.fsync(self._fd)
+            self._closed.set()
+            os.close(self._fd)
 
     def _flush_loop(self) -> None:
         while not self._closed.wait(self.fsync_interval):
             if self._dirty:
-                try:
-                    self.sync()
-                except OSError:  # closed under us: the closer synced
-                    return
+                self.sync()
 
 
 def records(paths: list[Path]) -> Iterator[bytes]:

@@ -317,7 +317,7 @@ def install_receive() -> None:
 
 
 def _replay(app: Callable[..., Any], payload: bytes) -> bool:
-    instant, seed, wanted, body = pickle.loads(payload)
+    instant, seed, wanted, body = pickle.loads(payload)  # noqa: S301 - our own journal, in our own state dir
     environ = {
         **wanted,
         "wsgi.input": io.BytesIO(body),
@@ -440,7 +440,7 @@ def _fork_snapshot(path: Path) -> int:
         try:
             write_snapshot(path)
             code = 0
-        except BaseException as error:  # noqa: BLE001 (report anything, then leave without cleanup handlers)
+        except BaseException as error:
             with contextlib.suppress(Exception):
                 os.write(2, f"devstack.persistence: snapshot failed: {error!r}\n".encode())
         finally:
@@ -452,7 +452,7 @@ def _load_snapshot(path: Path) -> None:
     import importlib
 
     with open(path, "rb") as handle:
-        image = pickle.load(handle)
+        image = pickle.load(handle)  # noqa: S301 - our own snapshot, in our own state dir
     for (module_name, attribute), accounts in image.items():
         backends = getattr(importlib.import_module(module_name), attribute)
         for account, regions in accounts.items():
