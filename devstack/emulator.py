@@ -272,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, SystemExit) as error:  # werkzeug reports a taken port itself, then exits
         print(f"devstack.emulator: cannot listen on {args.host}:{args.port} ({error})", file=sys.stderr)
         return 2
+    except Exception as error:  # the state directory is taken or unreadable: say so, start nothing
+        print(f"devstack.emulator: cannot start on {args.state_dir}: {error}", file=sys.stderr)
+        return 2
 
     stopping = threading.Event()
 

@@ -84,6 +84,10 @@ def _query_action(query: str, content_type: str, body: bytes | None) -> str:
     return ""
 
 
+class StateDirectoryInUse(RuntimeError):
+    """Another emulator holds the state directory."""
+
+
 @dataclass
 class Recovery:
     """What starting on a state directory found and did (shown by the emulator's health route)."""
@@ -115,6 +119,7 @@ class Store:
         """Load the newest snapshot, replay the journals after it, open the journal for appending."""
         started = time.perf_counter()
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._own_directory()
         for leftover in self.directory.glob("*.tmp"):  # a compaction cut short
             leftover.unlink()
         snapshots = self._generations(_SNAPSHOT)
@@ -141,6 +146,26 @@ class Store:
         )  # fmt: skip
         self._remove_below(base)
         return self.recovery
+
+    def _own_directory(self, wait: float = 5.0) -> None:
+        """One emulator per state directory: two writers would interleave one journal. The lock dies with
+        the process (kill -9 included); a restart waits a little for a dying predecessor to let go."""
+        import fcntl
+
+        self._lock_file = open(self.directory / "LOCK", "a+")  # noqa: SIM115 (held for the process's life)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StateDirectoryInUse(f"{self.directory} is in use by another emulator") from None
+                time.sleep(0.1)
+        self._lock_file.seek(0)
+        self._lock_file.truncate()
+        self._lock_file.write(f"{os.getpid()}\n")
+        self._lock_file.flush()
 
     # ---------------------------------------------------------------- while running
     def record(self, environ: dict[str, Any], body: bytes, instant: float, seed: int) -> None:

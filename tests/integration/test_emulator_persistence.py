@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
+import pytest
 
 from devstack import emulator
 
@@ -126,6 +127,13 @@ def test_a_torn_journal_tail_is_dropped_and_the_emulator_starts(tmp_path):
         assert names == ["after", "kept"]
 
 
+def test_one_emulator_per_state_directory(tmp_path):
+    with running(tmp_path / "state"):
+        port = emulator.free_port()
+        with pytest.raises(emulator.EmulatorError, match="in use by another emulator"):
+            emulator.start(port, state_dir=tmp_path / "state", timeout=60)
+
+
 def test_reads_are_not_journaled_and_a_checkpoint_folds_the_journal(tmp_path):
     state = tmp_path / "state"
     with running(state) as (url, _):
@@ -140,8 +148,8 @@ def test_reads_are_not_journaled_and_a_checkpoint_folds_the_journal(tmp_path):
         assert emulator.state(url)["journal_records"] == before + 1  # only the receive that took a message
         folded = emulator.checkpoint(url)
         assert folded["journal_bytes"] == 0 and folded["compactions"] == 1
-        assert sorted(p.name for p in state.iterdir()) == [f"journal-{folded['generation']}.log",
-                                                           f"snapshot-{folded['generation']}.pickle"]  # fmt: skip
+        files = sorted(p.name for p in state.iterdir() if p.suffix in (".log", ".pickle"))
+        assert files == [f"journal-{folded['generation']}.log", f"snapshot-{folded['generation']}.pickle"]
         request = urllib.request.Request(f"{url}/_devstack/state")
         assert json.loads(urllib.request.urlopen(request, timeout=10).read())["generation"] == folded["generation"]
     with running(state) as (url, _):
