@@ -380,7 +380,6 @@ def _with_devstack_routes(moto_app: Callable[..., Any], store: Any = None) -> Ca
             import moto
 
             body = {"status": "ok", "moto": moto.__version__, "patched": moto_patches.is_applied()}
-            body["state"] = store.describe() if store is not None else None
             return _respond(start_response, "200 OK", body)
         return _respond(start_response, "404 Not Found", {"error": f"no route {path}"})
 
