@@ -490,10 +490,18 @@ def _fork_snapshot(path: Path) -> int:
 
 
 def _load_snapshot(path: Path) -> None:
+    import gc
     import importlib
 
-    with open(path, "rb") as handle:
-        image = pickle.load(handle)  # noqa: S301 - our own snapshot, in our own state dir
+    collecting = gc.isenabled()
+    gc.disable()  # millions of new objects would set off collections that walk all of them, again and again
+    try:
+        with open(path, "rb") as handle:
+            image = pickle.load(handle)  # noqa: S301 - our own snapshot, in our own state dir
+    finally:
+        gc.freeze()  # as after a bulk load: the state lives as long as the emulator, no collection need walk it
+        if collecting:
+            gc.enable()
     for (module_name, attribute), accounts in image.items():
         backends = getattr(importlib.import_module(module_name), attribute)
         for account, regions in accounts.items():
