@@ -171,6 +171,7 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
             port = emulator.free_port()
             options.log_dir.mkdir(parents=True, exist_ok=True)
             if state_dir is not None and options.fresh:
+                _refuse_if_in_use(state_dir)  # never empty the state under a running emulator
                 shutil.rmtree(state_dir, ignore_errors=True)
             try:
                 running.emulator = emulator.start(
@@ -299,6 +300,20 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
     _write_state(options.state_file, state)
     _summary(console, options, state, endpoint)
     return state
+
+
+def _refuse_if_in_use(state_dir: Path) -> None:
+    import fcntl
+
+    lock = state_dir / "emulator" / "LOCK"
+    if not lock.exists():
+        return
+    with open(lock, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise EmulatorUnavailable(f"{state_dir} is in use by a running devstack: stop it first") from None
+        fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _kept_admin(state_dir: Path | None) -> dict[str, Any] | None:
