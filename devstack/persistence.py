@@ -59,6 +59,7 @@ _ENVIRON_KEYS = ("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", 
 # where a snapshot loads at C speed, so the record count bounds the restart time; the bytes bound the disk.
 COMPACT_RECORDS = 20_000
 COMPACT_BYTES = 128 << 20
+CLOSE_COMPACT_RECORDS = 500  # a clean stop with more than this journaled folds it into a snapshot
 
 
 READ, WRITE, RECEIVE = "read", "write", "receive"
@@ -102,6 +103,7 @@ class Recovery:
     failed: int  # replayed calls that raised (the original call failed the same way)
     torn_bytes: int  # bytes of a torn last record cut off
     seconds: float
+    snapshot_seconds: float = 0.0  # of `seconds`, loading the snapshot (the rest is the replay)
 
 
 class Store:
@@ -139,6 +141,7 @@ class Store:
         loaded = snapshots[-1] if snapshots else None
         if loaded is not None:
             _load_snapshot(self._snapshot_path(loaded))
+        snapshot_seconds = time.perf_counter() - started
         base = loaded or 0
         replayed = failed = torn = 0
         for generation in [g for g in journals if g >= base]:
@@ -155,7 +158,7 @@ class Store:
         self.records = replayed
         self.recovery = Recovery(
             str(self.directory), loaded is not None or replayed > 0, loaded, replayed, failed, torn,
-            round(time.perf_counter() - started, 3),
+            round(time.perf_counter() - started, 3), round(snapshot_seconds, 3),
         )  # fmt: skip
         self._remove_below(base)
         return self.recovery
@@ -236,9 +239,13 @@ class Store:
             self._compacting = None
             done.set()
 
-    def close(self) -> None:
-        """On a clean stop: the journal synced (a snapshot is not needed: replay gives the same state)."""
+    def close(self, *, compact_from: int = CLOSE_COMPACT_RECORDS) -> None:
+        """On a clean stop: a snapshot when the journal holds `compact_from` calls or more (the next start then
+        loads it instead of replaying them), and the journal synced. A stop cut short (kill -9 mid-snapshot)
+        leaves the journal as it was: the snapshot is only an optimisation of it."""
         with MUTATION:
+            if self.records >= compact_from:
+                self.compact()
             if self._compacting is not None:
                 self._compacting.join()
             if self.journal is not None:

@@ -53,6 +53,7 @@ BOOTSTRAP_ADMIN = {"email": "admin@ates.example", "name": "Bootstrap Admin"}
 READY_LINE = "devstack ready: {url}"
 STATE_DIR = ROOT / ".devstack" / "state"
 EMULATOR_READY_TIMEOUT = 600.0  # starting on a kept state replays its journal first (a year: see bench.durable)
+EMULATOR_STOP_GRACE = 300.0  # a clean stop snapshots a long journal (a year's state: bench.durable), then exits
 
 
 @dataclass
@@ -106,7 +107,7 @@ class _Running:
             (self.scheduler, lambda s: s.stop()),
             (self.sweeper, lambda s: s.stop()),
             (self.pool, lambda p: p.close()),
-            (self.emulator, emulator.stop),
+            (self.emulator, lambda e: emulator.stop(e, grace=EMULATOR_STOP_GRACE)),  # it may snapshot first
         ]
         for target, stop in steps:
             if target is not None:
