@@ -212,7 +212,10 @@ def show_journey(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        items = control.journey(args.correlation_id, events_file=log_dir / tap.FILE_NAME, log_dir=log_dir)
+        events_file = log_dir / tap.FILE_NAME
+        if not events_file.exists():  # a devstack keeping state (R-LOC-1) keeps the tap's file with it
+            events_file = STATE_DIR / tap.FILE_NAME
+        items = control.journey(args.correlation_id, events_file=events_file, log_dir=log_dir)
     if args.json:
         print(json.dumps(items, indent=2, default=str))
     else:
