@@ -74,8 +74,8 @@ lock: $(UV_VENV)/.installed ## compile the locks from the requirement files (.in
 clean-venv: ## remove the virtualenvs (the next make run or make test rebuilds them from the locks)
 	rm -rf $(VENV) .tools
 
-run: $(VENV)/.installed ## start the whole stack locally and print the URL and the sign-in
-	@$(PY) -m devstack up --port $(PORT)
+run: $(VENV)/.installed ## start the whole stack (state kept in .devstack/state; FRESH=1 starts empty), print the URL and sign-in
+	@$(PY) -m devstack up --port $(PORT) $(if $(FRESH),--fresh)
 
 # A company-year (R-LOC-3) into the running devstack, or into a fresh one started on PORT (kept running after).
 POPUGS ?= 1000

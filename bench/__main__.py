@@ -26,6 +26,7 @@ BENCHMARKS = [
     "bench.idle",
     "bench.year_routes",
     "bench.seed_year",
+    "bench.durable",
 ]
 
 

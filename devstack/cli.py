@@ -36,7 +36,7 @@ from typing import Any
 
 from devstack.aws import DUMMY_CREDENTIALS
 from devstack.template import REGION
-from devstack.up import BOOTSTRAP_ADMIN, ROOT, Options, up
+from devstack.up import BOOTSTRAP_ADMIN, ROOT, STATE_DIR, Options, up
 
 DEFAULT_STATE = ROOT / ".devstack" / "state.json"
 
@@ -67,6 +67,16 @@ def main(argv: list[str] | None = None) -> int:
         "be given up on use less)",
     )
     start.add_argument("--no-bootstrap", action="store_true", help="do not create the bootstrap admin")
+    start.add_argument(
+        "--state-dir", type=Path, default=STATE_DIR,
+        help="where the stack's state lives and is started from (default .devstack/state)",
+    )  # fmt: skip
+    start.add_argument("--fresh", action="store_true", help="empty the state directory first (make run FRESH=1)")
+    start.add_argument("--in-memory", action="store_true", help="keep no state at all: nothing survives a restart")
+    start.add_argument(
+        "--fsync-interval", type=float, default=0.2,
+        help="seconds between fsyncs of the emulator's journal (0: before every answer; default 0.2)",
+    )  # fmt: skip
 
     schedule = commands.add_parser("run-schedule", help="run a schedule now")
     schedule.add_argument("name", help="logical id or name of the rule/schedule")
@@ -117,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
                 sweep_interval=args.sweep_interval,
                 stream_retry_backoff=args.stream_retry_backoff,
                 bootstrap=not args.no_bootstrap,
+                state_dir=None if args.in_memory else args.state_dir.resolve(),
+                fresh=args.fresh,
+                fsync_interval=args.fsync_interval,
             )
         )
     if args.command == "seed":
@@ -199,7 +212,10 @@ def show_journey(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        items = control.journey(args.correlation_id, events_file=log_dir / tap.FILE_NAME, log_dir=log_dir)
+        events_file = log_dir / tap.FILE_NAME
+        if not events_file.exists():  # a devstack keeping state (R-LOC-1) keeps the tap's file with it
+            events_file = STATE_DIR / tap.FILE_NAME
+        items = control.journey(args.correlation_id, events_file=events_file, log_dir=log_dir)
     if args.json:
         print(json.dumps(items, indent=2, default=str))
     else:

@@ -1,6 +1,7 @@
 """The local AWS emulator: moto's server, with devstack's fixes, listening on loopback only.
 
     python -m devstack.emulator --port N [--host 127.0.0.1] [--unpatched] [--verbose]
+                                [--state-dir DIR [--fsync-interval S]]
 
 Runs moto's own WSGI app (the one ``moto_server`` runs) after ``moto_patches.apply()``, prints
 ``emulator ready on http://127.0.0.1:N`` once it accepts connections and exits cleanly on SIGTERM
@@ -13,6 +14,12 @@ e.g. each DynamoDB item); ``GET /_devstack/calls``, the calls served per X-Amz-T
 whose number in A is below EPOCH, oldest first, for devstack's TTL sweeper (from a sorted index, where a
 Scan would read the whole table every sweep). ``POST /_devstack/dynamodb/load`` stores items without
 stream records, as DynamoDB's ImportTable does (``devstack.bulk_load``, for ``python -m devstack seed``).
+
+With ``--state-dir`` the state survives the process (``devstack.persistence``): the emulator starts on what
+the directory holds (snapshot + journal replayed), journals every call that may change state before
+answering it, and serves ``GET /_devstack/state`` (the directory, what recovery found, the journal's size)
+and ``POST /_devstack/state/checkpoint`` (a snapshot now; the journal restarts empty). Without it, moto
+keeps everything in memory, as before. Starting on an existing directory is all a restart needs.
 
 Importable helpers for devstack and tests: ``start``/``stop`` a child emulator, ``free_port``,
 ``sent_emails``.
@@ -44,6 +51,8 @@ from typing import IO, Any
 READY_LINE = "emulator ready on http://{host}:{port}"
 SES_MESSAGES_PATH = "/_devstack/ses/messages"
 HEALTH_PATH = "/_devstack/health"
+STATE_PATH = "/_devstack/state"
+CHECKPOINT_PATH = "/_devstack/state/checkpoint"
 CALLS_PATH = "/_devstack/calls"
 TTL_EXPIRED_PATH = "/_devstack/ttl/expired"
 CALLS_BY_CALLER_PATH = "/_devstack/calls/by-caller"
@@ -76,11 +85,14 @@ def start(
     patched: bool = True,
     timeout: float = 60.0,
     log_path: str | os.PathLike[str] | None = None,
+    state_dir: str | os.PathLike[str] | None = None,
+    fsync_interval: float | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ``python -m devstack.emulator`` as a child that dies with this process; wait until it answers.
 
     The child's output goes to ``log_path`` (appended) or to an unlinked temporary file, never to a
-    pipe: nobody reads a pipe once the emulator runs, and a full pipe would freeze it. Raises
+    pipe: nobody reads a pipe once the emulator runs, and a full pipe would freeze it. With ``state_dir``
+    the emulator keeps its state there and starts on what it holds (``timeout`` includes the replay). Raises
     EmulatorError with the child's last output if it exits first (e.g. the port is taken) or does
     not answer within ``timeout`` seconds.
     """
@@ -89,6 +101,10 @@ def start(
     args = [sys.executable, "-m", "devstack.emulator", "--port", str(port), "--host", host]
     if not patched:
         args.append("--unpatched")
+    if state_dir:
+        args += ["--state-dir", os.fspath(state_dir)]
+        if fsync_interval is not None:
+            args += ["--fsync-interval", str(fsync_interval)]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
@@ -137,6 +153,21 @@ def stop(process: subprocess.Popen[Any], grace: float = 5.0) -> None:
         output = getattr(process, "devstack_output", None)
         if output is not None:
             output.close()
+
+
+def state(endpoint_url: str, timeout: float = 10.0) -> dict[str, Any] | None:
+    """The emulator's state directory and what starting on it found (None: it keeps state in memory only)."""
+    try:
+        return _get_json(f"{endpoint_url.rstrip('/')}{STATE_PATH}", timeout)  # type: ignore[no-any-return]
+    except urllib.error.HTTPError:
+        return None  # not a devstack emulator
+
+
+def checkpoint(endpoint_url: str, timeout: float = 600.0) -> dict[str, Any]:
+    """A snapshot of the emulator's state now (its journal restarts empty); the state's description."""
+    request = urllib.request.Request(f"{endpoint_url.rstrip('/')}{CHECKPOINT_PATH}", data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
 
 
 def call_counts(endpoint_url: str, timeout: float = 10.0) -> dict[str, int]:
@@ -214,6 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
     parser.add_argument("--unpatched", action="store_true", help="run moto as released (for benchmarks)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument("--state-dir", type=Path, help="keep the state here and start on what it holds")
+    parser.add_argument(
+        "--fsync-interval", type=float, default=0.2,
+        help="seconds between journal fsyncs (group commit; 0: fsync before every answer)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.host not in LOOPBACK_HOSTS and not args.host.startswith("127."):
         print(f"devstack.emulator: refusing to listen on {args.host}: loopback only", file=sys.stderr)
@@ -225,11 +261,19 @@ def main(argv: list[str] | None = None) -> int:
     if not args.unpatched:
         moto_patches.apply()
     _install_mailbox_support()
+    store = None
+    if args.state_dir:
+        from devstack import persistence
+
+        store = persistence.Store(args.state_dir.resolve(), fsync_interval=args.fsync_interval)
 
     try:
-        server = _make_server(args.host, args.port, verbose=args.verbose)
+        server = _make_server(args.host, args.port, verbose=args.verbose, store=store)
     except (OSError, SystemExit) as error:  # werkzeug reports a taken port itself, then exits
         print(f"devstack.emulator: cannot listen on {args.host}:{args.port} ({error})", file=sys.stderr)
+        return 2
+    except Exception as error:  # the state directory is taken or unreadable: say so, start nothing
+        print(f"devstack.emulator: cannot start on {args.state_dir}: {error}", file=sys.stderr)
         return 2
 
     stopping = threading.Event()
@@ -249,10 +293,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     server.shutdown()
     server.server_close()
+    if store is not None:
+        store.close()
     return 0
 
 
-def _make_server(host: str, port: int, verbose: bool) -> Any:
+def _make_server(host: str, port: int, verbose: bool, store: Any = None) -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
@@ -261,11 +307,22 @@ def _make_server(host: str, port: int, verbose: bool) -> Any:
             if verbose:
                 super().log_request(code, size)
 
-    moto_app = DomainDispatcherApplication(create_backend_app)
-    return make_server(host, port, _with_devstack_routes(moto_app), threaded=True, request_handler=Handler)
+    moto_app: Callable[..., Any] = DomainDispatcherApplication(create_backend_app)
+    # bind first (a taken port fails fast), then replay: nobody is served before the state is back
+    server = make_server(host, port, lambda e, s: [], threaded=True, request_handler=Handler)
+    if store is not None:
+        from devstack import determinism, persistence
+
+        determinism.install()
+        persistence.install_receive()
+        recovery = store.recover(moto_app)
+        print(f"emulator state: {recovery.__dict__}", flush=True)
+        moto_app = persistence.durable_app(store, moto_app)
+    server.app = _with_devstack_routes(moto_app, store)
+    return server
 
 
-def _with_devstack_routes(moto_app: Callable[..., Any]) -> Callable[..., Any]:
+def _with_devstack_routes(moto_app: Callable[..., Any], store: Any = None) -> Callable[..., Any]:
     """moto's WSGI app, with ``/_devstack/...`` answered here (moto would route it to S3)."""
     from devstack import bulk_load, moto_patches
 
@@ -283,8 +340,22 @@ def _with_devstack_routes(moto_app: Callable[..., Any]) -> Callable[..., Any]:
             return moto_app(environ, start_response)  # type: ignore[no-any-return]
         if path == bulk_load.LOAD_PATH and environ.get("REQUEST_METHOD") == "POST":
             size = int(environ.get("CONTENT_LENGTH") or 0)
-            status, answer = bulk_load.handle(environ["wsgi.input"].read(size))
+            if store is None:
+                status, answer = bulk_load.handle(environ["wsgi.input"].read(size))
+                return _respond(start_response, status, answer)
+            from devstack import persistence
+
+            # its file may be gone at the next start: the load is made durable by a snapshot, not journaled
+            with persistence.MUTATION:
+                status, answer = bulk_load.handle(environ["wsgi.input"].read(size))
+                if status.startswith("200") and not store.compact():
+                    status, answer = "500 Internal Server Error", {"error": "loaded, but the snapshot failed"}
             return _respond(start_response, status, answer)
+        if path == CHECKPOINT_PATH and environ.get("REQUEST_METHOD") == "POST":
+            if store is None:
+                return _respond(start_response, "404 Not Found", {"error": "this emulator keeps no state directory"})
+            ok = store.compact()
+            return _respond(start_response, "200 OK" if ok else "500 Internal Server Error", store.describe())
         if environ.get("REQUEST_METHOD") != "GET":
             return _respond(start_response, "405 Method Not Allowed", {"error": "GET only"})
         if path == SES_MESSAGES_PATH:
@@ -303,6 +374,8 @@ def _with_devstack_routes(moto_app: Callable[..., Any]) -> Callable[..., Any]:
             return _respond(start_response, "200 OK", by_caller)
         if path == TTL_EXPIRED_PATH and moto_patches.is_applied():
             return _respond_expired(start_response, environ.get("QUERY_STRING", ""))
+        if path == STATE_PATH:
+            return _respond(start_response, "200 OK", store.describe() if store is not None else None)
         if path == HEALTH_PATH:
             import moto
 
@@ -426,7 +499,9 @@ def _install_mailbox_support() -> None:
 def _stamped(init: Callable[..., None]) -> Callable[..., None]:
     def stamped_init(self: Any, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
-        self.devstack_sent_at = time.time()
+        from devstack import determinism
+
+        self.devstack_sent_at = determinism.wall_clock()  # a replayed send keeps its original time
 
     return stamped_init
 

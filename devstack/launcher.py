@@ -101,9 +101,14 @@ def leftovers(instance: str) -> list[str]:
 
 
 def start_devstack(tmp: Path, *extra: str, port: int | None = None) -> Devstack:
-    """Start `python -m devstack up` and wait for its ready line (the output is shown if it never comes)."""
+    """Start `python -m devstack up` and wait for its ready line (the output is shown if it never comes).
+
+    Its state lives in a new directory under `tmp` (never the checkout's .devstack/state) unless `extra`
+    names one (`--state-dir DIR`: a restart on that state) or asks for none (`--in-memory`)."""
     port = port or free_port()
     instance = uuid.uuid4().hex
+    if "--state-dir" not in extra and "--in-memory" not in extra:
+        extra = (*extra, "--state-dir", str(tmp / f"state-{instance}"))
     state_file = tmp / f"state-{instance}.json"
     command = [
         sys.executable,

@@ -11,6 +11,12 @@ batch up to BatchSize within MaximumBatchingWindowInSeconds, and retry on failur
 sequence number (partial failure) or the whole batch (error), with a growing backoff. After
 MaximumRetryAttempts the batch is given up on: Lambda's failure record (shard, sequence range, why) goes to
 the mapping's OnFailure queue, as in AWS (R-SEC-4), and the shard moves on.
+
+Where a stream poller stopped survives a restart (R-LOC-1), as Lambda keeps a mapping's position: with
+`positions` (a devstack.progress file) each shard's last sequence number read is saved once everything read
+up to it is delivered (or filtered out, or given up on), and the next start reads AFTER it. A shard with no
+saved position starts at TRIM_HORIZON when the stack's state was kept (`resume`: records written before
+the crash and never read must still be read), else at the mapping's StartingPosition.
 """
 
 from __future__ import annotations
@@ -106,8 +112,12 @@ class Pollers:
         console: Console,
         queue_targets: dict[str, list[dict[str, Any]]] | None = None,
         stream_retry_backoff: float = RETRY_BACKOFF_MAX,
+        positions: Any = None,
+        resume: bool = False,
     ) -> None:
         self.mappings = mappings
+        self.positions = positions  # a devstack.progress.ProgressFile, or None: positions live in memory only
+        self.resume = resume
         self.pool = pool
         self.endpoint_url = endpoint_url
         self.console = console
@@ -302,11 +312,13 @@ class StreamPoller:
     def run(self) -> None:
         iterators: dict[str, str] = {}
         batch: list[dict[str, Any]] = []
+        read_to: dict[str, str] = {}  # shard -> last sequence number read (delivered once `batch` is empty)
         window_end = 0.0
         while not self.pollers.stopping:
             try:
                 if not iterators:
                     iterators = self.open_shards()
+                    read_to = {}
                 for shard, iterator in list(iterators.items()):
                     # Read as much as one call gives (filters usually drop most records): `deliver` cuts
                     # what passes into invocations of BatchSize, as Lambda's poller does.
@@ -314,6 +326,8 @@ class StreamPoller:
                     iterators[shard] = response.get("NextShardIterator") or iterator
                     records = [_stream_record(r, self.spec.source_arn) for r in response.get("Records", [])]
                     self.shard_of.update((r["dynamodb"]["SequenceNumber"], shard) for r in records)
+                    if records:
+                        read_to[shard] = records[-1]["dynamodb"]["SequenceNumber"]
                     if records and not batch:
                         window_end = time.monotonic() + self.spec.batching_window
                     batch.extend(r for r in records if filters.passes(self.spec.patterns, r))
@@ -321,7 +335,11 @@ class StreamPoller:
                     self.deliver(batch)
                     batch = []
                     self.shard_of.clear()
+                    if not self.pollers.stopping:  # stopping mid-batch: not all of it was delivered
+                        self.save(read_to)
                     continue
+                if not batch:
+                    self.save(read_to)
                 if batch:
                     wait = min(STREAM_POLL, max(0.05, window_end - time.monotonic()))
                 else:
@@ -336,13 +354,27 @@ class StreamPoller:
 
     def open_shards(self) -> dict[str, str]:
         description = self.streams.describe_stream(StreamArn=self.spec.source_arn)["StreamDescription"]
-        kind = "TRIM_HORIZON" if self.spec.starting_position == "TRIM_HORIZON" else "LATEST"
-        return {
-            shard["ShardId"]: self.streams.get_shard_iterator(
-                StreamArn=self.spec.source_arn, ShardId=shard["ShardId"], ShardIteratorType=kind
+        kind = "TRIM_HORIZON" if self.spec.starting_position == "TRIM_HORIZON" or self.pollers.resume else "LATEST"
+        saved = self.saved()
+        iterators = {}
+        for shard in description.get("Shards", []):
+            where: dict[str, Any] = {"ShardIteratorType": kind}
+            if saved.get(shard["ShardId"]):
+                where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": saved[shard["ShardId"]]}
+            iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
+                StreamArn=self.spec.source_arn, ShardId=shard["ShardId"], **where
             )["ShardIterator"]
-            for shard in description.get("Shards", [])
-        }
+        return iterators
+
+    def saved(self) -> dict[str, str]:
+        positions = self.pollers.positions
+        return dict(positions.get(self.spec.logical_id) or {}) if positions is not None else {}
+
+    def save(self, read_to: dict[str, str]) -> None:
+        """Everything read up to `read_to` is dealt with: the next start reads after it."""
+        positions = self.pollers.positions
+        if positions is not None and read_to:
+            positions.put(self.spec.logical_id, {**self.saved(), **read_to})
 
     def deliver(self, batch: list[dict[str, Any]]) -> None:
         """Invoke until the batch is through: a partial failure retries from the failed record on."""

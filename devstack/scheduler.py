@@ -5,6 +5,11 @@ The target gets what AWS would send: the configured `Input` (Scheduler's context
 `<aws.scheduler.scheduled-time>` filled in), or else a scheduled event. Any schedule can be run now
 (`python -m devstack run-schedule NAME` or `POST /_devstack/schedules/NAME/run`). The loop sleeps until
 the next fire time, so an idle scheduler costs nothing.
+
+Progress survives a restart (R-LOC-1) with `progress` (a devstack.progress file): each schedule's last
+firing whose invocation succeeded, and when the state was first used. On start, a schedule continues from
+its last firing (or from that first start): firings missed while the stack was down are caught up by ONE
+firing at the latest missed time (as EventBridge would have fired it; the targets close every day behind).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from devstack.console import Console
 from devstack.workers import Invocation, WorkerPool
 
 MAX_SLEEP_SECONDS = 60.0  # re-check the clock at least this often (laptop suspend, clock changes)
+MAX_CATCH_UP_STEPS = 100_000  # a rate(1 minute) missed for two months; beyond, the latest is approximate
+_STARTED = "__first_started__"
 
 
 @dataclass(frozen=True)
@@ -102,11 +109,13 @@ class Scheduler:
         console: Console,
         *,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        progress: Any = None,
     ) -> None:
         self.schedules = schedules
         self.pool = pool
         self.console = console
         self.now = now
+        self.progress = progress  # a devstack.progress.ProgressFile, or None: the anchor is this start
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -176,18 +185,50 @@ class Scheduler:
             self._thread.join(1.0)
 
     def _loop(self, schedules: list[ScheduleSpec]) -> None:
-        anchor = self.now()
-        upcoming = {spec: spec.parsed().next_after(anchor, anchor) for spec in schedules}
+        anchors = {spec: self._anchor(spec) for spec in schedules}
+        upcoming = {spec: spec.parsed().next_after(anchors[spec], anchors[spec]) for spec in schedules}
         while not self._stop.is_set():
-            due = [(spec, when) for spec, when in upcoming.items() if when is not None and when <= self.now()]
+            now = self.now()
+            due = [(spec, when) for spec, when in upcoming.items() if when is not None and when <= now]
             for spec, when in due:
-                threading.Thread(target=self.fire, args=(spec, when), daemon=True).start()
-                upcoming[spec] = spec.parsed().next_after(when, anchor)
+                when = self._latest_missed(spec, when, now, anchors[spec])
+                threading.Thread(target=self._fire_and_record, args=(spec, when), daemon=True).start()
+                upcoming[spec] = spec.parsed().next_after(when, anchors[spec])
             pending = [when for when in upcoming.values() if when is not None]
             if not pending:
                 return
             delay = (min(pending) - self.now()).total_seconds()
             self._stop.wait(min(max(delay, 0.05), MAX_SLEEP_SECONDS))
+
+    def _anchor(self, spec: ScheduleSpec) -> dt.datetime:
+        """Where a schedule continues from: its last recorded firing, the state's first start, or now."""
+        now = self.now()
+        if self.progress is None:
+            return now
+        if self.progress.get(_STARTED) is None:
+            self.progress.put(_STARTED, now.isoformat())
+        recorded = self.progress.get(spec.name) or self.progress.get(_STARTED)
+        try:
+            return min(dt.datetime.fromisoformat(recorded), now)
+        except (TypeError, ValueError):
+            return now
+
+    def _latest_missed(
+        self, spec: ScheduleSpec, when: dt.datetime, now: dt.datetime, anchor: dt.datetime
+    ) -> dt.datetime:
+        """Of the firings due by `now`, the latest: one catch-up firing, not one per missed period."""
+        expression = spec.parsed()
+        for _ in range(MAX_CATCH_UP_STEPS):
+            following = expression.next_after(when, anchor)
+            if following is None or following > now:
+                break
+            when = following
+        return when
+
+    def _fire_and_record(self, spec: ScheduleSpec, when: dt.datetime) -> None:
+        invocation = self.fire(spec, when)
+        if invocation.ok and self.progress is not None:
+            self.progress.put(spec.name, when.isoformat())
 
     def describe(self) -> list[dict[str, Any]]:
         now = self.now()

@@ -4,6 +4,11 @@ Order matters: the gateway port is bound first (a taken port fails before anythi
 emulator, the translated template, provisioning, the runtime (workers, pollers, scheduler, sweeper, event
 tap), the gateway, and finally the bootstrap admin. Stopping tears it all down, children included; anything
 that escapes (kill -9 of devstack) dies with it through PR_SET_PDEATHSIG.
+
+State (R-LOC-1) lives in `state_dir` (default <checkout>/.devstack/state/; `--fresh`, `make run FRESH=1`,
+empties it first; `--in-memory` keeps nothing): `emulator/` (moto's snapshot + journal, devstack.persistence),
+`pollers.json` (where each stream poller stopped), `schedules.json` (each schedule's last firing),
+`events.jsonl` (the event tap) and `admin.json` (the bootstrap admin, created once).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -21,7 +27,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devstack import apigw, backups, gateway, pollers, procs, provision, scheduler, sweeper, tap, template, workers
+from devstack import (
+    apigw,
+    backups,
+    gateway,
+    pollers,
+    procs,
+    progress,
+    provision,
+    scheduler,
+    sweeper,
+    tap,
+    template,
+    workers,
+)
 from devstack.console import Console
 from devstack.control import Control, Services
 from devstack.edge import security_headers
@@ -32,6 +51,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BOOTSTRAP_STEPS = ("StaffBootstrapHireFunction", "AuthBootstrapAdminFunction")
 BOOTSTRAP_ADMIN = {"email": "admin@ates.example", "name": "Bootstrap Admin"}
 READY_LINE = "devstack ready: {url}"
+STATE_DIR = ROOT / ".devstack" / "state"
+EMULATOR_READY_TIMEOUT = 600.0  # starting on a kept state replays its journal first (a year: see bench.durable)
+EMULATOR_STOP_GRACE = 300.0  # a clean stop snapshots a long journal (a year's state: bench.durable), then exits
 
 
 @dataclass
@@ -48,6 +70,9 @@ class Options:
     sweep_interval: float = 60.0
     stream_retry_backoff: float = pollers.RETRY_BACKOFF_MAX
     bootstrap: bool = True
+    state_dir: Path | None = STATE_DIR  # None: in memory, nothing survives
+    fresh: bool = False  # empty state_dir first
+    fsync_interval: float = 0.2  # the emulator journal's group commit (0: fsync before every answer)
 
 
 class _Stop(BaseException):
@@ -82,7 +107,7 @@ class _Running:
             (self.scheduler, lambda s: s.stop()),
             (self.sweeper, lambda s: s.stop()),
             (self.pool, lambda p: p.close()),
-            (self.emulator, emulator.stop),
+            (self.emulator, lambda e: emulator.stop(e, grace=EMULATOR_STOP_GRACE)),  # it may snapshot first
         ]
         for target, stop in steps:
             if target is not None:
@@ -136,6 +161,8 @@ class EmulatorUnavailable(RuntimeError):
 def _start(options: Options, console: Console, front: gateway.Gateway, running: _Running, url: str) -> dict[str, Any]:
     from devstack import emulator
 
+    state_dir = None if options.endpoint else options.state_dir
+    kept: dict[str, Any] | None = None  # what recovery found, when the state was kept
     with console.step("emulator") as detail:
         if options.endpoint:
             endpoint = options.endpoint.rstrip("/")
@@ -144,12 +171,26 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
         else:
             port = emulator.free_port()
             options.log_dir.mkdir(parents=True, exist_ok=True)
+            if state_dir is not None and options.fresh:
+                _refuse_if_in_use(state_dir)  # never empty the state under a running emulator
+                shutil.rmtree(state_dir, ignore_errors=True)
             try:
-                running.emulator = emulator.start(port, log_path=options.log_dir / "emulator.log")
+                running.emulator = emulator.start(
+                    port,
+                    log_path=options.log_dir / "emulator.log",
+                    state_dir=state_dir / "emulator" if state_dir else None,
+                    timeout=EMULATOR_READY_TIMEOUT if state_dir else 60.0,
+                    fsync_interval=options.fsync_interval,
+                )
             except emulator.EmulatorError as error:
                 raise EmulatorUnavailable(str(error)) from error
             endpoint = f"http://127.0.0.1:{port}"
             detail.append(f"moto on {endpoint} (log: {options.log_dir / 'emulator.log'})")
+            if state_dir is not None:
+                recovery = (emulator.state(endpoint) or {}).get("recovery") or {}
+                kept = recovery if recovery.get("kept") else None
+                if kept:
+                    detail.append(f"state kept: {kept['replayed']} journaled calls replayed in {kept['seconds']} s")
     with console.step("translate") as detail:
         # When the template declares them and --param does not set them. The emulated SES never throttles,
         # so the payout mailer need not pace itself; there is no Athena, so analytics SQL runs on DuckDB.
@@ -161,6 +202,10 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
     with console.step("provision") as detail:
         provisioned = provision.provision(stack, endpoint, web_origin=url.removeprefix("http://"))
         detail.append(f"{len(provisioned.created)} resources created in the emulator")
+        if state_dir is not None and not kept:
+            # KMS key material comes from os.urandom, which a replay cannot repeat: a snapshot keeps the keys
+            emulator.checkpoint(endpoint)
+            detail.append("snapshot taken (signing keys kept)")
     _report_skipped(console, provisioned)
     with console.step("runtime") as detail:
         functions = workers.functions_from(provisioned)
@@ -175,6 +220,8 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
             console=console,
             queue_targets=provisioned.queue_targets,
             stream_retry_backoff=options.stream_retry_backoff,
+            positions=progress.ProgressFile(state_dir / "pollers.json") if state_dir else None,
+            resume=bool(kept),
         )
         running.pollers.start()
         schedules, schedule_notes = scheduler.schedules_from(provisioned)
@@ -182,7 +229,12 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
         plans, backup_notes = backups.plans_from(provisioned)
         schedule_notes += backup_notes
         taker = backups.Backups(plans, endpoint_url=endpoint, console=console)
-        running.scheduler = scheduler.Scheduler([*schedules, *taker.schedules()], taker.around(pool), console)
+        running.scheduler = scheduler.Scheduler(
+            [*schedules, *taker.schedules()],
+            taker.around(pool),
+            console,
+            progress=progress.ProgressFile(state_dir / "schedules.json") if state_dir else None,
+        )
         running.scheduler.start()
         running.sweeper = sweeper.Sweeper(
             provisioned.ttl_attributes, endpoint_url=endpoint, console=console, interval=options.sweep_interval
@@ -190,7 +242,11 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
         running.sweeper.start()
         running.remove_tap = bool(options.endpoint)
         running.tap = event_tap = tap.EventTap(
-            provisioned, endpoint, options.log_dir / tap.FILE_NAME, console, fresh=not options.endpoint
+            provisioned,
+            endpoint,
+            (state_dir or options.log_dir) / tap.FILE_NAME,
+            console,
+            fresh=not options.endpoint and not kept,
         )
         event_tap.start()
         detail.append(
@@ -220,7 +276,13 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
         detail.append(f"{sum(len(a.routes) for a in apis)} API routes, web/ and /_devstack on {url}")
     for note in [*schedule_notes, *api_notes]:
         console.say(f"  note: {note}")
-    admin = _run_bootstrap(options, console, pool)
+    admin = _kept_admin(state_dir) if kept else None
+    if admin is None:
+        admin = _run_bootstrap(options, console, pool)
+        if state_dir is not None and admin.get("password"):
+            _write_private(state_dir / "admin.json", admin)
+    else:
+        console.say(f"  bootstrap   kept: admin {admin.get('email')} (created at the first start of this state)")
     state = {
         **info,
         "admin_email": admin.get("email"),
@@ -233,9 +295,37 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
         # logical id -> physical name, for tools that read the emulator directly (audit-ledger)
         "tables": {k: str(provisioned.resolver.ref(k)) for k in provisioned.active("AWS::DynamoDB::Table")},
     }
+    if state_dir is not None:
+        state["state_dir"] = str(state_dir)
+        state["state_kept"] = bool(kept)
     _write_state(options.state_file, state)
     _summary(console, options, state, endpoint)
     return state
+
+
+def _refuse_if_in_use(state_dir: Path) -> None:
+    import fcntl
+
+    lock = state_dir / "emulator" / "LOCK"
+    if not lock.exists():
+        return
+    with open(lock, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise EmulatorUnavailable(f"{state_dir} is in use by a running devstack: stop it first") from None
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _kept_admin(state_dir: Path | None) -> dict[str, Any] | None:
+    """The bootstrap admin of a kept state (created once: its password is the one given then, or changed since)."""
+    if state_dir is None:
+        return None
+    try:
+        admin = json.loads((state_dir / "admin.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return admin if isinstance(admin, dict) else None
 
 
 def _report_skipped(console: Console, provisioned: provision.Provisioned) -> None:
@@ -297,8 +387,14 @@ def _summary(console: Console, options: Options, state: dict[str, Any], endpoint
     console.say(f"  State file  {options.state_file}")
     if options.endpoint:
         console.say(f"  Emulator    {endpoint}: its state outlives devstack (it was running before)")
+    elif options.state_dir is None:
+        console.say(f"  Emulator    {endpoint}: in memory (--in-memory), NOTHING persists across restarts")
     else:
-        console.say(f"  Emulator    {endpoint}: in memory, NOTHING persists across restarts")
+        how = "kept from the last run" if state.get("state_kept") else "new"
+        console.say(
+            f"  State       {options.state_dir} ({how}): everything persists across restarts and crashes; "
+            "start empty with `make run FRESH=1` (python -m devstack up --fresh)"
+        )
     console.say("  Stop with Ctrl-C.")
 
 
@@ -312,9 +408,13 @@ def _check_reachable(endpoint: str) -> None:
 
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:
+    _write_private(path, state)
+
+
+def _write_private(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(state, indent=2) + "\n")
+    temporary.write_text(json.dumps(data, indent=2) + "\n")
     temporary.chmod(0o600)  # it holds the admin's password
     temporary.replace(path)
 

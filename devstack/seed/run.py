@@ -134,6 +134,7 @@ def seed_stack(state: dict[str, Any], *, popugs: int, days: int, seed_value: int
                                                                                    "path": str(path)})  # fmt: skip
     say("building the analytics lake")
     lake_summary = seed_lake.build(raw, env["LAKE_BUCKET"], seeded.days, now, client("s3"), say)
+    _checkpoint(state["endpoint_url"], say)
     summary = {
         "seconds": round(time.monotonic() - started, 1), "popugs": len(company.popugs),
         "departments": len(company.departments), "first_day": first_day.isoformat(),
@@ -315,6 +316,16 @@ def _wait_ready(state_file: Path, child: subprocess.Popen[bytes], timeout: float
 def _get(base: str, path: str) -> Any:
     with urllib.request.urlopen(base.rstrip("/") + path, timeout=60) as response:
         return json.loads(response.read())
+
+
+def _checkpoint(endpoint_url: str, say: Any) -> None:
+    """A devstack keeping its state (R-LOC-1): the year into a snapshot now, so a restart loads it rather than
+    replaying the lake's tens of thousands of uploads."""
+    from devstack import emulator
+
+    if emulator.state(endpoint_url) is not None:
+        say("snapshot of the emulator's state")
+        emulator.checkpoint(endpoint_url, timeout=1800)
 
 
 def _post(base: str, path: str, body: Any) -> Any:

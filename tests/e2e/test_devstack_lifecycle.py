@@ -207,6 +207,8 @@ def test_ctrl_c_during_startup_stops_cleanly(tmp_path):
         str(tmp_path / "state.json"),
         "--log-dir",
         str(tmp_path / "logs"),
+        "--state-dir",  # never the checkout's .devstack/state
+        str(tmp_path / "state"),
     ]
     process = subprocess.Popen(
         command,

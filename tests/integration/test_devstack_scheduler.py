@@ -158,3 +158,25 @@ def test_the_loop_fires_due_schedules_and_skips_disabled_ones(schedules):
         runner.stop()
     fired = [event for _, event in pool.calls]
     assert fired == [{"scheduled": "2025-11-27T21:05:00Z", "job": "close"}]  # Daily (Moscow) only
+
+
+def test_r_loc_1_firings_missed_while_the_stack_was_down_are_caught_up_once(schedules, tmp_path):
+    from devstack.progress import ProgressFile
+
+    progress = ProgressFile(tmp_path / "schedules.json")
+    progress.put("__first_started__", (NOW - dt.timedelta(days=5)).isoformat())
+    progress.put("JobFunctionNightly", (NOW - dt.timedelta(days=3)).isoformat())  # then the stack stopped
+    progress.put("JobFunctionDaily", NOW.isoformat())
+    pool = FakePool()
+    runner = scheduler.Scheduler(
+        schedules, pool, SimpleNamespace(function_line=lambda *a, **k: None), now=lambda: NOW,
+        progress=ProgressFile(tmp_path / "schedules.json"),  # as a restart reads it
+    )  # fmt: skip
+    runner.start()
+    try:
+        runner._stop.wait(1.0)
+    finally:
+        runner.stop()
+    # three midnights missed: ONE firing, at the latest of them (the close catches up every day behind)
+    assert [event["time"] for _, event in pool.calls] == ["2025-11-27T00:05:00Z"]
+    assert ProgressFile(tmp_path / "schedules.json").get("JobFunctionNightly") == "2025-11-27T00:05:00+00:00"
