@@ -11,6 +11,11 @@ batch up to BatchSize within MaximumBatchingWindowInSeconds, and retry on failur
 sequence number (partial failure) or the whole batch (error), with a growing backoff. After
 MaximumRetryAttempts the batch is given up on: Lambda's failure record (shard, sequence range, why) goes to
 the mapping's OnFailure queue, as in AWS (R-SEC-4), and the shard moves on.
+
+Pollers are supervised threads: an error talking to the emulator (it died and is restarting) is retried with
+a growing backoff, a stream resuming after the last record it read; a poller whose loop itself dies is
+started again (fresh clients and iterators) and the console says so. `crash(mapping)` makes one die on
+purpose, to rehearse that (`POST /_devstack/pollers/<Mapping>/crash`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,11 @@ DORMANT_POLL = 5.0  # after DORMANT_AFTER seconds without any invocation; the ne
 DORMANT_AFTER = 15.0
 SQS_WAIT_SECONDS = 20  # long poll, as long as SQS allows (and Lambda uses): an idle queue costs a call per 20 s
 RETRY_BACKOFF_MAX = 5.0
+RESTART_BACKOFF = (1.0, 30.0)  # a crashed poller waits 1 s before its restart, doubling while it keeps crashing
+
+
+class PollerCrash(RuntimeError):
+    """Raised inside a poller's loop by `Pollers.crash`, to rehearse a poller dying."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,8 @@ class Pollers:
         self._wake = threading.Condition()
         self._last_activity = time.monotonic()
         self._threads: list[threading.Thread] = []
+        self._crash: set[str] = set()  # mappings one of whose pollers is to die at its next turn
+        self.restarts = 0
         add_listener = getattr(pool, "add_listener", None)
         if add_listener is not None:
             add_listener(self.poke)
@@ -125,14 +137,70 @@ class Pollers:
         for spec in self.mappings:
             if not spec.enabled:
                 continue
-            target = SqsPoller(self, spec).run if spec.kind == "sqs" else StreamPoller(self, spec).run
             for index in range(spec.concurrency):
-                thread = threading.Thread(target=target, name=f"poller-{spec.logical_id}-{index}", daemon=True)
+                name = f"poller-{spec.logical_id}-{index}"
+                thread = threading.Thread(target=self._supervise, args=(spec,), name=name, daemon=True)
                 thread.start()
                 self._threads.append(thread)
 
+    def _supervise(self, spec: MappingSpec) -> None:
+        """Run one poller; if its loop dies, say so and run a fresh one (new clients, shards opened again)."""
+        delay, longest = RESTART_BACKOFF
+        while not self.stopping:
+            poller = SqsPoller(self, spec) if spec.kind == "sqs" else StreamPoller(self, spec)
+            started = time.monotonic()
+            try:
+                poller.run()
+                return  # it returns only when stopping
+            except Exception as error:
+                if self.stopping:
+                    return
+                if time.monotonic() - started > 60:
+                    delay = RESTART_BACKOFF[0]  # it had been running fine: not a crash loop
+                self.console.say(
+                    f"devstack: the poller of {spec.logical_id} ({spec.kind} -> {spec.function}) died: "
+                    f"{type(error).__name__}: {error}; restarting it in {delay:g} s"
+                )
+                if self._stop.wait(delay):
+                    return
+                self.restarts += 1
+                self.console.say(f"devstack: the poller of {spec.logical_id} was restarted after {delay:g} s")
+                delay = min(delay * 2, longest)
+
+    def crash(self, mapping: str) -> None:
+        """Make one poller of `mapping` (logical id) die at its next turn (KeyError if there is none)."""
+        if not any(spec.logical_id == mapping and spec.enabled for spec in self.mappings):
+            known = ", ".join(sorted(spec.logical_id for spec in self.mappings if spec.enabled))
+            raise KeyError(f"no event source mapping {mapping!r} runs; known: {known}")
+        with self._wake:
+            self._crash.add(mapping)
+        self.poke()
+
+    def check_crash(self, spec: MappingSpec) -> None:
+        """Called by each poller at every turn of its loop, outside its error handling."""
+        if spec.logical_id in self._crash:
+            with self._wake:
+                if spec.logical_id not in self._crash:
+                    return
+                self._crash.discard(spec.logical_id)
+            raise PollerCrash(f"made to crash (POST /_devstack/pollers/{spec.logical_id}/crash)")
+
+    def renewed(self, mappings: list[MappingSpec], queue_targets: dict[str, list[dict[str, Any]]]) -> Pollers:
+        """Pollers like these for new mappings (the emulator was provisioned again), not started yet."""
+        return Pollers(
+            mappings,
+            self.pool,
+            endpoint_url=self.endpoint_url,
+            console=self.console,
+            queue_targets=queue_targets,
+            stream_retry_backoff=self.stream_retry_backoff,
+        )
+
     def stop(self, wait: float = 1.0) -> None:
         self._stop.set()
+        remove_listener = getattr(self.pool, "remove_listener", None)
+        if remove_listener is not None:
+            remove_listener(self.poke)
         self.poke()
         deadline = time.monotonic() + wait
         for thread in self._threads:
@@ -175,6 +243,7 @@ class SqsPoller:
     def run(self) -> None:
         backoff = 0.5
         while not self.pollers.stopping:
+            self.pollers.check_crash(self.spec)
             try:
                 messages = self.receive()
                 if self.pollers.stopping:
@@ -298,12 +367,18 @@ class StreamPoller:
         self.streams = aws.client("dynamodbstreams", pollers.endpoint_url)
         self.shard_of: dict[str, str] = {}  # sequence number -> shard, for the failure record of a batch
         self.last_error = False  # whether the last invocation failed as a whole (or reported failures)
+        # "<stream label>/<shard id>" -> the last sequence number read: where to resume after an error (a table
+        # created again, e.g. in an emulator restarted empty, has a new label: its shard is read from the start)
+        self.read_up_to: dict[str, str] = {}
+        self.label = ""
 
     def run(self) -> None:
         iterators: dict[str, str] = {}
         batch: list[dict[str, Any]] = []
         window_end = 0.0
+        backoff = 0.5
         while not self.pollers.stopping:
+            self.pollers.check_crash(self.spec)
             try:
                 if not iterators:
                     iterators = self.open_shards()
@@ -314,6 +389,8 @@ class StreamPoller:
                     iterators[shard] = response.get("NextShardIterator") or iterator
                     records = [_stream_record(r, self.spec.source_arn) for r in response.get("Records", [])]
                     self.shard_of.update((r["dynamodb"]["SequenceNumber"], shard) for r in records)
+                    if records:
+                        self.read_up_to[f"{self.label}/{shard}"] = records[-1]["dynamodb"]["SequenceNumber"]
                     if records and not batch:
                         window_end = time.monotonic() + self.spec.batching_window
                     batch.extend(r for r in records if filters.passes(self.spec.patterns, r))
@@ -326,23 +403,31 @@ class StreamPoller:
                     wait = min(STREAM_POLL, max(0.05, window_end - time.monotonic()))
                 else:
                     wait = DORMANT_POLL if self.pollers.dormant else STREAM_POLL
+                backoff = 0.5
             except Exception as error:
                 if self.pollers.stopping:
                     return
-                self.pollers.log(self.spec, f"stream poll failed: {error}")
-                iterators, wait = {}, RETRY_BACKOFF_MAX
+                self.pollers.log(self.spec, f"stream poll failed: {error}; retrying in {backoff:g} s")
+                iterators, wait = {}, backoff  # opened again after the last record read (not from LATEST)
+                backoff = min(backoff * 2, RETRY_BACKOFF_MAX)
             if self.pollers.sleep(wait):
                 return
 
     def open_shards(self) -> dict[str, str]:
+        """An iterator per shard: after the last record read when the shard was read before (resuming after an
+        error loses nothing), else at the mapping's starting position."""
         description = self.streams.describe_stream(StreamArn=self.spec.source_arn)["StreamDescription"]
         kind = "TRIM_HORIZON" if self.spec.starting_position == "TRIM_HORIZON" else "LATEST"
-        return {
-            shard["ShardId"]: self.streams.get_shard_iterator(
-                StreamArn=self.spec.source_arn, ShardId=shard["ShardId"], ShardIteratorType=kind
+        self.label = str(description.get("StreamLabel", ""))
+        iterators = {}
+        for shard in description.get("Shards", []):
+            where: dict[str, Any] = {"ShardIteratorType": kind}
+            if last := self.read_up_to.get(f"{self.label}/{shard['ShardId']}"):
+                where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last}
+            iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
+                StreamArn=self.spec.source_arn, ShardId=shard["ShardId"], **where
             )["ShardIterator"]
-            for shard in description.get("Shards", [])
-        }
+        return iterators
 
     def deliver(self, batch: list[dict[str, Any]]) -> None:
         """Invoke until the batch is through: a partial failure retries from the failed record on."""

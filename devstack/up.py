@@ -2,8 +2,9 @@
 
 Order matters: the gateway port is bound first (a taken port fails before anything starts), then the
 emulator, the translated template, provisioning, the runtime (workers, pollers, scheduler, sweeper, event
-tap), the gateway, and finally the bootstrap admin. Stopping tears it all down, children included; anything
-that escapes (kill -9 of devstack) dies with it through PR_SET_PDEATHSIG.
+tap, the supervisor), the gateway, and finally the bootstrap admin. While it runs, a child that dies is
+restarted (`supervisor`). Stopping tears it all down, children included; anything that escapes (kill -9 of
+devstack) dies with it through PR_SET_PDEATHSIG.
 """
 
 from __future__ import annotations
@@ -21,7 +22,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devstack import apigw, backups, gateway, pollers, procs, provision, scheduler, sweeper, tap, template, workers
+from devstack import (
+    apigw,
+    backups,
+    gateway,
+    pollers,
+    procs,
+    provision,
+    scheduler,
+    supervisor,
+    sweeper,
+    tap,
+    template,
+    workers,
+)
 from devstack.console import Console
 from devstack.control import Control, Services
 from devstack.edge import security_headers
@@ -70,12 +84,14 @@ class _Running:
     scheduler: scheduler.Scheduler | None = None
     sweeper: sweeper.Sweeper | None = None
     tap: tap.EventTap | None = None
+    supervisor: supervisor.Supervisor | None = None
     remove_tap: bool = False  # an --endpoint emulator outlives devstack: take the tap's rule and queue away
 
     def stop(self) -> None:
         from devstack import emulator
 
         steps = [
+            (self.supervisor, lambda s: s.stop()),  # first: the children's exits from here on are not deaths
             (self.server, lambda s: (self.serving and s.shutdown(), s.server_close())),
             (self.pollers, lambda p: p.stop(wait=0.2)),  # threads in a long poll end with the process
             (self.tap, lambda t: t.stop(wait=0.2, remove=self.remove_tap)),
@@ -109,10 +125,8 @@ def up(options: Options) -> int:
         console.say(f"devstack: starting on {url} (instance {instance})")
         _start(options, console, front, running, url)
         console.say(READY_LINE.format(url=url))
-        while running.emulator is None or running.emulator.poll() is None:
-            time.sleep(2)
-        console.say(f"devstack: the emulator exited (code {running.emulator.returncode}); stopping")
-        return 1
+        while True:  # the supervisor restarts what dies; only a signal (_Stop) ends devstack
+            time.sleep(60)
     except _Stop as reason:
         console.say(f"devstack: stopping ({reason})")
         return 0
@@ -193,6 +207,10 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
             provisioned, endpoint, options.log_dir / tap.FILE_NAME, console, fresh=not options.endpoint
         )
         event_tap.start()
+        web_origin = url.removeprefix("http://")
+        restore = supervisor.Restore(stack, endpoint, web_origin, options.workers, previous=provisioned)
+        running.supervisor = watch = supervisor.Supervisor(running, console, restore)
+        watch.start()
         detail.append(
             f"{len(functions)} functions (pool of {options.workers}, started on first call), "
             f"{len(mappings)} event source mappings, {len(schedules)} schedules, {len(plans)} backup plans, "
@@ -203,6 +221,7 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
         apis, api_notes = apigw.RestApi.from_provisioned(provisioned)
         front.apis, front.invoker = apis, pool
         front.edge_headers = security_headers(provisioned.stack)
+        front.outage = watch.outage
         info = {"url": f"{url}/", "api_url": f"{url}/api", "endpoint_url": endpoint}
         front.control = Control(
             Services(
@@ -213,6 +232,7 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
                 lambda e: _bootstrap(pool, e),
                 info,
                 events_file=event_tap.path,
+                supervisor=watch,
             )
         )
         gateway.serve(running.server)
