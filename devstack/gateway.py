@@ -16,7 +16,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.security import safe_join
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -26,7 +26,9 @@ from werkzeug.wrappers import Response as WsgiResponse
 
 from devstack import apigw, edge
 from devstack.console import Console
-from devstack.supervisor import Outage
+
+if TYPE_CHECKING:  # the supervisor brings provisioning and the emulator with it; the gateway needs neither
+    from devstack.supervisor import Outage
 
 API_PREFIX = "/api"
 CONTROL_PREFIX = "/_devstack"

@@ -20,6 +20,7 @@ the console says so, and callers meanwhile get a clear 503, never a hang.
 from __future__ import annotations
 
 import math
+import signal
 import threading
 import time
 from dataclasses import replace
@@ -104,6 +105,10 @@ class Supervisor:
         while not self._stopping.is_set():
             process = self.running.emulator
             code = process.wait()
+            # Ctrl-C in a terminal signals the whole process group: the emulator may end a moment before devstack
+            # sets out to stop it. A clean or signalled exit gets a second's grace to be that, not a death.
+            if code in (0, -signal.SIGINT, -signal.SIGTERM) and self._stopping.wait(1.0):
+                return
             if self._stopping.is_set():
                 return
             self._heal(process, code)

@@ -315,6 +315,7 @@ def _summary(console: Console, options: Options, state: dict[str, Any], endpoint
     console.say(f"  Mailbox     {state['mailbox_url']}")
     console.say(f"  Logs        {options.log_dir}/<Function>.log" + ("" if options.quiet else " (also shown here)"))
     console.say(f"  State file  {options.state_file}")
+    console.say("  Supervised  a dead emulator, function worker or poller is restarted (said here); 503 meanwhile")
     if options.endpoint:
         console.say(f"  Emulator    {endpoint}: its state outlives devstack (it was running before)")
     else:

@@ -275,3 +275,45 @@ def test_streams_filter_batch_and_retry_from_the_failed_record(provisioned, fres
     assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], int | float)
     time.sleep(0.6)
     assert len(pool.batches("Relay")) == 3  # and nothing is delivered twice once it succeeded
+
+
+def test_a_stream_poller_resumes_after_the_last_record_it_read_when_a_read_fails(
+    provisioned, fresh_emulator, run, monkeypatch
+):
+    """The emulator going away (a restart) makes reads fail: the poller backs off and opens the shard again after
+    the last record it read, so nothing is read twice (or, from LATEST, skipped)."""
+    dynamodb = client("dynamodb", fresh_emulator)
+    table = provisioned.resolver.ref("Table")
+    failures = {"left": 0}
+    make_client = pollers.aws.client
+
+    class Flaky:
+        def __init__(self, real) -> None:
+            self.real = real
+
+        def __getattr__(self, name: str):
+            return getattr(self.real, name)
+
+        def get_records(self, **kwargs):
+            if failures["left"]:
+                failures["left"] -= 1
+                raise ConnectionError("the emulator went away")
+            return self.real.get_records(**kwargs)
+
+    monkeypatch.setattr(pollers.aws, "client", lambda service, *a, **k: Flaky(make_client(service, *a, **k)))
+    pool = RecordingPool()
+    pool.behaviour = lambda f, e, n: Invocation("r", ok=True, payload={"batchItemFailures": []})
+    run(pool, "Relay")
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "OUTBOX#before"}})
+    pool.wait_for(
+        lambda: any(r["dynamodb"]["Keys"]["pk"]["S"] == "OUTBOX#before" for b in pool.batches("Relay") for r in b)
+    )
+    delivered = sum(len(batch) for batch in pool.batches("Relay"))
+    failures["left"] = 2
+    time.sleep(0.6)  # the poller meets both failures (and backs off)
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "OUTBOX#after"}})
+    pool.wait_for(
+        lambda: any(r["dynamodb"]["Keys"]["pk"]["S"] == "OUTBOX#after" for b in pool.batches("Relay") for r in b)
+    )
+    later = [r["dynamodb"]["Keys"]["pk"]["S"] for batch in pool.batches("Relay") for r in batch][delivered:]
+    assert later == ["OUTBOX#after"] and failures["left"] == 0
