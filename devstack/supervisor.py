@@ -120,15 +120,21 @@ class Supervisor:
             "until it is back; restarting it with the same arguments"
         )
         delay, longest = RESTART_BACKOFF
-        process = dead
+        process, restarted, restored = dead, 0.0, 0.0
         while True:
             try:
                 if process.poll() is not None:  # dead, or died again while being provisioned
+                    started = time.monotonic()
                     process = emulator.restart(process)
                     self.running.emulator = process
-                if self._stopping.is_set():
+                    restarted = time.monotonic() - started
+                if self._stopping.is_set():  # devstack stops meanwhile: so does the emulator just started
+                    if process is not dead:
+                        emulator.stop(process)
                     return
+                started = time.monotonic()
                 note = self.restore(self.running)
+                restored = time.monotonic() - started
                 break
             except Exception as error:
                 if self._stopping.is_set():
@@ -138,7 +144,10 @@ class Supervisor:
                     return
                 delay = min(delay * 2, longest)
         took = self.outage.end("emulator")
-        self.console.say(f"devstack: the emulator is back (pid {process.pid}), restarted in {took:.1f} s; {note}")
+        self.console.say(
+            f"devstack: the emulator is back (pid {process.pid}), restarted in {took:.1f} s (its start "
+            f"{restarted:.1f} s, provisioning {restored:.1f} s); {note}"
+        )
 
     def crash_poller(self, mapping: str) -> None:
         self.running.pollers.crash(mapping)
