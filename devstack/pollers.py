@@ -146,8 +146,9 @@ class Pollers:
     def _supervise(self, spec: MappingSpec) -> None:
         """Run one poller; if its loop dies, say so and run a fresh one (new clients, shards opened again)."""
         delay, longest = RESTART_BACKOFF
+        resume: dict[str, str] = {}  # a stream's shards: where the dead poller had delivered up to
         while not self.stopping:
-            poller = SqsPoller(self, spec) if spec.kind == "sqs" else StreamPoller(self, spec)
+            poller = SqsPoller(self, spec) if spec.kind == "sqs" else StreamPoller(self, spec, resume)
             started = time.monotonic()
             try:
                 poller.run()
@@ -155,6 +156,7 @@ class Pollers:
             except Exception as error:
                 if self.stopping:
                     return
+                resume = dict(getattr(poller, "checkpoint", {}))
                 if time.monotonic() - started > 60:
                     delay = RESTART_BACKOFF[0]  # it had been running fine: not a crash loop
                 self.console.say(
@@ -361,7 +363,7 @@ class SqsPoller:
 
 
 class StreamPoller:
-    def __init__(self, pollers: Pollers, spec: MappingSpec) -> None:
+    def __init__(self, pollers: Pollers, spec: MappingSpec, resume: dict[str, str] | None = None) -> None:
         self.pollers = pollers
         self.spec = spec
         self.streams = aws.client("dynamodbstreams", pollers.endpoint_url)
@@ -369,7 +371,10 @@ class StreamPoller:
         self.last_error = False  # whether the last invocation failed as a whole (or reported failures)
         # "<stream label>/<shard id>" -> the last sequence number read: where to resume after an error (a table
         # created again, e.g. in an emulator restarted empty, has a new label: its shard is read from the start)
-        self.read_up_to: dict[str, str] = {}
+        self.read_up_to: dict[str, str] = dict(resume or {})
+        # The same, but only as far as every record read was delivered (or filtered out): where a poller started
+        # in place of this one, if it dies, resumes without skipping what it held in memory.
+        self.checkpoint: dict[str, str] = dict(self.read_up_to)
         self.label = ""
 
     def run(self) -> None:
@@ -378,6 +383,8 @@ class StreamPoller:
         window_end = 0.0
         backoff = 0.5
         while not self.pollers.stopping:
+            if not batch:
+                self.checkpoint = dict(self.read_up_to)
             self.pollers.check_crash(self.spec)
             try:
                 if not iterators:

@@ -220,7 +220,6 @@ class _Worker:
     ) -> None:
         self.generation = generation  # the pool's configuration it started with
         self.spec_id = spec.logical_id
-        self.started = time.monotonic()
         self.reported = False  # its death was told on the console (by its watcher or its caller)
         request_read, self.request_fd = os.pipe()
         self.response_fd, response_write = os.pipe()
@@ -358,17 +357,19 @@ class WorkerPool:
             except _Unavailable as failure:
                 self._count(pool, failure.cold)
                 return Invocation(request_id, ok=False, error=failure.error, cold_start=failure.cold)
-            healthy = False
+            healthy, delivered = False, True
             try:
                 invocation, healthy = self._run(pool.spec, worker, request_id, event)
                 invocation.cold_start = cold
                 self._log_report(pool.spec, invocation, worker.init_ms if cold else None)
                 return invocation
             except _Undelivered:
+                delivered = False
                 self._died(pool, worker, during="before its invocation reached it; it runs on another worker")
             finally:
                 self._release(pool, worker, healthy)
-                self._count(pool, cold)
+                if delivered:
+                    self._count(pool, cold)
         error = {"errorType": "Runtime.Unavailable", "errorMessage": "every worker died before the request reached it"}
         return Invocation(request_id, ok=False, error=error)
 
