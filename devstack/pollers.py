@@ -28,7 +28,7 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from devstack import aws, filters
@@ -43,8 +43,9 @@ RETRY_BACKOFF_MAX = 5.0
 RESTART_BACKOFF = (1.0, 30.0)  # a crashed poller waits 1 s before its restart, doubling while it keeps crashing
 
 
-class PollerCrash(RuntimeError):
-    """Raised inside a poller's loop by `Pollers.crash`, to rehearse a poller dying."""
+class PollerCrash(BaseException):
+    """Raised inside a poller's loop by `Pollers.crash`, to rehearse a poller dying: not an Exception, so the
+    loop's own handling of the emulator's errors does not catch it, as it would not catch what kills a thread."""
 
 
 @dataclass(frozen=True)
@@ -139,21 +140,24 @@ class Pollers:
                 continue
             for index in range(spec.concurrency):
                 name = f"poller-{spec.logical_id}-{index}"
-                thread = threading.Thread(target=self._supervise, args=(spec,), name=name, daemon=True)
+                thread = threading.Thread(target=self._supervise, args=(spec.logical_id,), name=name, daemon=True)
                 thread.start()
                 self._threads.append(thread)
 
-    def _supervise(self, spec: MappingSpec) -> None:
-        """Run one poller; if its loop dies, say so and run a fresh one (new clients, shards opened again)."""
+    def _supervise(self, mapping: str) -> None:
+        """Run one poller; if its loop dies, say so and run a fresh one (new clients, shards opened again). A
+        stream poller also returns when its mapping's stream was replaced (`update`): one on the new one follows."""
         delay, longest = RESTART_BACKOFF
         resume: dict[str, str] = {}  # a stream's shards: where the dead poller had delivered up to
         while not self.stopping:
+            spec = self.spec_of(mapping)
             poller = SqsPoller(self, spec) if spec.kind == "sqs" else StreamPoller(self, spec, resume)
             started = time.monotonic()
             try:
                 poller.run()
-                return  # it returns only when stopping
-            except Exception as error:
+                resume = {}  # it returned: stopping, or its stream was replaced (a new stream starts afresh)
+                continue
+            except (Exception, PollerCrash) as error:
                 if self.stopping:
                     return
                 resume = dict(getattr(poller, "checkpoint", {}))
@@ -187,22 +191,26 @@ class Pollers:
                 self._crash.discard(spec.logical_id)
             raise PollerCrash(f"made to crash (POST /_devstack/pollers/{spec.logical_id}/crash)")
 
-    def renewed(self, mappings: list[MappingSpec], queue_targets: dict[str, list[dict[str, Any]]]) -> Pollers:
-        """Pollers like these for new mappings (the emulator was provisioned again), not started yet."""
-        return Pollers(
-            mappings,
-            self.pool,
-            endpoint_url=self.endpoint_url,
-            console=self.console,
-            queue_targets=queue_targets,
-            stream_retry_backoff=self.stream_retry_backoff,
-        )
+    def spec_of(self, mapping: str) -> MappingSpec:
+        return next(spec for spec in self.mappings if spec.logical_id == mapping)
+
+    def update(self, mappings: list[MappingSpec]) -> int:
+        """The emulator was provisioned again: a stream mapping whose stream is new (its table was created again)
+        moves its poller to it, reading it from its first record (every record there was written after); queue
+        mappings keep theirs (a queue's URL is its name's). Returns how many streams were new."""
+        before = {spec.logical_id: spec for spec in self.mappings}
+        moved = {
+            spec.logical_id: replace(spec, starting_position="TRIM_HORIZON")
+            for spec in mappings
+            if spec.kind == "dynamodb" and spec.logical_id in before
+            and before[spec.logical_id].source_arn != spec.source_arn
+        }  # fmt: skip
+        self.mappings = [moved.get(spec.logical_id, spec) for spec in self.mappings]
+        self.poke()  # a dormant stream poller notices at once
+        return len(moved)
 
     def stop(self, wait: float = 1.0) -> None:
         self._stop.set()
-        remove_listener = getattr(self.pool, "remove_listener", None)
-        if remove_listener is not None:
-            remove_listener(self.poke)
         self.poke()
         deadline = time.monotonic() + wait
         for thread in self._threads:
@@ -266,6 +274,7 @@ class SqsPoller:
         messages: list[dict[str, Any]] = []
         window_end = None
         while len(messages) < self.spec.batch_size and not self.pollers.stopping:
+            self.pollers.check_crash(self.spec)  # an idle queue's poller turns here, once a long poll
             wait = SQS_WAIT_SECONDS
             if window_end is not None:
                 wait = int(max(0.0, window_end - time.monotonic()))
@@ -385,6 +394,8 @@ class StreamPoller:
         while not self.pollers.stopping:
             if not batch:
                 self.checkpoint = dict(self.read_up_to)
+            if self.pollers.spec_of(self.spec.logical_id) is not self.spec:
+                return  # its stream was replaced: the supervising loop starts a poller on the new one
             self.pollers.check_crash(self.spec)
             try:
                 if not iterators:

@@ -23,7 +23,6 @@ import math
 import signal
 import threading
 import time
-from dataclasses import replace
 from typing import Any
 
 from devstack import aws, emulator, pollers, provision, workers
@@ -191,22 +190,5 @@ class Restore:
         )
 
     def _renew_pollers(self, running: Any, provisioned: Any) -> int:
-        """New pollers when a mapping's source changed (a table created again has a new stream): they read the
-        new streams from their first record, since every record there was written after the restart."""
-        old = running.pollers
-        mappings = pollers.mappings_from(provisioned, concurrency=self.concurrency)
-        if old is None or mappings == old.mappings:
-            return 0
-        before = {spec.logical_id: spec.source_arn for spec in old.mappings}
-        new_streams = {
-            s.logical_id for s in mappings if s.kind == "dynamodb" and before.get(s.logical_id) != s.source_arn
-        }
-        renewed = [
-            replace(spec, starting_position="TRIM_HORIZON") if spec.logical_id in new_streams else spec
-            for spec in mappings
-        ]
-        fresh = old.renewed(renewed, provisioned.queue_targets)
-        old.stop(wait=0.2)
-        fresh.start()
-        running.pollers = fresh
-        return len(new_streams)
+        """A table created again has a new stream: its pollers move to it (queue pollers keep going)."""
+        return running.pollers.update(pollers.mappings_from(provisioned, concurrency=self.concurrency))

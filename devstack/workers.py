@@ -335,10 +335,6 @@ class WorkerPool:
         """`listener()` runs at the start of every invocation (the pollers use it to wake up)."""
         self._listeners.append(listener)
 
-    def remove_listener(self, listener: Callable[[], None]) -> None:
-        with contextlib.suppress(ValueError):
-            self._listeners.remove(listener)
-
     def call(self, function: str, event: Any) -> Any:
         """The function's result, or FunctionError."""
         invocation = self.invoke(function, event)
