@@ -24,6 +24,7 @@ BENCHMARKS = [
     "bench.analytics_queries",
     "bench.load",
     "bench.idle",
+    "bench.heal",
     "bench.year_routes",
     "bench.seed_year",
     "bench.durable",

@@ -1,6 +1,8 @@
 """devstack's own endpoints under `/_devstack/` (loopback only), for developers, tests and the CLI:
 
-GET  /_devstack/health                 liveness, endpoint, warm workers per function
+GET  /_devstack/health                 liveness, endpoint, warm workers per function, what the supervisor
+                                       restarted (and is restarting: status "restarting", the only page that
+                                       answers then)
 GET  /_devstack/mailbox                what SES sent, newest first (HTML); `.json` for machines
 GET  /_devstack/schedules              the template's schedules and their next fire times
 GET  /_devstack/events.json            the domain events the event tap kept, oldest first: {"items": [envelope]};
@@ -25,6 +27,8 @@ GET  /_devstack/journey/CORRELATION_ID a correlation id's journey across functio
                                        and the function log lines mentioning it (`<log-dir>/<Function>.log`),
                                        merged oldest first: {"correlation_id", "items": [{"time", "kind":
                                        "event"|"log", "source": producer or function, ...}], "truncated"}
+POST /_devstack/pollers/MAPPING/crash  make one poller of an event source mapping (logical id) die, to rehearse
+                                       a poller crash: the supervisor restarts it (the console says so)
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class Services:
     info: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     events_file: Path | None = None  # the event tap's events.jsonl
+    supervisor: Any = None  # supervisor.Supervisor: restarts, and the poller crash rehearsal
 
 
 EVENTS_LIMIT = 1000
@@ -78,6 +83,7 @@ _ROUTES = Map(
         Rule("/_devstack/functions/<function>/environment", endpoint="environment", methods=["GET"]),
         Rule("/_devstack/functions/<function>/environment", endpoint="set_environment", methods=["POST"]),
         Rule("/_devstack/journey/<correlation_id>", endpoint="journey", methods=["GET"]),
+        Rule("/_devstack/pollers/<mapping>/crash", endpoint="crash_poller", methods=["POST"]),
     ]
 )
 
@@ -99,15 +105,23 @@ class Control:
         return response(environ, start_response)
 
     def health(self, request: Request) -> Response:
+        supervision = self.services.supervisor.status() if self.services.supervisor is not None else {}
         return _json(
             {
-                "status": "ok",
+                "status": "restarting" if supervision.get("restarting") else "ok",
+                "supervisor": supervision,
                 "uptime_seconds": round(time.monotonic() - self.services.started, 1),
                 "endpoint_url": self.services.endpoint_url,
                 "functions": self.services.pool.stats(),
                 **self.services.info,
             }
         )
+
+    def crash_poller(self, request: Request, mapping: str) -> Response:
+        if self.services.supervisor is None:
+            raise NotFound("no supervisor runs")
+        self.services.supervisor.crash_poller(mapping)
+        return _json({"mapping": mapping, "crashing": True}, 202)
 
     def mailbox(self, request: Request) -> Response:
         page = Response(mailbox.render(mailbox.messages(self.services.endpoint_url)), mimetype="text/html")

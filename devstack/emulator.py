@@ -96,8 +96,6 @@ def start(
     EmulatorError with the child's last output if it exits first (e.g. the port is taken) or does
     not answer within ``timeout`` seconds.
     """
-    from devstack import procs
-
     args = [sys.executable, "-m", "devstack.emulator", "--port", str(port), "--host", host]
     if not patched:
         args.append("--unpatched")
@@ -108,39 +106,77 @@ def start(
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
-    if log_path:
-        path = os.fspath(log_path)
-        offset = os.path.getsize(path) if os.path.exists(path) else 0
-    else:
-        handle, path = tempfile.mkstemp(prefix="devstack-emulator-", suffix=".log")
-        os.close(handle)
-        offset = 0
-    # O_APPEND for the child, a reader of our own: the two never share a file offset
-    with open(path, "ab") as writer:
-        reader = open(path, "rb")  # noqa: SIM115 (closed by stop(), or below on failure)
-        if not log_path:
-            os.unlink(path)
-        try:
-            process = procs.spawn(args, stdin=subprocess.DEVNULL, stdout=writer, stderr=writer, env=env, cwd=str(_ROOT))
-        except BaseException:
-            reader.close()
-            raise
-    process.devstack_output = reader  # type: ignore[attr-defined]
-    url = f"http://{_url_host(host)}:{port}"
-    ready = READY_LINE.format(host=_url_host(host), port=port).encode()
-    deadline = time.monotonic() + timeout
-    while True:
-        code = process.poll()
-        if code is not None:
-            detail = _output(reader, offset).decode("utf-8", "replace").strip()[-2000:] or "(no output)"
-            reader.close()
-            raise EmulatorError(f"the emulator exited with code {code} before answering on port {port}: {detail}")
-        if ready in _output(reader, offset) and _answers(url):
-            return process
-        if time.monotonic() > deadline:
-            stop(process)
-            raise EmulatorError(f"the emulator did not answer on {url} within {timeout:.0f} s")
-        time.sleep(0.05)
+    launch = _Launch(args, env, f"http://{_url_host(host)}:{port}", port, host, timeout, log_path)
+    return launch.run()
+
+
+def restart(process: subprocess.Popen[Any]) -> subprocess.Popen[bytes]:
+    """Start the emulator again exactly as `start` first started `process` (same command line, environment,
+    port and log), after it died: devstack's supervisor restarts it with whatever state its arguments name.
+    Raises EmulatorError as `start` does (e.g. another process took the port meanwhile)."""
+    output = getattr(process, "devstack_output", None)
+    if output is not None:
+        output.close()
+    launch: _Launch = process.devstack_launch  # type: ignore[attr-defined]
+    return launch.run()
+
+
+class _Launch:
+    """How an emulator was started, kept on its process (`devstack_launch`) so a restart repeats it."""
+
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        url: str,
+        port: int,
+        host: str,
+        timeout: float,
+        log_path: str | os.PathLike[str] | None,
+    ) -> None:
+        self.args, self.env, self.url, self.port, self.host = args, env, url, port, host
+        self.timeout, self.log_path = timeout, log_path
+
+    def run(self) -> subprocess.Popen[bytes]:
+        from devstack import procs
+
+        if self.log_path:
+            path = os.fspath(self.log_path)
+            offset = os.path.getsize(path) if os.path.exists(path) else 0
+        else:
+            handle, path = tempfile.mkstemp(prefix="devstack-emulator-", suffix=".log")
+            os.close(handle)
+            offset = 0
+        # O_APPEND for the child, a reader of our own: the two never share a file offset
+        with open(path, "ab") as writer:
+            reader = open(path, "rb")  # noqa: SIM115 (closed by stop(), or below on failure)
+            if not self.log_path:
+                os.unlink(path)
+            try:
+                process = procs.spawn(
+                    self.args, stdin=subprocess.DEVNULL, stdout=writer, stderr=writer, env=self.env, cwd=str(_ROOT)
+                )
+            except BaseException:
+                reader.close()
+                raise
+        process.devstack_output = reader  # type: ignore[attr-defined]
+        process.devstack_launch = self  # type: ignore[attr-defined]
+        ready = READY_LINE.format(host=_url_host(self.host), port=self.port).encode()
+        deadline = time.monotonic() + self.timeout
+        while True:
+            code = process.poll()
+            if code is not None:
+                detail = _output(reader, offset).decode("utf-8", "replace").strip()[-2000:] or "(no output)"
+                reader.close()
+                raise EmulatorError(
+                    f"the emulator exited with code {code} before answering on port {self.port}: {detail}"
+                )
+            if ready in _output(reader, offset) and _answers(self.url):
+                return process
+            if time.monotonic() > deadline:
+                stop(process)
+                raise EmulatorError(f"the emulator did not answer on {self.url} within {self.timeout:.0f} s")
+            time.sleep(0.05)
 
 
 def stop(process: subprocess.Popen[Any], grace: float = 5.0) -> None:

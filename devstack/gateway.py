@@ -3,17 +3,20 @@
 own pages under `/_devstack/` (see `control`).
 
 The socket is bound before anything else starts, so a taken port is reported at once; requests wait in
-the listen backlog until `serve()` is called, when the stack is ready.
+the listen backlog until `serve()` is called, when the stack is ready. While the supervisor restarts the
+emulator (`outage`), `/api` and the `/_devstack` pages but health answer 503 ServiceUnavailable JSON with a
+Retry-After at once, and an API request that was in flight when it died and failed with a 5xx gets the same.
 """
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import socket
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.security import safe_join
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -23,6 +26,9 @@ from werkzeug.wrappers import Response as WsgiResponse
 
 from devstack import apigw, edge
 from devstack.console import Console
+
+if TYPE_CHECKING:  # the supervisor brings provisioning and the emulator with it; the gateway needs neither
+    from devstack.supervisor import Outage
 
 API_PREFIX = "/api"
 CONTROL_PREFIX = "/_devstack"
@@ -59,6 +65,7 @@ class Gateway:
         self.invoker: apigw.Invoker | None = None
         self.control: WsgiApp | None = None
         self.edge_headers: list[tuple[str, str]] = []  # what CloudFront adds to web and API answers
+        self.outage: Outage | None = None  # the supervisor's: which part is restarting
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
@@ -69,6 +76,8 @@ class Gateway:
                 return WsgiResponse("devstack pages answer on loopback only", 403)(environ, start_response)
             if self.control is None:
                 return WsgiResponse("devstack is starting", 503)(environ, start_response)
+            if self.outage is not None and self.outage.down() and path != CONTROL_PREFIX + "/health":
+                return self.unavailable(self.outage)(environ, start_response)
             return self.control(environ, start_response)
         return self.static(environ, edge.with_headers(start_response, self.edge_headers))
 
@@ -76,6 +85,10 @@ class Gateway:
         request = WsgiRequest(environ)
         if not self.apis or self.invoker is None:
             return WsgiResponse('{"message": "no RestApi in the template"}', 404)(environ, start_response)
+        outage = self.outage
+        if outage is not None and outage.down():
+            return self.unavailable(outage)(environ, start_response)
+        epoch = outage.epoch if outage is not None else 0
         api = self.apis[0]
         if request.content_length and request.content_length > apigw.MAX_BODY_BYTES:
             response = api.gateway_response("REQUEST_TOO_LARGE", "Request Too Long", "-")
@@ -92,11 +105,20 @@ class Gateway:
             )
             owner = next((a for a in self.apis if a.match(request.method, request.path)), api)
             response = owner.handle(api_request, self.invoker)
+            if outage is not None and response.status >= 500 and (outage.down() or outage.epoch != epoch):
+                return self.unavailable(outage)(environ, start_response)  # it failed because the emulator died
         wsgi = WsgiResponse(response.body, status=response.status)
         wsgi.headers.clear()
         for key, value in response.headers:
             wsgi.headers.add(key, value)
         return wsgi(environ, start_response)
+
+    @staticmethod
+    def unavailable(outage: Outage) -> WsgiResponse:
+        """503 while a part of the stack restarts: a JSON error a person can read, and when to come back."""
+        response = WsgiResponse(json.dumps(outage.error()), 503, mimetype="application/json")
+        response.headers["Retry-After"] = str(outage.retry_after())
+        return response
 
     def static(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         """web/ files; `/` and unknown paths without an extension get index.html (client-side routes)."""

@@ -17,6 +17,11 @@ Where a stream poller stopped survives a restart (R-LOC-1), as Lambda keeps a ma
 up to it is delivered (or filtered out, or given up on), and the next start reads AFTER it. A shard with no
 saved position starts at TRIM_HORIZON when the stack's state was kept (`resume`: records written before
 the crash and never read must still be read), else at the mapping's StartingPosition.
+
+Pollers are supervised threads: an error talking to the emulator (it died and is restarting) is retried with
+a growing backoff, a stream resuming after the last record it read; a poller whose loop itself dies is
+started again (fresh clients and iterators) from where it had delivered up to, and the console says so.
+`crash(mapping)` makes one die on purpose, to rehearse that (`POST /_devstack/pollers/<Mapping>/crash`).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from devstack import aws, filters
@@ -41,6 +46,12 @@ DORMANT_POLL = 5.0  # after DORMANT_AFTER seconds without any invocation; the ne
 DORMANT_AFTER = 15.0
 SQS_WAIT_SECONDS = 20  # long poll, as long as SQS allows (and Lambda uses): an idle queue costs a call per 20 s
 RETRY_BACKOFF_MAX = 5.0
+RESTART_BACKOFF = (1.0, 30.0)  # a crashed poller waits 1 s before its restart, doubling while it keeps crashing
+
+
+class PollerCrash(BaseException):
+    """Raised inside a poller's loop by `Pollers.crash`, to rehearse a poller dying: not an Exception, so the
+    loop's own handling of the emulator's errors does not catch it, as it would not catch what kills a thread."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +138,8 @@ class Pollers:
         self._wake = threading.Condition()
         self._last_activity = time.monotonic()
         self._threads: list[threading.Thread] = []
+        self._crash: set[str] = set()  # mappings one of whose pollers is to die at its next turn
+        self.restarts = 0
         add_listener = getattr(pool, "add_listener", None)
         if add_listener is not None:
             add_listener(self.poke)
@@ -135,11 +148,76 @@ class Pollers:
         for spec in self.mappings:
             if not spec.enabled:
                 continue
-            target = SqsPoller(self, spec).run if spec.kind == "sqs" else StreamPoller(self, spec).run
             for index in range(spec.concurrency):
-                thread = threading.Thread(target=target, name=f"poller-{spec.logical_id}-{index}", daemon=True)
+                name = f"poller-{spec.logical_id}-{index}"
+                thread = threading.Thread(target=self._supervise, args=(spec.logical_id,), name=name, daemon=True)
                 thread.start()
                 self._threads.append(thread)
+
+    def _supervise(self, mapping: str) -> None:
+        """Run one poller; if its loop dies, say so and run a fresh one (new clients, shards opened again). A
+        stream poller also returns when its mapping's stream was replaced (`update`): one on the new one follows."""
+        delay, longest = RESTART_BACKOFF
+        resume: dict[str, str] = {}  # a stream's shards: where the dead poller had delivered up to
+        while not self.stopping:
+            spec = self.spec_of(mapping)
+            poller = SqsPoller(self, spec) if spec.kind == "sqs" else StreamPoller(self, spec, resume)
+            started = time.monotonic()
+            try:
+                poller.run()
+                resume = {}  # it returned: stopping, or its stream was replaced (a new stream starts afresh)
+                continue
+            except (Exception, PollerCrash) as error:
+                if self.stopping:
+                    return
+                resume = dict(getattr(poller, "checkpoint", {}))
+                if time.monotonic() - started > 60:
+                    delay = RESTART_BACKOFF[0]  # it had been running fine: not a crash loop
+                self.console.say(
+                    f"devstack: the poller of {spec.logical_id} ({spec.kind} -> {spec.function}) died: "
+                    f"{type(error).__name__}: {error}; restarting it in {delay:g} s"
+                )
+                if self._stop.wait(delay):
+                    return
+                self.restarts += 1
+                self.console.say(f"devstack: the poller of {spec.logical_id} was restarted after {delay:g} s")
+                delay = min(delay * 2, longest)
+
+    def crash(self, mapping: str) -> None:
+        """Make one poller of `mapping` (logical id) die at its next turn (KeyError if there is none)."""
+        if not any(spec.logical_id == mapping and spec.enabled for spec in self.mappings):
+            known = ", ".join(sorted(spec.logical_id for spec in self.mappings if spec.enabled))
+            raise KeyError(f"no event source mapping {mapping!r} runs; known: {known}")
+        with self._wake:
+            self._crash.add(mapping)
+        self.poke()
+
+    def check_crash(self, spec: MappingSpec) -> None:
+        """Called by each poller at every turn of its loop, outside its error handling."""
+        if spec.logical_id in self._crash:
+            with self._wake:
+                if spec.logical_id not in self._crash:
+                    return
+                self._crash.discard(spec.logical_id)
+            raise PollerCrash(f"made to crash (POST /_devstack/pollers/{spec.logical_id}/crash)")
+
+    def spec_of(self, mapping: str) -> MappingSpec:
+        return next(spec for spec in self.mappings if spec.logical_id == mapping)
+
+    def update(self, mappings: list[MappingSpec]) -> int:
+        """The emulator was provisioned again: a stream mapping whose stream is new (its table was created again)
+        moves its poller to it, reading it from its first record (every record there was written after); queue
+        mappings keep theirs (a queue's URL is its name's). Returns how many streams were new."""
+        before = {spec.logical_id: spec for spec in self.mappings}
+        moved = {
+            spec.logical_id: replace(spec, starting_position="TRIM_HORIZON")
+            for spec in mappings
+            if spec.kind == "dynamodb" and spec.logical_id in before
+            and before[spec.logical_id].source_arn != spec.source_arn
+        }  # fmt: skip
+        self.mappings = [moved.get(spec.logical_id, spec) for spec in self.mappings]
+        self.poke()  # a dormant stream poller notices at once
+        return len(moved)
 
     def stop(self, wait: float = 1.0) -> None:
         self._stop.set()
@@ -185,6 +263,7 @@ class SqsPoller:
     def run(self) -> None:
         backoff = 0.5
         while not self.pollers.stopping:
+            self.pollers.check_crash(self.spec)
             try:
                 messages = self.receive()
                 if self.pollers.stopping:
@@ -205,6 +284,7 @@ class SqsPoller:
         messages: list[dict[str, Any]] = []
         window_end = None
         while len(messages) < self.spec.batch_size and not self.pollers.stopping:
+            self.pollers.check_crash(self.spec)  # an idle queue's poller turns here, once a long poll
             wait = SQS_WAIT_SECONDS
             if window_end is not None:
                 wait = int(max(0.0, window_end - time.monotonic()))
@@ -302,23 +382,36 @@ class SqsPoller:
 
 
 class StreamPoller:
-    def __init__(self, pollers: Pollers, spec: MappingSpec) -> None:
+    def __init__(self, pollers: Pollers, spec: MappingSpec, resume: dict[str, str] | None = None) -> None:
         self.pollers = pollers
         self.spec = spec
         self.streams = aws.client("dynamodbstreams", pollers.endpoint_url)
         self.shard_of: dict[str, str] = {}  # sequence number -> shard, for the failure record of a batch
         self.last_error = False  # whether the last invocation failed as a whole (or reported failures)
+        # "<stream label>/<shard id>" -> the last sequence number read: where to resume after an error (a table
+        # created again, e.g. in an emulator restarted empty, has a new label: its shard is read from the start)
+        self.read_up_to: dict[str, str] = dict(resume or self.saved())
+        # The same, but only as far as every record read was delivered (or filtered out): where a poller started
+        # in place of this one, if it dies, resumes without skipping what it held in memory (and what is saved
+        # for the next start of the stack).
+        self.checkpoint: dict[str, str] = dict(self.read_up_to)
+        self.label = ""
 
     def run(self) -> None:
         iterators: dict[str, str] = {}
         batch: list[dict[str, Any]] = []
-        read_to: dict[str, str] = {}  # shard -> last sequence number read (delivered once `batch` is empty)
         window_end = 0.0
+        backoff = 0.5
         while not self.pollers.stopping:
+            if not batch:
+                self.checkpoint = dict(self.read_up_to)
+                self.save()
+            if self.pollers.spec_of(self.spec.logical_id) is not self.spec:
+                return  # its stream was replaced: the supervising loop starts a poller on the new one
+            self.pollers.check_crash(self.spec)
             try:
                 if not iterators:
                     iterators = self.open_shards()
-                    read_to = {}
                 for shard, iterator in list(iterators.items()):
                     # Read as much as one call gives (filters usually drop most records): `deliver` cuts
                     # what passes into invocations of BatchSize, as Lambda's poller does.
@@ -327,7 +420,7 @@ class StreamPoller:
                     records = [_stream_record(r, self.spec.source_arn) for r in response.get("Records", [])]
                     self.shard_of.update((r["dynamodb"]["SequenceNumber"], shard) for r in records)
                     if records:
-                        read_to[shard] = records[-1]["dynamodb"]["SequenceNumber"]
+                        self.read_up_to[f"{self.label}/{shard}"] = records[-1]["dynamodb"]["SequenceNumber"]
                     if records and not batch:
                         window_end = time.monotonic() + self.spec.batching_window
                     batch.extend(r for r in records if filters.passes(self.spec.patterns, r))
@@ -335,46 +428,47 @@ class StreamPoller:
                     self.deliver(batch)
                     batch = []
                     self.shard_of.clear()
-                    if not self.pollers.stopping:  # stopping mid-batch: not all of it was delivered
-                        self.save(read_to)
-                    continue
-                if not batch:
-                    self.save(read_to)
+                    continue  # (stopping mid-batch, not all of it was delivered: the loop ends unsaved)
                 if batch:
                     wait = min(STREAM_POLL, max(0.05, window_end - time.monotonic()))
                 else:
                     wait = DORMANT_POLL if self.pollers.dormant else STREAM_POLL
+                backoff = 0.5
             except Exception as error:
                 if self.pollers.stopping:
                     return
-                self.pollers.log(self.spec, f"stream poll failed: {error}")
-                iterators, wait = {}, RETRY_BACKOFF_MAX
+                self.pollers.log(self.spec, f"stream poll failed: {error}; retrying in {backoff:g} s")
+                iterators, wait = {}, backoff  # opened again after the last record read (not from LATEST)
+                backoff = min(backoff * 2, RETRY_BACKOFF_MAX)
             if self.pollers.sleep(wait):
                 return
 
     def open_shards(self) -> dict[str, str]:
+        """An iterator per shard: after the last record read when the shard was read before (resuming after an
+        error loses nothing), else at the mapping's starting position."""
         description = self.streams.describe_stream(StreamArn=self.spec.source_arn)["StreamDescription"]
         kind = "TRIM_HORIZON" if self.spec.starting_position == "TRIM_HORIZON" or self.pollers.resume else "LATEST"
-        saved = self.saved()
+        self.label = str(description.get("StreamLabel", ""))
         iterators = {}
         for shard in description.get("Shards", []):
             where: dict[str, Any] = {"ShardIteratorType": kind}
-            if saved.get(shard["ShardId"]):
-                where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": saved[shard["ShardId"]]}
+            if last := self.read_up_to.get(f"{self.label}/{shard['ShardId']}"):
+                where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last}
             iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
                 StreamArn=self.spec.source_arn, ShardId=shard["ShardId"], **where
             )["ShardIterator"]
         return iterators
 
     def saved(self) -> dict[str, str]:
+        """Where the stack's last run had delivered up to ("<stream label>/<shard id>" -> sequence number)."""
         positions = self.pollers.positions
         return dict(positions.get(self.spec.logical_id) or {}) if positions is not None else {}
 
-    def save(self, read_to: dict[str, str]) -> None:
-        """Everything read up to `read_to` is dealt with: the next start reads after it."""
+    def save(self) -> None:
+        """Everything read up to the checkpoint is dealt with: the next start reads after it."""
         positions = self.pollers.positions
-        if positions is not None and read_to:
-            positions.put(self.spec.logical_id, {**self.saved(), **read_to})
+        if positions is not None and self.checkpoint:
+            positions.put(self.spec.logical_id, {**self.saved(), **self.checkpoint})
 
     def deliver(self, batch: list[dict[str, Any]]) -> None:
         """Invoke until the batch is through: a partial failure retries from the failed record on."""

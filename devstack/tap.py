@@ -59,6 +59,11 @@ class EventTap:
         else:  # an --endpoint emulator that outlived an earlier devstack: keep its events, write none twice
             self._seen = {e["event_id"] for e in read(path) if isinstance(e.get("event_id"), str)}
         self.queue_url = ""
+        self.ensure()
+
+    def ensure(self) -> None:
+        """Create the tap's queue and rules, or find them there (idempotent): at start, and again after the
+        emulator was restarted (devstack's supervisor), since they are not in the template it provisions."""
         if not self.buses:
             return
         self.queue_url = self.sqs.create_queue(QueueName=self.name)["QueueUrl"]

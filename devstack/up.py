@@ -2,8 +2,9 @@
 
 Order matters: the gateway port is bound first (a taken port fails before anything starts), then the
 emulator, the translated template, provisioning, the runtime (workers, pollers, scheduler, sweeper, event
-tap), the gateway, and finally the bootstrap admin. Stopping tears it all down, children included; anything
-that escapes (kill -9 of devstack) dies with it through PR_SET_PDEATHSIG.
+tap, the supervisor), the gateway, and finally the bootstrap admin. While it runs, a child that dies is
+restarted (`supervisor`). Stopping tears it all down, children included; anything that escapes (kill -9 of
+devstack) dies with it through PR_SET_PDEATHSIG.
 
 State (R-LOC-1) lives in `state_dir` (default <checkout>/.devstack/state/; `--fresh`, `make run FRESH=1`,
 empties it first; `--in-memory` keeps nothing): `emulator/` (moto's snapshot + journal, devstack.persistence),
@@ -36,6 +37,7 @@ from devstack import (
     progress,
     provision,
     scheduler,
+    supervisor,
     sweeper,
     tap,
     template,
@@ -95,12 +97,14 @@ class _Running:
     scheduler: scheduler.Scheduler | None = None
     sweeper: sweeper.Sweeper | None = None
     tap: tap.EventTap | None = None
+    supervisor: supervisor.Supervisor | None = None
     remove_tap: bool = False  # an --endpoint emulator outlives devstack: take the tap's rule and queue away
 
     def stop(self) -> None:
         from devstack import emulator
 
         steps = [
+            (self.supervisor, lambda s: s.stop()),  # first: the children's exits from here on are not deaths
             (self.server, lambda s: (self.serving and s.shutdown(), s.server_close())),
             (self.pollers, lambda p: p.stop(wait=0.2)),  # threads in a long poll end with the process
             (self.tap, lambda t: t.stop(wait=0.2, remove=self.remove_tap)),
@@ -134,10 +138,8 @@ def up(options: Options) -> int:
         console.say(f"devstack: starting on {url} (instance {instance})")
         _start(options, console, front, running, url)
         console.say(READY_LINE.format(url=url))
-        while running.emulator is None or running.emulator.poll() is None:
-            time.sleep(2)
-        console.say(f"devstack: the emulator exited (code {running.emulator.returncode}); stopping")
-        return 1
+        while True:  # the supervisor restarts what dies; only a signal (_Stop) ends devstack
+            time.sleep(60)
     except _Stop as reason:
         console.say(f"devstack: stopping ({reason})")
         return 0
@@ -249,6 +251,10 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
             fresh=not options.endpoint and not kept,
         )
         event_tap.start()
+        web_origin = url.removeprefix("http://")
+        restore = supervisor.Restore(stack, endpoint, web_origin, options.workers, previous=provisioned)
+        running.supervisor = watch = supervisor.Supervisor(running, console, restore)
+        watch.start()
         detail.append(
             f"{len(functions)} functions (pool of {options.workers}, started on first call), "
             f"{len(mappings)} event source mappings, {len(schedules)} schedules, {len(plans)} backup plans, "
@@ -259,6 +265,7 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
         apis, api_notes = apigw.RestApi.from_provisioned(provisioned)
         front.apis, front.invoker = apis, pool
         front.edge_headers = security_headers(provisioned.stack)
+        front.outage = watch.outage
         info = {"url": f"{url}/", "api_url": f"{url}/api", "endpoint_url": endpoint}
         front.control = Control(
             Services(
@@ -269,6 +276,7 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
                 lambda e: _bootstrap(pool, e),
                 info,
                 events_file=event_tap.path,
+                supervisor=watch,
             )
         )
         gateway.serve(running.server)
@@ -385,6 +393,7 @@ def _summary(console: Console, options: Options, state: dict[str, Any], endpoint
     console.say(f"  Mailbox     {state['mailbox_url']}")
     console.say(f"  Logs        {options.log_dir}/<Function>.log" + ("" if options.quiet else " (also shown here)"))
     console.say(f"  State file  {options.state_file}")
+    console.say("  Supervised  a dead emulator, function worker or poller is restarted (said here); 503 meanwhile")
     if options.endpoint:
         console.say(f"  Emulator    {endpoint}: its state outlives devstack (it was running before)")
     elif options.state_dir is None:

@@ -3,8 +3,14 @@
 A function's first invocation starts a worker (`python -m devstack.worker`), which imports the handler:
 a real cold start. The worker then stays warm for later invocations. Each function has a pool of up to
 `size` workers, so concurrent callers see real concurrency and a load test sees real contention. The
-function's timeout is enforced by killing the worker (as Lambda discards a timed-out sandbox); a worker
-that crashes fails its invocation and is replaced on the next call.
+function's timeout is enforced by killing the worker (as Lambda discards a timed-out sandbox).
+
+Workers are supervised: one that dies (a crash, `kill -9`) is noticed when its output ends, and the console
+says which, with its exit status. An idle one is replaced at once by a fresh worker with the same spec (the
+console says so, with how long it took), so no caller ever meets a dead worker; one that dies during an
+invocation fails that invocation as Lambda does (`Runtime.ExitError`: API Gateway answers 502) and the next
+call gets a fresh worker. A request written to a worker that was already dead never reached it: it is run on
+another worker instead of failing.
 
 A function's environment can be overridden while devstack runs (`WorkerPool.set_environment`, served at
 `/_devstack/functions/<LogicalId>/environment`), as changing a Lambda's configuration does in AWS: its warm
@@ -19,6 +25,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -196,11 +203,24 @@ RESERVED_VARIABLES = frozenset(
 )
 
 
+class _Undelivered(Exception):
+    """The request could not be written to the worker: it was dead before the invocation began."""
+
+
 class _Worker:
     """One warm process and its two pipe ends."""
 
-    def __init__(self, spec: FunctionSpec, endpoint_url: str, console: Console, generation: int = 0) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        endpoint_url: str,
+        console: Console,
+        generation: int = 0,
+        on_exit: Callable[[_Worker], None] | None = None,
+    ) -> None:
         self.generation = generation  # the pool's configuration it started with
+        self.spec_id = spec.logical_id
+        self.reported = False  # its death was told on the console (by its watcher or its caller)
         request_read, self.request_fd = os.pipe()
         self.response_fd, response_write = os.pipe()
         try:
@@ -217,8 +237,9 @@ class _Worker:
         finally:
             os.close(request_read)
             os.close(response_write)
-        for stream in (self.process.stdout, self.process.stderr):
-            threading.Thread(target=_forward, args=(stream, spec.logical_id, console), daemon=True).start()
+        # stdout's reader doubles as the watcher: the stream ends when the process does (no thread of its own)
+        threading.Thread(target=self._forward_then_watch, args=(spec.logical_id, console, on_exit), daemon=True).start()
+        threading.Thread(target=_forward, args=(self.process.stderr, spec.logical_id, console), daemon=True).start()
         self.init_ms = 0.0
         self._closed = False
         self._close_lock = threading.Lock()
@@ -231,8 +252,20 @@ class _Worker:
             return None
         return message.get("error") or {"errorType": "Runtime.InitError", "errorMessage": "init failed"}
 
+    def _forward_then_watch(self, function: str, console: Console, on_exit: Callable[[_Worker], None] | None) -> None:
+        _forward(self.process.stdout, function, console)
+        if on_exit is not None and not self._closed:
+            on_exit(self)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def call(self, request: dict[str, Any], deadline: float) -> dict[str, Any]:
-        channel.send(self.request_fd, request)
+        try:
+            channel.send(self.request_fd, request)
+        except (BrokenPipeError, OSError) as error:  # nobody reads the pipe: the worker is gone
+            raise _Undelivered(str(error)) from error
         return channel.receive(self.response_fd, deadline)
 
     def exit_status(self, wait: float = 1.0) -> int | None:
@@ -314,20 +347,27 @@ class WorkerPool:
         request_id = str(uuid.uuid4())
         for listener in self._listeners:
             listener()
-        try:
-            worker, cold = self._acquire(pool)
-        except _Unavailable as failure:
-            self._count(pool, failure.cold)
-            return Invocation(request_id, ok=False, error=failure.error, cold_start=failure.cold)
-        healthy = False
-        try:
-            invocation, healthy = self._run(pool.spec, worker, request_id, event)
-            invocation.cold_start = cold
-            self._log_report(pool.spec, invocation, worker.init_ms if cold else None)
-            return invocation
-        finally:
-            self._release(pool, worker, healthy)
-            self._count(pool, cold)
+        for _attempt in range(3):  # a dead worker never received the request: another one may run it
+            try:
+                worker, cold = self._acquire(pool)
+            except _Unavailable as failure:
+                self._count(pool, failure.cold)
+                return Invocation(request_id, ok=False, error=failure.error, cold_start=failure.cold)
+            healthy, delivered = False, True
+            try:
+                invocation, healthy = self._run(pool.spec, worker, request_id, event)
+                invocation.cold_start = cold
+                self._log_report(pool.spec, invocation, worker.init_ms if cold else None)
+                return invocation
+            except _Undelivered:
+                delivered = False
+                self._died(pool, worker, during="before its invocation reached it; it runs on another worker")
+            finally:
+                self._release(pool, worker, healthy)
+                if delivered:
+                    self._count(pool, cold)
+        error = {"errorType": "Runtime.Unavailable", "errorMessage": "every worker died before the request reached it"}
+        return Invocation(request_id, ok=False, error=error)
 
     def _acquire(self, pool: _Pool) -> tuple[_Worker, bool]:
         """An idle warm worker, or a newly started one (a cold start); _Unavailable if none can be had."""
@@ -342,7 +382,7 @@ class WorkerPool:
             pool.live += 1
             spec, generation = pool.current_spec(), pool.generation
         try:
-            worker = _Worker(spec, self.endpoint_url, self.console, generation)
+            worker = _Worker(spec, self.endpoint_url, self.console, generation, on_exit=self._exited)
         except Exception as error:
             self._release(pool, None, healthy=False)
             message = f"cannot start a worker: {error}"
@@ -399,14 +439,88 @@ class WorkerPool:
             message = f"RequestId: {request_id} Error: Task timed out after {spec.timeout:.2f} seconds"
             error = {"errorType": "Sandbox.Timedout", "errorMessage": message}
             return Invocation(request_id, ok=False, error=error, duration_ms=_ms(started)), False
-        except (channel.ChannelClosed, BrokenPipeError, OSError):
+        except (channel.ChannelClosed, OSError):
             status = worker.exit_status()
-            message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {status}"
+            self._died(self._pool(spec.logical_id), worker, during="during an invocation, which failed")
+            message = f"RequestId: {request_id} Error: Runtime exited with error: {exit_text(status)}"
             error = {"errorType": "Runtime.ExitError", "errorMessage": message}
             return Invocation(request_id, ok=False, error=error, duration_ms=_ms(started)), False
         if response.get("type") == "result":
             return Invocation(request_id, ok=True, payload=response.get("payload"), duration_ms=_ms(started)), True
         return Invocation(request_id, ok=False, error=response.get("error"), duration_ms=_ms(started)), True
+
+    # -- supervision ----------------------------------------------------------------------------------
+    def _exited(self, worker: _Worker) -> None:
+        """A worker's output ended without devstack closing it: it died. An idle one is taken out of the pool
+        and replaced now; a busy one is its caller's to report (its invocation fails)."""
+        pool = self._pool(worker.spec_id)
+        with pool.condition:
+            if worker.closed or worker not in pool.workers or worker not in pool.idle:
+                return  # starting, retired, closed, or busy: its caller handles it
+            pool.idle.remove(worker)
+            pool.workers.discard(worker)
+            pool.live -= 1
+            pool.condition.notify()
+        self._died(pool, worker, during="while idle")
+        worker.close(kill=True)
+        if not self._closed:
+            threading.Thread(target=self._replace, args=(pool, time.monotonic()), daemon=True).start()
+
+    def _died(self, pool: _Pool, worker: _Worker, *, during: str) -> None:
+        """Tell the console once per worker: which function, which process, how it ended."""
+        with pool.condition:
+            if worker.reported or worker.closed or self._closed:
+                return
+            worker.reported = True
+        status = exit_text(worker.exit_status(1.0))
+        who = f"a worker of {pool.spec.logical_id} (pid {worker.process.pid})"
+        self.console.say(f"devstack: {who} died {during}: {status}")
+
+    def _replace(self, pool: _Pool, since: float) -> None:
+        """Start a warm worker in place of one that died idle (with the pool's current spec, as it started),
+        unless a caller has meanwhile started one (the pool is full again)."""
+        with pool.condition:
+            if pool.live >= pool.size:
+                return
+        try:
+            worker, _cold = self._acquire(pool)
+        except _Unavailable as failure:
+            self.console.say(f"devstack: could not replace the worker of {pool.spec.logical_id}: {failure}")
+            return
+        self._release(pool, worker, healthy=True)
+        self.console.say(
+            f"devstack: the worker of {pool.spec.logical_id} was replaced (pid {worker.process.pid}) "
+            f"in {time.monotonic() - since:.1f} s"
+        )
+
+    def update_functions(self, functions: dict[str, FunctionSpec]) -> list[str]:
+        """New specs for the functions (the emulator was provisioned again, e.g. a KMS key has a new id): a
+        function whose spec changed has its warm workers retired, so its next call starts with the new one.
+        Returns the functions that changed."""
+        changed = []
+        for name, spec in functions.items():
+            pool = self._pools.get(name)
+            if pool is None or pool.spec == spec:
+                continue
+            with pool.condition:
+                pool.spec = spec
+                retired = self._retire(pool)
+            for worker in retired:
+                worker.close()
+            changed.append(name)
+        self.functions = {**self.functions, **functions}
+        return changed
+
+    @staticmethod
+    def _retire(pool: _Pool) -> list[_Worker]:
+        """Under pool.condition: a new generation; the idle workers leave (returned, to be closed outside the
+        lock), busy ones leave after their invocation."""
+        pool.generation += 1
+        retired, pool.idle = pool.idle, []
+        pool.workers.difference_update(retired)
+        pool.live -= len(retired)
+        pool.condition.notify_all()
+        return retired
 
     def _log_report(self, spec: FunctionSpec, invocation: Invocation, init_ms: float | None) -> None:
         self.console.function_line(spec.logical_id, f"END RequestId: {invocation.request_id}", echo=False)
@@ -448,12 +562,8 @@ class WorkerPool:
                     pool.overrides.pop(name, None)
                 else:
                     pool.overrides[name] = value
-            pool.generation += 1
-            retired, pool.idle = pool.idle, []
-            busy = len(pool.workers) - len(retired)
-            pool.workers.difference_update(retired)
-            pool.live -= len(retired)
-            pool.condition.notify_all()
+            busy = len(pool.workers) - len(pool.idle)
+            retired = self._retire(pool)
         for worker in retired:
             worker.close()
         if changes:
@@ -493,6 +603,18 @@ class WorkerPool:
             for worker in idle:
                 worker.close()
         shutil.rmtree(function_tmp(), ignore_errors=True)  # as an environment's /tmp goes with it
+
+
+def exit_text(status: int | None) -> str:
+    """A process's end as a person reads it: `killed by SIGKILL (exit status -9)`, `exit status 1`."""
+    if status is None:
+        return "exit status unknown"
+    if status < 0:
+        try:
+            return f"killed by {signal.Signals(-status).name} (exit status {status})"
+        except ValueError:
+            return f"killed by signal {-status} (exit status {status})"
+    return f"exit status {status}"
 
 
 def _ms(started: float) -> float:

@@ -310,3 +310,73 @@ def test_r_loc_1_a_stream_poller_resumes_after_its_saved_position(provisioned, f
         running.stop(wait=0.1)
     delivered = [r["dynamodb"]["Keys"]["pk"]["S"] for batch in second.batches("Relay") for r in batch]
     assert delivered == ["OUTBOX#resume-b", "OUTBOX#resume-c"]  # nothing read before, nothing missed
+
+
+def test_a_stream_poller_resumes_after_the_last_record_it_read_when_a_read_fails(
+    provisioned, fresh_emulator, run, monkeypatch
+):
+    """The emulator going away (a restart) makes reads fail: the poller backs off and opens the shard again after
+    the last record it read, so nothing is read twice (or, from LATEST, skipped)."""
+    dynamodb = client("dynamodb", fresh_emulator)
+    table = provisioned.resolver.ref("Table")
+    failures = {"left": 0}
+    make_client = pollers.aws.client
+
+    class Flaky:
+        def __init__(self, real) -> None:
+            self.real = real
+
+        def __getattr__(self, name: str):
+            return getattr(self.real, name)
+
+        def get_records(self, **kwargs):
+            if failures["left"]:
+                failures["left"] -= 1
+                raise ConnectionError("the emulator went away")
+            return self.real.get_records(**kwargs)
+
+    monkeypatch.setattr(pollers.aws, "client", lambda service, *a, **k: Flaky(make_client(service, *a, **k)))
+    pool = RecordingPool()
+    pool.behaviour = lambda f, e, n: Invocation("r", ok=True, payload={"batchItemFailures": []})
+    run(pool, "Relay")
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "OUTBOX#before"}})
+    pool.wait_for(
+        lambda: any(r["dynamodb"]["Keys"]["pk"]["S"] == "OUTBOX#before" for b in pool.batches("Relay") for r in b)
+    )
+    delivered = sum(len(batch) for batch in pool.batches("Relay"))
+    failures["left"] = 2
+    time.sleep(0.6)  # the poller meets both failures (and backs off)
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "OUTBOX#after"}})
+    pool.wait_for(
+        lambda: any(r["dynamodb"]["Keys"]["pk"]["S"] == "OUTBOX#after" for b in pool.batches("Relay") for r in b)
+    )
+    later = [r["dynamodb"]["Keys"]["pk"]["S"] for batch in pool.batches("Relay") for r in batch][delivered:]
+    assert later == ["OUTBOX#after"] and failures["left"] == 0
+
+
+def test_a_stream_poller_that_dies_is_restarted_where_it_had_delivered_up_to(provisioned, fresh_emulator, run):
+    """A poller thread whose loop dies is started again (issue 15 point 4), from where the dead one had
+    delivered: not from TRIM_HORIZON again (every record once more), not from LATEST (the gap skipped)."""
+    dynamodb = client("dynamodb", fresh_emulator)
+    table = provisioned.resolver.ref("Table")
+    pool = RecordingPool()
+    pool.behaviour = lambda f, e, n: Invocation("r", ok=True, payload={"batchItemFailures": []})
+    running = run(pool, "Relay")
+
+    def delivered(pk: str) -> bool:
+        return any(r["dynamodb"]["Keys"]["pk"]["S"] == pk for b in pool.batches("Relay") for r in b)
+
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "OUTBOX#before-crash"}})
+    pool.wait_for(lambda: delivered("OUTBOX#before-crash"))
+    count = sum(len(batch) for batch in pool.batches("Relay"))
+    running.crash(running.mappings[0].logical_id)
+    deadline = time.monotonic() + 15
+    while running.restarts < 1:
+        assert time.monotonic() < deadline, "the poller was not restarted"
+        time.sleep(0.05)
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "OUTBOX#after-crash"}})
+    pool.wait_for(lambda: delivered("OUTBOX#after-crash"))
+    later = [r["dynamodb"]["Keys"]["pk"]["S"] for batch in pool.batches("Relay") for r in batch][count:]
+    assert later == ["OUTBOX#after-crash"]
+    with pytest.raises(KeyError, match="no event source mapping"):
+        running.crash("NoSuchMapping")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import io
 import os
+import signal
 import textwrap
 import threading
 import time
@@ -205,6 +206,36 @@ def test_a_crashed_worker_fails_its_invocation_and_is_replaced(make_pool):
     assert pool.stats()["Crash"]["workers"] == 0
     again = pool.invoke("Crash", {})
     assert again.cold_start  # a new worker was started for the next call
+
+
+def killed(pid: int) -> None:
+    """kill -9, and wait until it is gone (a zombie: its pipes are closed)."""
+    os.kill(pid, signal.SIGKILL)
+    stat = Path(f"/proc/{pid}/stat")
+    while stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] not in "ZX":
+        time.sleep(0.01)
+
+
+def said(make_pool, text: str) -> str:
+    deadline = time.monotonic() + 30
+    while text not in make_pool.out.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert text in make_pool.out.getvalue(), make_pool.out.getvalue()
+    return make_pool.out.getvalue()
+
+
+def test_a_worker_killed_while_idle_is_replaced_and_no_call_meets_it(make_pool):
+    pool = make_pool()
+    first = pool.invoke("Ok", {}).payload["pid"]
+    killed(first)
+    said(make_pool, f"a worker of Ok (pid {first}) died while idle: killed by SIGKILL (exit status -9)")
+    said(make_pool, "the worker of Ok was replaced")
+    warm = pool.invoke("Ok", {})
+    assert warm.ok and not warm.cold_start and warm.payload["pid"] != first  # the replacement, warm
+    killed(warm.payload["pid"])
+    after = pool.invoke("Ok", {})  # at once: whoever notices the death first, the call never meets it
+    assert after.ok and after.payload["pid"] != warm.payload["pid"], after
+    said(make_pool, f"a worker of Ok (pid {warm.payload['pid']}) died")
 
 
 def test_a_timeout_kills_the_worker_and_the_next_call_gets_a_new_one(make_pool):
