@@ -486,6 +486,6 @@ def test_r_task_3_a_shuffle_costs_at_most_0_2_aws_calls_per_task(shuffle_world, 
     per_task = total / count
     print(f"\nshuffle of {count} tasks: {total} AWS calls = {per_task:.4f} per task "
           f"({steps} job invocations, {relays} relay invocations): {dict(counter.calls)}")  # fmt: skip
-    assert counter.calls["events.PutEvents"] <= count // 10 + relays  # 10 entries a call (a relay's last may hold fewer)
+    assert counter.calls["events.PutEvents"] <= count // 10 + relays  # 10 entries a call (a relay's last: fewer)
     assert counter.calls["dynamodb.TransactWriteItems"] <= count // 12 + steps + 1  # 12 tasks (and their history)
     assert per_task <= 0.2, dict(counter.calls)
