@@ -17,9 +17,22 @@ export function parseSortChoice(value) {
  * searchSortControls({testid, label, searchLabel, placeholder, choices, initial, signal, onChange})
  *   choices  [{value: "title:asc", label: "Title, A to Z"}, …]; the first is the list's default
  *   initial  {q, sort: "title:asc"}; onChange({q, sort, order}) after a pause in typing, a pick, or Enter
- * -> {element, values(), setSort(value)}. Test ids: `<testid>-search`, `<testid>-sort`.
+ *   whileSearching  {columns: ["title"], choice: "title:asc"}: the orders a search can come in (a search reads
+ *            an index in that order) and the one to move to when the picked order is not one of them; the
+ *            move happens as soon as there is text in the box, so no request ever mixes the two
+ * -> {element, search, sort, values()}. Test ids: `<testid>-search`, `<testid>-sort`.
  */
-export function searchSortControls({ testid, label, searchLabel, placeholder, choices, initial = {}, signal, onChange }) {
+export function searchSortControls({
+  testid,
+  label,
+  searchLabel,
+  placeholder,
+  choices,
+  initial = {},
+  whileSearching = null,
+  signal,
+  onChange,
+}) {
   const search = h("input", {
     type: "search",
     id: `${testid}-q`,
@@ -45,13 +58,23 @@ export function searchSortControls({ testid, label, searchLabel, placeholder, ch
     h("div", { class: "field" }, h("label", { for: `${testid}-sort` }, "Sort by"), sort),
   );
 
-  const values = () => ({ q: search.value.trim(), ...parseSortChoice(sort.value), choice: sort.value });
+  /** With text in the box, an order a search cannot come in becomes the one it can (and says so on screen). */
+  const fitSearch = () => {
+    if (!whileSearching || !search.value.trim()) return;
+    if (!whileSearching.columns.includes(parseSortChoice(sort.value).sort)) sort.value = whileSearching.choice;
+  };
+  const values = () => {
+    fitSearch();
+    return { q: search.value.trim(), ...parseSortChoice(sort.value), choice: sort.value };
+  };
+  fitSearch();
   let timer = null;
   const changed = () => {
     window.clearTimeout(timer);
     onChange(values());
   };
   search.addEventListener("input", () => {
+    fitSearch();
     window.clearTimeout(timer);
     timer = window.setTimeout(changed, TYPING_PAUSE_MS);
   });
@@ -67,10 +90,6 @@ export function searchSortControls({ testid, label, searchLabel, placeholder, ch
     search,
     sort,
     values,
-    /** Pick another order without telling onChange (a search that needs its own order, say). */
-    setSort(value) {
-      sort.value = value;
-    },
   };
 }
 

@@ -31,8 +31,7 @@ function readFilters(query) {
   const status = query.get("status") ?? "";
   const assignee = (query.get("assignee_id") ?? "").toLowerCase();
   const q = (query.get("q") ?? "").trim().slice(0, 100);
-  let sort = query.get("sort") ?? "";
-  if (q && !sort.startsWith("title:")) sort = "title:asc"; // a search comes in title order
+  const sort = query.get("sort") ?? "";
   return {
     status: STATUSES.some(([value]) => value === status) ? status : "",
     assignee_id: isUuid(assignee) ? assignee : "",
@@ -93,7 +92,7 @@ export async function render(main, ctx) {
     h("div", { class: "field grow" }, h("label", { for: "tasks-assignee" }, "Assignee"), assignee),
   );
 
-  // R-UI-5: a search reads the title (or Jira id) index, so its results come in title order: picking a
+  // R-UI-5: a search reads the title (or Jira id) index, so its results come in title order: typing a
   // search while the list is in creation order moves it to title order (the API would refuse the mix).
   const controls = searchSortControls({
     testid: "tasks",
@@ -102,11 +101,9 @@ export async function render(main, ctx) {
     placeholder: "Start of a title, or UBERPOP-42",
     choices: SORTS,
     initial: { q: filters.q, sort: filters.sort },
+    whileSearching: { columns: ["title"], choice: "title:asc" },
     signal: ctx.signal,
-    onChange(values) {
-      if (values.q && values.sort !== "title") controls.setSort("title:asc");
-      applyFilters();
-    },
+    onChange: () => applyFilters(),
   });
 
   const live = statusRegion("tasks-status-text");

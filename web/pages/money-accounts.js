@@ -26,9 +26,8 @@ export async function render(main, ctx) {
     pageHeader(title, "Every popug's account: what each one has now. Open a name to see its transactions."),
   );
   const fromAddress = { q: (ctx.query.get("q") ?? "").trim().slice(0, 100), sort: ctx.query.get("sort") ?? "" };
-  if (fromAddress.q && !fromAddress.sort.startsWith("name:")) fromAddress.sort = "name:asc"; // a search is by name
-  // R-UI-5: a search reads the name index, so its results come by name: a search while sorted by balance
-  // moves the list to name order (the API would refuse the mix).
+  // R-UI-5: a search reads the name index, so its results come by name: typing a search while sorted by
+  // balance moves the list to name order (the API would refuse the mix).
   const controls = searchSortControls({
     testid: "money-accounts",
     label: "Search and sort balances",
@@ -36,9 +35,9 @@ export async function render(main, ctx) {
     placeholder: "Start of a name",
     choices: SORTS,
     initial: fromAddress,
+    whileSearching: { columns: ["name"], choice: "name:asc" },
     signal: ctx.signal,
-    onChange(values) {
-      if (values.q && values.sort !== "name") controls.setSort("name:asc");
+    onChange() {
       const { q, choice } = controls.values();
       window.history.replaceState(null, "", addressWith("/money/accounts", { q, sort: choice === SORTS[0].value ? "" : choice }));
       reload();
