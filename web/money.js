@@ -47,6 +47,24 @@ export function money(cents, { signed = false, testid = null, big = false } = {}
   );
 }
 
+/**
+ * A task's price (R-UI-4): the fee charged for each assignment and the reward for completing it, once
+ * accounting has priced the task (`assign_fee`, `reward` in cents; null until then). Test ids: `task-price`,
+ * `task-fee`, `task-reward`, or `task-unpriced`.
+ */
+export function taskPrice(task, { unpriced = "Not priced yet" } = {}) {
+  if (task?.assign_fee === null || task?.assign_fee === undefined) {
+    return h("span", { class: "muted", "data-testid": "task-unpriced" }, unpriced);
+  }
+  return h(
+    "span",
+    { class: "task-price", "data-testid": "task-price" },
+    h("span", { class: "nowrap" }, "Fee ", money(task.assign_fee, { testid: "task-fee" })),
+    " ",
+    h("span", { class: "nowrap" }, "Reward ", money(task.reward, { testid: "task-reward" })),
+  );
+}
+
 const KINDS = {
   fee: { label: "Fee", chip: "chip-fee", help: "Charged when a task was assigned" },
   reward: { label: "Reward", chip: "chip-reward", help: "Paid for completing a task" },

@@ -35,6 +35,7 @@ import * as profile from "./pages/profile.js";
 import * as setPassword from "./pages/set-password.js";
 import * as shuffle from "./pages/shuffle.js";
 import * as staff from "./pages/staff.js";
+import * as task from "./pages/task.js";
 
 export { ROLES } from "./ui.js";
 export const ANYONE = null;
@@ -48,6 +49,9 @@ export const ENTRIES = [
   { id: "all-tasks", path: "/tasks", label: "All tasks", roles: ["manager", "admin"], section: "Work", page: allTasks },
   { id: "create-task", path: "/tasks/new", label: "Create task", roles: ANYONE, section: "Work", page: createTask },
   { id: "shuffle", path: "/tasks/shuffle", label: "Shuffle", roles: ["manager", "admin"], section: "Work", page: shuffle },
+  // A task's own page (R-UI-4), after the fixed /tasks/… paths above (the first match wins). Workers open their
+  // own tasks, managers and admins any (the API answers 403 otherwise).
+  { id: "task", path: "/tasks/:id", roles: ANYONE, page: task },
   // Accounting (SPEC §6). Anyone may open their own balance; it is in the navigation for workers (the
   // popugs who earn), while admins and accountants have every account and the statistics.
   { id: "my-balance", path: "/money", label: "My balance", roles: ANYONE, navRoles: ["worker"], section: "Money", page: moneyBalance },

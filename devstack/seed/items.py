@@ -142,6 +142,7 @@ def tasks_items(company: Company, year: Year, now: datetime, pool_before: set[st
             due_date=None, status="done" if done else "open", assignee_id=task.assignee_id,
             created_by=task.created_by, created_at=iso(task.created_at), assigned_at=iso(task.assigned_at),
             completed_at=iso(done) if done else None, expires_at=expires, shuffled_by=task.shuffled_by,
+            assign_fee=task.price.assign_fee, reward=task.price.reward,  # R-UI-4: as TaskPriced would have set it
         ))))  # fmt: skip
     return items
 

@@ -129,8 +129,11 @@ def my_account() -> AccountView:
     return store.get_account(who.employee_id).account.public()
 
 
-@app.get("/accounting/me/transactions")
-def my_transactions(limit: Limit = pagination.DEFAULT_LIMIT, cursor: Cursor = None) -> Page[TransactionView]:
+@app.get("/accounting/me/transactions", openapi_extensions={CSV_EXTENSION: True})
+def my_transactions(
+    limit: Limit = pagination.DEFAULT_LIMIT, cursor: Cursor = None, format: Format = None
+) -> Page[TransactionView]:
+    """A popug's own ledger; `?format=csv` downloads it too (R-UI-5: every ledger downloads as CSV)."""
     return _ledger(caller(app).employee_id, limit, cursor)
 
 
@@ -139,9 +142,16 @@ def my_transactions(limit: Limit = pagination.DEFAULT_LIMIT, cursor: Cursor = No
 
 @app.get("/accounting/accounts", **csv_too(only(*VIEW_ALL_ROLES)))
 def list_accounts(
-    limit: Limit = pagination.DEFAULT_LIMIT, cursor: Cursor = None, format: Format = None
+    limit: Limit = pagination.DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    format: Format = None,
+    q: Annotated[str | None, Query(max_length=1000, description="the start of a name, any case")] = None,
+    sort: Annotated[str | None, Query(max_length=100, description="`name` (default) or `balance`")] = None,
+    order: Annotated[str | None, Query(max_length=100, description="`asc` or `desc`")] = None,
 ) -> Page[ListedAccountView]:
-    accounts, next_cursor = store.list_accounts(limit, cursor)
+    """R-UI-5: `q` searches, `sort` and `order` sort; checked by `domain.account_order`, whose 422s say what
+    to send instead. The CSV download (`?format=csv`) takes the same parameters."""
+    accounts, next_cursor = store.list_accounts(limit, cursor, domain.account_order(sort, order, q))
     return {"items": [_listed(a) for a in accounts], "next_cursor": next_cursor}
 
 

@@ -404,3 +404,56 @@ class DayClose:
         if self.status == "open":
             data["popugs_in_red"] = None  # only a close knows it
         return data
+
+
+# --- searching and sorting the accounts list (R-UI-5) -----------------------------------------------------
+
+ACCOUNT_SORTS = {"name": "asc", "balance": "desc"}  # the columns Balances sorts by, and each one's natural order
+SEARCH_MAX = 100
+BALANCE_OFFSET = 10**15  # cents: a balance sorts as text once shifted to be non-negative (far beyond any real one)
+
+
+@dataclass(frozen=True)
+class AccountOrder:
+    """How the accounts list is read: by name (the name index, where a search is a key prefix) or by
+    balance (the balance index), in either direction."""
+
+    by: Literal["name", "balance"]
+    ascending: bool
+    prefix: str | None = None
+
+
+def account_order(sort: str | None, order: str | None, q: str | None) -> AccountOrder:
+    """The order and search a request asks for, or a 422 that says what to send instead. A search is the start
+    of a name (any case), read as a key prefix of the name index, so it costs what it finds; its results come
+    in name order, so it cannot be sorted by balance."""
+    if sort is not None and sort not in ACCOUNT_SORTS:
+        raise Unprocessable(
+            f"Balances can be sorted by name or balance, not {sort!r}.", code="invalid_sort", details={"sort": sort}
+        )
+    if order is not None and order not in ("asc", "desc"):
+        raise Unprocessable(
+            f"The sort order is asc (A to Z, lowest first) or desc (Z to A, highest first), not {order!r}.",
+            code="invalid_sort", details={"order": order},
+        )  # fmt: skip
+    text = " ".join((q or "").split()).lower()
+    if len(text) > SEARCH_MAX:
+        raise Unprocessable(
+            f"Search for at most {SEARCH_MAX} characters of a name (this has {len(text)}).", code="invalid_search"
+        )
+    if text and sort == "balance":
+        raise Unprocessable(
+            "A search lists popugs by name; sort by name, or clear the search to sort by balance.", code="invalid_sort"
+        )
+    by = sort or "name"
+    return AccountOrder(by=by, ascending=(order or ACCOUNT_SORTS[by]) == "asc", prefix=text or None)  # type: ignore[arg-type]
+
+
+def balance_sort_key(balance: int, employee_id: str) -> str:
+    """An account's place in the balance index: the balance as fixed-width text that sorts like the number."""
+    return f"{balance + BALANCE_OFFSET:016d}#{employee_id}"
+
+
+def name_key(name: str | None) -> str:
+    """A name as the name index sorts and searches it (unknown names last)."""
+    return " ".join((name or "~").split()).lower()

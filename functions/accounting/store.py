@@ -4,7 +4,8 @@
     BALANCE#<s> / <employee_id>   a popug's account: balance, opening, seq, day_delta, paid_through, name,
                                   email, rev. <s> is the id's first hex digit: 16 partitions that a close
                                   walks in id order with consistent Queries.
-        gsi1: ACCOUNTS / <name>#<id>                   every account by name (the admins' list)
+        gsi1: ACCOUNTS / <name>#<id>                   every account by name (the admins' list, name search)
+        gsi2: ACCOUNTS / <balance, shifted>#<id>       every account by balance (Balances sorted by balance)
     ACCOUNT#<id> / TX#<seq>       one ledger transaction (seq: 10 digits, so the ledger sorts in order)
         gsi1: DAY#<business_day> / <id>#<seq>          a day's transactions, by account (emails, expiry)
     TASK#<id> / TASK              a task's price (set once), title and jira id, whether it was rewarded
@@ -31,7 +32,19 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
-from accounting.domain import Account, Calendar, DayClose, Price, TaskInfo, Transaction, dates, retained_until
+from accounting.domain import (
+    Account,
+    AccountOrder,
+    Calendar,
+    DayClose,
+    Price,
+    TaskInfo,
+    Transaction,
+    balance_sort_key,
+    dates,
+    name_key,
+    retained_until,
+)
 from accounting.settings import get as settings
 from shared import dynamo, pagination
 from shared.aws import client
@@ -201,19 +214,35 @@ def account_action(read: Versioned, after: Account) -> dict[str, Any]:
         "balance": after.balance, "opening": after.opening, "seq": after.seq, "day_delta": dict(after.day_delta),
         "paid_through": after.paid_through, "name": after.name, "email": after.email,
         "staff_version": after.staff_version, "dismissed": after.dismissed, "rev": rev,
-        "gsi1pk": ACCOUNTS, "gsi1sk": f"{(after.name or '~').lower()}#{after.employee_id}",
+        "gsi1pk": ACCOUNTS, "gsi1sk": f"{name_key(after.name)}#{after.employee_id}",
+        "gsi2pk": ACCOUNTS, "gsi2sk": balance_sort_key(after.balance, after.employee_id),
     }  # fmt: skip
     if read.rev is None:
         return dynamo.put(table(), item, condition="attribute_not_exists(pk)")
     return dynamo.put(table(), item, condition="rev = :rev", values={":rev": read.rev})
 
 
-def list_accounts(limit: int, cursor: str | None) -> tuple[list[Account], str | None]:
+def list_accounts(
+    limit: int, cursor: str | None, order: AccountOrder | None = None
+) -> tuple[list[Account], str | None]:
+    """One Query of the name index (a search is a key prefix of it) or of the balance index, in either
+    direction: a page costs what it returns, however many accounts there are."""
+    order = order or AccountOrder(by="name", ascending=True)
+    index = "gsi1" if order.by == "name" else "gsi2"
+    condition = f"{index}pk = :p"
+    values: dict[str, Any] = {":p": {"S": ACCOUNTS}}
+    if order.prefix:
+        condition += f" AND begins_with({index}sk, :q)"
+        values[":q"] = {"S": order.prefix}
     params: dict[str, Any] = {
-        "TableName": table(), "IndexName": "gsi1", "KeyConditionExpression": "gsi1pk = :p",
-        "ExpressionAttributeValues": {":p": {"S": ACCOUNTS}}, "Limit": limit,
+        "TableName": table(), "IndexName": index, "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values, "Limit": limit, "ScanIndexForward": order.ascending,
     }  # fmt: skip
-    start = _start(cursor, {"pk", "sk", "gsi1pk", "gsi1sk"}, lambda s: s["gsi1pk"] == ACCOUNTS)
+
+    def belongs(start: dict[str, Any]) -> bool:
+        return start[f"{index}pk"] == ACCOUNTS and start[f"{index}sk"].startswith(order.prefix or "")
+
+    start = _start(cursor, {"pk", "sk", f"{index}pk", f"{index}sk"}, belongs)
     if start:
         params["ExclusiveStartKey"] = dynamo.to_item(start)
     page = client("dynamodb").query(**params)

@@ -17,7 +17,7 @@ from auth.events import account_events
 from auth.invitations import invite
 from auth.passwords import hash_password, needs_rehash, verify_password, weakness
 from auth.settings import get as settings
-from shared import clock, dynamo, pagination
+from shared import clock, dynamo, pagination, sorting
 from shared.errors import Conflict, Gone, NotFound, TooManyRequests, Unauthorized, Unprocessable
 from shared.events.outbox import outbox_put
 from shared.http import PathId, caller, make_resolver, only, public
@@ -167,8 +167,14 @@ def me() -> views.AccountView:
 def list_accounts(
     limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    q: Annotated[str | None, Query(max_length=1000, description="the start of an email, any case")] = None,
+    sort: Annotated[str | None, Query(max_length=100, description="`email` (the only order)")] = None,
+    order: Annotated[str | None, Query(max_length=100, description="`asc` (default) or `desc`")] = None,
 ) -> views.AccountsPage:
-    accounts, next_cursor = store.list_accounts(limit, cursor)
+    """R-UI-5: searched by the start of an email and sorted by email either way (an index in email order)."""
+    _, ascending = sorting.direction({"email": "asc"}, sort, order, "Accounts")
+    prefix = sorting.search_text(q, "an email")
+    accounts, next_cursor = store.list_accounts(limit, cursor, prefix=prefix, ascending=ascending)
     now = clock.epoch_seconds()
     locks = store.locks_of([a.email for a in accounts if a.email])
     items = []

@@ -33,7 +33,7 @@ from auth.settings import get as settings
 from shared import clock, dynamo, pagination
 from shared.aws import client
 from shared.contracts import Envelope
-from shared.errors import Conflict, Gone
+from shared.errors import Conflict, Gone, Unprocessable
 from shared.events.outbox import outbox_put
 
 MAIL_TTL_SECONDS = 7 * 24 * 3600
@@ -134,23 +134,47 @@ def save(before: Account | None, after: Account, events: list[Envelope], extra: 
     dynamo.transact(actions, {0: stale})
 
 
-def list_accounts(limit: int, cursor: str | None) -> tuple[list[Account], str | None]:
-    return _page("gsi1", "gsi1pk", "ACCOUNT", limit, cursor)
+def list_accounts(
+    limit: int, cursor: str | None, *, prefix: str | None = None, ascending: bool = True
+) -> tuple[list[Account], str | None]:
+    """Every account by email (R-UI-5: a search is the start of an email, a key prefix of the index, so a
+    page costs what it returns), in either direction."""
+    return _page("gsi1", "gsi1pk", "ACCOUNT", limit, cursor, prefix=prefix, ascending=ascending)
 
 
 def accounts_in_department(department_id: str, limit: int = 100, cursor: str | None = None):
     return _page("gsi2", "gsi2pk", f"DEPT#{department_id}", limit, cursor)
 
 
-def _page(index: str, key: str, value: str, limit: int, cursor: str | None) -> tuple[list[Account], str | None]:
+def _page(
+    index: str,
+    key: str,
+    value: str,
+    limit: int,
+    cursor: str | None,
+    *,
+    prefix: str | None = None,
+    ascending: bool = True,
+) -> tuple[list[Account], str | None]:
+    condition = f"{key} = :v"
+    values = {":v": {"S": value}}
+    if prefix:
+        condition += f" AND begins_with({index}sk, :q)"
+        values[":q"] = {"S": prefix}
     params: dict[str, Any] = {
         "TableName": table(),
         "IndexName": index,
-        "KeyConditionExpression": f"{key} = :v",
-        "ExpressionAttributeValues": {":v": {"S": value}},
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values,
         "Limit": limit,
+        "ScanIndexForward": ascending,
     }
     start = pagination.decode(cursor)
+    if start and prefix and not str(start.get(f"{index}sk", "")).startswith(prefix):
+        raise Unprocessable(
+            "This list's place to go on from (the cursor) belongs to another search; start the list again without it.",
+            code="invalid_cursor",
+        )
     if start:
         params["ExclusiveStartKey"] = dynamo.to_item(start)
     page = client("dynamodb").query(**params)

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared import clock, pagination
+from shared import clock, pagination, sorting
 from shared.contracts import REGISTRY
 from shared.contracts.staff import DepartmentChangedV1, EmployeeDismissedV1, EmployeeHiredV1, EmployeeUpdatedV1
 from shared.email_address import EmailStr
@@ -120,9 +120,12 @@ def list_employees(
     status: Annotated[Literal["active", "dismissed"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    sort: Annotated[str | None, Query(max_length=100, description="`name` (the only order)")] = None,
+    order: Annotated[str | None, Query(max_length=100, description="`asc` (default) or `desc`")] = None,
 ) -> Page[EmployeeView]:
+    _, ascending = sorting.direction({"name": "asc"}, sort, order, "Staff")
     employees, next_cursor = store.list_employees(
-        limit, cursor, search=q, department_id=_text(department_id), status=status
+        limit, cursor, search=q, department_id=_text(department_id), status=status, ascending=ascending
     )
     return {"items": [e.public() for e in employees], "next_cursor": next_cursor}
 

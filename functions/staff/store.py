@@ -85,7 +85,12 @@ MAX_PAGES_PER_REQUEST = 20  # a filtered list reads on until the page is full, w
 
 
 def _query_index(
-    kind: str, limit: int, cursor: str | None, filters: dict[str, tuple[str, Any]], names: dict[str, str] | None = None
+    kind: str,
+    limit: int,
+    cursor: str | None,
+    filters: dict[str, tuple[str, Any]],
+    names: dict[str, str] | None = None,
+    ascending: bool = True,
 ) -> tuple[list[dict], str | None]:
     """Up to `limit` items of gsi1 for `kind` that pass `filters`. DynamoDB applies `Limit` before a
     filter, so one query can return few or none of the matches: read on until the page is full."""
@@ -94,6 +99,7 @@ def _query_index(
         "IndexName": "gsi1",
         "KeyConditionExpression": "gsi1pk = :kind",
         "ExpressionAttributeValues": {":kind": {"S": kind}},
+        "ScanIndexForward": ascending,
     }
     if filters:
         params["FilterExpression"] = " AND ".join(expression for expression, _ in filters.values())
@@ -115,8 +121,17 @@ def _query_index(
 
 
 def list_employees(
-    limit: int, cursor: str | None, *, search: str | None, department_id: str | None, status: str | None
+    limit: int,
+    cursor: str | None,
+    *,
+    search: str | None,
+    department_id: str | None,
+    status: str | None,
+    ascending: bool = True,
 ) -> tuple[list[Employee], str | None]:
+    """By name, either way (R-UI-5). The search (any part of a name, email or position) and the filters
+    are DynamoDB filters on the name index, read on for at most MAX_PAGES_PER_REQUEST pages a request:
+    the cost of a request is bounded whatever the directory holds, and its cursor goes on from there."""
     filters: dict[str, tuple[str, Any]] = {}
     if search:
         filters[":q"] = ("contains(search_text, :q)", search.strip().lower())
@@ -124,7 +139,8 @@ def list_employees(
         filters[":d"] = ("department_id = :d", department_id)
     if status:
         filters[":s"] = ("#status = :s", status)
-    items, next_cursor = _query_index("EMPLOYEE", limit, cursor, filters, {"#status": "status"} if status else None)
+    names = {"#status": "status"} if status else None
+    items, next_cursor = _query_index("EMPLOYEE", limit, cursor, filters, names, ascending)
     return [_employee(i) for i in items], next_cursor
 
 

@@ -26,7 +26,7 @@ from shared.http import UUID_PATTERN, PathId, ResponseModel, answer, caller, err
 from shared.observability import logger, tracer
 from shared.responses import Page
 from tasks import domain, events, store
-from tasks.domain import VIEW_ALL_ROLES, ShuffleJob, Task
+from tasks.domain import VIEW_ALL_ROLES, HistoryEntry, ShuffleJob, Task
 from tasks.settings import get as settings
 
 app = make_resolver()
@@ -62,6 +62,19 @@ class TaskView(ResponseModel):
     created_at: str
     assigned_at: str
     completed_at: str | None
+    assign_fee: int | None = Field(description="integer cents charged per assignment; null until accounting priced it")
+    reward: int | None = Field(description="integer cents paid on completion; null until accounting priced it")
+
+
+class HistoryView(ResponseModel):
+    at: str
+    kind: Literal["created", "shuffled", "completed"]
+    assignee_id: str = Field(description="who held the task from then on (who completed it, for `completed`)")
+    by: str | None = Field(description="the creator, the shuffle job, or the popug who completed it")
+
+
+class TaskDetailView(TaskView):
+    history: list[HistoryView] = Field(description="oldest first: created, every shuffle, the completion")
 
 
 class ShuffleJobView(ResponseModel):
@@ -96,11 +109,11 @@ def _conflicted(error: ClientError, attempt: int) -> bool:
     return True
 
 
-def _visible(task_id: str) -> Task:
-    task = store.get_task(task_id)
+def _visible(task_id: str) -> tuple[Task, list[HistoryEntry], bool]:
+    task, history, price_item = store.read_task(task_id)
     if task is None or not task.visible(clock.epoch_seconds()):
         raise NotFound(f"no task {task_id}")
-    return task
+    return task, history, price_item
 
 
 # --- tasks ---------------------------------------------------------------------------------------
@@ -140,8 +153,16 @@ def list_tasks(
     assignee_id: Annotated[str | None, Query(pattern=ME_OR_UUID)] = None,
     limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    q: Annotated[
+        str | None, Query(max_length=1000, description="the start of a title (any case) or of a Jira id")
+    ] = None,
+    sort: Annotated[str | None, Query(max_length=100, description="`created` (default) or `title`")] = None,
+    order: Annotated[str | None, Query(max_length=100, description="`asc` or `desc`")] = None,
 ) -> Page[TaskView]:
+    """R-UI-5: `q` searches, `sort` and `order` sort; checked by `domain.list_order`, whose 422s say what
+    to send instead (so the lengths here are only a ceiling)."""
     who = caller(app)
+    listing = domain.list_order(sort, order, q)
     sees_all = who.has_any(*VIEW_ALL_ROLES)
     if assignee_id == "me":
         target: str | None = who.employee_id
@@ -152,18 +173,23 @@ def list_tasks(
     if not sees_all and target != who.employee_id:
         raise Forbidden("workers see their own tasks; only managers and admins see other popugs' tasks")
     tasks, next_cursor = store.list_tasks(
-        assignee_id=target, status=status, limit=limit, cursor=cursor, now_epoch=clock.epoch_seconds()
+        assignee_id=target,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+        now_epoch=clock.epoch_seconds(),
+        order=listing,
     )
     return {"items": [t.public() for t in tasks], "next_cursor": next_cursor}
 
 
 @app.get("/tasks/<task_id>", responses=errors(NOT_YOURS, 404))
-def get_task(task_id: PathId) -> TaskView:
+def get_task(task_id: PathId) -> TaskDetailView:
     who = caller(app)
-    task = _visible(task_id)
+    task, history, _ = _visible(task_id)
     if task.assignee_id != who.employee_id and not who.has_any(*VIEW_ALL_ROLES):
         raise Forbidden("this task is assigned to another popug; only managers and admins see other popugs' tasks")
-    return task.public()
+    return {**task.public(), "history": [entry.public() for entry in history]}
 
 
 @app.post(
@@ -176,7 +202,7 @@ def complete_task(task_id: PathId) -> TaskView:
     the shuffle skip the task."""
     who = caller(app)
     for attempt in range(ATTEMPTS):
-        task = _visible(task_id)
+        task, history, price_item = _visible(task_id)
         if task.status == "done":
             raise Conflict("this task is already done", code="already_done")
         if task.assignee_id != who.employee_id:
@@ -191,7 +217,7 @@ def complete_task(task_id: PathId) -> TaskView:
             expires_at=int(now.timestamp()) + domain.RETENTION_AFTER_COMPLETION_SECONDS,
         )  # fmt: skip
         try:
-            store.complete_task(done, [events.completed(done, _correlation_id())])
+            store.complete_task(done, [events.completed(done, _correlation_id())], history, price_item)
         except store.CompletionRefused:
             continue  # completed or shuffled meanwhile: read it again to say which
         except ClientError as error:

@@ -93,6 +93,8 @@ class Task:
     completed_at: str | None = None
     expires_at: int | None = None  # epoch seconds; set on completion (the table's TTL attribute)
     shuffled_by: str | None = None  # the shuffle job that last reassigned it (a job never does it twice)
+    assign_fee: int | None = None  # cents; accounting's price (TaskPriced, R-UI-4), None until it is known
+    reward: int | None = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -107,11 +109,51 @@ class Task:
             "created_at": self.created_at,
             "assigned_at": self.assigned_at,
             "completed_at": self.completed_at,
+            "assign_fee": self.assign_fee,
+            "reward": self.reward,
         }
+
+    def priced(self, price: Price | None) -> Task:
+        """The task with accounting's price, when the task item does not hold it yet (R-UI-4)."""
+        if price is None or self.assign_fee is not None:
+            return self
+        return replace(self, assign_fee=price.assign_fee, reward=price.reward)
 
     def visible(self, now_epoch: int) -> bool:
         """R-TASK-6: DynamoDB deletes expired items within days, not at once; until then they are hidden."""
         return self.expires_at is None or self.expires_at > now_epoch
+
+
+@dataclass(frozen=True)
+class Price:
+    """What accounting charges for an assignment and pays for the completion (TaskPriced, R-ACC-1)."""
+
+    assign_fee: int
+    reward: int
+
+
+HistoryKind = Literal["created", "shuffled", "completed"]
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One thing that happened to a task (R-UI-4's history): created and assigned, reassigned by a shuffle,
+    completed. `by` is who did it: the creator, the shuffle job, the assignee."""
+
+    task_id: str
+    at: str
+    kind: HistoryKind
+    assignee_id: str
+    by: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {"at": self.at, "kind": self.kind, "assignee_id": self.assignee_id, "by": self.by}
+
+
+def history_in_order(entries: Iterable[HistoryEntry]) -> list[HistoryEntry]:
+    """Oldest first; at the same millisecond the creation comes before what followed it."""
+    rank = {"created": 0, "shuffled": 1, "completed": 2}
+    return sorted(entries, key=lambda e: (e.at, rank[e.kind]))
 
 
 # --- who takes tasks (R-TASK-2) --------------------------------------------------------------------
@@ -242,3 +284,61 @@ class ShuffleJob:
             "finished_at": self.finished_at,
             "error": self.error,
         }
+
+
+# --- searching and sorting a list of tasks (R-UI-5) ------------------------------------------------
+
+SORTS = {"created": "desc", "title": "asc"}  # the columns a list sorts by, and each one's natural order
+SEARCH_MAX = 100
+JIRA_PREFIX = re.compile(r"^[A-Z][A-Z0-9]*-\d*$")  # "UBERPOP-", "UBERPOP-4": a search for Jira ids
+
+
+@dataclass(frozen=True)
+class ListOrder:
+    """How a list of tasks is read: `by` names the index order (created, title, jira), `ascending` its
+    direction, `prefix` the search (a key prefix of that index, so a search reads only what matches)."""
+
+    by: Literal["created", "title", "jira"]
+    ascending: bool
+    prefix: str | None = None
+
+
+def list_order(sort: str | None, order: str | None, q: str | None) -> ListOrder:
+    """The order and search a list request asks for, or a 422 that says what to send instead.
+
+    A search is a prefix of the title (any case) or of a Jira id ("UBERPOP-4"), read from an index kept in
+    that order, so it costs what it finds, not what is stored; its results come in title (or Jira id) order,
+    which is why it cannot be combined with sorting by creation time."""
+    if sort is not None and sort not in SORTS:
+        raise Unprocessable(
+            f"Tasks can be sorted by {' or '.join(SORTS)}, not {sort!r}.", code="invalid_sort", details={"sort": sort}
+        )
+    if order is not None and order not in ("asc", "desc"):
+        raise Unprocessable(
+            f"The sort order is asc (A to Z, oldest first) or desc (Z to A, newest first), not {order!r}.",
+            code="invalid_sort", details={"order": order},
+        )  # fmt: skip
+    text = " ".join((q or "").split())
+    if len(text) > SEARCH_MAX:
+        raise Unprocessable(
+            f"Search for at most {SEARCH_MAX} characters of a title or a Jira id (this has {len(text)}).",
+            code="invalid_search",
+        )
+    if text and sort == "created":
+        raise Unprocessable(
+            "A search lists tasks by title (or by Jira id); sort by title, or clear the search to sort by "
+            "creation time.",
+            code="invalid_sort",
+        )
+    by = sort or ("title" if text else "created")
+    ascending = (order or SORTS[by]) == "asc"
+    if not text:
+        return ListOrder(by=by, ascending=ascending)  # type: ignore[arg-type]
+    if JIRA_PREFIX.match(text.upper()):
+        return ListOrder(by="jira", ascending=ascending, prefix=text.upper())
+    return ListOrder(by="title", ascending=ascending, prefix=text.lower())
+
+
+def title_key(title: str) -> str:
+    """A title as the title index sorts and searches it: case and runs of spaces do not matter."""
+    return " ".join(title.split()).lower()

@@ -34,7 +34,10 @@ from tasks.domain import Reassignment, ShuffleJob
 from tasks.settings import get as settings
 
 rng: random.Random = random.SystemRandom()  # injectable for tests
-BATCH = dynamo.MAX_TRANSACTION_ACTIONS - 1  # task updates per transaction, beside their one outbox item
+# Each reassignment is two actions (the task, and its history entry for the task page, R-UI-4), beside the
+# transaction's one outbox item: 12 tasks a transaction.
+ACTIONS_PER_TASK = 2
+BATCH = (dynamo.MAX_TRANSACTION_ACTIONS - 1) // ACTIONS_PER_TASK
 MAX_ATTEMPTS = 6
 
 Tail = Callable[[int, int], list[dict[str, Any]]]
@@ -75,7 +78,8 @@ def run_step(seen: ShuffleJob, chunk: int | None = None) -> str:
         logger.warning("shuffle failed: the assignee pool is empty", job_id=job.job_id)
         return "failed"
     plan, already = domain.plan_reassignments(page, job.job_id, pool, rng) if pool else ([], len(page))
-    groups = domain.batches(plan, BATCH, BATCH - (2 if final else 1))
+    tail_actions = 2 if final else 1  # the job's progress (and, at the end, the lock's release)
+    groups = domain.batches(plan, BATCH, (dynamo.MAX_TRANSACTION_ACTIONS - 1 - tail_actions) // ACTIONS_PER_TASK)
     done, skipped = job.done + already, job.skipped
 
     def tail(done_after: int, skipped_after: int) -> list[dict[str, Any]]:
@@ -103,6 +107,7 @@ def _commit(job: ShuffleJob, group: list[Reassignment], tail: Tail | None, done:
     while attempt < MAX_ATTEMPTS:
         at, _ = _now()
         actions = [store.reassign_action(change, job.job_id, at) for change in pending]
+        actions += [store.history_action(_shuffled(change, job.job_id, at)) for change in pending]
         if pending:
             actions.append(store.outbox_action(
                 [events.assigned(c.task_id, c.new_assignee, "shuffle", job.job_id) for c in pending]
@@ -124,6 +129,7 @@ def _commit(job: ShuffleJob, group: list[Reassignment], tail: Tail | None, done:
         if "TransactionConflict" in codes:
             time.sleep(0.02 * 2**attempt)
         failed = {pending[i].task_id for i, code in enumerate(codes[: len(pending)]) if code not in ("None", "")}
+        # (the history puts are unconditional: only the task updates, first in the list, can fail)
         if not failed:
             attempt += 1
             continue
@@ -142,6 +148,10 @@ def _commit(job: ShuffleJob, group: list[Reassignment], tail: Tail | None, done:
         attempt += 1 if len(kept) == len(pending) else 0
         pending = kept
     raise RuntimeError(f"a shuffle batch was cancelled {MAX_ATTEMPTS} times; the stream retries the step")
+
+
+def _shuffled(change: Reassignment, job_id: str, at: str) -> domain.HistoryEntry:
+    return domain.HistoryEntry(change.task_id, at, "shuffled", change.new_assignee, job_id)
 
 
 def _now() -> tuple[str, int]:

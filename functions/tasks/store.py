@@ -1,10 +1,16 @@
 """The tasks table behind small functions; the only module that knows its keys.
 
-    TASK#<id> / TASK           a task
+    TASK#<id> / TASK           a task (with accounting's price once TaskPriced is applied, R-UI-4)
         gsi1: "TASK" / <status>#<created_at>#<id>          every task, by status (managers' lists)
         gsi2: <assignee_id> / <status>#<created_at>#<id>   a popug's tasks, by status
         gsi3: "OPEN" / <created_at>#<id>, only while open  what a shuffle walks (keys + assignee_id,
                                                            shuffled_by: small pages, one Query each)
+        gsi4: "TASK" / <title, lower case>#<id>            every task by title (sort, title search)
+        gsi5: "JIRA" / <jira_id>#<id>, only with a jira id every task by Jira id (Jira id search)
+    TASK#<id> / HIST#<at>#<kind>[#<job>]  the task's history (created, shuffled, completed), each written in
+                               the transaction that made it happen; given the task's TTL when it is done
+    TASK#<id> / PRICE          a price that came before the task was stored here (TaskPriced, R-EV-3):
+                               reads merge it, so the order of the events does not matter
     ACCOUNT#<id> / ACCOUNT     what tasks knows of a popug (auth version, roles, active, dismissed)
     POOL / POOL                `ids`: string set of every current assignee (R-TASK-2), written in the
                                same transaction as the account that joins or leaves it, so a uniform
@@ -21,12 +27,23 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from shared import dynamo, pagination
+from shared import clock, dynamo, pagination
 from shared.aws import client
 from shared.contracts import Envelope
 from shared.errors import Unprocessable
 from shared.events.outbox import outbox_put
-from tasks.domain import OpenTask, Popug, Reassignment, ShuffleJob, Task
+from tasks.domain import (
+    HistoryEntry,
+    ListOrder,
+    OpenTask,
+    Popug,
+    Price,
+    Reassignment,
+    ShuffleJob,
+    Task,
+    history_in_order,
+    title_key,
+)
 from tasks.settings import get as settings
 
 TASK_PREFIX, TASK_SK = "TASK#", "TASK"
@@ -34,7 +51,9 @@ ACCOUNT_PREFIX, ACCOUNT_SK = "ACCOUNT#", "ACCOUNT"
 POOL_KEY = ("POOL", "POOL")
 JOB_PREFIX, JOB_SK = "JOB#", "SHUFFLE"
 LOCK_KEY = ("LOCK#SHUFFLE", "LOCK")
-ALL_TASKS, OPEN_TASKS = "TASK", "OPEN"
+ALL_TASKS, OPEN_TASKS, JIRA_TASKS = "TASK", "OPEN", "JIRA"
+HISTORY_PREFIX, PRICE_SK = "HIST#", "PRICE"
+PRICE_RETENTION_SECONDS = 365 * 24 * 3600  # a price whose task never comes here does not stay forever
 JOB_RETENTION_SECONDS = 30 * 24 * 3600
 MAX_PAGES_PER_REQUEST = 20  # a filtered list reads on until the page is full, within bounds
 STATUS = {"#s": "status"}  # a reserved word in DynamoDB expressions
@@ -68,8 +87,11 @@ def task_item(task: Task) -> dict[str, Any]:
     item: dict[str, Any] = {
         "pk": f"{TASK_PREFIX}{task.task_id}", "sk": TASK_SK,
         "gsi1pk": ALL_TASKS, "gsi1sk": sort, "gsi2pk": task.assignee_id, "gsi2sk": sort,
+        "gsi4pk": ALL_TASKS, "gsi4sk": f"{title_key(task.title)}#{task.task_id}",
         **task.public(), "expires_at": task.expires_at, "shuffled_by": task.shuffled_by,
     }  # fmt: skip
+    if task.jira_id:
+        item["gsi5pk"], item["gsi5sk"] = JIRA_TASKS, f"{task.jira_id}#{task.task_id}"
     if task.status == "open":
         item["gsi3pk"], item["gsi3sk"] = OPEN_TASKS, f"{task.created_at}#{task.task_id}"
     return item
@@ -82,12 +104,91 @@ def _task(item: dict[str, Any]) -> Task:
         assignee_id=item["assignee_id"], created_by=item["created_by"], created_at=item["created_at"],
         assigned_at=item.get("assigned_at", item["created_at"]), completed_at=item.get("completed_at"),
         expires_at=item.get("expires_at"), shuffled_by=item.get("shuffled_by"),
+        assign_fee=_cents(item.get("assign_fee")), reward=_cents(item.get("reward")),
     )  # fmt: skip
+
+
+def _cents(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def get_task(task_id: str) -> Task | None:
     item = dynamo.get(table(), f"{TASK_PREFIX}{task_id}", TASK_SK)
     return _task(item) if item else None
+
+
+def read_task(task_id: str) -> tuple[Task | None, list[HistoryEntry], bool]:
+    """The task (priced if accounting's price is known), its history oldest first, and whether a price
+    item waits beside it: everything under the task's key, in one consistent Query (a few pages only for a
+    task shuffled hundreds of times)."""
+    params: dict[str, Any] = {
+        "TableName": table(), "KeyConditionExpression": "pk = :pk", "ConsistentRead": True,
+        "ExpressionAttributeValues": {":pk": {"S": f"{TASK_PREFIX}{task_id}"}},
+    }  # fmt: skip
+    task, price, history = None, None, []
+    while True:
+        page = client("dynamodb").query(**params)
+        for raw in page.get("Items", []):
+            item = dynamo.from_item(raw)
+            if item["sk"] == TASK_SK:
+                task = _task(item)
+            elif item["sk"] == PRICE_SK:
+                price = Price(int(item["assign_fee"]), int(item["reward"]))
+            elif item["sk"].startswith(HISTORY_PREFIX):
+                history.append(_history(task_id, item))
+        if not page.get("LastEvaluatedKey"):
+            break
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return (task.priced(price) if task else None), history_in_order(history), price is not None
+
+
+def _history(task_id: str, item: dict[str, Any]) -> HistoryEntry:
+    return HistoryEntry(task_id=task_id, at=item["at"], kind=item["kind"], assignee_id=item["assignee_id"],
+                        by=item.get("by"))  # fmt: skip
+
+
+def _history_sk(entry: HistoryEntry) -> str:
+    # a shuffle job reassigns a task once, so (time, kind, job) names one event
+    return f"{HISTORY_PREFIX}{entry.at}#{entry.kind}" + (f"#{entry.by}" if entry.kind == "shuffled" else "")
+
+
+def history_action(entry: HistoryEntry) -> dict[str, Any]:
+    """One event of the task's history, for the transaction that makes it happen."""
+    item = {"pk": f"{TASK_PREFIX}{entry.task_id}", "sk": _history_sk(entry), **entry.public()}
+    return dynamo.put(table(), {k: v for k, v in item.items() if v is not None})
+
+
+def _with_prices(tasks: list[Task]) -> list[Task]:
+    """Tasks whose item does not hold a price yet, priced from a price item that came first (one
+    BatchGetItem for the page, only when some task on it lacks a price)."""
+    missing = [t.task_id for t in tasks if t.assign_fee is None]
+    if not missing:
+        return tasks
+    keys = [dynamo.key(f"{TASK_PREFIX}{t}", PRICE_SK) for t in missing]
+    prices = {
+        item["pk"].removeprefix(TASK_PREFIX): Price(int(item["assign_fee"]), int(item["reward"]))
+        for item in dynamo.batch_get(table(), keys)
+    }
+    return [t.priced(prices.get(t.task_id)) for t in tasks]
+
+
+def price_actions(task_id: str, price: Price, task: Task | None) -> list[dict[str, Any]]:
+    """Keep accounting's price (TaskPriced) with the task: on the task item, so lists show it, or, when the
+    task is not stored here (yet, or any more), in a price item that reads merge. A price never changes
+    (R-ACC-1), so writing it again is harmless; the task write is conditional on the task still being
+    there (it may expire meanwhile: then the event is applied again from fresh reads)."""
+    if task is None:
+        item = {"pk": f"{TASK_PREFIX}{task_id}", "sk": PRICE_SK, "task_id": task_id, "assign_fee": price.assign_fee,
+                "reward": price.reward, "expires_at": clock.epoch_seconds() + PRICE_RETENTION_SECONDS}  # fmt: skip
+        return [dynamo.put(table(), item)]
+    if task.assign_fee is not None:
+        return []
+    return [
+        dynamo.update(
+            table(), f"{TASK_PREFIX}{task_id}", TASK_SK, "SET assign_fee = :fee, reward = :reward",
+            condition="attribute_exists(pk)", values={":fee": price.assign_fee, ":reward": price.reward},
+        )
+    ]  # fmt: skip
 
 
 def tasks_by_ids(task_ids: Iterable[str]) -> dict[str, Task]:
@@ -107,35 +208,61 @@ def create_task(task: Task, events: list[Envelope]) -> None:
             "ExpressionAttributeValues": {":yes": {"BOOL": True}},
         }
     }
+    created = HistoryEntry(task.task_id, task.created_at, "created", task.assignee_id, task.created_by)
     actions = [
         dynamo.put(table(), task_item(task), condition="attribute_not_exists(pk)"),
         still_assignee,
         outbox_put(table(), events),
+        history_action(created),
     ]
     dynamo.transact(actions, {1: AssigneeGone()})
 
 
-def complete_task(task: Task, events: list[Envelope]) -> None:
-    """`task` is the completed task; the write holds only if it is still open and still its assignee's,
-    which is what makes completion and shuffle race safely (R-TASK-4)."""
+def complete_task(task: Task, events: list[Envelope], history: list[HistoryEntry], price_item: bool) -> None:
+    """`task` is the completed task; the write holds only if it is still open, still its assignee's and
+    not reassigned since it was read, which is what makes completion and shuffle race safely (R-TASK-4).
+    The task's history (and a price item beside it) gets the task's TTL in the same transaction, so nothing
+    of a task outlives it (R-TASK-6); what does not fit in one transaction follows right after it."""
     sort = _sort_key("done", task.created_at, task.task_id)
     action = dynamo.update(
         table(), f"{TASK_PREFIX}{task.task_id}", TASK_SK,
         "SET #s = :done, completed_at = :at, expires_at = :exp, gsi1sk = :sort, gsi2sk = :sort "
         "REMOVE gsi3pk, gsi3sk",
-        condition="#s = :open AND assignee_id = :who", names=STATUS,
+        condition="#s = :open AND assignee_id = :who AND assigned_at = :assigned", names=STATUS,
         values={":done": "done", ":at": task.completed_at, ":exp": task.expires_at, ":sort": sort, ":open": "open",
-                ":who": task.assignee_id},
+                ":who": task.assignee_id, ":assigned": task.assigned_at},
     )  # fmt: skip
-    dynamo.transact([action, outbox_put(table(), events)], {0: CompletionRefused()})
+    completed = HistoryEntry(task.task_id, task.completed_at or "", "completed", task.assignee_id, task.assignee_id)
+    expiring = [_history_sk(entry) for entry in history] + ([PRICE_SK] if price_item else [])
+    history_put = {"Put": {**history_action(completed)["Put"]}}
+    history_put["Put"]["Item"]["expires_at"] = {"N": str(task.expires_at)}
+    actions = [action, outbox_put(table(), events), history_put]
+    room = dynamo.MAX_TRANSACTION_ACTIONS - len(actions)
+    now_expiring, later = expiring[:room], expiring[room:]
+    actions += [_expire(task.task_id, sk, task.expires_at) for sk in now_expiring]
+    dynamo.transact(actions, {0: CompletionRefused()})
+    size = dynamo.MAX_TRANSACTION_ACTIONS
+    for first in range(0, len(later), size):
+        dynamo.transact([_expire(task.task_id, sk, task.expires_at) for sk in later[first : first + size]])
 
 
-def _index(assignee_id: str | None) -> tuple[str, str, str]:
-    return ("gsi2", "gsi2pk", assignee_id) if assignee_id else ("gsi1", "gsi1pk", ALL_TASKS)
+def _expire(task_id: str, sk: str, expires_at: int | None) -> dict[str, Any]:
+    # unconditional: only TTL deletes these items, and only once this has given them an expiry
+    return dynamo.update(table(), f"{TASK_PREFIX}{task_id}", sk, "SET expires_at = :exp", values={":exp": expires_at})
 
 
-def _start_key(cursor: str | None, index: str, partition: str, status: str | None) -> dict[str, Any] | None:
-    """A cursor is only ever one this list gave out: the keys of that index, in that partition."""
+def _index(assignee_id: str | None, order: ListOrder) -> tuple[str, str]:
+    """The index a list reads, and its partition."""
+    if order.by == "title":
+        return "gsi4", ALL_TASKS
+    if order.by == "jira":
+        return "gsi5", JIRA_TASKS
+    return ("gsi2", assignee_id) if assignee_id else ("gsi1", ALL_TASKS)
+
+
+def _start_key(cursor: str | None, index: str, partition: str, prefix: str | None) -> dict[str, Any] | None:
+    """A cursor is only ever one this list gave out: the keys of that index, in that partition (and, for a
+    list that reads a key prefix, within it)."""
     start = pagination.decode(cursor)
     if start is None:
         return None
@@ -144,29 +271,59 @@ def _start_key(cursor: str | None, index: str, partition: str, status: str | Non
         set(start) != expected
         or not all(isinstance(v, str) for v in start.values())
         or start[f"{index}pk"] != partition
-        or (status and not start[f"{index}sk"].startswith(f"{status}#"))
+        or (prefix and not start[f"{index}sk"].startswith(prefix))
     ):
-        raise Unprocessable("cursor does not belong to this list; start again without it", code="invalid_cursor")
+        raise Unprocessable(
+            "This list's place to go on from (the cursor) belongs to another list or search; start the list "
+            "again without it.",
+            code="invalid_cursor",
+        )
     return start
 
 
 def list_tasks(
-    *, assignee_id: str | None, status: str | None, limit: int, cursor: str | None, now_epoch: int
+    *,
+    assignee_id: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+    now_epoch: int,
+    order: ListOrder | None = None,
 ) -> tuple[list[Task], str | None]:
-    """Newest first (open before done when both are listed); completed tasks past their TTL are hidden.
-    DynamoDB applies `Limit` before the filter, so this reads on until the page is full."""
-    index, partition_attr, partition = _index(assignee_id)
-    condition = f"{partition_attr} = :p"
+    """By creation (newest first by default; open before done when both are listed), by title, or a title or
+    Jira id search (a key prefix of the title or Jira index: it reads what matches, not the table). Every
+    read is a Query on an index; filters the key cannot hold (status and assignee beside a title order, the
+    TTL of done tasks) are applied by DynamoDB, reading on until the page is full, within bounds: DynamoDB
+    applies `Limit` before the filter, so one request evaluates at most MAX_PAGES_PER_REQUEST * limit items
+    and answers a cursor to go on from."""
+    order = order or ListOrder(by="created", ascending=False)
+    index, partition = _index(assignee_id, order)
+    condition = f"{index}pk = :p"
     values: dict[str, Any] = {":p": partition, ":now": now_epoch}
-    if status:
+    filters = ["(attribute_not_exists(expires_at) OR expires_at > :now)"]
+    names: dict[str, str] = {}
+    key_prefix = None
+    if order.by == "created":
+        key_prefix = f"{status}#" if status else None
+    else:
+        key_prefix = order.prefix
+        if status:
+            filters.append("#s = :status")
+            values[":status"], names["#s"] = status, "status"
+        if assignee_id:
+            filters.append("assignee_id = :who")
+            values[":who"] = assignee_id
+    if key_prefix:
         condition += f" AND begins_with({index}sk, :s)"
-        values[":s"] = f"{status}#"
+        values[":s"] = key_prefix
     params: dict[str, Any] = {
-        "TableName": table(), "IndexName": index, "KeyConditionExpression": condition, "ScanIndexForward": False,
-        "FilterExpression": "attribute_not_exists(expires_at) OR expires_at > :now",
+        "TableName": table(), "IndexName": index, "KeyConditionExpression": condition,
+        "ScanIndexForward": order.ascending, "FilterExpression": " AND ".join(filters),
         "ExpressionAttributeValues": dynamo.to_item(values),
     }  # fmt: skip
-    start = _start_key(cursor, index, partition, status)
+    if names:
+        params["ExpressionAttributeNames"] = names
+    start = _start_key(cursor, index, partition, key_prefix)
     tasks: list[Task] = []
     for _ in range(MAX_PAGES_PER_REQUEST):
         if start:
@@ -177,7 +334,7 @@ def list_tasks(
         start = dynamo.from_item(last) if last else None
         if not start or len(tasks) >= limit:
             break
-    return tasks, pagination.encode(start)
+    return _with_prices(tasks), pagination.encode(start)
 
 
 # --- the assignee pool -----------------------------------------------------------------------------

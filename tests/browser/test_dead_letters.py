@@ -47,6 +47,7 @@ CONSUMERS = [
     "StaffOutboxRelay",
     "TasksAccountEvents",
     "TasksOutboxRelay",
+    "TasksPriceEvents",
 ]
 # 2+4+8+16 s of backoff, the poller's and the gateway's latencies, a loaded machine.
 DEAD_LETTER_WAIT_S = 90.0

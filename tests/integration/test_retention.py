@@ -128,8 +128,12 @@ def test_tasks_a_completed_task_goes_30_days_after_completion_an_open_one_never(
     assert table.item(f"TASK#{done_task['task_id']}", "TASK") is not None  # the 30th day is kept
     table.sweep(completed + 30 * DAY + 1)
     assert table.item(f"TASK#{done_task['task_id']}", "TASK") is None
+    assert table.items(f"TASK#{done_task['task_id']}") == []  # its history (R-UI-4) went with it
     table.sweep(completed + 10 * YEAR)
     assert table.item(f"TASK#{open_task['task_id']}", "TASK") is not None
+    assert [i["sk"].split("#")[-1] for i in table.items(f"TASK#{open_task['task_id']}") if i["sk"] != "TASK"] == [
+        "created"
+    ]  # an open task keeps its history
     assert table.items("OUTBOX#") == table.items("INBOX#") == []  # the event plumbing expires too
 
 

@@ -289,10 +289,15 @@ def test_r_task_4_only_the_assignee_completes_and_only_once(tasks):
 
     (event,) = tasks.events("TaskCompleted")
     assert event["data"] == {"task_id": task["task_id"], "assignee_id": worker}
-    (item,) = tasks.items(f"TASK#{task['task_id']}")
+    stored = tasks.items(f"TASK#{task['task_id']}")
+    (item,) = [i for i in stored if i["sk"] == "TASK"]
     completed = datetime.fromisoformat(done["completed_at"].replace("Z", "+00:00")).timestamp()
     assert item["expires_at"] - completed == pytest.approx(30 * 24 * 3600, abs=2)  # R-TASK-6
     assert "gsi3pk" not in item  # no longer an open task for the shuffle
+    # its history (created, completed: R-UI-4) goes with it
+    history = [i for i in stored if i["sk"].startswith("HIST#")]
+    assert sorted(i["kind"] for i in history) == ["completed", "created"]
+    assert {i["expires_at"] for i in history} == {item["expires_at"]}
 
 
 def test_unknown_task_is_404_and_a_malformed_id_422(tasks):
@@ -307,10 +312,11 @@ def test_r_task_6_a_completed_task_past_its_ttl_is_hidden_before_dynamodb_delete
     kept, expired = tasks.create(me, "Kept"), tasks.create(me, "Expired")
     for task in (kept, expired):
         assert tasks.request("POST", f"/tasks/{task['task_id']}/complete", who=me)[0] == 200
-    client("dynamodb").update_item(
-        TableName=tasks.table, Key={"pk": {"S": f"TASK#{expired['task_id']}"}, "sk": {"S": "TASK"}},
-        UpdateExpression="SET expires_at = :past", ExpressionAttributeValues={":past": {"N": "1000"}},
-    )  # fmt: skip
+    for item in tasks.items(f"TASK#{expired['task_id']}", ("sk",)):  # the task and its history expire together
+        client("dynamodb").update_item(
+            TableName=tasks.table, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}},
+            UpdateExpression="SET expires_at = :past", ExpressionAttributeValues={":past": {"N": "1000"}},
+        )  # fmt: skip
     assert tasks.request("GET", f"/tasks/{expired['task_id']}", who=me)[0] == 404
     assert tasks.request("POST", f"/tasks/{expired['task_id']}/complete", who=me)[0] == 404
     _, page = tasks.request("GET", "/tasks", who=me, query={"status": "done"})
@@ -326,10 +332,11 @@ def test_r_task_6_the_devstack_sweeper_removes_expired_tasks_and_keeps_the_rest(
     open_task, kept, expired = (tasks.create(me, title) for title in ("Open", "Kept", "Expired"))
     for task in (kept, expired):
         tasks.request("POST", f"/tasks/{task['task_id']}/complete", who=me)
-    client("dynamodb").update_item(
-        TableName=tasks.table, Key={"pk": {"S": f"TASK#{expired['task_id']}"}, "sk": {"S": "TASK"}},
-        UpdateExpression="SET expires_at = :past", ExpressionAttributeValues={":past": {"N": "1000"}},
-    )  # fmt: skip
+    for item in tasks.items(f"TASK#{expired['task_id']}", ("sk",)):  # the task and its history expire together
+        client("dynamodb").update_item(
+            TableName=tasks.table, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}},
+            UpdateExpression="SET expires_at = :past", ExpressionAttributeValues={":past": {"N": "1000"}},
+        )  # fmt: skip
     console = type("Quiet", (), {"__getattr__": lambda self, name: lambda *a, **k: None})()
     swept = Sweeper({tasks.table: "expires_at"}, endpoint_url=emulator, console=console).sweep()
     assert swept[tasks.table] >= 1

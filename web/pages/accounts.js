@@ -1,10 +1,12 @@
 // Accounts (admins): everyone who can sign in, their effective and own roles, and whether they are active
 // or locked out (R-AUTH-1: admins see `locked_until`). Admins set an account's own roles and the roles a
 // whole department grants (R-AUTH-6; effective = own + the department's grant).
-// GET /api/auth/accounts?limit=&cursor=, PUT /api/auth/accounts/{id}/roles {roles},
+// Searched by the start of an email and sorted by email either way (R-UI-5, by the API: the list is paged).
+// GET /api/auth/accounts?q=&order=asc|desc&limit=&cursor=, PUT /api/auth/accounts/{id}/roles {roles},
 // PUT /api/auth/departments/{id}/roles {roles} -> {department_id, roles, accounts_changed}.
 
 import { api, describeError, isAbort } from "../api.js";
+import { searchSortControls } from "../list-controls.js";
 import { listTable, pagedList } from "../paged-list.js";
 import { departmentNames, departmentOptions, loadDepartments } from "../staff-data.js";
 import {
@@ -264,7 +266,10 @@ export async function render(main, ctx) {
   const paged = pagedList({
     testid: "accounts",
     signal: ctx.signal,
-    fetchPage: (page, signal) => api.get("/auth/accounts", { query: page, signal }),
+    fetchPage: (page, signal) => {
+      const { q, sort, order } = controls.values();
+      return api.get("/auth/accounts", { query: { q: q || null, sort: sort ?? null, order: order ?? null, ...page }, signal });
+    },
     show(items, { reset }) {
       if (reset) {
         tbody.replaceChildren();
@@ -278,13 +283,38 @@ export async function render(main, ctx) {
         tbody.append(made.tr);
       }
       const { shown } = paged;
+      const searched = controls.values().q;
       status.textContent = shown
         ? `Showing ${shown} account${shown === 1 ? "" : "s"}${paged.hasMore ? "; more are available" : ""}.`
-        : "There are no accounts yet.";
+        : searched
+          ? `No account's email starts with “${searched}”.`
+          : "There are no accounts yet.";
       grants?.accountsChanged();
     },
   });
   const { error, more, loadPage } = paged;
+  const controls = searchSortControls({
+    testid: "accounts",
+    label: "Search and sort accounts",
+    searchLabel: "Search emails",
+    placeholder: "Start of an email",
+    choices: [
+      { value: "email:asc", label: "Email, A to Z" },
+      { value: "email:desc", label: "Email, Z to A" },
+    ],
+    signal: ctx.signal,
+    async onChange() {
+      status.textContent = "Loading…";
+      showMessage(error, "");
+      try {
+        await loadPage({ reset: true });
+      } catch (failure) {
+        if (isAbort(failure) || ctx.signal.aborted || failure?.handled) return;
+        status.textContent = "";
+        showMessage(error, describeError(failure));
+      }
+    },
+  });
 
   // ---- department grants ------------------------------------------------------------------------
 
@@ -386,7 +416,15 @@ export async function render(main, ctx) {
   status.textContent = "Loading accounts…";
   main.append(
     pageHeader(title, "Everyone who can sign in to aTES, with their roles."),
-    h("section", { class: "card", "aria-label": "Accounts" }, status, error, table, h("div", { class: "actions" }, more)),
+    h(
+      "section",
+      { class: "card", "aria-label": "Accounts" },
+      controls.element,
+      status,
+      error,
+      table,
+      h("div", { class: "actions" }, more),
+    ),
     h(
       "section",
       { class: "card", "aria-labelledby": "grants-title" },

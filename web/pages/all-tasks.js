@@ -1,15 +1,26 @@
 // All tasks (managers and admins, R-TASK-5): every task, newest first (open before done), filtered by
-// status and assignee, "Load more" by cursor, assignees by name from the staff directory.
-// GET /api/tasks?status=open|done&assignee_id=&limit=&cursor=; the filters live in the URL
-// (/tasks?status=open&assignee_id=…), so a reload or a shared link shows the same list.
+// status and assignee, searched by the start of a title or a Jira id and sorted by creation or title
+// (R-UI-5, done by the API: the list is paged), each with its fee and reward once accounting has priced it
+// (R-UI-4); a title opens the task's page. "Load more" by cursor, assignees by name from the staff directory.
+// GET /api/tasks?status=open|done&assignee_id=&q=&sort=created|title&order=asc|desc&limit=&cursor=; the
+// filters live in the URL (/tasks?status=open&q=perch&sort=title:asc), so a reload or a shared link shows
+// the same list.
 
 import { api, describeError, isAbort } from "../api.js";
+import { addressWith, searchSortControls } from "../list-controls.js";
+import { taskPrice } from "../money.js";
 import { listTable, pagedList } from "../paged-list.js";
 import { byName, fillIn, loadPeople, personLabel } from "../people.js";
 import { dueLabel, isUuid, jiraChip, taskStatusChip } from "../task-parts.js";
 import { formatDateTime, h, holds, pageHeader, renderLoadError, showMessage, statusRegion } from "../ui.js";
 
 export const title = "All tasks";
+const SORTS = [
+  { value: "created:desc", label: "Newest first" },
+  { value: "created:asc", label: "Oldest first" },
+  { value: "title:asc", label: "Title, A to Z" },
+  { value: "title:desc", label: "Title, Z to A" },
+];
 const STATUSES = [
   ["", "Open and done"],
   ["open", "Open"],
@@ -19,18 +30,18 @@ const STATUSES = [
 function readFilters(query) {
   const status = query.get("status") ?? "";
   const assignee = (query.get("assignee_id") ?? "").toLowerCase();
+  const q = (query.get("q") ?? "").trim().slice(0, 100);
+  const sort = query.get("sort") ?? "";
   return {
     status: STATUSES.some(([value]) => value === status) ? status : "",
     assignee_id: isUuid(assignee) ? assignee : "",
+    q,
+    sort: SORTS.some((choice) => choice.value === sort) ? sort : "",
   };
 }
 
-function filtersUrl({ status, assignee_id: assigneeId }) {
-  const params = new URLSearchParams();
-  if (status) params.set("status", status);
-  if (assigneeId) params.set("assignee_id", assigneeId);
-  const search = params.toString();
-  return search ? `/tasks?${search}` : "/tasks";
+function filtersUrl({ status, assignee_id: assigneeId, q, sort }) {
+  return addressWith("/tasks", { status, assignee_id: assigneeId, q, sort: sort === SORTS[0].value ? "" : sort });
 }
 
 /** The assignee picker: everyone, then the active popugs, then those who have left (they may hold tasks). */
@@ -81,14 +92,36 @@ export async function render(main, ctx) {
     h("div", { class: "field grow" }, h("label", { for: "tasks-assignee" }, "Assignee"), assignee),
   );
 
+  // R-UI-5: a search reads the title (or Jira id) index, so its results come in title order: typing a
+  // search while the list is in creation order moves it to title order (the API would refuse the mix).
+  const controls = searchSortControls({
+    testid: "tasks",
+    label: "Search and sort tasks",
+    searchLabel: "Search titles and Jira ids",
+    placeholder: "Start of a title, or UBERPOP-42",
+    choices: SORTS,
+    initial: { q: filters.q, sort: filters.sort },
+    whileSearching: { columns: ["title"], choice: "title:asc" },
+    signal: ctx.signal,
+    onChange: () => applyFilters(),
+  });
+
   const live = statusRegion("tasks-status-text");
   const tbody = h("tbody", {});
   const paged = pagedList({
     testid: "tasks",
     signal: ctx.signal,
     async fetchPage(page, signal) {
+      const order = controls.values();
       const answer = await api.get("/tasks", {
-        query: { status: filters.status, assignee_id: filters.assignee_id, ...page },
+        query: {
+          status: filters.status,
+          assignee_id: filters.assignee_id,
+          q: order.q || null,
+          sort: order.sort ?? null,
+          order: order.order ?? null,
+          ...page,
+        },
         signal,
       });
       if (signal.aborted) return answer;
@@ -107,11 +140,20 @@ export async function render(main, ctx) {
   const table = listTable({
     testid: "tasks",
     caption: "Tasks",
-    headings: ["Task", "Assignee", "Status", "Due", "Created", "Completed"],
+    headings: ["Task", "Assignee", "Status", "Price", "Due", "Created", "Completed"],
     tbody,
   });
   main.append(
-    h("section", { class: "card", "aria-label": "Task list" }, filterForm, live, error, table, h("div", { class: "actions" }, more)),
+    h(
+      "section",
+      { class: "card", "aria-label": "Task list" },
+      controls.element,
+      filterForm,
+      live,
+      error,
+      table,
+      h("div", { class: "actions" }, more),
+    ),
   );
 
   let people = new Map();
@@ -124,11 +166,16 @@ export async function render(main, ctx) {
         "th",
         { scope: "row", class: "task-cell" },
         jiraChip(task.jira_id),
-        h("span", { "data-testid": "task-title" }, task.title),
+        h(
+          "a",
+          { href: `/tasks/${encodeURIComponent(task.task_id)}`, "data-testid": "task-link" },
+          h("span", { "data-testid": "task-title" }, task.title),
+        ),
         task.description ? h("span", { class: "cell-note clamp", title: task.description, "data-testid": "task-description" }, task.description) : null,
       ),
       h("td", { "data-testid": "task-assignee" }, personLabel(people, task.assignee_id, ctx.user, "task-assignee-name")),
       h("td", {}, taskStatusChip(task.status)),
+      h("td", { class: "num" }, taskPrice(task)),
       h("td", { class: "nowrap" }, dueLabel(task, { prefix: false }) ?? h("span", { class: "muted" }, "—")),
       h("td", { class: "nowrap" }, formatDateTime(task.created_at)),
       h("td", { class: "nowrap", "data-testid": "task-done-at" }, task.completed_at ? formatDateTime(task.completed_at) : "—"),
@@ -138,6 +185,8 @@ export async function render(main, ctx) {
   function describeShown() {
     const { shown } = paged;
     const what = shown === 1 ? "1 task" : `${shown} tasks`;
+    const searched = controls.values().q;
+    if (!shown && searched) return `No task title or Jira id starts with “${searched}”.`;
     if (!shown) return filters.status || filters.assignee_id ? "No task matches these filters." : "There are no tasks yet.";
     return `Showing ${what}${paged.hasMore ? "; more are available" : ""}.`;
   }
@@ -145,7 +194,8 @@ export async function render(main, ctx) {
   async function applyFilters() {
     filters.status = status.value;
     filters.assignee_id = assignee.disabled ? filters.assignee_id : assignee.value;
-    window.history.replaceState(null, "", filtersUrl(filters));
+    const { q, choice } = controls.values();
+    window.history.replaceState(null, "", filtersUrl({ ...filters, q, sort: choice }));
     live.textContent = "Loading…";
     showMessage(error, "");
     try {

@@ -2,10 +2,11 @@
 // style when negative), then my ledger, newest first, "Load more" by cursor: each transaction's business
 // day, kind, signed amount, task, reason and the balance after it.
 // GET /api/accounting/me -> {employee_id, name, email, balance, opening_amount, dismissed};
-// GET /api/accounting/me/transactions?limit=&cursor=.
+// GET /api/accounting/me/transactions?limit=&cursor= (and ?format=csv: "Download CSV", R-UI-5).
 
 import { api, isAbort } from "../api.js";
 import { balanceCard, ledgerSection, money } from "../money.js";
+import { csvName } from "../result-view.js";
 import { h, pageHeader, renderLoadError } from "../ui.js";
 
 export const title = "My balance";
@@ -25,6 +26,7 @@ export async function render(main, ctx) {
     testid: "ledger",
     heading: "My transactions",
     emptyText: "No transactions yet: fees and rewards appear here as tasks are assigned to you and completed.",
+    csvFilename: () => csvName("my transactions"),
   });
   main.append(slot, ledger.element);
 

@@ -1,9 +1,11 @@
 // My tasks (workers, R-TASK-5): the tasks assigned to me now, open or done (tabs, `?status=done` in the
 // URL), newest first, "Load more" by cursor. "Mark done" completes an open task (R-TASK-4); a 409 says why
 // not (already_done, or not_assignee: a shuffle gave it to someone else meanwhile) and the list refreshes.
+// Each task shows its fee and reward once accounting has priced it (R-UI-4); its title opens its page.
 // GET /api/tasks?assignee_id=me&status=&limit=&cursor=, POST /api/tasks/{id}/complete.
 
 import { api, describeError, isAbort } from "../api.js";
+import { taskPrice } from "../money.js";
 import { pagedList } from "../paged-list.js";
 import { dueLabel, jiraChip, taskName, whenLabel } from "../task-parts.js";
 import { h, pageHeader, renderLoadError, setBusy, showMessage, statusRegion } from "../ui.js";
@@ -122,9 +124,18 @@ export async function render(main, ctx) {
       h(
         "div",
         { class: "task-card-main" },
-        h("h2", { class: "task-title" }, jiraChip(task.jira_id), h("span", { "data-testid": "task-title" }, task.title)),
+        h(
+          "h2",
+          { class: "task-title" },
+          jiraChip(task.jira_id),
+          h(
+            "a",
+            { href: `/tasks/${encodeURIComponent(task.task_id)}`, "data-testid": "task-link" },
+            h("span", { "data-testid": "task-title" }, task.title),
+          ),
+        ),
         task.description ? h("p", { class: "task-description", "data-testid": "task-description" }, task.description) : null,
-        h("p", { class: "task-meta" }, whenLabel(task), dueLabel(task)),
+        h("p", { class: "task-meta" }, whenLabel(task), dueLabel(task), taskPrice(task)),
       ),
       actions.length ? h("div", { class: "task-card-actions" }, actions) : null,
     );

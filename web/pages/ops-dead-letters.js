@@ -26,6 +26,7 @@ export const title = "Dead letters";
 export const CONSUMERS = {
   AuthEmployeeEvents: "Auth hears of hires, changes and dismissals: accounts and invitations.",
   TasksAccountEvents: "Tasks hears of accounts and roles: who can take tasks.",
+  TasksPriceEvents: "Tasks hears of prices: each task's fee and reward, shown on its page and in lists.",
   AccountingTaskEvents: "Accounting hears of tasks created, assigned and completed: prices, fees and rewards.",
   AccountingEmployeeEvents: "Accounting hears of hires, changes and dismissals: popugs' accounts.",
   AccountingDayClosed: "Accounting hears of closed days: the backup after each close.",

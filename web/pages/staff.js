@@ -1,7 +1,8 @@
 // Staff directory (everyone signed in, R-STAFF-1): search, filter by department and status, page with
 // "Load more". Admins also hire, edit and dismiss (after a confirmation).
-// GET /api/staff/employees?q=&department_id=&status=&limit=&cursor=; the filters live in the URL
-// (/staff?q=kesha&status=all), so a reload or a shared link shows the same list.
+// Sorted by name either way (R-UI-5, by the API: the list is paged).
+// GET /api/staff/employees?q=&department_id=&status=&order=asc|desc&limit=&cursor=; the filters live in the
+// URL (/staff?q=kesha&status=all&order=desc), so a reload or a shared link shows the same list.
 
 import { api, describeError, isAbort } from "../api.js";
 import { listTable, pagedList } from "../paged-list.js";
@@ -33,14 +34,16 @@ function readFilters(query) {
     q: (query.get("q") ?? "").trim(),
     department_id: query.get("department_id") ?? "",
     status: STATUSES.some(([value]) => value === status) ? status : "active",
+    order: query.get("order") === "desc" ? "desc" : "asc",
   };
 }
 
-function filtersUrl({ q, department_id: departmentId, status }) {
+function filtersUrl({ q, department_id: departmentId, status, order }) {
   const params = new URLSearchParams();
   if (q) params.set("q", q);
   if (departmentId) params.set("department_id", departmentId);
   if (status !== "active") params.set("status", status);
+  if (order === "desc") params.set("order", order);
   const search = params.toString();
   return search ? `/staff?${search}` : "/staff";
 }
@@ -80,12 +83,19 @@ export async function render(main, ctx) {
     { id: "staff-status", name: "status", "data-testid": "staff-status" },
     STATUSES.map(([value, label]) => h("option", { value, selected: value === filters.status }, label)),
   );
+  const order = h(
+    "select",
+    { id: "staff-order", name: "order", "data-testid": "staff-sort" },
+    h("option", { value: "asc", selected: filters.order === "asc" }, "Name, A to Z"),
+    h("option", { value: "desc", selected: filters.order === "desc" }, "Name, Z to A"),
+  );
   const filterForm = h(
     "form",
     { class: "filters", role: "search", "aria-label": "Find staff", "data-testid": "staff-filters" },
     h("div", { class: "field grow" }, h("label", { for: "staff-q" }, "Search"), q),
     h("div", { class: "field" }, h("label", { for: "staff-department" }, "Department"), department),
     h("div", { class: "field" }, h("label", { for: "staff-status" }, "Status"), status),
+    h("div", { class: "field" }, h("label", { for: "staff-order" }, "Sort by"), order),
     h("div", { class: "field field-button" }, h("button", { type: "submit", class: "btn btn-secondary" }, "Search")),
   );
 
@@ -100,6 +110,8 @@ export async function render(main, ctx) {
           q: filters.q,
           department_id: filters.department_id,
           status: filters.status === "all" ? null : filters.status,
+          sort: "name",
+          order: filters.order,
           ...page,
         },
         signal,
@@ -216,6 +228,7 @@ export async function render(main, ctx) {
     filters.q = q.value.trim();
     filters.department_id = department.disabled ? filters.department_id : department.value;
     filters.status = status.value;
+    filters.order = order.value;
     // Keep the filters in the address (no new history entry per keystroke, no re-render).
     window.history.replaceState(null, "", filtersUrl(filters));
     live.textContent = "Searching…";
@@ -237,6 +250,7 @@ export async function render(main, ctx) {
   ctx.signal.addEventListener("abort", () => window.clearTimeout(searchTimer));
   department.addEventListener("change", applyFilters);
   status.addEventListener("change", applyFilters);
+  order.addEventListener("change", applyFilters);
   filterForm.addEventListener("submit", (event) => {
     event.preventDefault();
     window.clearTimeout(searchTimer);
