@@ -3,8 +3,9 @@
 so on the console, and callers get a clear answer in bounded time meanwhile, never a hang nor an HTML page.
 Each test prints the time the stack took to heal (shown with `pytest -s`).
 
-The tests run in this file's order on one stack: the emulator's restart comes last, since until its state is
-durable (issue 15 points 1-3) an emulator restarted empty takes the data and the bootstrap admin with it."""
+The tests run in this file's order on one stack, the emulator's restart last. The stack keeps its state in a
+directory of its own (issue 15 points 1-3): the restarted emulator comes back with it (the first admin still
+signs in)."""
 
 from __future__ import annotations
 
@@ -235,10 +236,14 @@ def test_the_emulator_killed_with_kill_9_is_restarted_and_the_gap_is_a_503(stack
     print(f"\nemulator: {back}\n  first answer {healed[0].started + healed[0].seconds - killed:.1f} s after kill -9")
     assert heal < HEAL_LIMIT
     assert emulator_pid(stack) != pid
-    # Healed: a new admin can be made (its hire's event flows from staff to auth) and works; the tap sees events.
-    made = requests.post(f"{stack.url}/_devstack/bootstrap-admin", json={}, timeout=90)
+    # Healed, with its state (R-LOC-1): the first admin still signs in, and a new admin can be made (its hire's
+    # event flows from staff to auth) and works; the tap sees its events.
+    Client.signed_in(stack.api_url, stack.admin_email, stack.admin_password)
+    email = f"after-restart-{uuid.uuid4().hex[:6]}@ates.example"
+    new_admin = {"email": email, "name": "Re Start"}
+    made = requests.post(f"{stack.url}/_devstack/bootstrap-admin", json=new_admin, timeout=90)
     assert made.status_code == 200 and made.json()["ok"], made.text
-    admin = Client.signed_in(stack.api_url, stack.admin_email, made.json()["result"]["password"])
+    admin = Client.signed_in(stack.api_url, email, made.json()["result"]["password"])
     assert admin.call("GET", "/staff/employees").status_code == 200
     eventually(lambda: accounts_tapped(stack) > tapped, "the new admin's AccountCreated in the event tap")
     health = requests.get(f"{stack.url}/_devstack/health", timeout=10).json()
