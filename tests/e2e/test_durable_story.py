@@ -132,6 +132,7 @@ def test_kill_9_in_a_burst_of_task_creations_loses_no_acknowledged_task(story):
     admin = story.admin()
     killed = threading.Event()
     acknowledged: list[str] = []
+    refused: list[str] = []  # before the kill, what else than a 201 came back (the assertion shows it)
 
     def create(i: int) -> None:
         if killed.is_set():
@@ -140,6 +141,8 @@ def test_kill_9_in_a_burst_of_task_creations_loses_no_acknowledged_task(story):
             response = admin.call("POST", "/tasks", {"title": f"Burst {i}"})
         except requests.RequestException:
             return  # the stack died under the request: not acknowledged
+        if response.status_code != 201 and not killed.is_set():
+            refused.append(f"{response.status_code} {response.text[:200]}")
         if response.status_code == 201:
             acknowledged.append(response.json()["task_id"])
             if len(acknowledged) == BURST // 2:
@@ -148,7 +151,7 @@ def test_kill_9_in_a_burst_of_task_creations_loses_no_acknowledged_task(story):
 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(create, range(BURST)))
-    assert killed.is_set() and len(acknowledged) >= BURST // 2
+    assert killed.is_set() and len(acknowledged) >= BURST // 2, (len(acknowledged), refused[:5])
     story.acknowledged = list(acknowledged)
 
     stack = story.start()
