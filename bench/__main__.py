@@ -13,6 +13,7 @@ import time
 
 BENCHMARKS = [
     "bench.import_time",
+    "bench.cold_start",
     "bench.packages",
     "bench.emulator_transactions",
     "bench.emulator_streams",

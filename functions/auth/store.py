@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -32,9 +32,11 @@ from auth.domain import (
 from auth.settings import get as settings
 from shared import clock, dynamo, pagination
 from shared.aws import client
-from shared.contracts import Envelope
 from shared.errors import Conflict, Gone, Unprocessable
 from shared.events.outbox import outbox_put
+
+if TYPE_CHECKING:  # the authorizer reads accounts through this module: it imports no event model
+    from shared.contracts import Envelope
 
 MAIL_TTL_SECONDS = 7 * 24 * 3600
 

@@ -4,6 +4,9 @@ PyJWT against the public keys KMS hands out (R-AUTH-3).
 The signature is over the raw `header.payload` bytes (`MessageType=RAW`): KMS hashes it itself, which
 is what RS256 means, and it is one call per token. Public keys never change for a key id, so they are
 cached for the life of the process.
+
+PyJWT and cryptography (about half of a bare `import boto3`) are imported where a token is verified or
+a key is published, not with the module: signing is KMS's alone, so the API's sign-in never needs them.
 """
 
 from __future__ import annotations
@@ -12,14 +15,13 @@ import base64
 import json
 from dataclasses import asdict
 from functools import cache
-from typing import Any
-
-import jwt
-from cryptography.hazmat.primitives.serialization import load_der_public_key
-from jwt.algorithms import RSAAlgorithm
+from typing import TYPE_CHECKING, Any
 
 from auth.domain import Claims
 from shared.aws import client
+
+if TYPE_CHECKING:
+    import jwt
 
 ALGORITHM = "RS256"
 
@@ -53,11 +55,15 @@ def sign(claims: Claims, key: str) -> str:
 
 @cache
 def public_key(key: str) -> Any:
+    from cryptography.hazmat.primitives.serialization import load_der_public_key  # see the module's docstring
+
     der = client("kms").get_public_key(KeyId=key)["PublicKey"]
     return load_der_public_key(der)
 
 
 def jwks(keys: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
+    from jwt.algorithms import RSAAlgorithm  # see the module's docstring
+
     published = []
     for key in keys:
         jwk = RSAAlgorithm.to_jwk(public_key(key), as_dict=True)
@@ -71,6 +77,8 @@ def verify(token: str, *, keys: tuple[str, ...], issuer: str, audience: str) -> 
     Only RS256 with a `kid` we publish is accepted: `none`, HS256 keyed with our public key, a foreign
     key, an unknown kid, an expired token, a wrong issuer or audience are all refused.
     """
+    import jwt  # see the module's docstring
+
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as error:
@@ -96,6 +104,8 @@ def verify(token: str, *, keys: tuple[str, ...], issuer: str, audience: str) -> 
 
 def unverified_issuer(token: str) -> str | None:
     """Which issuer a token claims to come from, to pick its verifier; nothing is trusted from it."""
+    import jwt  # see the module's docstring
+
     try:
         return jwt.decode(token, options={"verify_signature": False}).get("iss")
     except jwt.PyJWTError:
@@ -105,11 +115,15 @@ def unverified_issuer(token: str) -> str | None:
 @cache
 def _cognito_keys(issuer: str) -> jwt.PyJWKClient:
     """The user pool's JWKS client; PyJWKClient caches the keys and refetches on an unknown kid."""
+    import jwt  # see the module's docstring
+
     return jwt.PyJWKClient(f"{issuer}/.well-known/jwks.json", cache_keys=True, lifespan=3600, timeout=5)
 
 
 def verify_cognito(token: str, *, issuer: str, client_id: str) -> dict[str, Any]:
     """A Cognito access token of our user pool and app client; `InvalidToken` otherwise."""
+    import jwt  # see the module's docstring
+
     try:
         if jwt.get_unverified_header(token).get("alg") != ALGORITHM:
             raise InvalidToken("Cognito tokens are RS256")

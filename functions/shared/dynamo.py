@@ -7,26 +7,44 @@ and every state change here goes through a transaction together with its outbox 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from shared.aws import client
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 # moto caps a transaction at 25 actions (AWS allows 100); staying at 25 keeps one code path for both.
 MAX_TRANSACTION_ACTIONS = 25
 
 
+@cache
+def _serializer() -> TypeSerializer:
+    # boto3 is imported with the first client (shared.aws), not when a handler module is: importing
+    # `boto3.dynamodb.types` imports all of boto3, a bare `import boto3`'s whole cost.
+    from boto3.dynamodb.types import TypeSerializer
+
+    return TypeSerializer()
+
+
+@cache
+def _deserializer() -> TypeDeserializer:
+    from boto3.dynamodb.types import TypeDeserializer  # with the first client, as `_serializer`
+
+    return TypeDeserializer()
+
+
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+    serialize = _serializer().serialize
+    return {k: serialize(v) for k, v in values.items() if v is not None}
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+    deserialize = _deserializer().deserialize
+    return {k: _plain(deserialize(v)) for k, v in item.items()}
 
 
 def _plain(value: Any) -> Any:
@@ -78,7 +96,8 @@ def _expression(names: Mapping[str, str] | None = None, values: Mapping[str, Any
     if names:
         out["ExpressionAttributeNames"] = dict(names)
     if values:
-        out["ExpressionAttributeValues"] = {k: _serializer.serialize(v) for k, v in values.items()}
+        serialize = _serializer().serialize
+        out["ExpressionAttributeValues"] = {k: serialize(v) for k, v in values.items()}
     return out
 
 

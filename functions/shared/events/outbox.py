@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import clock, dynamo
-from shared.contracts import Envelope
+
+if TYPE_CHECKING:  # writing an outbox item needs no model: the envelopes were built by their producer
+    from shared.contracts import Envelope
 
 OUTBOX_PREFIX = "OUTBOX#"
 # The relay reads the stream within seconds; the item only has to outlive stream retention (24 h).
@@ -37,4 +39,8 @@ def outbox_put(table: str, events: Sequence[Envelope]) -> dict[str, Any]:
 
 def events_of(new_image: dict[str, Any]) -> list[Envelope]:
     """The envelopes stored in an outbox item, as the stream delivers its NewImage."""
+    # Imported here, not with the module: a store imports this module to write outbox items, and one that
+    # mostly reads (the authorizer's) would otherwise import pydantic and every contract for nothing.
+    from shared.contracts import Envelope
+
     return [Envelope.model_validate(e) for e in json.loads(new_image["events"]["S"])]
