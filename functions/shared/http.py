@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BadRequest, DomainError, Forbidden, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 from shared.observability import logger
+from shared.problems import from_validation, invalid
 from shared.responses import ResponseModel as ResponseModel  # the routes import it from here
 from shared.roles import ROLES
 
@@ -268,8 +269,8 @@ def make_resolver() -> APIGatewayRestResolver:
             logger.error("a response breaks its documented schema", problems=describe(problems))
             return error_response(500, "internal_error", "something went wrong on our side; it has been logged")
         if any(p.get("type") == "json_invalid" for p in problems):
-            return error_response(400, "bad_request", "the request body is not valid JSON")
-        return error_response(422, "validation_error", describe(problems))
+            return error_response(400, "bad_request", "The request body is not valid JSON.")
+        return domain_error_response(invalid(from_validation(problems)))
 
     @app.not_found
     def _not_found(_: Exception) -> Response:
@@ -284,7 +285,7 @@ def make_resolver() -> APIGatewayRestResolver:
 
 
 def describe(problems: list[dict[str, Any]]) -> str:
-    """Pydantic's error list as one readable sentence: `body.email: field required; ...`."""
+    """Pydantic's error list as one line for the logs (a developer's reader): `body.email: field required; ...`."""
     parts = []
     for problem in problems[:5]:
         where = ".".join(str(p) for p in problem.get("loc", ()) if p != "body") or "body"
