@@ -226,7 +226,7 @@ def payout(account: Account, day: date, calendar: Calendar, recorded_at: str) ->
     if owed <= 0:
         return None
     after, tx = record(
-        account, kind="payout", amount=-owed, reason=f"payout for {day.isoformat()}",
+        account, kind="payout", amount=-owed, reason=f"paid out to you: your balance at the end of {person_date(day)}",
         cause=f"payout:{account.employee_id}:{day.isoformat()}", business_day=day, calendar=calendar,
         recorded_at=recorded_at,
     )  # fmt: skip
@@ -320,6 +320,15 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
           "November", "December")  # fmt: skip
 
 
+def person_time(moment: str) -> str:
+    """A recorded time as a person reads it in an email: `6 December 2026, 14:05 UTC` (times are stored in UTC)."""
+    try:
+        at = datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone(ZoneInfo("UTC"))
+    except ValueError:
+        return moment
+    return f"{person_date(at.date())}, {at:%H:%M} UTC"
+
+
 def person_date(day: date | str) -> str:
     """A date as a person reads it in an email or a message: `6 December 2026`, not `2026-12-06` (R-UI-6).
     Spelled here rather than by the platform's locale, which a Lambda does not promise."""
@@ -377,9 +386,11 @@ def payout_email(account: Account, paid: Transaction, day_transactions: Iterable
         if tx.kind == "payout":
             continue
         task = tasks.get(tx.task_id or "")
-        lines.append({"kind": tx.kind, "amount": money(tx.amount), "what": _what(tx, task), "at": tx.recorded_at})
+        lines.append({"kind": tx.kind, "amount": money(tx.amount), "what": _what(tx, task),
+                      "at": person_time(tx.recorded_at)})  # fmt: skip
     return {
-        "name": account.name or "popug", "day": paid.business_day, "amount": money(-paid.amount),
+        "name": account.name or "popug", "day": person_date(paid.business_day), "business_day": paid.business_day,
+        "amount": money(-paid.amount),
         "transactions": lines, "count": len(lines),
     }  # fmt: skip
 
