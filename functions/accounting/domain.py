@@ -18,7 +18,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from shared.errors import Unprocessable
 from shared.problems import bad_range, not_a_date
 
 FEE_RANGE = (1000, 2000)  # R-ACC-1: cents, both inclusive

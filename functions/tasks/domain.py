@@ -58,8 +58,8 @@ def validate_new_task(
         wrong("title", "brackets", "The title cannot contain square brackets: put the Jira id in its own field.")
     jira_id = (jira_id or "").strip() or None
     if jira_id is not None and not JIRA_ID.match(jira_id):
-        wrong("jira_id", "format", f"The Jira id {jira_id!r} is not one: a Jira id looks like UBERPOP-42 (capital "
-                                   "letters and digits, a dash, a number). Leave it empty if there is none.")  # fmt: skip
+        like = "a Jira id looks like UBERPOP-42 (capital letters and digits, a dash, a number)"
+        wrong("jira_id", "format", f"The Jira id {jira_id!r} is not one: {like}. Leave it empty if there is none.")
     description = description or ""
     if len(description) > DESCRIPTION_MAX:
         wrong("description", "too_long", f"The description is too long: use at most {DESCRIPTION_MAX:,} characters "
