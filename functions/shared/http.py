@@ -50,11 +50,24 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 PathId = Annotated[str, Path(pattern=UUID_PATTERN)]
 
 
+class FieldProblemDetail(BaseModel):
+    field: str = Field(description="the parameter or body field, as the API names it: `q`, `name`, `roles[0]`")
+    in_: Literal["query", "path", "body", "header", "cookie"] = Field(alias="in")
+    problem: str = Field(description="what is wrong, for programs: `missing`, `string_too_long`, `taken`, ...")
+    message: str = Field(description="one sentence about this field, for people (shown beside it)")
+
+
 class ErrorDetail(BaseModel):
     model_config = ConfigDict(extra="allow")  # machine-readable extras beside code and message (e.g. a job id)
 
     code: str = Field(description="What went wrong, for programs: `not_found`, `validation_error`, `locked`, ...")
-    message: str = Field(description="What went wrong and what to do about it, for people")
+    message: str = Field(
+        description="What went wrong and what to do about it, for people: sentences naming fields in words, never "
+        "field paths, patterns or a library's wording (R-UI-7)"
+    )
+    fields: list[FieldProblemDetail] | None = Field(
+        default=None, description="each field the request got wrong (422s and some 409s), for forms and programs"
+    )
 
 
 class ErrorResponse(BaseModel):
