@@ -566,3 +566,22 @@ def test_staff_pages_fit_a_phone_without_sideways_scrolling(browser: Browser, de
         page.screenshot(path=str(artifacts / "staff-mobile.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_r_ui_7_errors_on_screen_are_sentences_beside_their_fields(signed_in: Page, devstack, admin_token):
+    """Issue 18: a duplicate department name is refused (409) with the sentence beside the name field; a malformed
+    employee id in a link says what is wrong in words, not with a regular expression."""
+    page = signed_in
+    taken = make_department(devstack, admin_token, unique("Seed Logistics"))
+    page.goto("/org-chart")
+    page.get_by_test_id("org-new-name").fill(f"  {taken['name'].upper()} ")
+    page.get_by_test_id("org-create").click()
+    error = page.get_by_test_id("org-new-name-error")
+    expect(error).to_have_text(f"A department called {taken['name'].upper()!r} already exists: choose another name.")
+    expect(page.get_by_test_id("org-new-name")).to_be_focused()
+
+    page.goto("/staff/not-an-id/edit")
+    problem = page.get_by_test_id("load-error")
+    expect(problem).to_contain_text("The employee id is not a valid id: ids look like ")
+    expect(problem).not_to_contain_text("[0-9a-fA-F]")
+    expect(problem).not_to_contain_text("path.")

@@ -36,7 +36,7 @@ export function previewText(preview) {
   const pay = paid
     ? `${plural(paid, "popug")} will be paid ${formatMoney(preview.total_to_pay)} in total`
     : "nobody has a positive balance to pay";
-  const debt = red ? `${plural(red, "popug")} stay in the red (carried over)` : "nobody stays in the red";
+  const debt = red ? `${plural(red, "popug")} ${red === 1 ? "stays" : "stay"} in the red (carried over)` : "nobody stays in the red";
   return sentence(`${pay}; ${debt}`);
 }
 const count = (value) => Number(value) || 0;
