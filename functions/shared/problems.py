@@ -164,8 +164,8 @@ def _explain(kind: str, what: str, ctx: Mapping[str, Any], value: Any, msg: str)
         return f"{what} must be a date and time written like 2026-12-31T09:30:00Z"
     if kind == "value_error":
         if msg.startswith("value is not a valid email address"):
-            reason = sentence(str(ctx.get("reason") or "")) or ""
-            return f"{what} is not a valid email address. {reason} Write it like kesha@uberpopug.com".replace("  ", " ")
+            reason = sentence(str(ctx.get("reason") or "")) or "It is not written like one."
+            return f"{what} is not valid: {reason[0].lower()}{reason[1:]} Write it like kesha@uberpopug.com"
         reason = ctx.get("error")
         if reason:  # our own validators' messages are written for people already
             return str(reason)

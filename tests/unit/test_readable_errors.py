@@ -137,3 +137,18 @@ def test_r_ui_7_a_date_parameter_checked_by_the_domain_speaks_the_same_way():
     assert error.code == "invalid_range" and not LIBRARY_WORDING.search(error.message)
     assert error.message == "The end date (2026-11-01) is before the start date (2026-12-01): swap them."
     assert [f["field"] for f in error.details["fields"]] == ["from", "to"]
+
+
+def test_r_ui_7_a_malformed_email_address_says_what_is_wrong_with_it():
+    from shared.email_address import EmailStr
+
+    class Invite(BaseModel):
+        email: EmailStr
+
+    try:
+        Invite(email="kesha@")
+    except ValueError as error:
+        (problem,) = problems.from_validation(error.errors())  # type: ignore[attr-defined]
+    assert problem.message == (
+        "The email address is not valid: there must be something after the @-sign. Write it like kesha@uberpopug.com."
+    )
