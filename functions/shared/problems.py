@@ -10,6 +10,7 @@ one shape and one voice whoever found the problem.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from shared.errors import Unprocessable
 
 MAX_SHOWN = 5  # a form with more problems than this says the first five; `fields` lists them all
 UUID_EXAMPLE = "6f1c3a52-5d0e-4c47-9a55-5b7f0a3d2e11"
+INDEXED = re.compile(r"(.*)\[(\d+)\]", re.DOTALL)
 
 # How the API's parameter and field names read in a sentence. A name not listed reads as its words
 # (`due_date` -> "the due date"), which is right for most; these are the ones that are not.
@@ -64,13 +66,15 @@ def invalid(problems: Iterable[FieldProblem], code: str = "validation_error") ->
 
 
 def label(field: str) -> str:
-    """`due_date` -> "the due date"; `roles[1]` -> "item 2 of the roles"."""
-    base, _, index = field.partition("[")
+    """`due_date` -> "the due date"; `roles[1]` -> "item 2 of the roles". A name is whatever a caller sent (an
+    unknown key can hold any character, `[` included): only a trailing `[<digits>]` is an index."""
+    indexed = INDEXED.fullmatch(field)
+    base, index = (indexed.group(1), int(indexed.group(2))) if indexed else (field, None)
     words = LABELS.get(base) or "the " + base.replace("_", " ").strip()
     if base.endswith("_id") and base not in LABELS:
         words = "the " + base[: -len("_id")].replace("_", " ") + " id"
-    if index:
-        return f"item {int(index.rstrip(']')) + 1} of {words}"
+    if index is not None:
+        return f"item {index + 1} of {words}"
     return words
 
 
@@ -89,6 +93,11 @@ def from_validation(errors: Iterable[Mapping[str, Any]]) -> list[FieldProblem]:
     return [_problem(error) for error in errors]
 
 
+def _safe_text(value: Any) -> str:
+    """A caller's key as text that JSON can carry (a lone surrogate cannot be encoded: it becomes U+FFFD)."""
+    return str(value).encode("utf-8", "replace").decode("utf-8")
+
+
 def _where(loc: tuple[Any, ...]) -> tuple[str, str]:
     """pydantic's `loc` (`("query", "q")`, `("body", "roles", 0)`) -> (field, location)."""
     location = str(loc[0]) if loc and loc[0] in ("query", "path", "body", "header", "cookie") else "body"
@@ -98,7 +107,7 @@ def _where(loc: tuple[Any, ...]) -> tuple[str, str]:
         if isinstance(part, int):
             field += f"[{part}]"
         else:
-            field = f"{field}.{part}" if field else str(part)
+            field = f"{field}.{_safe_text(part)}" if field else _safe_text(part)
     return field, location
 
 

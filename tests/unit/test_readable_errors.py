@@ -152,3 +152,24 @@ def test_r_ui_7_a_malformed_email_address_says_what_is_wrong_with_it():
     assert problem.message == (
         "The email address is not valid: there must be something after the @-sign. Write it like kesha@uberpopug.com."
     )
+
+
+def test_r_ui_7_any_key_a_caller_sends_gets_a_sentence_not_a_500():
+    """Unknown keys are whatever the caller typed: brackets, dots, emoji (schemathesis sent `"\\u008a[\\udafc\\udda9V"`,
+    whose `[` once read as the start of an index and failed with a 500)."""
+    body = '{"name": "K", "email": "k@x", "\\u008a[\\udafc\\udda9V": {}, "x[3]": 1, "a.b": 2, "[": 3}'
+    event = {
+        "resource": "/api/staff/employees", "path": "/api/staff/employees", "httpMethod": "POST",
+        "headers": {"Content-Type": "application/json"}, "multiValueHeaders": {}, "queryStringParameters": None,
+        "multiValueQueryStringParameters": None, "pathParameters": None, "stageVariables": None,
+        "isBase64Encoded": False, "body": body,
+        "requestContext": {"requestId": "r", "resourcePath": "/api/staff/employees", "httpMethod": "POST",
+                           "path": "/api/staff/employees", "authorizer": {"sub": "popug-1", "roles": "admin"}},
+    }  # fmt: skip
+    response = app.resolve(event, None)
+    assert response["statusCode"] == 422, response["body"]
+    error = json.loads(response["body"])["error"]
+    assert len(error["fields"]) == 4 and all(f["problem"] == "extra_forbidden" for f in error["fields"])
+    assert "Item 4 of the x is not something" in error["message"]
+    lone = event | {"body": '{"name": "K", "email": "k@x", "\\udafc": 1}'}
+    assert app.resolve(lone, None)["statusCode"] == 422  # a lone surrogate: the body is not text
