@@ -45,9 +45,8 @@ export function textInput(props = {}) {
 
 /**
  * Spread an API error over a form: `fields` maps field names (as the API names them) to field() objects;
- * `codes` maps error codes to a field name (email_taken -> "email"). A 422 validation_error message
- * ("name: String should have at least 1 character; email: value is not a valid email address") is split
- * per field. Whatever belongs to no field goes to `region` (the form's alert). Returns the first field
+ * `codes` maps error codes to a field name (email_taken -> "email"). An error with `fields` (every 422 and some
+ * 409s: [{field, in, problem, message}], R-UI-7) puts each message beside its field. Whatever belongs to no field goes to `region` (the form's alert). Returns the first field
  * with an error, so the caller can focus it.
  */
 export function showApiError(error, { fields, codes = {}, region }) {
@@ -60,12 +59,16 @@ export function showApiError(error, { fields, codes = {}, region }) {
   };
   if (error instanceof ApiError && codes[error.code] && fields[codes[error.code]]) {
     mark(codes[error.code], error.message);
-  } else if (error instanceof ApiError && error.status === 422 && error.code === "validation_error") {
-    for (const part of String(error.message).split("; ")) {
-      const found = /^([\w.]+): (.+)$/.exec(part);
-      if (found && fields[found[1]]) mark(found[1], found[2]);
-      else rest.push(sentence(part));
+  } else if (error instanceof ApiError && Array.isArray(error.details?.fields) && error.details.fields.length) {
+    // R-UI-7: each problem is a sentence about one field (`error.fields`): beside its field, else above the form.
+    const said = new Map(); // field -> its sentences (a title can break two rules at once)
+    for (const problem of error.details.fields) {
+      const text = sentence(String(problem?.message ?? ""));
+      if (!text) continue;
+      if (fields[problem?.field]) said.set(problem.field, [...(said.get(problem.field) ?? []), text]);
+      else if (!rest.includes(text)) rest.push(text);
     }
+    for (const [name, texts] of said) mark(name, texts.join(" "));
   } else {
     rest.push(describeError(error));
   }

@@ -199,7 +199,24 @@ function taskCell(item) {
   );
 }
 
-function ledgerRow(item) {
+/**
+ * A transaction's amount. A payout is money that left the balance for the popug's pocket, not a debt (R-UI-6):
+ * it reads "$12.50 paid out to you" (or to the popug whose ledger this is), in the payout style, never as a red
+ * minus. Fees and rewards keep their sign.
+ */
+export function ledgerAmount(item, { payee = "you" } = {}) {
+  if (item.kind !== "payout") return money(item.amount, { signed: true, testid: "ledger-amount" });
+  const paid = Math.abs(Number(item.amount) || 0);
+  return h(
+    "span",
+    { class: "money-payout", "data-testid": "ledger-payout" },
+    h("span", { class: "money", "data-testid": "ledger-amount", "data-cents": String(item.amount) }, formatMoney(paid)),
+    " ",
+    h("span", { class: "cell-note", "data-testid": "ledger-payout-note" }, `paid out to ${payee}`),
+  );
+}
+
+function ledgerRow(item, { payee } = {}) {
   // data-label: on a phone each row is a card whose cells name themselves (styles.css, .ledger-table).
   const cell = (label, props, ...children) => h("td", { ...props, "data-label": label }, h("div", { class: "cell-body" }, children));
   return h(
@@ -217,7 +234,7 @@ function ledgerRow(item) {
       item.recorded_at ? h("span", { class: "cell-note", "data-testid": "ledger-recorded" }, formatDateTime(item.recorded_at)) : null,
     ),
     cell("Kind", {}, kindChip(item.kind)),
-    cell("Amount", { class: "num" }, money(item.amount, { signed: true, testid: "ledger-amount" })),
+    cell("Amount", { class: "num" }, ledgerAmount(item, { payee })),
     cell("Task", { class: "task-cell" }, taskCell(item)),
     cell("Reason", { class: "ledger-reason", "data-testid": "ledger-reason" }, item.reason || "—"),
     cell("Balance after", { class: "num" }, money(item.balance_after, { testid: "ledger-balance" })),
@@ -230,7 +247,7 @@ function ledgerRow(item) {
  * to its items (so a page can take the newest balance from it), rejecting like api.get.
  * Test ids: `<testid>` (the section), `<testid>-status`, `<testid>-error`, `<testid>-more`, `ledger-row`.
  */
-export function ledgerSection({ ctx, path, testid = "ledger", heading = "Transactions", emptyText, csvFilename }) {
+export function ledgerSection({ ctx, path, testid = "ledger", heading = "Transactions", emptyText, csvFilename, payee }) {
   const live = statusRegion(`${testid}-status`);
   const tbody = h("tbody", {});
   let newest = null;
@@ -243,7 +260,7 @@ export function ledgerSection({ ctx, path, testid = "ledger", heading = "Transac
         tbody.replaceChildren();
         newest = items[0] ?? null;
       }
-      tbody.append(...items.map(ledgerRow));
+      tbody.append(...items.map((item) => ledgerRow(item, { payee: typeof payee === "function" ? payee() : payee })));
       table.hidden = !paged.shown;
       live.textContent = describe();
     },

@@ -77,7 +77,10 @@ def staff_items(company: Company, hired_at: datetime) -> list[dict[str, Any]]:
         department = domain.Department(d.department_id, d.name, d.parent_id, d.head_id, version=2 if d.head_id else 1,
                                        members=company.members(d.department_id),
                                        children=company.children(d.department_id))  # fmt: skip
-        items.append(typed(store._department_item(department)))
+        items += [
+            typed(store._department_item(department)),
+            put_item(store.department_name_claim(d.name, d.department_id)),
+        ]
     for p in company.popugs:
         employee = domain.Employee(p.employee_id, p.name, p.email, p.position, p.department_id, "active", 1,
                                    iso(hired_at))  # fmt: skip

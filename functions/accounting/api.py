@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import Field
 
-from accounting import closing, domain, store
+from accounting import closing, domain, preview, store
 from accounting.domain import CLOSE_ROLES, VIEW_ALL_ROLES, Account, DayClose, DayStats, Kind, Transaction
 from shared import clock, csv_export, pagination
 from shared.errors import Forbidden
@@ -106,6 +106,25 @@ class DayCloseView(ResponseModel):
     started_at: str | None
     finished_at: str | None
     next_open_day: str | None = None
+
+
+class RefusalView(ResponseModel):
+    code: str = Field(description="`future_day`, `before_first_day`, `previous_day_open`, `already_closed`, `closing`")
+    message: str = Field(description="why, and what to do, for people")
+
+
+class ClosePreviewView(ResponseModel):
+    business_day: str
+    status: DayStatus
+    today: str = Field(description="today in the business timezone: days close up to it")
+    next_open_day: str = Field(description="the first day not closed yet: the only one a close can start on")
+    closable: bool = Field(description="whether POST /accounting/days/{day}/close would start a close now")
+    refusal: RefusalView | None = Field(description="why the day cannot be closed now; null when it can")
+    as_of: str = Field(description="the moment the figures were computed: money moving after it changes them")
+    accounts: int | None = Field(description="the accounts the close would visit; null when it cannot close")
+    popugs_to_pay: int | None
+    total_to_pay: Cents | None
+    popugs_in_red: int | None = Field(description="popugs whose balance would stay below zero (carried over)")
 
 
 def _ledger(employee_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
@@ -235,6 +254,12 @@ def get_day(day: Day) -> DayCloseView:
         status = calendar.status(business_day) if calendar else "open"
         job = DayClose(business_day=business_day.isoformat(), status=status)
     return _day(job)
+
+
+@app.get("/accounting/days/<day>/preview", **only(*VIEW_ALL_ROLES))
+def preview_close(day: Day) -> ClosePreviewView:
+    """What closing the day would do now, computed as the close computes it, without doing it (R-UI-6)."""
+    return preview.preview(domain.parse_day(day), clock.now()).public()
 
 
 def _day(job: DayClose) -> dict[str, Any]:

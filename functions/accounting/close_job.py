@@ -100,15 +100,10 @@ Payout = tuple[Versioned, domain.Account, Transaction]
 
 
 def _plan(page: Iterable[Versioned], day: date, calendar: Calendar) -> tuple[list[Payout], int]:
-    payouts, in_red = [], 0
-    now = _now()
-    for read in page:
-        paid = domain.payout(read.account, day, calendar, now)
-        if paid:
-            payouts.append((read, *paid))
-        elif (read.account.paid_through or "") < day.isoformat() and domain.in_red_at_close(read.account, day):
-            in_red += 1
-    return payouts, in_red
+    """domain.plan_close over the page (the preview adds up the same), each payout with the read it came from."""
+    reads = {read.account.employee_id: read for read in page}
+    plan = domain.plan_close((read.account for read in reads.values()), day, calendar, _now())
+    return [(reads[before.employee_id], after, tx) for before, after, tx in plan.payouts], plan.in_red
 
 
 def _day_transactions(day: str, paid: list[Versioned]) -> dict[str, list[Transaction]]:

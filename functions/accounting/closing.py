@@ -23,21 +23,12 @@ def request_close(
     day: date, who: str, now: datetime, close_through: date | None = None, correlation_id: str | None = None
 ) -> DayClose:
     today = domain.local_day(now, settings().business_timezone)
-    if day > today:
-        raise Conflict(f"{day} has not ended yet: days close up to today ({today}) at the latest", code="future_day")
     calendar = store.ensure_calendar(today)
-    if day < calendar.first_day:
-        raise Conflict(
-            f"aTES started on {calendar.first_day}; there is nothing to close before it", code="before_first_day"
-        )
-    if day < calendar.next_open:
+    if day < calendar.next_open and day >= calendar.first_day:
         return store.get_close(day.isoformat()) or DayClose(business_day=day.isoformat(), status="closed")
-    if day > calendar.next_open:
-        raise Conflict(
-            f"{calendar.next_open} is still open: days close in order, close {calendar.next_open} first",
-            code="previous_day_open",
-            details={"next_open_day": calendar.next_open.isoformat()},
-        )
+    refusal = domain.close_refusal(day, today, calendar)
+    if refusal:
+        raise Conflict(refusal.message, code=refusal.code, details=dict(refusal.details))
     if calendar.closing == day:
         return _nudge_if_stalled(day, now)
     started = clock.iso(now)

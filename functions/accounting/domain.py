@@ -19,6 +19,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from shared.errors import Unprocessable
+from shared.problems import bad_range, not_a_date
 
 FEE_RANGE = (1000, 2000)  # R-ACC-1: cents, both inclusive
 REWARD_RANGE = (2000, 4000)
@@ -71,20 +72,20 @@ class TaskInfo:
 def parse_day(value: str, name: str = "date") -> date:
     """A strict ISO date (2026-11-27) or a 422 naming the parameter."""
     if not ISO_DATE.match(value or ""):
-        raise Unprocessable(f"{name}: must be an ISO date like 2026-11-27, got {value!r}", code="invalid_date")
+        raise not_a_date(name, value)
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise Unprocessable(f"{name}: {value!r} is not a calendar date", code="invalid_date") from None
+        raise not_a_date(name, value, calendar=True) from None
 
 
 def parse_range(start: str, end: str) -> tuple[date, date]:
     first, last = parse_day(start, "from"), parse_day(end, "to")
     if last < first:
-        raise Unprocessable(f"to ({last}) is before from ({first})", code="invalid_range")
+        raise bad_range(first, last, MAX_RANGE_DAYS)
     days = (last - first).days + 1
     if days > MAX_RANGE_DAYS:
-        raise Unprocessable(f"a range covers at most {MAX_RANGE_DAYS} days, this one {days}", code="invalid_range")
+        raise bad_range(first, last, MAX_RANGE_DAYS)
     return first, last
 
 
@@ -225,7 +226,7 @@ def payout(account: Account, day: date, calendar: Calendar, recorded_at: str) ->
     if owed <= 0:
         return None
     after, tx = record(
-        account, kind="payout", amount=-owed, reason=f"payout for {day.isoformat()}",
+        account, kind="payout", amount=-owed, reason=f"paid out to you: your balance at the end of {person_date(day)}",
         cause=f"payout:{account.employee_id}:{day.isoformat()}", business_day=day, calendar=calendar,
         recorded_at=recorded_at,
     )  # fmt: skip
@@ -236,6 +237,103 @@ def payout(account: Account, day: date, calendar: Calendar, recorded_at: str) ->
 
 def in_red_at_close(account: Account, day: date) -> bool:
     return account.end_of_day(day) < 0
+
+
+@dataclass(frozen=True)
+class ClosePlan:
+    """What closing `day` does to a set of accounts (R-ACC-5): the payouts to record (the account as read,
+    the account after its payout, the payout) and how many of the rest stay in the red. The close commits
+    it page by page; the preview (R-UI-6) only adds it up, so the two cannot disagree."""
+
+    payouts: list[tuple[Account, Account, Transaction]]
+    in_red: int
+
+    @property
+    def total_paid(self) -> int:
+        return sum(-tx.amount for _, _, tx in self.payouts)
+
+
+def plan_close(accounts: Iterable[Account], day: date, calendar: Calendar, recorded_at: str) -> ClosePlan:
+    """The close of `day` over `accounts`: a positive end-of-day balance is paid, a negative one carries
+    over (counted in the red); an account this day's close has already processed is left alone."""
+    payouts, in_red = [], 0
+    for account in accounts:
+        paid = payout(account, day, calendar, recorded_at)
+        if paid:
+            payouts.append((account, *paid))
+        elif (account.paid_through or "") < day.isoformat() and in_red_at_close(account, day):
+            in_red += 1
+    return ClosePlan(payouts=payouts, in_red=in_red)
+
+
+@dataclass(frozen=True)
+class ClosePreview:
+    """What closing a day would do now, summed over every account (R-UI-6), without doing it."""
+
+    accounts: int = 0
+    popugs_to_pay: int = 0
+    total_to_pay: int = 0
+    popugs_in_red: int = 0
+
+    def add(self, visited: int, plan: ClosePlan) -> ClosePreview:
+        return ClosePreview(
+            accounts=self.accounts + visited, popugs_to_pay=self.popugs_to_pay + len(plan.payouts),
+            total_to_pay=self.total_to_pay + plan.total_paid, popugs_in_red=self.popugs_in_red + plan.in_red,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a day cannot be closed now: the 409 a close request gets, and what the preview says instead."""
+
+    code: str
+    message: str
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+def close_refusal(day: date, today: date, calendar: Calendar) -> Refusal | None:
+    """Whether `day` can be closed now (R-ACC-5: any day up to today, in order, from the first day); None when
+    it can. A day already closed, or closing, is not refused: asking again answers with it as it stands."""
+    if day > today:
+        return Refusal(
+            "future_day",
+            f"{person_date(day)} has not ended yet: days close up to today ({person_date(today)}) at the latest.",
+            {"next_open_day": calendar.next_open.isoformat()},
+        )
+    if day < calendar.first_day:
+        return Refusal(
+            "before_first_day",
+            f"aTES started on {person_date(calendar.first_day)}; there is nothing to close before it.",
+            {"first_day": calendar.first_day.isoformat()},
+        )
+    if day > calendar.next_open:
+        return Refusal(
+            "previous_day_open",
+            f"{person_date(calendar.next_open)} is still open: days close in order, so close "
+            f"{person_date(calendar.next_open)} ({calendar.next_open.isoformat()}) first.",
+            {"next_open_day": calendar.next_open.isoformat()},
+        )
+    return None
+
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")  # fmt: skip
+
+
+def person_time(moment: str) -> str:
+    """A recorded time as a person reads it in an email: `6 December 2026, 14:05 UTC` (times are stored in UTC)."""
+    try:
+        at = datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone(ZoneInfo("UTC"))
+    except ValueError:
+        return moment
+    return f"{person_date(at.date())}, {at:%H:%M} UTC"
+
+
+def person_date(day: date | str) -> str:
+    """A date as a person reads it in an email or a message: `6 December 2026`, not `2026-12-06` (R-UI-6).
+    Spelled here rather than by the platform's locale, which a Lambda does not promise."""
+    day = date.fromisoformat(day) if isinstance(day, str) else day
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 # --- statistics (R-ACC-6) ----------------------------------------------------------------------------
@@ -288,9 +386,11 @@ def payout_email(account: Account, paid: Transaction, day_transactions: Iterable
         if tx.kind == "payout":
             continue
         task = tasks.get(tx.task_id or "")
-        lines.append({"kind": tx.kind, "amount": money(tx.amount), "what": _what(tx, task), "at": tx.recorded_at})
+        lines.append({"kind": tx.kind, "amount": money(tx.amount), "what": _what(tx, task),
+                      "at": person_time(tx.recorded_at)})  # fmt: skip
     return {
-        "name": account.name or "popug", "day": paid.business_day, "amount": money(-paid.amount),
+        "name": account.name or "popug", "day": person_date(paid.business_day), "business_day": paid.business_day,
+        "amount": money(-paid.amount),
         "transactions": lines, "count": len(lines),
     }  # fmt: skip
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from shared.errors import Unprocessable
+from shared.problems import FieldProblem, bad_range, invalid, not_a_date
 
 MAX_RANGE_DAYS = 366  # SPEC §11: date ranges are at most 366 days
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -33,27 +34,27 @@ Period = Literal["day", "week", "month"]
 def parse_day(value: str | None, name: str = "date") -> date:
     """A strict ISO date (2026-11-27) or a 422 `invalid_date` naming the parameter."""
     if not ISO_DATE.fullmatch(value or ""):
-        raise Unprocessable(f"{name}: must be an ISO date like 2026-11-27, got {value!r}", code="invalid_date")
+        raise not_a_date(name, value)
     try:
         return date.fromisoformat(value or "")
     except ValueError:
-        raise Unprocessable(f"{name}: {value!r} is not a calendar date", code="invalid_date") from None
+        raise not_a_date(name, value, calendar=True) from None
 
 
 def parse_range(start: str | None, end: str | None) -> tuple[date, date]:
     """An inclusive range `from..to` of at most 366 days, or a 422 (`invalid_date`, `invalid_range`)."""
     first, last = parse_day(start, "from"), parse_day(end, "to")
     if last < first:
-        raise Unprocessable(f"to ({last}) is before from ({first})", code="invalid_range")
+        raise bad_range(first, last, MAX_RANGE_DAYS)
     days = (last - first).days + 1
     if days > MAX_RANGE_DAYS:
-        raise Unprocessable(f"a range covers at most {MAX_RANGE_DAYS} days, this one {days}", code="invalid_range")
+        raise bad_range(first, last, MAX_RANGE_DAYS)
     return first, last
 
 
 def parse_period(value: str | None) -> Period:
     if value not in PERIODS:
-        raise Unprocessable(f"period: must be one of {', '.join(PERIODS)}, got {value!r}", code="invalid_period")
+        raise _bad_period(value)
     return value  # type: ignore[return-value]
 
 
@@ -69,7 +70,12 @@ def period_bounds(period: Period, day: date) -> tuple[date, date]:
         first = day.replace(day=1)
         following = (first + timedelta(days=32)).replace(day=1)
         return first, following - timedelta(days=1)
-    raise Unprocessable(f"period: must be one of {', '.join(PERIODS)}, got {period!r}", code="invalid_period")
+    raise _bad_period(period)
+
+
+def _bad_period(value: object) -> Unprocessable:
+    message = f"The period {value!r} is not one we know: choose {', '.join(PERIODS[:-1])} or {PERIODS[-1]}."
+    return invalid([FieldProblem("period", "query", "unknown_period", message)], code="invalid_period")
 
 
 def today(now: datetime, timezone: str) -> date:

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BadRequest, DomainError, Forbidden, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 from shared.observability import logger
+from shared.problems import from_validation, invalid
 from shared.responses import ResponseModel as ResponseModel  # the routes import it from here
 from shared.roles import ROLES
 
@@ -49,11 +50,24 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 PathId = Annotated[str, Path(pattern=UUID_PATTERN)]
 
 
+class FieldProblemDetail(BaseModel):
+    field: str = Field(description="the parameter or body field, as the API names it: `q`, `name`, `roles[0]`")
+    in_: Literal["query", "path", "body", "header", "cookie"] = Field(alias="in")
+    problem: str = Field(description="what is wrong, for programs: `missing`, `string_too_long`, `taken`, ...")
+    message: str = Field(description="one sentence about this field, for people (shown beside it)")
+
+
 class ErrorDetail(BaseModel):
     model_config = ConfigDict(extra="allow")  # machine-readable extras beside code and message (e.g. a job id)
 
     code: str = Field(description="What went wrong, for programs: `not_found`, `validation_error`, `locked`, ...")
-    message: str = Field(description="What went wrong and what to do about it, for people")
+    message: str = Field(
+        description="What went wrong and what to do about it, for people: sentences naming fields in words, never "
+        "field paths, patterns or a library's wording (R-UI-7)"
+    )
+    fields: list[FieldProblemDetail] | None = Field(
+        default=None, description="each field the request got wrong (422s and some 409s), for forms and programs"
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -268,8 +282,8 @@ def make_resolver() -> APIGatewayRestResolver:
             logger.error("a response breaks its documented schema", problems=describe(problems))
             return error_response(500, "internal_error", "something went wrong on our side; it has been logged")
         if any(p.get("type") == "json_invalid" for p in problems):
-            return error_response(400, "bad_request", "the request body is not valid JSON")
-        return error_response(422, "validation_error", describe(problems))
+            return error_response(400, "bad_request", "The request body is not valid JSON.")
+        return domain_error_response(invalid(from_validation(problems)))
 
     @app.not_found
     def _not_found(_: Exception) -> Response:
@@ -284,7 +298,7 @@ def make_resolver() -> APIGatewayRestResolver:
 
 
 def describe(problems: list[dict[str, Any]]) -> str:
-    """Pydantic's error list as one readable sentence: `body.email: field required; ...`."""
+    """Pydantic's error list as one line for the logs (a developer's reader): `body.email: field required; ...`."""
     parts = []
     for problem in problems[:5]:
         where = ".".join(str(p) for p in problem.get("loc", ()) if p != "body") or "body"

@@ -27,7 +27,12 @@ app = make_resolver()
 EMAIL_TAKEN = (409, "the email belongs to an active employee (`email_taken`)")
 STALE_OR_TAKEN = (409, "changed meanwhile (`stale`), or the email belongs to another active employee (`email_taken`)")
 STALE_OR_DISMISSED = (409, "already dismissed (`already_dismissed`), or changed meanwhile (`stale`)")
-STALE_OR_CYCLE = (409, "the move would make a cycle (`cycle`), or it changed meanwhile (`stale`)")
+STALE_OR_CYCLE = (
+    409,
+    "the move would make a cycle (`cycle`), another department has the name (`department_name_taken`), or it "
+    "changed meanwhile (`stale`)",
+)
+NAME_TAKEN = (409, "another department has this name, whatever its capitals and spaces (`department_name_taken`)")
 NOT_EMPTY = (409, "only an empty department can be deleted (`department_not_empty`)")
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -191,7 +196,7 @@ def list_departments(
     return {"items": [d.public() for d in departments], "next_cursor": next_cursor}
 
 
-@app.post("/staff/departments", **only("admin"), status_code=201)
+@app.post("/staff/departments", **only("admin"), status_code=201, responses=errors(NAME_TAKEN))
 def create_department(body: DepartmentRequest) -> Response[DepartmentView]:
     department = Department(
         department_id=str(uuid.uuid4()), name=body.name, parent_id=_text(body.parent_id),

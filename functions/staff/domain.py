@@ -70,6 +70,11 @@ class Department:
         return replace(self, **changes, version=self.version + 1)
 
 
+def name_key(name: str) -> str:
+    """What makes two department names the same one (R-STAFF-2, issue 18): "Nest  platform " is "nest platform"."""
+    return " ".join(name.split()).casefold()
+
+
 def ensure_no_cycle(department_id: str, new_parent_id: str | None, parent_of: Callable[[str], str | None]) -> None:
     """Moving `department_id` under `new_parent_id` must not put it under itself or its descendants."""
     seen: set[str] = set()

@@ -2,6 +2,10 @@
 
     EMPLOYEE#<id> / EMPLOYEE      the employee (gsi1: "EMPLOYEE" / name, for the directory)
     EMAIL#<email> / EMAIL         claims an email for one ACTIVE employee (R-STAFF-3 uniqueness)
+    DEPTNAME#<key> / DEPTNAME     claims a department name (its `name_key`: trimmed, spaces collapsed,
+                                  case-folded) for one department: written in the same transaction as the
+                                  department, conditional on not existing, so of two concurrent creates
+                                  (or renames) to one name exactly one commits and the other is a 409
     DEPARTMENT#<id> / DEPARTMENT  a department with counters of members and children, so "delete only
                                   when empty" is one condition, safe against a concurrent hire
                                   (gsi1: "DEPARTMENT" / name)
@@ -18,7 +22,7 @@ from shared.aws import client
 from shared.contracts import Envelope
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.events.outbox import outbox_put
-from staff.domain import RETENTION_AFTER_DISMISSAL_SECONDS, Department, Employee
+from staff.domain import RETENTION_AFTER_DISMISSAL_SECONDS, Department, Employee, name_key
 from staff.settings import get as settings
 
 ACTIVE_DEPARTMENT = "attribute_exists(pk)"
@@ -183,6 +187,28 @@ def _email_claim(email: str, employee_id: str) -> dict[str, Any]:
     )  # fmt: skip
 
 
+def department_name_claim(name: str, department_id: str) -> dict[str, Any]:
+    """The put of a department name's claim (also the seed's, so seeded departments are claimed too)."""
+    return dynamo.put(
+        table(), {"pk": f"DEPTNAME#{name_key(name)}", "sk": "DEPTNAME", "department_id": department_id},
+        condition="attribute_not_exists(pk)",
+    )  # fmt: skip
+
+
+def _release_name(name: str) -> dict[str, Any]:
+    return dynamo.delete(table(), f"DEPTNAME#{name_key(name)}", "DEPTNAME")
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(
+        f"There is already a department called {name!r} (names are compared without regard to capitals or spaces): "
+        "choose another name, or use that department.",
+        code="department_name_taken",
+        details={"fields": [{"field": "name", "in": "body", "problem": "taken",
+                             "message": f"A department called {name!r} already exists: choose another name."}]},
+    )  # fmt: skip
+
+
 def _count(department_id: str, field: str, delta: int) -> dict[str, Any]:
     """Adjust a department's member/children counter; adding requires the department to exist."""
     condition = ACTIVE_DEPARTMENT if delta > 0 else None
@@ -254,8 +280,11 @@ def save_employee(before: Employee, after: Employee, events: list[Envelope]) -> 
 
 
 def create_department(department: Department, events: list[Envelope]) -> None:
-    actions = [dynamo.put(table(), _department_item(department), condition="attribute_not_exists(pk)")]
-    failures: dict[int, Exception] = {}
+    actions = [
+        dynamo.put(table(), _department_item(department), condition="attribute_not_exists(pk)"),
+        department_name_claim(department.name, department.department_id),
+    ]
+    failures: dict[int, Exception] = {1: _name_taken(department.name)}
     if department.parent_id:
         failures[len(actions)] = _unknown_department(department.parent_id)
         actions.append(_count(department.parent_id, "children", 1))
@@ -278,6 +307,10 @@ def save_department(before: Department, after: Department, events: list[Envelope
         )
     ]  # fmt: skip
     failures: dict[int, Exception] = {0: _stale()}
+    if name_key(before.name) != name_key(after.name):
+        actions.append(_release_name(before.name))
+        failures[len(actions)] = _name_taken(after.name)
+        actions.append(department_name_claim(after.name, after.department_id))
     if before.parent_id != after.parent_id:
         if before.parent_id:
             actions.append(_count(before.parent_id, "children", -1))
@@ -300,6 +333,7 @@ def delete_department(department: Department, events: list[Envelope]) -> None:
             values={":zero": 0},
         )
     ]  # fmt: skip
+    actions.append(_release_name(department.name))
     if department.parent_id:
         actions.append(_count(department.parent_id, "children", -1))
     actions.append(outbox_put(table(), events))

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any, Literal, TypeVar
 
 from shared.errors import Unprocessable
+from shared.problems import FieldProblem, invalid
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 4000
@@ -43,25 +44,33 @@ def validate_new_task(
     Surrounding whitespace is not part of a value, and an empty optional field counts as absent
     (forms send ""), so `"  "` is an empty title, not a valid one.
     """
-    problems: list[str] = []
+    problems: list[FieldProblem] = []
+
+    def wrong(field: str, problem: str, message: str) -> None:
+        problems.append(FieldProblem(field=field, location="body", problem=problem, message=message))
+
     title = (title or "").strip()
     if not title:
-        problems.append("title: a task needs a title")
+        wrong("title", "missing", "A task needs a title: say in a few words what is to be done.")
     elif len(title) > TITLE_MAX:
-        problems.append(f"title: at most {TITLE_MAX} characters (got {len(title)})")
+        wrong("title", "too_long", f"The title is too long: use at most {TITLE_MAX} characters (this one has "
+                                   f"{len(title)}); put the details in the description.")  # fmt: skip
     if "[" in title or "]" in title:
-        problems.append("title: must not contain '[' or ']' (put the Jira id in jira_id)")
+        wrong("title", "brackets", "The title cannot contain square brackets: put the Jira id in its own field.")
     jira_id = (jira_id or "").strip() or None
     if jira_id is not None and not JIRA_ID.match(jira_id):
-        problems.append(f"jira_id: must look like UBERPOP-42 (capitals and digits, a dash, a number), got {jira_id!r}")
+        like = "a Jira id looks like UBERPOP-42 (capital letters and digits, a dash, a number)"
+        wrong("jira_id", "format", f"The Jira id {jira_id!r} is not one: {like}. Leave it empty if there is none.")
     description = description or ""
     if len(description) > DESCRIPTION_MAX:
-        problems.append(f"description: at most {DESCRIPTION_MAX} characters (got {len(description)})")
+        wrong("description", "too_long", f"The description is too long: use at most {DESCRIPTION_MAX:,} characters "
+                                         f"(this one has {len(description):,}).")  # fmt: skip
     due_date = (due_date or "").strip() or None
     if due_date is not None and not _is_iso_date(due_date):
-        problems.append(f"due_date: must be an ISO date like 2026-12-31, got {due_date!r}")
+        wrong("due_date", "not_a_date", f"The due date {due_date!r} is not a date: write it like 2026-12-31, or "
+                                        "leave it empty.")  # fmt: skip
     if problems:
-        raise Unprocessable("; ".join(problems))
+        raise invalid(problems)
     return NewTask(title=title, jira_id=jira_id, description=description, due_date=due_date)
 
 

@@ -181,31 +181,41 @@ def test_r_acc_2_to_6_fee_reward_stats_close_day_and_payout(
         )
         admin.screenshot(path=str(artifacts / "accounting-stats-open.png"), full_page=True)
 
-    with step("Close day offers the next open day, and says readably that tomorrow cannot be closed yet"):
+    with step("Close day offers the next open day, and never offers tomorrow, which cannot be closed yet (R-UI-6)"):
         admin.get_by_test_id("nav-money-close").click()
         expect(admin.get_by_test_id("page-title")).to_have_text("Close day")
         date_input = admin.get_by_label("Business day")
         expect(date_input).to_have_value(day)
+        preview = admin.get_by_test_id("close-preview")
+        expect(preview).to_have_attribute("data-closable", "true")
         tomorrow = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
         date_input.fill(tomorrow)
-        admin.get_by_test_id("close-start").click()
-        expect(admin.get_by_test_id("close-dialog")).to_contain_text("Close")
-        with admin.expect_response(f"**/api/accounting/days/{tomorrow}/close") as answered:
-            admin.get_by_test_id("close-dialog-yes").click()
-        assert answered.value.status == 409, answered.value.text()
-        refusal = answered.value.json()["error"]
+        expect(preview).to_have_attribute("data-day", tomorrow)
+        expect(preview).to_have_attribute("data-closable", "false")
+        refusal = api_call(devstack, admin_token, "GET", f"/accounting/days/{tomorrow}/preview").json()["refusal"]
         assert refusal["code"] == "future_day", refusal
-        expect(admin.get_by_test_id("close-error")).to_contain_text(refusal["message"][1:].rstrip("."))
+        expect(admin.get_by_test_id("close-preview-refusal")).to_have_text(refusal["message"])
+        expect(admin.get_by_test_id("close-start")).to_be_disabled()  # nothing to confirm, nothing to fail
         expect(admin.get_by_test_id("close-day")).to_have_count(0)
-        expect(admin.get_by_test_id("close-start")).to_be_enabled()
 
     with step("the admin closes the day and watches it reach closed, Kesha paid"):
         polls: list[float] = []
-        admin.on(
-            "request", lambda r: polls.append(time.monotonic()) if f"/api/accounting/days/{day}" in r.url else None
-        )
+        followed = f"/api/accounting/days/{day}"
+        admin.on("request", lambda r: polls.append(time.monotonic()) if r.url.endswith(followed) else None)
         date_input.fill(day)
+        expect(preview).to_have_attribute("data-day", day)
+        expect(preview).to_have_attribute("data-closable", "true")
+        expected = api_call(devstack, admin_token, "GET", f"/accounting/days/{day}/preview").json()
+        assert expected["closable"] and expected["popugs_to_pay"] >= 1, expected  # Kesha at least
+        expect(admin.get_by_test_id("close-preview-paid")).to_have_text(str(expected["popugs_to_pay"]))
+        expect(admin.get_by_test_id("close-preview-total")).to_have_text(dollars(expected["total_to_pay"]))
+        expect(admin.get_by_test_id("close-preview-in-red")).to_have_text(str(expected["popugs_in_red"]))
+        admin.screenshot(path=str(artifacts / "close-day-preview.png"), full_page=True)
         admin.get_by_test_id("close-start").click()
+        # The confirmation says what the close will do, before anything is done.
+        expect(admin.get_by_test_id("close-dialog")).to_contain_text(
+            f"will be paid {dollars(expected['total_to_pay'])} in total"
+        )
         with admin.expect_response(f"**/api/accounting/days/{day}/close") as answered:
             admin.get_by_test_id("close-dialog-yes").click()
         assert answered.value.status == 202, answered.value.text()
@@ -217,6 +227,10 @@ def test_r_acc_2_to_6_fee_reward_stats_close_day_and_payout(
         closed = api_call(devstack, admin_token, "GET", f"/accounting/days/{day}").json()
         assert closed["status"] == "closed" and closed["popugs_paid"] >= 1, closed
         assert closed["total_paid"] >= earned and closed["done"] == closed["total"], closed
+        # The close did what its preview said (nothing moved money in between).
+        assert (closed["popugs_paid"], closed["total_paid"], closed["popugs_in_red"], closed["total"]) == (
+            expected["popugs_to_pay"], expected["total_to_pay"], expected["popugs_in_red"], expected["accounts"]
+        )  # fmt: skip
         expect(card.get_by_test_id("close-day-status")).to_have_text("Closed")
         expect(card.get_by_test_id("close-paid")).to_have_text(str(closed["popugs_paid"]))
         expect(card.get_by_test_id("close-total-paid")).to_have_text(dollars(closed["total_paid"]))
@@ -227,8 +241,11 @@ def test_r_acc_2_to_6_fee_reward_stats_close_day_and_payout(
             "a closed day's bar is full"
         )
         expect(card.get_by_test_id("close-result")).to_contain_text(" is closed: ")
-        expect(admin.get_by_test_id("close-start")).to_be_enabled()
-        gaps = [b - a for a, b in itertools.pairwise(polls[1:])]  # the first is the default-day read
+        # Then the page names the next day, tomorrow, and offers nothing until it begins.
+        expect(admin.get_by_test_id("close-next")).to_contain_text("is closed; the next one, ")
+        expect(date_input).to_have_value("")
+        expect(admin.get_by_test_id("close-start")).to_be_disabled()
+        gaps = [b - a for a, b in itertools.pairwise(polls)]  # the follow's polls (not the previews, not the close)
         assert all(gap >= 0.7 for gap in gaps), f"polled faster than every second: {gaps}"
         admin.screenshot(path=str(artifacts / "close-day-closed.png"), full_page=True)
 
@@ -252,7 +269,10 @@ def test_r_acc_2_to_6_fee_reward_stats_close_day_and_payout(
         rows = worker.get_by_test_id("ledger-row")
         expect(rows.get_by_test_id("ledger-kind")).to_have_text(["Payout", "Reward", "Fee"])
         top = ledger_row(worker, payout["transaction_id"])
-        expect(top.get_by_test_id("ledger-amount")).to_have_text(dollars(-earned, signed=True))
+        # A payout reads as money paid out to her, not as a red minus like a debt (R-UI-6).
+        expect(top.get_by_test_id("ledger-amount")).to_have_text(dollars(earned))
+        expect(top.get_by_test_id("ledger-amount")).not_to_have_class(re.compile(r"\bmoney-debt\b"))
+        expect(top.get_by_test_id("ledger-payout-note")).to_have_text("paid out to you")
         expect(top.get_by_test_id("ledger-balance")).to_have_text("$0.00")
         expect(top.get_by_test_id("ledger-task")).to_have_count(0)
         expect(top.get_by_test_id("ledger-reason")).to_have_text(payout["reason"])
@@ -275,6 +295,9 @@ def test_r_acc_2_to_6_fee_reward_stats_close_day_and_payout(
         expect(admin.get_by_test_id("ledger-row").get_by_test_id("ledger-kind")).to_have_text(
             ["Payout", "Reward", "Fee"]
         )
+        paid_out = admin.locator('[data-testid="ledger-row"][data-kind="payout"]')
+        expect(paid_out.get_by_test_id("ledger-amount")).to_have_text(dollars(earned))
+        expect(paid_out.get_by_test_id("ledger-payout-note")).to_contain_text("paid out to ")
 
     with step("Accounting stats shows the day closed, with its payouts and popugs paid"):
         admin.get_by_test_id("nav-money-stats").click()
@@ -330,45 +353,90 @@ def _transaction(n: int, kind: str = "fee", amount: int = -1500, balance_after: 
     }  # fmt: skip
 
 
-def test_r_acc_5_close_day_says_which_day_is_still_open_and_offers_it(signed_in: Page):
+def _preview(day: str, *, today: str, next_open: str, refusal: tuple[str, str] | None = None, **figures: int) -> Any:
+    """A GET /accounting/days/{day}/preview answer: figures when the day can be closed, else the refusal."""
+    closable = refusal is None
+    return {
+        "business_day": day, "status": "closed" if day < next_open else "open", "today": today,
+        "next_open_day": next_open, "closable": closable,
+        "refusal": {"code": refusal[0], "message": refusal[1]} if refusal else None, "as_of": f"{today}T10:00:00Z",
+        "accounts": figures.get("accounts", 5) if closable else None,
+        "popugs_to_pay": figures.get("paid", 0) if closable else None,
+        "total_to_pay": figures.get("total", 0) if closable else None,
+        "popugs_in_red": figures.get("in_red", 0) if closable else None,
+    }  # fmt: skip
+
+
+def previews(page: Page, answer: Any) -> list[str]:
+    """Answer every close preview with `answer(day)`; returns the days asked about, in order."""
+    asked: list[str] = []
+
+    def fulfil(route: Route) -> None:
+        day = route.request.url.rsplit("/", 2)[-2]
+        asked.append(day)
+        route.fulfill(json=answer(day))
+
+    page.route("**/api/accounting/days/*/preview", fulfil)
+    return asked
+
+
+def test_r_ui_6_close_day_previews_the_close_and_offers_only_a_day_that_can_be_closed(signed_in: Page):
     page = signed_in
-    page.route("**/api/accounting/days/*", lambda route: route.fulfill(json=_day("2026-11-20", "open", None, 0)))
+    in_order = ("previous_day_open", "26 November 2026 is still open: days close in order, so close it first.")
+
+    def answer(day: str) -> dict[str, Any]:
+        if day == "2026-11-25":
+            return _preview(day, today="2026-11-27", next_open="2026-11-25", paid=2, total=4500, in_red=1)
+        return _preview(day, today="2026-11-27", next_open="2026-11-25", refusal=in_order)
+
+    asked = previews(page, answer)
     page.route(
-        "**/api/accounting/days/2026-11-27/close",
-        refuse(409, "previous_day_open", "2026-11-25 is still open: close the days in order, 2026-11-25 first"),
+        "**/api/accounting/days/2026-11-25/close",
+        refuse(409, "before_first_day", "2026-11-25 is before the first business day, 2026-11-26: nothing to close"),
     )
     page.get_by_test_id("nav-money-close").click()
     date_input = page.get_by_label("Business day")
-    expect(date_input).to_have_value("2026-11-20")  # next_open_day from GET /accounting/days/{today}
+    expect(date_input).to_have_value("2026-11-25")  # next_open_day, which can be closed (it is before today)
     expect(page.get_by_test_id("close-next")).to_contain_text("The next day to close is")
+    expect(page.get_by_test_id("close-preview-text")).to_have_text(
+        "2 popugs will be paid $45.00 in total; 1 popug stays in the red (carried over)."
+    )
+    expect(page.get_by_test_id("close-preview-total")).to_have_text("$45.00")
+    expect(page.get_by_test_id("close-start")).to_be_enabled()
 
     date_input.fill("2026-11-27")
-    page.get_by_test_id("close-start").click()
-    page.get_by_test_id("close-dialog-no").click()  # changing one's mind first: nothing is sent
-    expect(page.get_by_test_id("close-dialog")).to_have_count(0)
-    page.get_by_test_id("close-start").click()
-    page.get_by_test_id("close-dialog-yes").click()
-    expect(page.get_by_test_id("close-error")).to_have_text(
-        "2026-11-25 is still open: close the days in order, 2026-11-25 first."
-    )
+    expect(page.get_by_test_id("close-preview-refusal")).to_have_text(in_order[1])
+    expect(page.get_by_test_id("close-start")).to_be_disabled()
     pick = page.get_by_test_id("close-pick-earliest")
     expect(pick).to_contain_text("instead")
     pick.click()
     expect(date_input).to_have_value("2026-11-25")
     expect(date_input).to_be_focused()
-    expect(page.get_by_test_id("close-error")).to_be_hidden()
+    expect(page.get_by_test_id("close-start")).to_be_enabled()
 
-    page.route(
-        "**/api/accounting/days/2026-11-25/close",
-        refuse(409, "before_first_day", "2026-11-25 is before the first business day, 2026-11-26: nothing to close"),
-    )
+    page.get_by_test_id("close-start").click()
+    dialog = page.get_by_test_id("close-dialog")
+    expect(dialog).to_contain_text("2 popugs will be paid $45.00 in total")
+    page.get_by_test_id("close-dialog-no").click()  # changing one's mind: nothing is sent
+    expect(dialog).to_have_count(0)
+    assert asked.count("2026-11-25") >= 3, asked  # read again before the confirmation
+    # Something changed meanwhile (another admin, a restore): the 409 still reads as a sentence.
     page.get_by_test_id("close-start").click()
     page.get_by_test_id("close-dialog-yes").click()
     expect(page.get_by_test_id("close-error")).to_have_text(
         "2026-11-25 is before the first business day, 2026-11-26: nothing to close."
     )
-    expect(page.get_by_test_id("close-pick-earliest")).to_have_count(0)
     expect(page.get_by_test_id("close-start")).to_be_enabled()
+
+
+def test_r_ui_6_a_day_not_yet_begun_is_never_prefilled(signed_in: Page):
+    page = signed_in
+    future = ("future_day", "28 November 2026 has not ended yet: days close up to today (27 November 2026).")
+    previews(page, lambda day: _preview(day, today="2026-11-27", next_open="2026-11-28", refusal=future))
+    page.goto("/money/close")
+    expect(page.get_by_test_id("close-next")).to_contain_text("is closed; the next one, ")
+    expect(page.get_by_label("Business day")).to_have_value("")
+    expect(page.get_by_test_id("close-start")).to_be_disabled()
 
 
 def test_r_acc_5_close_day_is_followed_every_second_until_closed(signed_in: Page, artifacts):
@@ -387,6 +455,17 @@ def test_r_acc_5_close_day_is_followed_every_second_until_closed(signed_in: Page
     page.route(
         "**/api/accounting/days/2021-03-15/close",
         lambda route: route.fulfill(status=202, json=_day("2021-03-15", "closing", None, 0)),
+    )
+    calendar = {"next_open": "2021-03-15"}  # moves on once the close is done
+    previews(
+        page,
+        lambda day: (
+            _preview(day, today="2021-03-16", next_open=calendar["next_open"], paid=1, total=2500)
+            if day >= calendar["next_open"]
+            else _preview(
+                day, today="2021-03-16", next_open=calendar["next_open"], refusal=("already_closed", "Closed.")
+            )
+        ),
     )
     page.goto("/money/close")
     expect(page.get_by_label("Business day")).to_have_value("2021-03-15")
@@ -421,12 +500,16 @@ def test_r_acc_5_close_day_is_followed_every_second_until_closed(signed_in: Page
     expect(card.get_by_test_id("close-emails")).to_have_text("1 of 1 sent")
     page.screenshot(path=str(artifacts / "close-day-running.png"), full_page=True)
 
+    calendar["next_open"] = "2021-03-16"
     next_held().fulfill(json=_day("2021-03-15", "closed", 3, 3, paid=1, total_paid=2500, in_red=2, queued=1, sent=1))
     expect(card).to_have_attribute("data-status", "closed")
     expect(card.get_by_test_id("close-in-red")).to_have_text("2")
     expect(card.get_by_test_id("close-result")).to_contain_text(
         "is closed: 1 popug paid, 2 popugs in the red (carried over)."
     )
+    # The page then names the next day to close, not the one just closed, and offers it.
+    expect(page.get_by_test_id("close-next")).to_contain_text("The next day to close is")
+    expect(page.get_by_label("Business day")).to_have_value("2021-03-16")
     expect(page.get_by_test_id("close-start")).to_be_enabled()
     waits = [asked - answered for answered, asked in zip(answered_at, asked_at[1:], strict=False)]
     assert len(waits) == 2 and all(0.8 <= wait <= 3.0 for wait in waits), waits
@@ -434,16 +517,16 @@ def test_r_acc_5_close_day_is_followed_every_second_until_closed(signed_in: Page
     assert len(asked_at) == 3 and not held, asked_at
 
 
-def test_r_acc_5_closing_a_closed_day_again_pays_nothing_more(signed_in: Page):
+def test_r_ui_6_a_closed_day_is_not_offered_again(signed_in: Page):
     page = signed_in
-    closed = _day("2026-11-27", "closed", 2, 2, paid=1, total_paid=1200, in_red=0, queued=1, sent=1)
-    page.route("**/api/accounting/days/*", lambda route: route.fulfill(json=closed))
-    page.route("**/api/accounting/days/2026-11-27/close", lambda route: route.fulfill(status=202, json=closed))
+    closed = ("already_closed", "27 November 2026 is already closed: closing it again pays nothing.")
+    previews(page, lambda day: _preview(day, today="2026-11-28", next_open="2026-11-28", refusal=closed)
+             if day == "2026-11-27" else _preview(day, today="2026-11-28", next_open="2026-11-28"))  # fmt: skip
     page.goto("/money/close")
+    expect(page.get_by_label("Business day")).to_have_value("2026-11-28")
     page.get_by_label("Business day").fill("2026-11-27")
-    page.get_by_test_id("close-start").click()
-    page.get_by_test_id("close-dialog-yes").click()
-    expect(page.get_by_test_id("close-result")).to_contain_text("It was already closed, so nothing more was paid.")
+    expect(page.get_by_test_id("close-preview-refusal")).to_have_text(closed[1])
+    expect(page.get_by_test_id("close-start")).to_be_disabled()
 
 
 def test_r_acc_6_a_balance_in_debt_and_a_long_ledger(signed_in: Page):

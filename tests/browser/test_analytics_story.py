@@ -423,3 +423,34 @@ def test_r_an_3_a_refusal_by_the_api_says_who_may_open_the_dashboard(signed_in: 
     page.route(re.compile(r"/api/analytics/"), refuse(403, "forbidden", "admins only"))
     page.goto("/analytics")
     expect(page.get_by_test_id("forbidden")).to_contain_text("You need the admin role")
+
+
+def test_issue_18_the_dashboard_says_which_business_day_and_moment_each_figure_is_for(signed_in: Page):
+    """Today was closed early: its popugs in the red are those counted at its close (2), while balances now put 11
+    in debt. Each figure's label says which business day and which moment it is for, and "now" is shown as the
+    open business day new money counts towards."""
+    page = signed_in
+    days = {
+        None: {"date": "2026-11-27", "management_earnings": 1500, "popugs_in_red": 2, "closed": True},
+        "2026-11-28": {"date": "2026-11-28", "management_earnings": -400, "popugs_in_red": 11, "closed": False},
+    }
+    asked: list[str | None] = []
+
+    def dashboard(route: Route) -> None:
+        found = re.search(r"date=(\d{4}-\d\d-\d\d)", route.request.url)
+        asked.append(found.group(1) if found else None)
+        route.fulfill(json=days[asked[-1]])
+
+    page.route(re.compile(r"/api/analytics/dashboard"), dashboard)
+    page.route(re.compile(r"/api/analytics/(most-expensive-task|daily)\?"), refuse(504, "query_timeout", "slow"))
+    page.goto("/analytics")
+    expect(page.get_by_test_id("dash-in-red")).to_have_text("2")
+    expect(page.get_by_test_id("dash-in-red-label")).to_have_text(re.compile(r"^Popugs in the red at the close of "))
+    expect(page.get_by_test_id("dash-earnings-label")).to_have_text(re.compile(r"^Management earnings of .+\d$"))
+    expect(page.get_by_test_id("dash-date")).to_contain_text("(closed)")
+    expect(page.get_by_test_id("dash-now-in-red")).to_have_text("11")
+    expect(page.get_by_test_id("dash-now-in-red-label")).to_have_text("Popugs in the red now")
+    so_far = re.compile(r"^Management earnings of .+ so far$")
+    expect(page.get_by_test_id("dash-now-earnings-label")).to_have_text(so_far)
+    expect(page.get_by_test_id("dash-now-date")).to_have_attribute("data-date", "2026-11-28")
+    assert asked == [None, "2026-11-28"], asked

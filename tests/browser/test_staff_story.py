@@ -327,7 +327,7 @@ def test_r_ui_2_hire_form_marks_missing_fields_an_invalid_and_a_taken_email(sign
     with page.expect_response("**/api/staff/employees") as answered:
         page.get_by_role("button", name="Hire").click()
     assert answered.value.status == 422
-    expect(page.get_by_test_id("employee-email-error")).to_contain_text("Value is not a valid email address")
+    expect(page.get_by_test_id("employee-email-error")).to_contain_text("The email address is not valid: ")  # R-UI-7
     expect(page.get_by_test_id("employee-name-error")).to_be_hidden()
     expect(page.get_by_test_id("employee-form-error")).to_have_text("Please correct the marked fields.")
 
@@ -566,3 +566,45 @@ def test_staff_pages_fit_a_phone_without_sideways_scrolling(browser: Browser, de
         page.screenshot(path=str(artifacts / "staff-mobile.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_r_ui_7_errors_on_screen_are_sentences_beside_their_fields(signed_in: Page, devstack, admin_token):
+    """Issue 18: a duplicate department name is refused (409) with the sentence beside the name field; a malformed
+    employee id in a link says what is wrong in words, not with a regular expression."""
+    page = signed_in
+    taken = make_department(devstack, admin_token, unique("Seed Logistics"))
+    page.goto("/org-chart")
+    page.get_by_test_id("org-new-name").fill(f"  {taken['name'].upper()} ")
+    page.get_by_test_id("org-create").click()
+    error = page.get_by_test_id("org-new-name-error")
+    expect(error).to_have_text(f"A department called {taken['name'].upper()!r} already exists: choose another name.")
+    expect(page.get_by_test_id("org-new-name")).to_be_focused()
+
+    page.goto("/staff/not-an-id/edit")
+    problem = page.get_by_test_id("load-error")
+    expect(problem).to_contain_text("The employee id is not a valid id: ids look like ")
+    expect(problem).not_to_contain_text("[0-9a-fA-F]")
+    expect(problem).not_to_contain_text("path.")
+
+
+def test_issue_18_saving_an_account_with_no_role_warns_first(signed_in: Page, devstack, admin_token):
+    """No role at all is allowed (the popug still signs in, reads the directory, creates tasks) but rarely meant:
+    the page says what it does and saves only once the admin confirms."""
+    page = signed_in
+    member = hire(devstack, admin_token, None)
+    invitation_link(devstack, member["email"])  # the account exists once its invitation went out
+    page.get_by_test_id("nav-accounts").click()
+    account = page.locator(f'[data-testid="account-row"][data-email="{member["email"]}"]')
+    account.get_by_test_id("account-edit-roles").click()
+    editor = page.get_by_test_id("roles-editor")
+    editor.get_by_test_id("own-role-worker").uncheck()
+    editor.get_by_test_id("roles-save").click()
+    dialog = page.get_by_test_id("no-role-dialog")
+    expect(dialog).to_contain_text("is given no tasks")
+    page.get_by_test_id("no-role-dialog-no").click()
+    expect(editor).to_be_visible()  # nothing saved
+    expect(account.get_by_test_id("account-own-roles")).to_have_text("worker")
+    editor.get_by_test_id("roles-save").click()
+    page.get_by_test_id("no-role-dialog-yes").click()
+    expect(editor).to_have_count(0)
+    expect(page.get_by_test_id("accounts-status")).to_contain_text("now has no roles")

@@ -527,24 +527,27 @@ def test_r_task_3_a_failed_shuffle_says_so_and_can_be_run_again(signed_in: Page)
 
 def test_r_task_1_the_apis_422_and_409_are_shown_on_the_create_form(signed_in: Page):
     page = signed_in
+    brackets = "The title cannot contain square brackets: put the Jira id in its own field."
+    no_date = "The due date '2026-02-30' is not a date: write it like 2026-12-31, or leave it empty."
+    fields = [{"field": "title", "in": "body", "problem": "brackets", "message": brackets},
+              {"field": "due_date", "in": "body", "problem": "not_a_date", "message": no_date}]  # fmt: skip
     answers = [
-        (422, "validation_error", "title: must not contain '[' or ']' (put the Jira id in jira_id); "
-                                  "due_date: must be an ISO date like 2026-12-31, got '2026-02-30'"),
-        (409, "no_assignee", "nobody can take tasks right now: there is no active popug with the worker role "
-                             "(and neither manager nor admin); nothing was created"),
+        (422, {"code": "validation_error", "message": f"{brackets} {no_date}", "fields": fields}),
+        (409, {"code": "no_assignee", "message": "nobody can take tasks right now: there is no active popug with the "
+                                                 "worker role (and neither manager nor admin); nothing was created"}),
     ]  # fmt: skip
 
-    page.route("**/api/tasks", lambda route: refuse(*answers.pop(0))(route))
+    def answer(route: Route) -> None:
+        status, error = answers.pop(0)
+        route.fulfill(status=status, json={"error": error})
+
+    page.route("**/api/tasks", answer)
     page.get_by_test_id("nav-create-task").click()
     page.get_by_label("Title").fill("Sort the seeds")
     page.get_by_label("Due date (optional)").fill("2026-12-31")
     page.get_by_role("button", name="Create task").click()
-    expect(page.get_by_test_id("task-title-error")).to_have_text(
-        "Must not contain '[' or ']' (put the Jira id in jira_id)."
-    )
-    expect(page.get_by_test_id("task-due-date-error")).to_have_text(
-        "Must be an ISO date like 2026-12-31, got '2026-02-30'."
-    )
+    expect(page.get_by_test_id("task-title-error")).to_have_text(brackets)  # each sentence beside its field
+    expect(page.get_by_test_id("task-due-date-error")).to_have_text(no_date)
     expect(page.get_by_test_id("task-form-error")).to_have_text("Please correct the marked fields.")
     expect(page.get_by_label("Title")).to_be_focused()
 

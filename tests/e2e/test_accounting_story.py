@@ -98,6 +98,12 @@ def test_fees_rewards_and_the_day_close_over_http(stack):
     today = datetime.now(UTC).date().isoformat()  # devstack runs the business day in UTC
     balances = {p: c.call("GET", "/accounting/me").json()["balance"] for p, c in popugs.items()}
     assert kesha.call("POST", f"/accounting/days/{today}/close").status_code == 403  # workers do not close
+    # R-UI-6: the preview says what the close will do (and does none of it); the close then does exactly that.
+    preview = admin.call("GET", f"/accounting/days/{today}/preview")
+    assert preview.status_code == 200, preview.text
+    preview = preview.json()
+    assert preview["closable"] and preview["status"] == "open", preview
+    assert {p: c.call("GET", "/accounting/me").json()["balance"] for p, c in popugs.items()} == balances
     before = len(mailbox(stack))
     started = admin.call("POST", f"/accounting/days/{today}/close")
     assert started.status_code == 202, started.text
@@ -107,6 +113,12 @@ def test_fees_rewards_and_the_day_close_over_http(stack):
         return day if day["status"] == "closed" and day["emails_sent"] == day["emails_queued"] else None
 
     day = eventually(closed, "the day to close and its emails to go", timeout=90)
+    assert (day["popugs_paid"], day["total_paid"], day["popugs_in_red"], day["total"]) == (
+        preview["popugs_to_pay"], preview["total_to_pay"], preview["popugs_in_red"], preview["accounts"]
+    )  # fmt: skip
+    after = admin.call("GET", f"/accounting/days/{today}/preview").json()
+    assert (after["closable"], after["refusal"]["code"]) == (False, "already_closed"), after
+    assert after["next_open_day"] > today  # the next day to close is named, not the closed one
     paid = {p: b for p, b in balances.items() if b > 0}
     assert day["popugs_paid"] == len(paid) and day["total_paid"] == sum(paid.values())
     assert day["popugs_in_red"] == sum(1 for b in balances.values() if b < 0)

@@ -4,7 +4,9 @@ next token carries the role; after dismissal their old token is refused (R-STAFF
 
 from __future__ import annotations
 
+import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import jwt
 import pytest
@@ -64,3 +66,33 @@ def test_bad_staff_input_is_a_clear_4xx_over_http(devstack, admin):
     response = requests.post(f"{devstack.api_url}/staff/employees", data="{", timeout=60,
                              headers={"Authorization": f"Bearer {admin.token}"})  # fmt: skip
     assert response.status_code == 400 and response.json()["error"]["code"] == "bad_request"
+
+
+def test_duplicate_department_names_are_409_even_when_two_admins_create_at_once(devstack, admin):
+    """Issue 18: names compare trimmed and without regard to capitals; of two concurrent creates of one name
+    exactly one department is made (the name's claim commits with the department, or neither does)."""
+    name = f"Nest Platform {uuid.uuid4().hex[:6]}"
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda n: admin.call("POST", "/staff/departments", {"name": n}), [name, name.upper()]))
+    assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+    refused = next(a for a in answers if a.status_code == 409).json()["error"]
+    assert refused["code"] == "department_name_taken" and refused["message"].startswith("There is already a department")
+    again = admin.call("POST", "/staff/departments", {"name": f"  {name.lower()} "})
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "department_name_taken")
+    departments = admin.call("GET", "/staff/departments?limit=100").json()["items"]
+    assert [d["name"].casefold() for d in departments].count(name.casefold()) == 1
+
+
+PATTERN_OR_PATH = re.compile(r"(query|path|body)\.\w|\^\[|String should|Input should|Field required|value is not")
+
+
+def test_r_ui_7_the_errors_seen_read_as_sentences_over_http(admin):
+    """The two cases of issue 18 and a form's: no field path, pattern or library wording; `fields` for programs."""
+    long_search = admin.call("GET", "/staff/employees?q=" + "x" * 201).json()["error"]
+    assert long_search["message"] == "The search text is too long: use at most 200 characters (this one has 201)."
+    bad_id = admin.call("GET", "/staff/employees/not-an-id").json()["error"]
+    assert bad_id["message"].startswith("The employee id is not a valid id: ids look like "), bad_id
+    form = admin.call("POST", "/staff/employees", {"name": "", "email": "kesha@", "position": "P"}).json()["error"]
+    assert {f["field"] for f in form["fields"]} == {"name", "email"}, form
+    for error in (long_search, bad_id, form):
+        assert not PATTERN_OR_PATH.search(error["message"]), error

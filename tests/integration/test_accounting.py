@@ -681,3 +681,51 @@ def test_r_ui_5_balances_ledgers_and_stats_download_as_csv(books):
     assert {"date", "status", "management_earnings", "fees"} <= set(stats["body"].split("\r\n")[0].split(","))
     assert len(stats["body"].split("\r\n")) == 3  # the header, today, the end
     assert books.get("/accounting/accounts", ACCOUNTANT, {"format": "pdf"})[0] == 422
+
+
+def test_r_ui_6_the_close_preview_says_what_the_close_then_does_and_does_nothing(books):
+    rich, poor, idle = three_popugs(books)
+    extra = [books.hire(f"Busy {n}") for n in range(8)]  # more accounts than one step of the close pays (chunk 7)
+    for popug in extra:
+        books.task(popug, complete=True)
+    balances = {p: books.me(p)["balance"] for p in [rich, poor, idle, *extra]}
+    path = f"/accounting/days/{TODAY.isoformat()}/preview"
+
+    status, preview = books.get(path, ACCOUNTANT)  # accountants see days; only admins close them
+    assert status == 200, preview
+    paid = {p: b for p, b in balances.items() if b > 0}
+    assert (preview["closable"], preview["refusal"], preview["status"]) == (True, None, "open")
+    assert (preview["popugs_to_pay"], preview["total_to_pay"], preview["popugs_in_red"], preview["accounts"]) == (
+        len(paid),
+        sum(paid.values()),
+        1,
+        len(balances),
+    )
+    assert (preview["today"], preview["next_open_day"]) == (TODAY.isoformat(), TODAY.isoformat())
+    assert books.get(path, worker(rich))[0] == 403
+    # Nothing was done: no payout, no close started, no event.
+    assert {p: books.me(p)["balance"] for p in balances} == balances
+    assert books.day(TODAY)["status"] == "open"
+    assert [e for e in books.events("TransactionRecorded") if e["data"]["kind"] == "payout"] == []
+
+    tomorrow = TODAY + timedelta(days=1)
+    status, ahead = books.get(f"/accounting/days/{tomorrow.isoformat()}/preview", ADMIN)
+    assert status == 200 and ahead["closable"] is False and ahead["refusal"]["code"] == "future_day"
+    assert ahead["popugs_to_pay"] is None and ahead["total_to_pay"] is None
+    assert "28 November 2026" in ahead["refusal"]["message"]
+
+    assert books.close(TODAY)[0] == 202
+    books.run_close(TODAY)
+    day = books.day(TODAY)
+    assert (day["popugs_paid"], day["total_paid"], day["popugs_in_red"], day["total"]) == (
+        preview["popugs_to_pay"],
+        preview["total_to_pay"],
+        preview["popugs_in_red"],
+        preview["accounts"],
+    )
+
+    status, after = books.get(path, ADMIN)
+    assert (after["closable"], after["refusal"]["code"], after["popugs_to_pay"]) == (False, "already_closed", None)
+    # Every day up to today is closed: the next one, tomorrow, is named, and cannot be closed before it begins.
+    assert after["next_open_day"] == tomorrow.isoformat()
+    assert books.get(f"/accounting/days/{tomorrow.isoformat()}/preview", ADMIN)[1]["refusal"]["code"] == "future_day"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 
 import pytest
@@ -155,3 +156,45 @@ def test_dismissing_twice_is_409(staff):
     staff("POST", f"/staff/employees/{employee['employee_id']}/dismiss")
     status, body = staff("POST", f"/staff/employees/{employee['employee_id']}/dismiss")
     assert (status, body["error"]["code"]) == (409, "already_dismissed")
+
+
+def test_department_names_are_unique_whatever_the_capitals_and_spaces(staff):
+    name = f"Seed Logistics {uuid.uuid4().hex[:4]}"
+    status, first = staff("POST", "/staff/departments", {"name": name})
+    assert status == 201, first
+    for again in (name, f"  {name.upper()} ", name.replace(" ", "   ")):
+        status, body = staff("POST", "/staff/departments", {"name": again})
+        assert (status, body["error"]["code"]) == (409, "department_name_taken"), body
+        assert body["error"]["fields"][0]["field"] == "name" and repr(again.strip()) in body["error"]["message"]
+    assert staff("PATCH", f"/staff/departments/{first['department_id']}", {"name": name.lower()})[0] == 200  # itself
+
+    status, other = staff("POST", "/staff/departments", {"name": f"{name} annex"})
+    status, body = staff("PATCH", f"/staff/departments/{other['department_id']}", {"name": name.upper()})
+    assert (status, body["error"]["code"]) == (409, "department_name_taken")
+    # A rename lets go of the old name, and so does a deletion.
+    assert staff("PATCH", f"/staff/departments/{first['department_id']}", {"name": f"{name} old"})[0] == 200
+    status, reused = staff("POST", "/staff/departments", {"name": name})
+    assert status == 201, reused
+    assert staff("DELETE", f"/staff/departments/{reused['department_id']}")[0] == 204
+    assert staff("POST", "/staff/departments", {"name": name})[0] == 201
+
+
+def test_two_concurrent_creates_of_one_department_name_make_one_department(staff):
+    """The name's claim is written in the department's own transaction, conditional on absence: of two creates at
+    once, exactly one commits and the other is a 409, never two departments (no read-then-write window)."""
+    name = f"Perch Mobile {uuid.uuid4().hex[:4]}"
+    barrier = threading.Barrier(2)
+    answers: list[int] = []
+
+    def create(spelled: str) -> None:
+        barrier.wait()
+        answers.append(staff("POST", "/staff/departments", {"name": spelled})[0])
+
+    threads = [threading.Thread(target=create, args=(spelled,)) for spelled in (name, name.lower())]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [201, 409]
+    _, listed = staff("GET", "/staff/departments", query={"limit": "100"})
+    assert [d["name"].lower() for d in listed["items"]].count(name.lower()) == 1

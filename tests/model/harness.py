@@ -292,7 +292,8 @@ class Mailbox:
         for destination in request["Destinations"]:
             data = json.loads(destination["ReplacementTemplateData"])
             [to] = destination["Destination"]["ToAddresses"]
-            self.emails.append(Email(to, date.fromisoformat(data["day"]), cents(data["amount"]), data["count"]))
+            day = date.fromisoformat(data["business_day"])
+            self.emails.append(Email(to, day, cents(data["amount"]), data["count"]))
         return client("ses").send_bulk_templated_email(**request)
 
 

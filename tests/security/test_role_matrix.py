@@ -64,6 +64,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, frozenset[str], str]] = {
     ("GET", "/accounting/stats"): ("roles", ACCOUNTANT, "R-ACC-6"),
     ("POST", "/accounting/days/{day}/close"): ("roles", ADMIN, "R-ACC-5 (an admin can close any day)"),
     ("GET", "/accounting/days/{day}"): ("roles", ACCOUNTANT, "R-ACC-5 (progress of a close), R-ACC-6"),
+    ("GET", "/accounting/days/{day}/preview"): ("roles", ACCOUNTANT, "R-UI-6 (what a close would do; reads only)"),
     # analytics (SPEC §7)
     ("GET", "/analytics/dashboard"): ("roles", ADMIN, "R-AN-3 (admins only)"),
     ("GET", "/analytics/most-expensive-task"): ("roles", ADMIN, "R-AN-3"),

@@ -130,3 +130,63 @@ def test_spec_10_only_after_close_backups_past_the_retention_are_accountings_to_
     assert not domain.after_close_backup_expired("after-close-2026-11-28", closed, 35)  # 35 days: kept
     assert not domain.after_close_backup_expired("ates-prod-daily-2026-01-01", closed, 35)  # not ours
     assert not domain.after_close_backup_expired("after-close-someday", closed, 35)
+
+
+# --- the close and its preview (R-ACC-5, R-UI-6) --------------------------------------------------------------
+
+
+def test_r_ui_6_the_preview_adds_up_the_very_plan_the_close_commits():
+    """plan_close is what each close step commits (close_job._plan) and what the preview adds up page by page
+    (accounting.preview): split over any pages, the preview's figures are the plan's."""
+    closing = domain.Calendar(first_day=DAY, next_open=DAY, closing=DAY)
+    later = (DAY + timedelta(days=1)).isoformat()
+    accounts = [
+        Account("rich", balance=4200, day_delta={DAY.isoformat(): 4200}),
+        Account("poor", balance=-900, day_delta={DAY.isoformat(): -900}),
+        Account("idle"),
+        # in profit on the day, in debt since (the next day's fee): paid the day's balance, not today's
+        Account("moved", balance=500, day_delta={DAY.isoformat(): 2000, later: -1500}),
+        # already paid by this day's close (a retried step): neither paid again nor counted in the red
+        Account("done", balance=-100, paid_through=DAY.isoformat()),
+    ]
+    plan = domain.plan_close(accounts, DAY, closing, "z")
+    assert [(before.employee_id, tx.amount) for before, _, tx in plan.payouts] == [("rich", -4200), ("moved", -2000)]
+    assert (plan.total_paid, plan.in_red) == (6200, 1)
+    for split in range(len(accounts) + 1):
+        pages = [accounts[:split], accounts[split:]]
+        preview = domain.ClosePreview()
+        for page in pages:
+            preview = preview.add(len(page), domain.plan_close(page, DAY, closing, "z"))
+        assert preview == domain.ClosePreview(accounts=5, popugs_to_pay=2, total_to_pay=6200, popugs_in_red=1)
+
+
+@pytest.mark.parametrize(
+    ("day", "code"),
+    [
+        (date(2026, 11, 28), "future_day"),  # has not ended: days close up to today
+        (date(2026, 11, 20), "before_first_day"),
+        (date(2026, 11, 27), "previous_day_open"),  # 2026-11-26 is still open
+        (date(2026, 11, 26), None),
+    ],
+)
+def test_r_acc_5_which_day_can_be_closed_now(day, code):
+    calendar = domain.Calendar(first_day=date(2026, 11, 25), next_open=date(2026, 11, 26))
+    refusal = domain.close_refusal(day, date(2026, 11, 27), calendar)
+    assert (refusal.code if refusal else None) == code
+    if code == "previous_day_open":
+        assert refusal.details == {"next_open_day": "2026-11-26"} and "26 November 2026" in refusal.message
+
+
+def test_r_ui_6_dates_for_a_person_in_the_payout_email():
+    assert domain.person_date("2026-12-06") == "6 December 2026"
+    assert domain.person_time("2026-12-06T14:05:09.120Z") == "6 December 2026, 14:05 UTC"
+    rich = Account("rich", name="Rich", balance=0)
+    paid = domain.Transaction("t", "rich", 2, "payout", -4200, 0, "paid out", DAY.isoformat(), "2026-11-27T23:00:00Z")
+    fee = domain.Transaction("f", "rich", 1, "fee", -1000, -1000, "fee", DAY.isoformat(), "2026-11-27T09:30:00Z")
+    data = domain.payout_email(rich, paid, [fee], {})
+    assert (data["day"], data["business_day"], data["transactions"][0]["at"]) == (
+        "27 November 2026",
+        "2026-11-27",
+        "27 November 2026, 09:30 UTC",
+    )
+    assert "27 November 2026" in domain.payout_email_html(data, "https://ates.example")

@@ -37,7 +37,8 @@ def test_ranges_are_inclusive_and_at_most_366_days():
         assert raised.value.code == "invalid_range"
     with pytest.raises(Unprocessable) as raised:
         domain.parse_range("2026-11-01", "2026-11-31")
-    assert raised.value.code == "invalid_date" and raised.value.message.startswith("to:")
+    assert raised.value.code == "invalid_date" and raised.value.message.startswith("The end date ")
+    assert [f["field"] for f in raised.value.details["fields"]] == ["to"]
 
 
 def test_periods_day_iso_week_and_month():

@@ -67,13 +67,15 @@ def test_empty_optional_fields_count_as_absent():
 def test_r_task_1_each_violation_is_a_422_that_names_its_field(fields, field):
     with pytest.raises(Unprocessable) as caught:
         validate_new_task(**fields)
-    assert caught.value.status == 422 and caught.value.message.startswith(f"{field}: ")
+    assert caught.value.status == 422 and [f["field"] for f in caught.value.details["fields"]] == [field]
+    # R-UI-7: the message names the field in words, as a sentence, never as `due_date: ...`
+    assert field.replace("_", " ") in caught.value.message.lower() and not caught.value.message.startswith(field)
 
 
 def test_r_task_1_all_violations_are_reported_at_once():
     with pytest.raises(Unprocessable) as caught:
         validate_new_task("[x]", jira_id="nope", due_date="tomorrow")
-    assert [p.split(":")[0] for p in caught.value.message.split("; ")] == ["title", "jira_id", "due_date"]
+    assert [f["field"] for f in caught.value.details["fields"]] == ["title", "jira_id", "due_date"]
 
 
 @pytest.mark.parametrize("jira_id", ["UBERPOP-42", "AB-1", "A1-0", "X9Y-123456"])

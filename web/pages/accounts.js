@@ -228,6 +228,20 @@ export async function render(main, ctx) {
           });
           if (!sure) return;
         }
+        if (!roles.length && !grantedRoles(account).length) {
+          // No role at all is allowed (the popug can still sign in, read the directory and create tasks) but is
+          // rarely meant: say what it does before saving it (issue 18).
+          const sure = await confirmDialog({
+            title: `Leave ${who} with no role?`,
+            message:
+              `With no role, ${who} can still sign in, read the staff directory and create tasks, but is given no ` +
+              "tasks and sees no money or admin pages. To end their access, dismiss them in Staff instead.",
+            confirmLabel: "Save with no role",
+            testid: "no-role-dialog",
+            signal: ctx.signal,
+          });
+          if (!sure || ctx.signal.aborted) return;
+        }
         showMessage(alert, "");
         setBusy(save, true, "Saving…");
         try {

@@ -1,6 +1,7 @@
 // Analytics dashboard (admins only, R-AN-3), three parts that load on their own (one failing leaves the
 // others usable; a 403 on the first load is the "you need the admin role" page):
-//   Today               GET /api/analytics/dashboard -> {date, management_earnings, popugs_in_red}
+//   Today and now       GET /api/analytics/dashboard -> {date, management_earnings, popugs_in_red, closed}; when
+//                       today is closed already, also ?date=<the next day>: the open business day ("now")
 //   Most expensive task GET /api/analytics/most-expensive-task?period=day|week|month&date=
 //                       -> {period, from, to, task: {task_id, title, jira_id, reward} | null, series: [{date, task}]}
 //   Daily trends        GET /api/analytics/daily?from=&to= (at most 366 days)
@@ -75,11 +76,11 @@ function card(id, heading, ...children) {
   );
 }
 
-function tile(label, value, note) {
+function tile(label, value, note, testid = null) {
   return h(
     "div",
     { class: "stat-tile" },
-    h("span", { class: "stat-label" }, label),
+    h("span", { class: "stat-label", "data-testid": testid }, label),
     h("span", { class: "stat-value" }, value),
     note ? h("span", { class: "muted small" }, note) : null,
   );
@@ -87,11 +88,56 @@ function tile(label, value, note) {
 
 // ---- today ---------------------------------------------------------------------------------------------
 
+/**
+ * One business day's two figures, each label saying which day and which moment it is for: after a day is closed
+ * early, "today" (the calendar day) and "now" (the open business day new money counts towards) differ, and a
+ * closed day's popugs in the red are those counted at its close, not the balances now (issue 18).
+ */
+function dayFigures(day, { prefix = "dash", now = false } = {}) {
+  const inRed = isKnown(day?.popugs_in_red) ? Number(day.popugs_in_red) : null;
+  const closed = Boolean(day?.closed);
+  const named = short(day?.date);
+  const what = closed ? "closed" : now ? "open: where new money counts now" : "open";
+  return h(
+    "div",
+    { class: "dash-day", "data-testid": `${prefix}-day`, "data-date": day?.date ?? null, "data-closed": String(closed) },
+    h(
+      "p",
+      { class: "muted", "data-testid": `${prefix}-date`, "data-date": day?.date ?? null },
+      `Business day ${formatDay(day?.date)} (${what})`,
+    ),
+    h(
+      "div",
+      { class: "stat-tiles" },
+      tile(
+        closed ? `Management earnings of ${named}` : `Management earnings of ${named} so far`,
+        money(day?.management_earnings, { signed: true, big: true, testid: `${prefix}-earnings` }),
+        closed
+          ? "Final: fees charged minus rewards paid on that business day. Money recorded after its close counts towards the next day."
+          : "Fees charged minus rewards paid on this business day up to now, as far as the analytics data has caught up.",
+        `${prefix}-earnings-label`,
+      ),
+      tile(
+        closed ? `Popugs in the red at the close of ${named}` : "Popugs in the red now",
+        h(
+          "span",
+          { class: `money-big${inRed ? " money-debt" : ""}`, "data-testid": `${prefix}-in-red`, "data-value": inRed ?? null },
+          inRed === null ? "—" : String(inRed),
+        ),
+        closed
+          ? "Counted when the day was closed; balances have moved since (Balances shows them now)."
+          : "Popugs whose balance is below zero after every transaction so far.",
+        `${prefix}-in-red-label`,
+      ),
+    ),
+  );
+}
+
 function todayPart(ctx) {
   const alert = h("div", { class: "alert", role: "alert", "data-testid": "dash-error", hidden: true });
   const live = statusRegion("dash-status");
   const body = h("div", { class: "dash-today", "data-testid": "dash-today" });
-  const element = card("dash-today-card", "Today", live, alert, body);
+  const element = card("dash-today-card", "Today and now", live, alert, body);
 
   const load = loader(ctx, {
     alert,
@@ -101,28 +147,17 @@ function todayPart(ctx) {
       live.textContent = "Loading today's figures…";
       const today = await api.get("/analytics/dashboard", { signal });
       if (signal.aborted) return;
-      const inRed = isKnown(today?.popugs_in_red) ? Number(today.popugs_in_red) : null;
+      // Today closed early: new fees and rewards belong to the next business day, which is what "now" means.
+      let current = null;
+      if (today?.closed && isIsoDate(today?.date)) {
+        current = await api
+          .get("/analytics/dashboard", { query: { date: addDays(today.date, 1) }, signal })
+          .catch((failure) => (isAbort(failure) ? Promise.reject(failure) : null));
+        if (signal.aborted) return;
+      }
       live.textContent = "";
       body.replaceChildren(
-        h("p", { class: "muted", "data-testid": "dash-date", "data-date": today?.date ?? null }, formatDay(today?.date)),
-        h(
-          "div",
-          { class: "stat-tiles" },
-          tile(
-            "Management earnings",
-            money(today?.management_earnings, { signed: true, big: true, testid: "dash-earnings" }),
-            "Fees charged minus rewards paid so far today.",
-          ),
-          tile(
-            "Popugs in the red",
-            h(
-              "span",
-              { class: `money-big${inRed ? " money-debt" : ""}`, "data-testid": "dash-in-red", "data-value": inRed ?? null },
-              inRed === null ? "—" : String(inRed),
-            ),
-            "Popugs whose balance is below zero now.",
-          ),
-        ),
+        ...[dayFigures(today), current && dayFigures(current, { prefix: "dash-now", now: true })].filter(Boolean),
       );
     },
   });
@@ -390,7 +425,7 @@ function trendsPart(ctx, state, syncUrl) {
         { class: "chart-grid" },
         h("div", { class: "chart-block" }, h("h3", {}, "Management earnings"), earningsChart),
         h("div", { class: "chart-block" }, h("h3", {}, "Fees and rewards"), feesRewardsChart),
-        h("div", { class: "chart-block" }, h("h3", {}, "Popugs in the red"), inRedChart),
+        h("div", { class: "chart-block" }, h("h3", {}, "Popugs in the red at each close"), inRedChart),
       ),
       trendTable(items, totals),
     );
@@ -448,7 +483,7 @@ function trendTable(items, totals) {
           num("Payouts"),
           num("Tasks completed"),
           num("Popugs paid"),
-          num("In the red"),
+          num("In the red at close"),
         ),
       ),
       h("tbody", {}, rows),

@@ -59,6 +59,7 @@ export async function render(main, ctx) {
     testid: "ledger",
     heading: "Transactions",
     emptyText: "No transactions on this account.",
+    payee: () => (heading.textContent === "Account" ? "this popug" : heading.textContent),
     csvFilename: () => csvName(`transactions ${heading.textContent === "Account" ? "" : heading.textContent} ${id.slice(0, 8)}`),
   });
   main.append(slot, ledger.element);

@@ -189,7 +189,7 @@ export async function render(main, ctx) {
             num("Rewards"),
             num("Payouts"),
             num("Popugs paid"),
-            num("In the red"),
+            num("In the red at close"),
           ),
         ),
         h("tbody", {}, rows),
