@@ -82,8 +82,15 @@ def audit(stack: Devstack) -> dict | None:
     return json.loads(done.stdout[done.stdout.index("{") :])
 
 
-def audit_passes(stack: Devstack, timeout: float = 90) -> dict:
-    return eventually(lambda: audit(stack), "the ledger audit to pass", timeout=timeout)
+def audit_passes(stack: Devstack, timeout: float = 90, **at_least: int) -> dict:
+    """The audit passes once the events in flight have landed: with at least so many fees, rewards... booked (an
+    audit run before the first TaskAssigned reached the tap also passes, on nothing)."""
+
+    def passed() -> dict | None:
+        report = audit(stack)
+        return report if report and all(report[kind] >= n for kind, n in at_least.items()) else None
+
+    return eventually(passed, "the ledger audit to pass", timeout=timeout)
 
 
 def mailbox(stack: Devstack) -> list[dict]:
@@ -104,7 +111,7 @@ def test_ctrl_c_and_start_again_keeps_staff_tasks_money_and_sign_ins(story):
         response = eventually(lambda i=i: (r := admin.call("POST", "/tasks", {"title": f"Before {i}"})).status_code
                               == 201 and r, "a task to be created")  # fmt: skip
         created.append(response.json()["task_id"])
-    before = audit_passes(stack)
+    before = audit_passes(stack, fees=20)
     assert before["fees"] == 20
     mails_before = mailbox(stack)
     token = admin.token
@@ -124,7 +131,7 @@ def test_ctrl_c_and_start_again_keeps_staff_tasks_money_and_sign_ins(story):
     assert mailbox(stack) == mails_before  # the invitations, as sent
     for worker in story.workers.values():  # their passwords too
         assert worker.call("GET", "/accounting/me").status_code == 200
-    after = audit_passes(stack)
+    after = audit_passes(stack, fees=before["fees"])
     assert (after["fees"], after["rewards"], after["payouts"]) == (before["fees"], 0, 0)
 
 
@@ -158,7 +165,7 @@ def test_kill_9_in_a_burst_of_task_creations_loses_no_acknowledged_task(story):
     admin = story.admin()
     missing = [t for t in acknowledged if admin.call("GET", f"/tasks/{t}").status_code != 200]
     assert not missing, f"{len(missing)} acknowledged tasks lost"
-    report = audit_passes(stack)  # every TaskAssigned has exactly one fee, nothing unexplained
+    report = audit_passes(stack, fees=20 + len(acknowledged))  # each TaskAssigned one fee, nothing unexplained
     assert report["fees"] >= 20 + len(acknowledged)
 
 
@@ -184,17 +191,19 @@ def test_kill_9_mid_shuffle_resumes_and_finishes_it(story):
 
     result = eventually(finished, "the shuffle to finish after the restart", timeout=120)
     assert result["done"] == result["total"] >= 20 + len(story.acknowledged)
-    report = audit_passes(stack)  # a second fee per reassignment, never two
+    report = audit_passes(stack, fees=2 * (20 + len(story.acknowledged)))  # a second fee per reassignment, never two
     assert report["fees"] >= 2 * (20 + len(story.acknowledged))
 
 
 def test_kill_9_mid_close_finishes_it_paying_and_mailing_each_popug_once(story):
     admin = story.admin()
+    completed = 0
     for worker in story.workers.values():  # the onboarded popugs finish their work: they end the day in profit
         mine = worker.call("GET", "/tasks?assignee_id=me&status=open").json()["items"]
         for task in mine:
             assert worker.call("POST", f"/tasks/{task['task_id']}/complete").status_code == 200
-    audit_passes(story.stack)
+            completed += 1
+    audit_passes(story.stack, rewards=completed)
     accounts = admin.call("GET", "/accounting/accounts?limit=100").json()["items"]
     balances = {a["employee_id"]: a["balance"] for a in accounts}
     paid = {p for p, balance in balances.items() if balance > 0}

@@ -177,8 +177,8 @@ export async function render(main, ctx) {
       h("td", {}, taskStatusChip(task.status)),
       h("td", { class: "num" }, taskPrice(task)),
       h("td", { class: "nowrap" }, dueLabel(task, { prefix: false }) ?? h("span", { class: "muted" }, "—")),
-      h("td", { class: "nowrap" }, formatDateTime(task.created_at)),
-      h("td", { class: "nowrap", "data-testid": "task-done-at" }, task.completed_at ? formatDateTime(task.completed_at) : "—"),
+      h("td", {}, formatDateTime(task.created_at)),
+      h("td", { "data-testid": "task-done-at" }, task.completed_at ? formatDateTime(task.completed_at) : "—"),
     );
   }
 
