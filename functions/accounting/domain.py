@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from shared import sorting
 from shared.errors import Unprocessable
 from shared.problems import bad_range, not_a_date
 
@@ -509,7 +510,6 @@ class DayClose:
 # --- searching and sorting the accounts list (R-UI-5) -----------------------------------------------------
 
 ACCOUNT_SORTS = {"name": "asc", "balance": "desc"}  # the columns Balances sorts by, and each one's natural order
-SEARCH_MAX = 100
 BALANCE_OFFSET = 10**15  # cents: a balance sorts as text once shifted to be non-negative (far beyond any real one)
 
 
@@ -527,26 +527,13 @@ def account_order(sort: str | None, order: str | None, q: str | None) -> Account
     """The order and search a request asks for, or a 422 that says what to send instead. A search is the start
     of a name (any case), read as a key prefix of the name index, so it costs what it finds; its results come
     in name order, so it cannot be sorted by balance."""
-    if sort is not None and sort not in ACCOUNT_SORTS:
-        raise Unprocessable(
-            f"Balances can be sorted by name or balance, not {sort!r}.", code="invalid_sort", details={"sort": sort}
-        )
-    if order is not None and order not in ("asc", "desc"):
-        raise Unprocessable(
-            f"The sort order is asc (A to Z, lowest first) or desc (Z to A, highest first), not {order!r}.",
-            code="invalid_sort", details={"order": order},
-        )  # fmt: skip
-    text = " ".join((q or "").split()).lower()
-    if len(text) > SEARCH_MAX:
-        raise Unprocessable(
-            f"Search for at most {SEARCH_MAX} characters of a name (this has {len(text)}).", code="invalid_search"
-        )
+    by, ascending = sorting.direction(ACCOUNT_SORTS, sort, order, "Balances")
+    text = sorting.search_text(q, "a name")
     if text and sort == "balance":
         raise Unprocessable(
             "A search lists popugs by name; sort by name, or clear the search to sort by balance.", code="invalid_sort"
         )
-    by = sort or "name"
-    return AccountOrder(by=by, ascending=(order or ACCOUNT_SORTS[by]) == "asc", prefix=text or None)  # type: ignore[arg-type]
+    return AccountOrder(by=by, ascending=ascending, prefix=text)  # type: ignore[arg-type]
 
 
 def balance_sort_key(balance: int, employee_id: str) -> str:
