@@ -26,7 +26,7 @@ from shared.observability import logger, tracer
 app = make_resolver()
 
 Role = Literal["worker", "manager", "admin", "accountant"]
-REGRANT_CHUNK = 20  # accounts per transaction: 20 puts + 1 outbox item stay within 25 actions
+REGRANT_CHUNK = 20  # accounts per transaction (+ 1 outbox item): small, so a chunk changed under it is redone cheaply
 REGRANT_ATTEMPTS = 5  # a chunk whose accounts keep changing under it is read and written again this often
 
 

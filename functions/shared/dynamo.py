@@ -17,8 +17,9 @@ from shared.aws import client
 if TYPE_CHECKING:
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-# moto caps a transaction at 25 actions (AWS allows 100); staying at 25 keeps one code path for both.
-MAX_TRANSACTION_ACTIONS = 25
+# DynamoDB's limit on one TransactWriteItems (100 since 2022; moto 5.2.5 enforces the same, with AWS's
+# ValidationException at 101). Fewer, fuller transactions are what keep a shuffle's calls per task low.
+MAX_TRANSACTION_ACTIONS = 100
 
 
 @cache

@@ -3,8 +3,8 @@ the job's progress, whose stream record drives the next step, until every open t
 The first step only counts the open tasks (the job's `total`), so the press itself does no O(N) work.
 
 A step reads the job and the pool (one BatchGetItem), one Query page of the open-tasks index after the
-job's cursor, and commits the reassignments 24 tasks per transaction, each with ONE outbox item holding
-their 24 TaskAssigned("shuffle") events; the step's last transaction also carries the job's new cursor
+job's cursor, and commits the reassignments 49 tasks per transaction (each with its history entry), with ONE outbox item
+holding their 49 TaskAssigned("shuffle") events; the step's last transaction also carries the job's new cursor
 and counts. So a step is all-or-nothing per transaction, and the job's progress moves only with the
 step's last batch.
 
@@ -35,7 +35,7 @@ from tasks.settings import get as settings
 
 rng: random.Random = random.SystemRandom()  # injectable for tests
 # Each reassignment is two actions (the task, and its history entry for the task page, R-UI-4), beside the
-# transaction's one outbox item: 12 tasks a transaction.
+# transaction's one outbox item: 49 tasks in a transaction of 100 actions.
 ACTIONS_PER_TASK = 2
 BATCH = (dynamo.MAX_TRANSACTION_ACTIONS - 1) // ACTIONS_PER_TASK
 MAX_ATTEMPTS = 6

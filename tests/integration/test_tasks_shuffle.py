@@ -222,7 +222,7 @@ def test_r_task_3_a_shuffle_with_nobody_to_assign_to_is_409(shuffle_world):
 
 def test_r_task_3_a_shuffle_reassigns_every_open_task_once_with_visible_progress(shuffle_world, monkeypatch):
     world = shuffle_world
-    world.chunk(71)  # 6 transactions a step: 201 tasks take 3 steps
+    world.chunk(71)  # 2 transactions a step (49 tasks, then 22 and the progress): 201 tasks take 3 steps
     pool = [world.popug(["worker"]) for _ in range(4)]
     seeded = world.seed_open_tasks(200, pool)
     done_task = world.create(world.who(pool[0]))  # completed before the shuffle: not touched
@@ -254,15 +254,15 @@ def test_r_task_3_a_shuffle_reassigns_every_open_task_once_with_visible_progress
     tasks_now = {t["task_id"]: t for t in world.items("TASK#") if t["sk"] == "TASK"}  # not their history
     assert all(tasks_now[e["data"]["task_id"]]["assignee_id"] == e["data"]["assignee_id"] for e in events)
     assert "shuffled_by" not in tasks_now[done_task["task_id"]]
-    assert max(len(item) for item in world.outbox()) == 12  # batched: 12 events per outbox item
+    assert max(len(item) for item in world.outbox()) == 49  # batched: 49 events per outbox item
     assert start(world)["job_id"] != job["job_id"]  # the lock is free again
 
 
 def test_r_task_3_a_crashed_step_resumes_without_reassigning_any_task_twice(shuffle_world, monkeypatch):
     world = shuffle_world
-    world.chunk(47)  # four transactions a step (12 tasks each, the last 11 and the progress)
+    world.chunk(98)  # two transactions a step (49 tasks each, the last with the progress)
     pool = [world.popug(["worker"]) for _ in range(3)]
-    seeded = world.seed_open_tasks(120, pool)
+    seeded = world.seed_open_tasks(250, pool)
     job = start(world)
     assert world.jobs.invoke_once(job["job_id"])  # step 1 commits
 
@@ -278,13 +278,13 @@ def test_r_task_3_a_crashed_step_resumes_without_reassigning_any_task_twice(shuf
     assert world.jobs.invoke_once(job["job_id"])
     assert world.jobs.failures == 1  # reported for retry, as Lambda would see it
     crashed = progress(world, job["job_id"])
-    assert (crashed["status"], crashed["done"]) == ("running", 47)  # progress moves only with a whole step
-    assert len(shuffle_events(world, job["job_id"])) == 47 + 12  # the step's first batch had committed
+    assert (crashed["status"], crashed["done"]) == ("running", 98)  # progress moves only with a whole step
+    assert len(shuffle_events(world, job["job_id"])) == 98 + 49  # the step's first batch had committed
 
     monkeypatch.setattr(world.job, "_commit", real_commit)
     world.jobs.drain(job["job_id"])  # the stream delivers the failed record again, then the rest
     finished = progress(world, job["job_id"])
-    assert (finished["status"], finished["done"], finished["total"]) == ("done", 120, 120)
+    assert (finished["status"], finished["done"], finished["total"]) == ("done", 250, 250)
     per_task = Counter(e["data"]["task_id"] for e in shuffle_events(world, job["job_id"]))
     assert sorted(per_task) == sorted(seeded) and set(per_task.values()) == {1}
 
@@ -455,13 +455,13 @@ class CallCounter:
         return counted
 
 
-def test_r_task_3_a_shuffle_costs_at_most_0_2_aws_calls_per_task(shuffle_world, monkeypatch):
+def test_r_task_3_a_shuffle_costs_at_most_0_145_aws_calls_per_task(shuffle_world, monkeypatch):
     """Every AWS call of the press, of every job step and of every relay invocation, for 2,000 tasks.
-    The floor is PutEvents' 10 entries a call (0.1 a task); each task's history entry for its page (R-UI-4)
-    is a second action in the reassigning transaction, so 12 tasks a transaction (0.083 a task), where
-    there were 24 (0.15 a task in all before the history)."""
+    The floor is PutEvents' 10 entries a call (0.1 a task). Each task's history entry for its page (R-UI-4)
+    is a second action in the reassigning transaction: with 25 actions a transaction that was 12 tasks and
+    0.19 calls a task; DynamoDB's (and moto's) 100 actions hold 49 tasks."""
     world = shuffle_world
-    world.chunk(959)  # the template's default
+    world.chunk(980)  # the template's default
     pool = [world.popug(["worker"]) for _ in range(20)]
     count = 2000
     world.seed_open_tasks(count, pool)
@@ -487,5 +487,5 @@ def test_r_task_3_a_shuffle_costs_at_most_0_2_aws_calls_per_task(shuffle_world, 
     print(f"\nshuffle of {count} tasks: {total} AWS calls = {per_task:.4f} per task "
           f"({steps} job invocations, {relays} relay invocations): {dict(counter.calls)}")  # fmt: skip
     assert counter.calls["events.PutEvents"] <= count // 10 + relays  # 10 entries a call (a relay's last: fewer)
-    assert counter.calls["dynamodb.TransactWriteItems"] <= count // 12 + steps + 1  # 12 tasks (and their history)
-    assert per_task <= 0.2, dict(counter.calls)
+    assert counter.calls["dynamodb.TransactWriteItems"] <= count // 49 + steps + 1  # 49 tasks (and their history)
+    assert per_task <= 0.145, dict(counter.calls)
