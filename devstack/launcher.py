@@ -7,6 +7,7 @@ test can prove that stopping it leaves none of its processes behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 READY_TIMEOUT = 90.0
 READY_PREFIX = "devstack ready: "
+STACK_DUMP_WAIT = 2.0  # seconds for a stuck devstack to write its threads' stacks before it is killed
 
 
 class DevstackNotReady(RuntimeError):
@@ -80,6 +82,9 @@ class Devstack:
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGUSR1)  # devstack writes every thread's stack: what it waits on
+            time.sleep(STACK_DUMP_WAIT)
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
             raise AssertionError(f"devstack did not stop within {timeout} s:\n{self.output}") from None

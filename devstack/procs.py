@@ -9,11 +9,13 @@ from a short-lived request thread of the gateway.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
 import signal
 import subprocess
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -45,6 +47,19 @@ def spawn(args: list[str], **popen: Any) -> subprocess.Popen[bytes]:
     """`subprocess.Popen(args, **popen)` forked from the long-lived spawner thread, dying with devstack."""
     popen.setdefault("preexec_fn", die_with_parent)
     return _spawner.submit(subprocess.Popen, args, **popen).result()
+
+
+def reap(processes: list[subprocess.Popen[Any]], grace: float) -> None:
+    """Wait for processes already told to end, together: whichever is still there after `grace` seconds
+    (counted once, for all of them) is killed."""
+    deadline = time.monotonic() + grace
+    for process in processes:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            process.wait()
 
 
 def stop(process: subprocess.Popen[Any], grace: float = 2.0) -> None:

@@ -15,6 +15,7 @@ empties it first; `--in-memory` keeps nothing): `emulator/` (moto's snapshot + j
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import json
 import os
 import shutil
@@ -55,6 +56,7 @@ BOOTSTRAP_ADMIN = {"email": "admin@ates.example", "name": "Bootstrap Admin"}
 READY_LINE = "devstack ready: {url}"
 STATE_DIR = ROOT / ".devstack" / "state"
 EMULATOR_READY_TIMEOUT = 600.0  # starting on a kept state replays its journal first (a year: see bench.durable)
+SLOW_STOP_STEP_SECONDS = 1.0
 EMULATOR_STOP_GRACE = 300.0  # a clean stop snapshots a long journal (a year's state: bench.durable), then exits
 
 
@@ -100,23 +102,27 @@ class _Running:
     supervisor: supervisor.Supervisor | None = None
     remove_tap: bool = False  # an --endpoint emulator outlives devstack: take the tap's rule and queue away
 
-    def stop(self) -> None:
+    def stop(self, console: Console | None = None) -> None:
         from devstack import emulator
 
         steps = [
-            (self.supervisor, lambda s: s.stop()),  # first: the children's exits from here on are not deaths
-            (self.server, lambda s: (self.serving and s.shutdown(), s.server_close())),
-            (self.pollers, lambda p: p.stop(wait=0.2)),  # threads in a long poll end with the process
-            (self.tap, lambda t: t.stop(wait=0.2, remove=self.remove_tap)),
-            (self.scheduler, lambda s: s.stop()),
-            (self.sweeper, lambda s: s.stop()),
-            (self.pool, lambda p: p.close()),
-            (self.emulator, lambda e: emulator.stop(e, grace=EMULATOR_STOP_GRACE)),  # it may snapshot first
+            ("supervisor", self.supervisor, lambda s: s.stop()),  # first: children's exits are not deaths now
+            ("gateway", self.server, lambda s: (self.serving and s.shutdown(), s.server_close())),
+            ("pollers", self.pollers, lambda p: p.stop(wait=0.2)),  # threads in a long poll end with the process
+            ("event tap", self.tap, lambda t: t.stop(wait=0.2, remove=self.remove_tap)),
+            ("scheduler", self.scheduler, lambda s: s.stop()),
+            ("TTL sweeper", self.sweeper, lambda s: s.stop()),
+            ("function workers", self.pool, lambda p: p.close()),
+            ("emulator", self.emulator, lambda e: emulator.stop(e, grace=EMULATOR_STOP_GRACE)),  # may snapshot
         ]
-        for target, stop in steps:
-            if target is not None:
-                with contextlib.suppress(Exception):
-                    stop(target)
+        for name, target, stop in steps:
+            if target is None:
+                continue
+            started = time.monotonic()
+            with contextlib.suppress(Exception):
+                stop(target)
+            if console is not None and (seconds := time.monotonic() - started) >= SLOW_STOP_STEP_SECONDS:
+                console.say(f"devstack: stopping: the {name} took {seconds:.1f} s")  # where a slow stop goes
 
 
 def up(options: Options) -> int:
@@ -134,6 +140,7 @@ def up(options: Options) -> int:
     url = f"http://127.0.0.1:{options.port}"
     running = _Running(server=server)
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: every thread's stack, on stderr
     try:
         console.say(f"devstack: starting on {url} (instance {instance})")
         _start(options, console, front, running, url)
@@ -149,7 +156,7 @@ def up(options: Options) -> int:
     finally:
         for sig in previous:
             signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
-        running.stop()
+        running.stop(console)
         _remove_state(options.state_file)
         console.close()
         for sig, handler in previous.items():

@@ -43,6 +43,7 @@ from devstack.console import Console
 from devstack.template import REGION
 
 INIT_TIMEOUT_SECONDS = 30.0  # Lambda allows 10 s; a loaded 2-core laptop importing pydantic needs slack
+WORKER_STOP_GRACE = 1.0  # seconds a worker has to exit on SIGTERM before it is killed
 DEVSTACK_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
@@ -274,8 +275,9 @@ class _Worker:
         except subprocess.TimeoutExpired:
             return None
 
-    def close(self, kill: bool = False) -> None:
-        """Idempotent: a second close must not close fd numbers the OS has since handed to someone else."""
+    def close(self, kill: bool = False, wait: bool = True) -> None:
+        """Idempotent: a second close must not close fd numbers the OS has since handed to someone else.
+        `wait=False` only asks the process to end (SIGTERM): its caller reaps it."""
         with self._close_lock:
             if self._closed:
                 return
@@ -286,8 +288,11 @@ class _Worker:
         if kill:
             self.process.kill()
             self.process.wait()
+        elif not wait:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.terminate()
         else:
-            procs.stop(self.process, grace=1.0)
+            procs.stop(self.process, grace=WORKER_STOP_GRACE)
 
 
 def _forward(stream: IO[bytes] | None, function: str, console: Console) -> None:
@@ -591,6 +596,7 @@ class WorkerPool:
     def close(self) -> None:
         """Stop every worker; callers waiting for one get an error."""
         self._closed = True
+        stopping: list[_Worker] = []
         for pool in self._pools.values():
             with pool.condition:
                 idle, pool.idle = pool.idle, []
@@ -600,8 +606,12 @@ class WorkerPool:
                 pool.condition.notify_all()
             for worker in busy:  # its caller gets "exited" and releases (closes) it
                 worker.process.kill()
-            for worker in idle:
-                worker.close()
+            stopping += idle
+        # Told all at once, then waited for together: one by one, each idle worker's up-to-a-second exit added
+        # up to the whole stop's time on a loaded machine.
+        for worker in stopping:
+            worker.close(wait=False)
+        procs.reap([worker.process for worker in stopping], grace=WORKER_STOP_GRACE)
         shutil.rmtree(function_tmp(), ignore_errors=True)  # as an environment's /tmp goes with it
 
 
