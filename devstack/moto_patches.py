@@ -13,6 +13,8 @@ data already stored, so a 10k-task shuffle or a year of ledger makes the local s
   reading the table), and moto keeps every shard iterator it ever issued (a dict entry plus its
   instance tracker: ~2 KB per GetRecords call, forever). A record is serialised once, and shard
   iterators carry their position instead of naming stored state.
+- DynamoDB keys are hashed through ``cast_value`` and five type tests, on every put and read and for
+  every item of a snapshot being loaded: strings and binaries hash their value directly (the same hash).
 - EventBridge ``PutEvents`` re-parses the same JSONPath expressions for every event and target.
 - DynamoDB ``Query`` and ``Scan`` sort the whole table for every page: devstack/moto_dynamodb_index.py
   keeps tables and indexes sorted by partition (applied from here, same rules as below).
@@ -67,6 +69,7 @@ def apply() -> None:
         if _applied:
             return
         _patch_dynamodb()
+        _patch_key_hash()
         _patch_events()
         _patch_sqs()
         _untrack_models()
@@ -92,6 +95,22 @@ def _untrack_models() -> None:
 
     for model in (Item, StreamRecord, Message):
         model.__new__ = untracked  # type: ignore[method-assign, assignment]
+
+
+def key_hash(value: Any) -> int:
+    """moto's ``DynamoType.__hash__`` (``hash((type, cast_value))``) without ``cast_value``'s five type tests
+    for strings and binaries, whose cast value is the value itself: the same hash. Every key is hashed on
+    every put and read, and once more for each item when a snapshot is loaded (a year: millions of times)."""
+    kind = value.type
+    if kind == "S" or kind == "B":
+        return hash((kind, value.value))
+    return hash((kind, value.cast_value))
+
+
+def _patch_key_hash() -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    DynamoType.__hash__ = key_hash  # type: ignore[assignment, method-assign]
 
 
 def is_applied() -> bool:
