@@ -4,7 +4,10 @@ devstack adds a queue and a rule of its own (not in template.yaml, never deploye
 template, matching every source that starts with `ates.`. A daemon thread long-polls the queue and
 appends each event's `detail` (our envelope: event_id, event_name, event_version, event_time, producer,
 correlation_id, data) to `<log_dir>/events.jsonl`, then deletes the messages. Redeliveries (and an event
-put twice) are written once: the tap remembers the event ids it wrote, those already in the file included.
+put twice) are written once: the tap remembers the ids of the events it wrote last, those at the end of
+the file included. Only recent ones: a message comes back within its visibility timeout (or, after a crash,
+at the next start, having been written just before it) and a relay puts an event twice within its retries,
+while a year's file holds millions of ids (a set of them all took 20 s to read at start, and grew forever).
 
 Uses: `GET /_devstack/events.json` (a correlation id's journey) and `python -m devstack audit-ledger`.
 """
@@ -13,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +31,33 @@ TAP_ID = "devstack-EventTap"
 PATTERN = {"source": [{"prefix": "ates."}]}  # moto 5.2.5 matches `prefix` (tests/integration/test_devstack_tap)
 WAIT_SECONDS = 10  # long poll: moto waits on a condition, so an idle tap costs next to nothing
 RETRY_BACKOFF_MAX = 5.0
+RECENT_IDS = 100_000  # event ids remembered: minutes of the busiest load, far beyond any redelivery
+TAIL_BYTES = 16 * 1024 * 1024  # of a kept file, read at start for its recent ids (some 40,000 events)
+
+
+class RecentIds:
+    """The last `limit` ids added, for membership tests: a set, with the oldest dropped past the limit."""
+
+    def __init__(self, ids: Iterable[str] = (), limit: int = RECENT_IDS) -> None:
+        self.limit = limit
+        self._order: deque[str] = deque()
+        self._ids: set[str] = set()
+        for event_id in ids:
+            self.add(event_id)
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, event_id: str) -> None:
+        if event_id in self._ids:
+            return
+        self._ids.add(event_id)
+        self._order.append(event_id)
+        if len(self._order) > self.limit:
+            self._ids.discard(self._order.popleft())
 
 
 class EventTap:
@@ -51,13 +83,14 @@ class EventTap:
         self.events = aws.client("events", endpoint_url)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._seen: set[str] = set()
+        self._seen = RecentIds()
         self.written = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         if fresh:  # the emulator is new: events of an earlier run would describe data that no longer exists
             path.write_text("")
-        else:  # an --endpoint emulator that outlived an earlier devstack: keep its events, write none twice
-            self._seen = {e["event_id"] for e in read(path) if isinstance(e.get("event_id"), str)}
+        else:  # a kept state, or an --endpoint emulator that outlived an earlier devstack: keep its events
+            recent = _lines(path, from_byte=max(0, _size(path) - TAIL_BYTES))
+            self._seen = RecentIds(e["event_id"] for e in recent if isinstance(e.get("event_id"), str))
         self.queue_url = ""
         self.ensure()
 
@@ -153,12 +186,23 @@ def _detail(body: str) -> dict[str, Any] | None:
     return detail if isinstance(detail, dict) else None
 
 
-def _lines(path: Path) -> Iterator[dict[str, Any]]:
+def _size(path: Path) -> int:
     try:
-        handle = path.open()
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _lines(path: Path, from_byte: int = 0) -> Iterator[dict[str, Any]]:
+    """The events in `path`; from `from_byte` on, the first (partial) line skipped."""
+    try:
+        handle = path.open("rb")
     except FileNotFoundError:
         return
     with handle:
+        if from_byte:
+            handle.seek(from_byte - 1, os.SEEK_SET)
+            handle.readline()  # the rest of the line the cut fell in (nothing, if it fell right after one)
         for line in handle:
             with contextlib.suppress(ValueError):  # a line being written right now
                 event = json.loads(line)
