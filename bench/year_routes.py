@@ -4,6 +4,8 @@ with a handful of popugs onboarded over HTTP; the same requests go to both, inte
 machine's noise falls on both alike. Then the year-old stack's day is closed for all its popugs.
 
     python -m bench.year_routes            # ATES_BENCH_YEAR_POPUGS / _DAYS size the seeded year (1000 / 365)
+    ATES_BENCH_YEAR_STATE=DIR python -m bench.year_routes   # a copy of a state seeded before (`make seed`'s
+                                                            # .devstack/state): no 15-minute seed
 
 Figures per route: p50 and p90 on each stack and their ratio (target: at most 1.5), and the close's wall time
 (target: at most 60 s for 1,000 popugs).
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -136,13 +139,22 @@ def run() -> dict[str, Any]:
     popugs = int(os.environ.get("ATES_BENCH_YEAR_POPUGS") or 1000)
     days = int(os.environ.get("ATES_BENCH_YEAR_DAYS") or 365)
     today = datetime.now(UTC).date().isoformat()  # devstack's business timezone is UTC
+    seeded = os.environ.get("ATES_BENCH_YEAR_STATE")
     with tempfile.TemporaryDirectory() as scratch_fresh, tempfile.TemporaryDirectory() as scratch_year:
         fresh_stack = start_devstack(Path(scratch_fresh), "--workers", "2")
-        year_stack = start_devstack(Path(scratch_year), "--workers", "2")
+        year_options = ["--workers", "2"]
+        if seeded:  # the run changes its state (tasks, a closed day): a copy of it
+            say(f"copying the seeded state {seeded}...")
+            shutil.copytree(seeded, Path(scratch_year) / "state", ignore=shutil.ignore_patterns("LOCK"))
+            year_options += ["--state-dir", str(Path(scratch_year) / "state")]
+        year_stack = start_devstack(Path(scratch_year), *year_options)
         try:
-            say(f"seeding a year of {popugs} popugs, {days} days...")
             started = time.monotonic()
-            summary = _seed(year_stack, popugs, days)
+            if seeded:
+                summary = {"state": seeded, "restart_seconds": round(year_stack.startup_seconds, 1)}
+            else:
+                say(f"seeding a year of {popugs} popugs, {days} days...")
+                summary = _seed(year_stack, popugs, days)
             seed_seconds = time.monotonic() - started
             sides = []
             for name, stack in (("fresh", fresh_stack), ("year", year_stack)):
@@ -163,10 +175,12 @@ def run() -> dict[str, Any]:
             close = _close(year, today)
         finally:
             fresh_stack.stop(signal.SIGTERM)
-            year_stack.stop(signal.SIGTERM)
+            year_stack.stop(signal.SIGTERM, timeout=600)  # a year of state may be snapshotted on the way out
     routes = _figures(fresh, year)
     worst = max(routes.values(), key=lambda r: r["ratio_p50"])
     return {
+        "year_state": summary.get("state"),
+        "year_restart_seconds": summary.get("restart_seconds"),
         "year_popugs": summary.get("popugs"),
         "year_transactions": summary.get("transactions"),
         "year_seed_seconds": round(seed_seconds, 1),
