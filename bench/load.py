@@ -43,7 +43,6 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import statistics
 import subprocess
@@ -64,7 +63,7 @@ import requests
 
 from bench.process_group import RssSampler
 from devstack.emulator import call_counts
-from devstack.launcher import Devstack, start_devstack
+from devstack.launcher import Devstack, copy_state, start_devstack
 
 OPS = 3000
 CLIENTS = 8
@@ -793,8 +792,7 @@ def run_on_state(seeded: str, ops: int, clients: int, popugs: int, seconds: floa
     """The load on a copy of a seeded state (ATES_BENCH_LOAD_STATE): operations, 5xx and memory only."""
     with tempfile.TemporaryDirectory() as scratch:
         say(f"copying the seeded state {seeded}...")
-        state = Path(scratch) / "state"
-        shutil.copytree(seeded, state, ignore=shutil.ignore_patterns("LOCK"))
+        state = copy_state(seeded, Path(scratch))
         stack = start_devstack(Path(scratch), "--workers", str(workers), "--state-dir", str(state))
         try:
             load = Load(stack, random.Random(seed), ops, seconds)

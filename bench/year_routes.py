@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -29,7 +28,7 @@ from typing import Any
 
 import requests
 
-from devstack.launcher import Devstack, start_devstack
+from devstack.launcher import Devstack, copy_state, start_devstack
 from devstack.seed.run import PASSWORD as SEED_PASSWORD
 from tests.e2e.popugs import PASSWORD, Client, eventually, hire, onboard
 
@@ -146,8 +145,7 @@ def run() -> dict[str, Any]:
         year_options = ["--workers", "2"]
         if seeded:  # the run changes its state (tasks, a closed day): a copy of it
             say(f"copying the seeded state {seeded}...")
-            shutil.copytree(seeded, Path(scratch_year) / "state", ignore=shutil.ignore_patterns("LOCK"))
-            year_options += ["--state-dir", str(Path(scratch_year) / "state")]
+            year_options += ["--state-dir", str(copy_state(seeded, Path(scratch_year)))]
         year_stack = start_devstack(Path(scratch_year), *year_options)
         try:
             started = time.monotonic()

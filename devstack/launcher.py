@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -103,6 +104,13 @@ def leftovers(instance: str) -> list[str]:
         except OSError:  # gone, or not ours to read
             continue
     return found
+
+
+def copy_state(seeded: str | Path, into: Path) -> Path:
+    """A copy of a kept state directory under `into`, for a run that changes it (the emulator's lock left out)."""
+    target = into / "state"
+    shutil.copytree(seeded, target, ignore=shutil.ignore_patterns("LOCK"))
+    return target
 
 
 def start_devstack(tmp: Path, *extra: str, port: int | None = None) -> Devstack:
