@@ -12,7 +12,9 @@ e.g. each DynamoDB item); ``GET /_devstack/calls``, the calls served per X-Amz-T
 ``/_devstack/calls/by-caller``, the same per calling function; ``GET /_devstack/health``. And
 ``GET /_devstack/ttl/expired?table=T&attribute=A&now=EPOCH&limit=N``: the keys of the items of table T
 whose number in A is below EPOCH, oldest first, for devstack's TTL sweeper (from a sorted index, where a
-Scan would read the whole table every sweep). ``POST /_devstack/dynamodb/load`` stores items without
+Scan would read the whole table every sweep). ``GET /_devstack/streams/heads?after=V&wait=S``: a long poll
+for the records appended to each table's stream, so devstack's stream pollers read a shard only when it grew
+(``devstack.stream_heads``). ``POST /_devstack/dynamodb/load`` stores items without
 stream records, as DynamoDB's ImportTable does (``devstack.bulk_load``, for ``python -m devstack seed``).
 
 With ``--state-dir`` the state survives the process (``devstack.persistence``): the emulator starts on what
@@ -292,10 +294,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto_server does: moto builds some URLs from it
-    from devstack import moto_patches
+    from devstack import moto_patches, stream_heads
 
     if not args.unpatched:
         moto_patches.apply()
+        stream_heads.install()
     _install_mailbox_support()
     store = None
     if args.state_dir:
@@ -360,7 +363,7 @@ def _make_server(host: str, port: int, verbose: bool, store: Any = None) -> Any:
 
 def _with_devstack_routes(moto_app: Callable[..., Any], store: Any = None) -> Callable[..., Any]:
     """moto's WSGI app, with ``/_devstack/...`` answered here (moto would route it to S3)."""
-    from devstack import bulk_load, moto_patches
+    from devstack import bulk_load, moto_patches, stream_heads
 
     calls: Counter[tuple[str, str]] = Counter()  # (caller, X-Amz-Target)
     counting = threading.Lock()
@@ -408,6 +411,8 @@ def _with_devstack_routes(moto_app: Callable[..., Any], store: Any = None) -> Ca
                 for (caller, target), count in calls.items():
                     by_caller.setdefault(caller, {})[target] = count
             return _respond(start_response, "200 OK", by_caller)
+        if path == stream_heads.PATH and stream_heads.installed():
+            return _respond(start_response, "200 OK", stream_heads.answer(environ.get("QUERY_STRING", "")))
         if path == TTL_EXPIRED_PATH and moto_patches.is_applied():
             return _respond_expired(start_response, environ.get("QUERY_STRING", ""))
         if path == STATE_PATH:

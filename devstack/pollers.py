@@ -37,11 +37,12 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from devstack import aws, filters
+from devstack import aws, filters, stream_heads
 from devstack.console import Console
 from devstack.workers import WorkerPool
 
 STREAM_POLL = 0.25  # while the stack is in use: Lambda reads each shard four times a second
+READ_LIMIT = 1000  # records per GetRecords (DynamoDB's most): a full read means more may be waiting
 DORMANT_POLL = 5.0  # after DORMANT_AFTER seconds without any invocation; the next invocation wakes it
 DORMANT_AFTER = 15.0
 SQS_WAIT_SECONDS = 20  # long poll, as long as SQS allows (and Lambda uses): an idle queue costs a call per 20 s
@@ -140,11 +141,14 @@ class Pollers:
         self._threads: list[threading.Thread] = []
         self._crash: set[str] = set()  # mappings one of whose pollers is to die at its next turn
         self.restarts = 0
+        self.heads = stream_heads.HeadsWatch(endpoint_url, self._wake, lambda: self.stopping)
         add_listener = getattr(pool, "add_listener", None)
         if add_listener is not None:
             add_listener(self.poke)
 
     def start(self) -> None:
+        if any(spec.kind == "dynamodb" and spec.enabled for spec in self.mappings):
+            self.heads.start()  # not joined by `stop`: it sits in a long poll, and dies with the process
         for spec in self.mappings:
             if not spec.enabled:
                 continue
@@ -237,6 +241,27 @@ class Pollers:
             return self._stop.wait(seconds)
         with self._wake:
             self._wake.wait(seconds)
+        return self._stop.is_set()
+
+    def wait_for_records(self, spec: MappingSpec, mark: tuple[int, int] | None) -> bool:
+        """After a read that left nothing pending: Lambda's pace (four reads a second at most), then, while the
+        heads watch is live, until the stream grows past `mark` (or SAFETY_READ passes, or the poller is to
+        crash or move to a new stream); without a live watch, the dormant pace when nothing runs. True when
+        it is time to stop."""
+        if mark is None:
+            return self.sleep(DORMANT_POLL if self.dormant else STREAM_POLL)
+        if self._stop.wait(STREAM_POLL):
+            return True
+        deadline = time.monotonic() + stream_heads.SAFETY_READ
+        with self._wake:
+            while not (
+                self._stop.is_set()
+                or self.heads.moved(spec.source_arn, mark)
+                or spec.logical_id in self._crash
+                or self.spec_of(spec.logical_id) is not spec
+                or time.monotonic() >= deadline
+            ):
+                self._wake.wait(deadline - time.monotonic())
         return self._stop.is_set()
 
     def poke(self) -> None:
@@ -412,10 +437,13 @@ class StreamPoller:
             try:
                 if not iterators:
                     iterators = self.open_shards()
+                mark = self.pollers.heads.mark(self.spec.source_arn)  # before the read: what comes after moves it
+                full = False
                 for shard, iterator in list(iterators.items()):
                     # Read as much as one call gives (filters usually drop most records): `deliver` cuts
                     # what passes into invocations of BatchSize, as Lambda's poller does.
-                    response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+                    response = self.streams.get_records(ShardIterator=iterator, Limit=READ_LIMIT)
+                    full = full or len(response.get("Records", [])) >= READ_LIMIT
                     iterators[shard] = response.get("NextShardIterator") or iterator
                     records = [_stream_record(r, self.spec.source_arn) for r in response.get("Records", [])]
                     self.shard_of.update((r["dynamodb"]["SequenceNumber"], shard) for r in records)
@@ -429,11 +457,12 @@ class StreamPoller:
                     batch = []
                     self.shard_of.clear()
                     continue  # (stopping mid-batch, not all of it was delivered: the loop ends unsaved)
-                if batch:
-                    wait = min(STREAM_POLL, max(0.05, window_end - time.monotonic()))
-                else:
-                    wait = DORMANT_POLL if self.pollers.dormant else STREAM_POLL
                 backoff = 0.5
+                if not batch and not full:
+                    if self.pollers.wait_for_records(self.spec, mark):
+                        return
+                    continue
+                wait = min(STREAM_POLL, max(0.05, window_end - time.monotonic())) if batch else STREAM_POLL
             except Exception as error:
                 if self.pollers.stopping:
                     return

@@ -380,3 +380,49 @@ def test_a_stream_poller_that_dies_is_restarted_where_it_had_delivered_up_to(pro
     assert later == ["OUTBOX#after-crash"]
     with pytest.raises(KeyError, match="no event source mapping"):
         running.crash("NoSuchMapping")
+
+
+def test_an_idle_stream_is_not_read_until_it_grows_and_then_at_once(provisioned, fresh_emulator, run):
+    """Lambda reads a shard four times a second; locally each read is an HTTP call the emulator and devstack pay
+    for in CPU the functions wait for. The emulator says when a stream grows (devstack/stream_heads.py): an idle
+    poller reads nothing, and a record written after a long quiet is still delivered at once."""
+    from devstack.emulator import call_counts
+
+    dynamodb = client("dynamodb", fresh_emulator)
+    table = provisioned.resolver.ref("Table")
+    pool = RecordingPool()
+    pool.behaviour = lambda f, e, n: Invocation("r", ok=True, payload={"batchItemFailures": []})
+    run(pool, "Relay")
+
+    def delivered(pk: str) -> bool:
+        return any(r["dynamodb"]["Keys"]["pk"]["S"] == pk for b in pool.batches("Relay") for r in b)
+
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "OUTBOX#before-quiet"}})
+    pool.wait_for(lambda: delivered("OUTBOX#before-quiet"))
+    time.sleep(0.5)  # the poller's last read after the delivery
+    reads = call_counts(fresh_emulator).get("DynamoDBStreams_20120810.GetRecords", 0)
+    time.sleep(2.5)  # Lambda's pace: ten reads
+    assert call_counts(fresh_emulator).get("DynamoDBStreams_20120810.GetRecords", 0) - reads <= 1
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "OUTBOX#after-quiet"}})
+    pool.wait_for(lambda: delivered("OUTBOX#after-quiet"), timeout=5)  # not the poller's safety read, 30 s later
+
+
+def test_a_backlog_longer_than_one_read_is_read_to_its_end_without_waiting_for_a_write(
+    provisioned, fresh_emulator, run
+):
+    """A read gives at most 1,000 records: a full one means more are waiting, whatever the stream's heads say,
+    even when the filters dropped all it gave."""
+    dynamodb = client("dynamodb", fresh_emulator)
+    table = provisioned.resolver.ref("Table")
+    filtered = [f"ACCOUNT#backlog-{n:04d}" for n in range(2000)]  # at least one read of nothing but these
+    keys = [f"OUTBOX#backlog-{n:04d}" for n in range(50)]
+    written = filtered + keys
+    for start in range(0, len(written), 25):
+        puts = [{"PutRequest": {"Item": {"pk": {"S": pk}}}} for pk in written[start : start + 25]]
+        dynamodb.batch_write_item(RequestItems={table: puts})
+    pool = RecordingPool()
+    pool.behaviour = lambda f, e, n: Invocation("r", ok=True, payload={"batchItemFailures": []})
+    run(pool, "Relay")
+    wanted = set(keys)
+    pool.wait_for(lambda: wanted <= {r["dynamodb"]["Keys"]["pk"]["S"] for b in pool.batches("Relay") for r in b},
+                  timeout=10)  # fmt: skip
