@@ -16,6 +16,7 @@ data already stored, so a 10k-task shuffle or a year of ledger makes the local s
 - DynamoDB keys are hashed through ``cast_value`` and five type tests, on every put and read and for
   every item of a snapshot being loaded: strings and binaries hash their value directly (the same hash).
 - EventBridge ``PutEvents`` re-parses the same JSONPath expressions for every event and target.
+- Every call lists its handler class's methods with ``inspect.getmembers`` to find its action: listed once.
 - DynamoDB ``Query`` and ``Scan`` sort the whole table for every page: devstack/moto_dynamodb_index.py
   keeps tables and indexes sorted by partition (applied from here, same rules as below).
 - moto's instance tracker keeps every DynamoDB item, stream record and SQS message ever made.
@@ -73,6 +74,7 @@ def apply() -> None:
         _patch_events()
         _patch_sqs()
         _untrack_models()
+        _cache_action_names()
         moto_wire.apply()
         moto_expressions.apply()
         _applied = True
@@ -95,6 +97,21 @@ def _untrack_models() -> None:
 
     for model in (Item, StreamRecord, Message):
         model.__new__ = untracked  # type: ignore[method-assign, assignment]
+
+
+def _cache_action_names() -> None:
+    """moto finds whether a call's action is a handler method with ``inspect.getmembers`` on the handler's
+    class, on every call (about 3% of the emulator's CPU under load). A class's methods do not change once
+    the patches are applied, which is before the first call: the names are listed once per class."""
+    from moto.core import responses
+
+    listed = responses.method_names_from_class
+
+    @functools.cache
+    def method_names_from_class(clazz: object) -> frozenset[str]:
+        return frozenset(listed(clazz))
+
+    responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
 
 
 def key_hash(value: Any) -> int:
