@@ -12,7 +12,7 @@ function as the bootstrap admin, then the same request again (warm), and times a
 the ratio is the median of each round's. Medians over ROUNDS (ATES_BENCH_ROUNDS).
 Keep devstack's logs with ATES_BENCH_DIR=DIR.
 Routes that read data read a fresh stack's (the admin, its account); `POST /auth/login` is left out: its
-scrypt hash (R-SEC-2) is most of any login and would hide the rest.
+password hash (argon2id, R-SEC-2) is most of any login and would hide the rest.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def run(rounds: int = ROUNDS) -> dict:
             logs = where / f"logs-{stack.instance}"
             session = requests.Session()
             login = {"email": stack.admin_email, "password": stack.admin_password}
-            for _ in range(3):  # a cold start plus scrypt can outlast the function's timeout on a busy machine
+            for _ in range(3):  # a cold start plus the password hash can outlast the timeout on a busy machine
                 signed_in = session.post(f"{stack.api_url}/auth/login", json=login, timeout=120)
                 if signed_in.status_code == 200:
                     break

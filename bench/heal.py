@@ -69,7 +69,7 @@ def _line(stack: Devstack, pattern: str, after: int) -> re.Match[str]:
 
 def run() -> dict:
     with tempfile.TemporaryDirectory() as scratch:
-        stack = start_devstack(Path(os.environ.get("ATES_BENCH_DIR") or scratch), "--param", "PasswordHashCost=14")
+        stack = start_devstack(Path(os.environ.get("ATES_BENCH_DIR") or scratch))
         try:
             _first_answer(stack, time.monotonic())  # warm: the auth function has a worker
             answers, replaced, worker_answers = [], [], []

@@ -99,17 +99,9 @@ def devstack(tmp_path_factory) -> Iterator[Devstack]:
     yield from own_devstack(tmp_path_factory, "session")
 
 
-# The stories' stacks hash passwords at scrypt N=2^14 (the template's PasswordHashCost parameter, as any stack
-# may set it) instead of production's 2^17: they sign in hundreds of times and test what happens, not what it
-# costs. The production cost is proven where it matters: the auth integration tests run with the template's
-# default (tests/integration/test_auth_handlers.py), and `make bench` signs in through a default devstack.
-TEST_PASSWORD_HASH_COST = 14
-
-
 def own_devstack(tmp_path_factory: pytest.TempPathFactory, name: str, *options: str) -> Iterator[Devstack]:
     """A running devstack for a fixture to yield (`yield from own_devstack(...)`): a story that closes the
     day or breaks a consumer gets a stack of its own, so the others never see it. `options` go to `up`."""
-    options = ("--param", f"PasswordHashCost={TEST_PASSWORD_HASH_COST}", *options)
     try:
         stack = start_devstack(tmp_path_factory.mktemp(f"{name}-devstack"), *options)
     except DevstackNotReady as error:

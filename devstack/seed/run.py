@@ -31,7 +31,7 @@ from devstack.seed import people, year
 # Every seeded popug signs in with this password (documented in README.md and devstack/README.md).
 PASSWORD = "popugs-seeded-for-a-year"
 FUNCTIONS = ("AuthApiFunction", "StaffApiFunction", "TasksApiFunction", "AccountingApiFunction", "AnalyticsApiFunction")
-WANTED = ("_TABLE_NAME", "LAKE_BUCKET", "BUSINESS_TIMEZONE", "PASSWORD_HASH_COST", "EVENT_BUS_NAME")
+WANTED = ("_TABLE_NAME", "LAKE_BUCKET", "BUSINESS_TIMEZONE", "EVENT_BUS_NAME")
 TAP_EVENTS = frozenset(
     {"TaskCreated", "TaskAssigned", "TaskCompleted", "TaskPriced", "DayClosed", "EmployeeHired",
      "DepartmentChanged", "AccountCreated", "AccountRolesChanged"}
@@ -102,7 +102,7 @@ def seed_stack(state: dict[str, Any], *, popugs: int, days: int, seed_value: int
     rng = random.Random(seed_value)
     company = people.company(popugs, rng)
     say(f"company: {len(company.popugs)} popugs in {len(company.departments)} departments; year {first_day}..{today}")
-    password_hash = passwords.hash_password(PASSWORD, int(env.get("PASSWORD_HASH_COST") or passwords.LOG2_N))
+    password_hash = passwords.hash_password(PASSWORD)
     scratch = Path(tempfile.mkdtemp(prefix="ates-seed-"))
     tables = {"staff": env["STAFF_TABLE_NAME"], "auth": env["AUTH_TABLE_NAME"], "tasks": env["TASKS_TABLE_NAME"],
               "accounting": env["ACCOUNTING_TABLE_NAME"]}  # fmt: skip

@@ -62,13 +62,14 @@ def _strong(password: str, account: Account) -> str:
     problem = weakness(password, (account.name, account.email or ""))
     if problem:
         raise Unprocessable(problem, code="weak_password")
-    return hash_password(password, settings().password_hash_cost)
+    return hash_password(password)
 
 
 def _upgrade_hash(account: Account, password: str) -> None:
-    """A hash made at a lower cost than today's is redone now that its password is proven (R-SEC-2)."""
+    """An older hash (scrypt, or argon2id below today's parameters) is redone as argon2id now that its
+    password is proven (R-SEC-2)."""
     try:
-        store.save(account, replace(account, password_hash=hash_password(password, settings().password_hash_cost)), [])
+        store.save(account, replace(account, password_hash=hash_password(password)), [])
     except Conflict:
         logger.info("password hash not upgraded: the account changed meanwhile; next sign-in will")
 
@@ -80,14 +81,13 @@ def login(body: LoginRequest) -> views.TokenView:
     ticket = _ticket(email, now)
     account = store.find_by_email(email)
     # The hash is checked even for an unknown email so both cases take the same time and get one answer.
-    cost = settings().password_hash_cost
-    password_ok = verify_password(body.password, account.password_hash if account else None, cost)
+    password_ok = verify_password(body.password, account.password_hash if account else None)
     if not (account and password_ok and account.active):
         store.record_failure(email, now)
         logger.info("sign-in refused", known=account is not None)
         raise Unauthorized("wrong email or password", code="invalid_credentials")
     store.give_back(email, ticket)  # a right password is not a failure
-    if needs_rehash(account.password_hash, cost):
+    if needs_rehash(account.password_hash):
         _upgrade_hash(account, body.password)
     return _token_for(account, now)
 
@@ -146,7 +146,7 @@ def change_password(body: ChangePasswordRequest) -> views.PasswordChangedView:
     # not become an unlimited password oracle, and guesses here and at sign-in count together.
     email, now = normalise_email(account.email or account.account_id), clock.epoch_seconds()
     ticket = _ticket(email, now)
-    if not verify_password(body.current_password, account.password_hash, settings().password_hash_cost):
+    if not verify_password(body.current_password, account.password_hash):
         store.record_failure(email, now)
         raise Unprocessable("the current password is not right", code="wrong_password")
     store.give_back(email, ticket)

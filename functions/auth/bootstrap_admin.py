@@ -18,7 +18,6 @@ from auth import store
 from auth.domain import normalise_email
 from auth.events import account_events
 from auth.passwords import generate_password, hash_password
-from auth.settings import get as settings
 from shared.email_address import EmailStr
 from shared.observability import logger
 
@@ -45,7 +44,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     own = tuple(dict.fromkeys((*before.own_roles, "admin")))
     # A reset like any other: sessions opened with the previous password end (R-SEC-3).
     after = before.with_roles(own, store.department_roles(before.department_id)).with_new_password(
-        hash_password(password, settings().password_hash_cost)
+        hash_password(password)
     )
     store.save(before, after, account_events(before, after))
     logger.info("bootstrap admin ready", account_id=after.account_id)

@@ -16,7 +16,6 @@ class AuthSettings:
     token_issuer: str = ""
     token_audience: str = ""
     token_ttl_seconds: int = 3600
-    password_hash_cost: int = 17  # log2 of scrypt's N (R-SEC-2); the template's PasswordHashCost
     web_url: str = "http://127.0.0.1:8000"
     ses_sender: str = ""
     cognito_issuer: str = ""

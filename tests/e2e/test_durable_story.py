@@ -26,7 +26,6 @@ import pytest
 import requests
 
 from devstack.launcher import Devstack, leftovers, start_devstack
-from tests.conftest import TEST_PASSWORD_HASH_COST
 from tests.e2e.popugs import Client, eventually, hire, onboard
 
 HIRED, ONBOARDED, BURST = 40, 10, 200
@@ -42,8 +41,7 @@ class Story:
         self.acknowledged: list[str] = []
 
     def start(self) -> Devstack:
-        options = ("--param", f"PasswordHashCost={TEST_PASSWORD_HASH_COST}", "--state-dir", str(self.state_dir))
-        self.stack = start_devstack(self.tmp, *options, "--stream-retry-backoff", "0.5")
+        self.stack = start_devstack(self.tmp, "--state-dir", str(self.state_dir), "--stream-retry-backoff", "0.5")
         if not self.admin_password:
             self.admin_email, self.admin_password = self.stack.admin_email, self.stack.admin_password
         for worker in self.workers.values():

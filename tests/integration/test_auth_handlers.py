@@ -10,6 +10,7 @@ import pytest
 
 from shared.aws import client
 from tests.integration.conftest import LambdaContext, api_event, bootstrap_admin, call
+from tests.unit.test_auth_domain import scrypt_hash
 
 
 @pytest.fixture()
@@ -105,12 +106,12 @@ def test_r_sec_1_a_right_password_is_not_counted_as_a_failure(auth):
     assert login(auth, auth.admin["email"], auth.admin["password"])[0] == 429
 
 
-def test_r_auth_5_only_a_scrypt_hash_is_stored(auth):
+def test_r_auth_5_only_an_argon2id_hash_is_stored(auth):
     item = client("dynamodb").get_item(
         TableName=auth.env["AUTH_TABLE_NAME"],
         Key={"pk": {"S": f"ACCOUNT#{auth.admin['employee_id']}"}, "sk": {"S": "ACCOUNT"}},
     )["Item"]
-    assert item["password_hash"]["S"].startswith("scrypt$")
+    assert item["password_hash"]["S"].startswith("$argon2id$v=19$m=19456,t=2,p=1$")  # OWASP's m=19 MiB, t=2, p=1
     assert auth.admin["password"] not in json.dumps(item)
 
 
@@ -123,19 +124,17 @@ def stored_hash(auth) -> str:
 
 
 def test_r_sec_2_an_older_hash_is_upgraded_on_the_next_successful_sign_in(auth):
-    from auth import passwords
-
-    assert stored_hash(auth).startswith("scrypt$131072$8$1$")  # new hashes: OWASP's N=2^17, r=8, p=1
+    assert stored_hash(auth).startswith("$argon2id$v=19$m=19456,t=2,p=1$")  # new hashes: OWASP's argon2id
     client("dynamodb").update_item(
         TableName=auth.env["AUTH_TABLE_NAME"],
         Key={"pk": {"S": f"ACCOUNT#{auth.admin['employee_id']}"}, "sk": {"S": "ACCOUNT"}},
         UpdateExpression="SET password_hash = :old",
-        ExpressionAttributeValues={":old": {"S": passwords.hash_password(auth.admin["password"], 14)}},
-    )  # a hash as R-AUTH-5 made them: N=2^14
+        ExpressionAttributeValues={":old": {"S": scrypt_hash(auth.admin["password"], 14)}},
+    )  # a hash as aTES stored them before argon2id: scrypt
     assert login(auth, auth.admin["email"], "not-the-password")[0] == 401
-    assert stored_hash(auth).startswith("scrypt$16384$")  # a wrong password proves nothing: left as it is
+    assert stored_hash(auth).startswith("scrypt$16384$8$1$")  # a wrong password proves nothing: left as it is
     assert login(auth, auth.admin["email"], auth.admin["password"])[0] == 200
-    assert stored_hash(auth).startswith("scrypt$131072$8$1$")
+    assert stored_hash(auth).startswith("$argon2id$v=19$m=19456,t=2,p=1$")  # upgraded by the sign-in
     assert login(auth, auth.admin["email"], auth.admin["password"])[0] == 200
 
 
