@@ -37,7 +37,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from devstack import aws, filters, stream_heads
+from devstack import aws, filters, stream_heads, stream_reads
 from devstack.console import Console
 from devstack.workers import WorkerPool
 
@@ -411,6 +411,7 @@ class StreamPoller:
         self.pollers = pollers
         self.spec = spec
         self.streams = aws.client("dynamodbstreams", pollers.endpoint_url)
+        self.reads = stream_reads.StreamReads(pollers.endpoint_url)  # the records as JSON, unparsed
         self.shard_of: dict[str, str] = {}  # sequence number -> shard, for the failure record of a batch
         self.last_error = False  # whether the last invocation failed as a whole (or reported failures)
         # "<stream label>/<shard id>" -> the last sequence number read: where to resume after an error (a table
@@ -442,7 +443,7 @@ class StreamPoller:
                 for shard, iterator in list(iterators.items()):
                     # Read as much as one call gives (filters usually drop most records): `deliver` cuts
                     # what passes into invocations of BatchSize, as Lambda's poller does.
-                    response = self.streams.get_records(ShardIterator=iterator, Limit=READ_LIMIT)
+                    response = self.reads.get_records(ShardIterator=iterator, Limit=READ_LIMIT)
                     full = full or len(response.get("Records", [])) >= READ_LIMIT
                     iterators[shard] = response.get("NextShardIterator") or iterator
                     records = [_stream_record(r, self.spec.source_arn) for r in response.get("Records", [])]
@@ -603,22 +604,13 @@ def _filterable(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _stream_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-    """Lambda's DynamoDB stream record: what the Streams API returns, JSON-ready, with eventSourceARN."""
-    event = _jsonable(record)
-    event["eventSourceARN"] = stream_arn
-    return event
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, bytes | bytearray):
-        return _b64(value)
-    if isinstance(value, dt.datetime):
-        return int(value.timestamp())
-    return value
+    """Lambda's DynamoDB stream record: the Streams API's JSON (`stream_reads`: binary already base64) with
+    eventSourceARN, its creation time in whole epoch seconds as Lambda gives it."""
+    change = record.get("dynamodb") or {}
+    if isinstance(change.get("ApproximateCreationDateTime"), int | float):
+        change["ApproximateCreationDateTime"] = int(change["ApproximateCreationDateTime"])
+    record["eventSourceARN"] = stream_arn
+    return record
 
 
 def _b64(value: bytes | str) -> str:

@@ -320,22 +320,15 @@ def test_a_stream_poller_resumes_after_the_last_record_it_read_when_a_read_fails
     dynamodb = client("dynamodb", fresh_emulator)
     table = provisioned.resolver.ref("Table")
     failures = {"left": 0}
-    make_client = pollers.aws.client
+    read = pollers.stream_reads.StreamReads.get_records
 
-    class Flaky:
-        def __init__(self, real) -> None:
-            self.real = real
+    def flaky(self, **kwargs):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ConnectionError("the emulator went away")
+        return read(self, **kwargs)
 
-        def __getattr__(self, name: str):
-            return getattr(self.real, name)
-
-        def get_records(self, **kwargs):
-            if failures["left"]:
-                failures["left"] -= 1
-                raise ConnectionError("the emulator went away")
-            return self.real.get_records(**kwargs)
-
-    monkeypatch.setattr(pollers.aws, "client", lambda service, *a, **k: Flaky(make_client(service, *a, **k)))
+    monkeypatch.setattr(pollers.stream_reads.StreamReads, "get_records", flaky)
     pool = RecordingPool()
     pool.behaviour = lambda f, e, n: Invocation("r", ok=True, payload={"batchItemFailures": []})
     run(pool, "Relay")

@@ -5,12 +5,14 @@ a redrive replays it: the records are read back from the stream and handled once
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 
 import pytest
 
 from devstack import pollers, provision, template
 from devstack.console import Console
+from devstack.stream_reads import StreamReads
 from devstack.workers import Invocation
 from shared import dynamo
 from shared.aws import client
@@ -110,7 +112,8 @@ def failure_record_of(table_name: str) -> dict:
     arn = client("dynamodb").describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
     (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
-    raw = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    reads = StreamReads(os.environ["AWS_ENDPOINT_URL"])  # what devstack's pollers read
+    raw = reads.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"]
     records = [pollers._stream_record(r, arn) for r in raw]
     spec = pollers.MappingSpec("Outbox", "Relay", arn, "dynamodb", batch_size=100)
     return pollers._failure_record(spec, shard["ShardId"], records, 21, function_error=True)
