@@ -337,6 +337,34 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _direct_dynamodb(app: Callable[..., Any]) -> Callable[..., Any]:
+    """DynamoDB's calls straight to moto's handler, the rest through moto's app.
+
+    moto's server finds each call's service from its headers, builds a Flask request context, routes it,
+    and wraps the handler's answer in a Flask response: 15 to 20% of the emulator's CPU for a GetItem or a
+    PutItem, and DynamoDB is about 70% of the calls devstack makes. The handler (`DynamoHandler.dispatch`,
+    what moto's URL map names for every DynamoDB path) gets the same request object and gives the same
+    answer; its errors are answered inside it, as before. What Flask added is kept: the default
+    Content-Type, and the Content-Length."""
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.moto_server.werkzeug_app import BackendRequest
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    def direct(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_20120810."):
+            return app(environ, start_response)  # type: ignore[no-any-return]
+        request = BackendRequest(environ)
+        status, headers, body = DynamoHandler.dispatch(request, request.raw_url, dict(request.headers))
+        code = int(headers.pop("status", status))
+        data = body.encode() if isinstance(body, str) else body
+        answer = {"Content-Type": "text/html; charset=utf-8", **{k: str(v) for k, v in headers.items()}}
+        answer["Content-Length"] = str(len(data))
+        start_response(f"{code} {HTTP_STATUS_CODES.get(code, 'Unknown')}", list(answer.items()))
+        return [data]
+
+    return direct
+
+
 def _make_server(host: str, port: int, verbose: bool, store: Any = None) -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
@@ -355,7 +383,7 @@ def _make_server(host: str, port: int, verbose: bool, store: Any = None) -> Any:
         app.config["PROPAGATE_EXCEPTIONS"] = True
         return app
 
-    moto_app: Callable[..., Any] = DomainDispatcherApplication(backend_app)
+    moto_app: Callable[..., Any] = _direct_dynamodb(DomainDispatcherApplication(backend_app))
     # bind first (a taken port fails fast), then replay: nobody is served before the state is back
     server = make_server(host, port, lambda e, s: [], threaded=True, request_handler=Handler)
     if store is not None:
