@@ -3,7 +3,8 @@
     python -m devstack.emulator --port N [--host 127.0.0.1] [--unpatched] [--verbose]
                                 [--state-dir DIR [--fsync-interval S]]
 
-Runs moto's own WSGI app (the one ``moto_server`` runs) after ``moto_patches.apply()``, prints
+Runs moto's own WSGI app (the one ``moto_server`` runs) after ``moto_patches.apply()``, with DynamoDB's
+calls handed straight to moto's DynamoDB handler (``_direct_dynamodb``: no Flask on the hottest path), prints
 ``emulator ready on http://127.0.0.1:N`` once it accepts connections and exits cleanly on SIGTERM
 or SIGINT. A few routes are served next to moto's: ``GET /_devstack/ses/messages``, what SES has
 sent (moto keeps it in memory only; ``/moto-api/data.json`` has it too, but without send times,
@@ -369,6 +370,8 @@ def _make_server(host: str, port: int, verbose: bool, store: Any = None) -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
+    from devstack import moto_patches
+
     class Handler(MotoRequestHandler):
         def log_request(self, code: Any = "-", size: Any = "-") -> None:
             if verbose:
@@ -383,7 +386,9 @@ def _make_server(host: str, port: int, verbose: bool, store: Any = None) -> Any:
         app.config["PROPAGATE_EXCEPTIONS"] = True
         return app
 
-    moto_app: Callable[..., Any] = _direct_dynamodb(DomainDispatcherApplication(backend_app))
+    moto_app: Callable[..., Any] = DomainDispatcherApplication(backend_app)
+    if moto_patches.is_applied():  # --unpatched is moto as it ships, for comparisons
+        moto_app = _direct_dynamodb(moto_app)
     # bind first (a taken port fails fast), then replay: nobody is served before the state is back
     server = make_server(host, port, lambda e, s: [], threaded=True, request_handler=Handler)
     if store is not None:
