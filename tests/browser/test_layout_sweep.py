@@ -202,7 +202,9 @@ def test_r_ui_3_every_page_fits_every_width_and_passes_axe(browser, devstack, se
             open_page(tab, path)
             for size, viewport in SIZES.items():
                 tab.set_viewport_size(viewport)
-                tab.screenshot(path=str(SCREENS / f"{role}-{size}-{name}.png"), full_page=True)
+                # The page's record, not a check: a full-page capture once took over the 20 s default on a
+                # loaded 2-core CI machine (Chromium's compositor starved), so it gets a minute.
+                tab.screenshot(path=str(SCREENS / f"{role}-{size}-{name}.png"), full_page=True, timeout=60_000)
                 found = layout_problems(tab) + axe_problems(tab)
                 problems += [f"{path} at {viewport['width']}px: {problem}" for problem in found]
             for width in ALSO_WIDTHS:
