@@ -550,15 +550,20 @@ def missing(load: Load, accounts: dict[str, dict]) -> dict[str, int]:
     }
 
 
-def drained(load: Load, deadline: float) -> None:
-    """Wait (up to BOOKS_EVERY seconds) until the queues accounting books from hold nothing, visible or in
-    flight. Reading the books is a few hundred requests through every layer of the stack: read every 2 s, it
-    took the CPU the backlog's consumers wait for (settling measured 43 s where the backlog needed less).
-    Queue depths are one cheap call each; the books are still what decides."""
+def accounting_queues(load: Load) -> tuple[Any, list[str]]:
+    """An SQS client on the emulator and the URLs of the queues accounting books from (not their DLQs)."""
     sqs = boto3.client("sqs", endpoint_url=load.stack.endpoint_url, region_name="us-east-1",
                        aws_access_key_id="bench", aws_secret_access_key="bench")  # fmt: skip
     urls = [u for u in sqs.list_queues().get("QueueUrls", [])
             if "Accounting" in u and "DeadLetter" not in u and "Failure" not in u]  # fmt: skip
+    return sqs, urls
+
+
+def drained(sqs: Any, urls: list[str], deadline: float) -> None:
+    """Wait (up to BOOKS_EVERY seconds) until the queues accounting books from hold nothing, visible or in
+    flight. Reading the books is a few hundred requests through every layer of the stack: read every 2 s, it
+    took the CPU the backlog's consumers wait for (settling measured 43 s where the backlog needed less).
+    Queue depths are one cheap call each; the books are still what decides."""
     until = min(deadline, time.monotonic() + BOOKS_EVERY)
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     while time.monotonic() < until:
@@ -582,8 +587,9 @@ def settle(load: Load) -> tuple[float, dict[str, dict], dict[str, int]]:
             load.jobs[job_id] = job
             time.sleep(1.0)
     rounds, previous = 0, None
+    sqs, queues = accounting_queues(load)
     while True:
-        drained(load, deadline)
+        drained(sqs, queues, deadline)
         accounts = books(load)
         gaps = missing(load, accounts)
         shape = {p: (a["balance"], len(a["ledger"]), a["ledger"][0]["balance_after"] if a["ledger"] else 0)
