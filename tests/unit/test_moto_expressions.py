@@ -74,3 +74,31 @@ def test_each_update_walker_processes_the_node_classes_moto_names() -> None:
     assert len(walkers) >= 8
     for walker in walkers:
         assert walker.nodes_to_be_processed() == tuple(walker._processing_map()) == walker.nodes_to_be_processed()
+
+
+def test_a_condition_is_parsed_once_per_text_names_and_values_and_judges_the_same() -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.models.dynamo_type import Item
+
+    moto_expressions.apply()
+    expression = "#s = :x AND attribute_not_exists(gone)"
+    first = ConditionExpressionParser(expression, NAMES, {":x": {"S": "open"}})
+    tree = first.parse()
+    again = ConditionExpressionParser(expression, dict(NAMES), {":x": {"S": "open"}})
+    assert again.parse() is tree  # kept, not parsed again
+    found = (first.expr_attr_names_found, first.expr_attr_values_found)
+    assert (again.expr_attr_names_found, again.expr_attr_values_found) == found  # what moto checks for unused ones
+    other = ConditionExpressionParser(expression, NAMES, {":x": {"S": "closed"}}).parse()
+    assert other is not tree  # another value is another condition
+    item = Item({"S": "k"}, None, {"pk": {"S": "k"}, "status": {"S": "open"}})
+    assert (tree.expr(item), other.expr(item)) == (True, False)
+    assert tree.expr(item)  # a kept tree judges again, unchanged by judging
+
+
+def test_a_condition_that_fails_to_parse_fails_every_time_and_is_not_kept() -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    moto_expressions.apply()
+    for _ in range(2):
+        with pytest.raises(KeyError):
+            ConditionExpressionParser("#s = :missing", NAMES, VALUES).parse()  # an undeclared value
