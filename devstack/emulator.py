@@ -3,8 +3,9 @@
     python -m devstack.emulator --port N [--host 127.0.0.1] [--unpatched] [--verbose]
                                 [--state-dir DIR [--fsync-interval S]]
 
-Runs moto's own WSGI app (the one ``moto_server`` runs) after ``moto_patches.apply()``, with DynamoDB's
-calls handed straight to moto's DynamoDB handler (``_direct_dynamodb``: no Flask on the hottest path), prints
+Runs moto's own WSGI app (the one ``moto_server`` runs) after ``moto_patches.apply()``, with the
+JSON-protocol calls of DynamoDB, its streams, SQS and EventBridge handed straight to moto's handlers
+(``_direct_dispatch``: no Flask on the hottest paths), prints
 ``emulator ready on http://127.0.0.1:N`` once it accepts connections and exits cleanly on SIGTERM
 or SIGINT. A few routes are served next to moto's: ``GET /_devstack/ses/messages``, what SES has
 sent (moto keeps it in memory only; ``/moto-api/data.json`` has it too, but without send times,
@@ -338,24 +339,47 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _direct_dynamodb(app: Callable[..., Any]) -> Callable[..., Any]:
-    """DynamoDB's calls straight to moto's handler, the rest through moto's app.
+# The JSON-protocol services devstack's hot paths call, by X-Amz-Target prefix -> (module, handler class):
+# the class moto's URL map names for every path of that service.
+DIRECT_HANDLERS = {
+    "DynamoDB_20120810.": ("moto.dynamodb.responses", "DynamoHandler"),
+    "DynamoDBStreams_20120810.": ("moto.dynamodbstreams.responses", "DynamoDBStreamsHandler"),
+    "AmazonSQS.": ("moto.sqs.responses", "SQSResponse"),
+    "AWSEvents.": ("moto.events.responses", "EventsHandler"),
+}
+
+
+def _direct_dispatch(app: Callable[..., Any]) -> Callable[..., Any]:
+    """The JSON-protocol calls of DIRECT_HANDLERS straight to moto's handler, the rest through moto's app.
 
     moto's server finds each call's service from its headers, builds a Flask request context, routes it,
     and wraps the handler's answer in a Flask response: 15 to 20% of the emulator's CPU for a GetItem or a
-    PutItem, and DynamoDB is about 70% of the calls devstack makes. The handler (`DynamoHandler.dispatch`,
-    what moto's URL map names for every DynamoDB path) gets the same request object and gives the same
-    answer; its errors are answered inside it, as before. What Flask added is kept: the default
-    Content-Type, and the Content-Length."""
-    from moto.dynamodb.responses import DynamoHandler
+    PutItem. DynamoDB is about 70% of the calls devstack makes; SQS, EventBridge and the streams most of
+    the rest. The handler (`<Handler>.dispatch`, what moto's URL map names for each of these paths) gets
+    the same request object and gives the same answer; its errors are answered inside it, as before, and a
+    ClientError it lets out becomes the same 400 that moto's Flask wrapper makes of it. What Flask added
+    is kept: the default Content-Type, and the Content-Length."""
+    import importlib
+
+    from botocore.exceptions import ClientError
     from moto.moto_server.werkzeug_app import BackendRequest
     from werkzeug.http import HTTP_STATUS_CODES
 
+    handlers = [
+        (prefix, getattr(importlib.import_module(module), name).dispatch)
+        for prefix, (module, name) in DIRECT_HANDLERS.items()
+    ]
+
     def direct(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_20120810."):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        dispatch = next((d for prefix, d in handlers if target.startswith(prefix)), None) if target else None
+        if dispatch is None:
             return app(environ, start_response)  # type: ignore[no-any-return]
         request = BackendRequest(environ)
-        status, headers, body = DynamoHandler.dispatch(request, request.raw_url, dict(request.headers))
+        try:
+            status, headers, body = dispatch(request, request.raw_url, dict(request.headers))
+        except ClientError as error:
+            status, headers, body = 400, {}, error.response["Error"]["Message"]
         code = int(headers.pop("status", status))
         data = body.encode() if isinstance(body, str) else body
         answer = {"Content-Type": "text/html; charset=utf-8", **{k: str(v) for k, v in headers.items()}}
@@ -388,7 +412,7 @@ def _make_server(host: str, port: int, verbose: bool, store: Any = None) -> Any:
 
     moto_app: Callable[..., Any] = DomainDispatcherApplication(backend_app)
     if moto_patches.is_applied():  # --unpatched is moto as it ships, for comparisons
-        moto_app = _direct_dynamodb(moto_app)
+        moto_app = _direct_dispatch(moto_app)
     # bind first (a taken port fails fast), then replay: nobody is served before the state is back
     server = make_server(host, port, lambda e, s: [], threaded=True, request_handler=Handler)
     if store is not None:
