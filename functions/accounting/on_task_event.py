@@ -6,6 +6,10 @@ TaskCompleted credits the reward: the account, its new ledger entry, the day's s
 TransactionRecorded event commit in the consumer's one transaction with the inbox marker, so an event is
 booked exactly once whatever the redelivery. The write holds only if the business day it was booked to
 is still open (R-ACC-2); otherwise the consumer applies it again from fresh reads, to the next day.
+
+A queue batch is booked together (`Books`): one read of its tasks and accounts, one transaction with all
+its inbox markers. A shuffle sends hundreds of TaskAssigned at once, and booking them one by one (a read
+and a transaction each) was what kept accounting behind after a load. One event alone goes the same way.
 """
 
 from __future__ import annotations
@@ -35,56 +39,92 @@ def _priced(envelope: Envelope, task_id: str, task: TaskInfo | None) -> tuple[Ta
     ]
 
 
-def on_created(envelope: Envelope, data: Any) -> list[dict[str, Any]]:
-    task_id = str(data.task_id)
-    task = store.tasks_by_ids([task_id]).get(task_id)
-    after, announced = _priced(envelope, task_id, task)
-    after = replace(after, title=data.title, jira_id=data.jira_id)
-    actions = [store.task_action(task, after)]
-    if announced:
-        actions.append(store.outbox_action(announced))
-    return actions
+class Books:
+    """The part of the books a batch of task events touches: read in one consistent BatchGetItem, changed in
+    memory event by event in delivery order (a task created, assigned and completed in one batch is priced,
+    charged and rewarded as if one at a time), then written as one transaction by `actions`. Every write
+    is conditional on what was read, so a concurrent writer makes the whole transaction fail and the
+    consumer applies the batch again from fresh reads."""
+
+    def __init__(self, items: list[tuple[Envelope, Any]]) -> None:
+        assignees = [str(data.assignee_id) for _, data in items if hasattr(data, "assignee_id")]
+        self.calendar, self.tasks_read, self.accounts_read = store.read_for_events(
+            assignees, [str(data.task_id) for _, data in items]
+        )
+        self.tasks: dict[str, TaskInfo] = dict(self.tasks_read)
+        self.accounts = {e: read.account for e, read in self.accounts_read.items()}
+        self.now = clock.now()  # one moment for the batch: its bookings belong to one business day
+        self.today = domain.local_day(self.now, settings().business_timezone)
+        self.entries: list[domain.Transaction] = []
+        self.events: list[Envelope] = []
+
+    def apply(self, envelope: Envelope, data: Any) -> None:
+        if envelope.event_name == "TaskCreated":
+            self.created(envelope, data)
+        else:
+            self.book(envelope, data, "fee" if envelope.event_name == "TaskAssigned" else "reward")
+
+    def created(self, envelope: Envelope, data: Any) -> None:
+        task_id = str(data.task_id)
+        priced, announced = _priced(envelope, task_id, self.tasks.get(task_id))
+        self.tasks[task_id] = replace(priced, title=data.title, jira_id=data.jira_id)
+        self.events += announced
+
+    def book(self, envelope: Envelope, data: Any, kind: str) -> None:
+        task_id, assignee = str(data.task_id), str(data.assignee_id)
+        priced, announced = _priced(envelope, task_id, self.tasks.get(task_id))
+        if kind == "reward" and priced.rewarded:
+            logger.warning("a second completion of a rewarded task is ignored", task_id=task_id)
+            return
+        self.calendar = self.calendar or store.ensure_calendar(self.today)
+        day = self.calendar.business_day(self.today)
+        when = {"business_day": day, "calendar": self.calendar, "recorded_at": clock.iso(self.now)}
+        account = self.accounts[assignee]
+        if kind == "fee":
+            self.accounts[assignee], tx = domain.fee(account, priced, data.reason, str(envelope.event_id), **when)
+            self.tasks[task_id] = priced
+        else:
+            self.accounts[assignee], tx = domain.reward(account, priced, **when)
+            self.tasks[task_id] = domain.rewarded(priced, day, settings().business_timezone)
+        self.entries.append(tx)
+        self.events += [*announced, events.recorded(tx, envelope.correlation_id)]
+
+    def actions(self) -> list[dict[str, Any]]:
+        """What changed, as one transaction's actions; the business day's check once, if anything is booked."""
+        actions = [
+            store.account_action(self.accounts_read[e], after)
+            for e, after in self.accounts.items()
+            if after is not self.accounts_read[e].account
+        ]
+        actions += [store.ledger_entry_action(tx) for tx in self.entries]
+        actions += store.stats_actions(self.entries)
+        if self.entries and self.calendar:
+            actions.append(store.day_is_open(self.calendar.business_day(self.today)))
+        if self.events:
+            actions.append(store.outbox_action(self.events))
+        actions += [
+            store.task_action(self.tasks_read.get(t), after)
+            for t, after in self.tasks.items()
+            if after != self.tasks_read.get(t)
+        ]
+        return actions
 
 
-def _book(envelope: Envelope, data: Any, kind: str) -> list[dict[str, Any]]:
-    task_id, assignee = str(data.task_id), str(data.assignee_id)
-    calendar, task, account = store.read_for_event(assignee, task_id)
-    now = clock.now()
-    today = domain.local_day(now, settings().business_timezone)
-    calendar = calendar or store.ensure_calendar(today)
-    priced, announced = _priced(envelope, task_id, task)
-    if kind == "reward" and priced.rewarded:
-        logger.warning("a second completion of a rewarded task is ignored", task_id=task_id)
-        return []
-    day = calendar.business_day(today)
-    when = {"business_day": day, "calendar": calendar, "recorded_at": clock.iso(now)}
-    if kind == "fee":
-        after, tx = domain.fee(account.account, priced, data.reason, str(envelope.event_id), **when)
-        task_after = priced
-    else:
-        after, tx = domain.reward(account.account, priced, **when)
-        task_after = domain.rewarded(priced, day, settings().business_timezone)
-    actions = [
-        store.account_action(account, after),
-        *store.transaction_actions(tx),
-        store.day_is_open(day),
-        store.outbox_action([*announced, events.recorded(tx, envelope.correlation_id)]),
-    ]
-    if task_after != task:
-        actions.append(store.task_action(task, task_after))
-    return actions
+def apply_together(items: list[tuple[Envelope, Any]]) -> list[dict[str, Any]]:
+    """The actions that book a batch of task events, in order, in one transaction."""
+    books = Books(items)
+    for envelope, data in items:
+        books.apply(envelope, data)
+    return books.actions()
 
 
-def on_assigned(envelope: Envelope, data: Any) -> list[dict[str, Any]]:
-    return _book(envelope, data, "fee")
-
-
-def on_completed(envelope: Envelope, data: Any) -> list[dict[str, Any]]:
-    return _book(envelope, data, "reward")
+def apply_one(envelope: Envelope, data: Any) -> list[dict[str, Any]]:
+    return apply_together([(envelope, data)])
 
 
 lambda_handler = Consumer(
     "accounting.on_task_event",
     store.table,
-    {"TaskCreated": on_created, "TaskAssigned": on_assigned, "TaskCompleted": on_completed},
+    {"TaskCreated": apply_one, "TaskAssigned": apply_one, "TaskCompleted": apply_one},
+    together=apply_together,
 )

@@ -192,18 +192,23 @@ def accounts_by_ids(employee_ids: Iterable[str]) -> dict[str, Versioned]:
     return {e: found.get(e) or Versioned(Account(e), None) for e in ids}
 
 
-def read_for_event(employee_id: str, task_id: str) -> tuple[Calendar | None, TaskInfo | None, Versioned]:
-    """What a task event needs, in one consistent BatchGetItem: the calendar, the task, the account."""
-    keys = [dynamo.key(*CALENDAR_KEY), dynamo.key(f"TASK#{task_id}", "TASK"), dynamo.key(*_balance_key(employee_id))]
-    calendar, task, account = None, None, Versioned(Account(employee_id), None)
+def read_for_events(
+    employee_ids: Iterable[str], task_ids: Iterable[str]
+) -> tuple[Calendar | None, dict[str, TaskInfo], dict[str, Versioned]]:
+    """What a batch of task events needs, in one consistent BatchGetItem: the calendar, the tasks and the
+    accounts (each account as read, or a new one at no revision)."""
+    ids, tasks = list(dict.fromkeys(employee_ids)), list(dict.fromkeys(task_ids))
+    keys = [dynamo.key(*CALENDAR_KEY), *(dynamo.key(f"TASK#{t}", "TASK") for t in tasks),
+            *(dynamo.key(*_balance_key(e)) for e in ids)]  # fmt: skip
+    calendar, found_tasks, accounts = None, {}, {e: Versioned(Account(e), None) for e in ids}
     for item in dynamo.batch_get(table(), keys):
         if item["pk"] == CALENDAR_KEY[0]:
             calendar = _calendar(item)
         elif item["pk"].startswith("TASK#"):
-            task = _task(item)
+            found_tasks[item["task_id"]] = _task(item)
         else:
-            account = Versioned(_account(item), _rev(item))
-    return calendar, task, account
+            accounts[item["employee_id"]] = Versioned(_account(item), _rev(item))
+    return calendar, found_tasks, accounts
 
 
 def account_action(read: Versioned, after: Account) -> dict[str, Any]:
@@ -288,18 +293,30 @@ def _transaction(item: dict[str, Any]) -> Transaction:
 def transaction_actions(tx: Transaction) -> list[dict[str, Any]]:
     """The ledger entry (never overwritten: its seq is taken once) and, for fees and rewards, the
     day's statistics of the account's shard."""
-    actions = [dynamo.put(table(), _tx_item(tx), condition="attribute_not_exists(pk)")]
-    if tx.kind in ("fee", "reward"):
-        field = "fees" if tx.kind == "fee" else "rewards"
-        actions.append(
-            dynamo.update(
-                table(),
-                f"STATS#{shard_of(tx.employee_id)}",
-                tx.business_day,
-                f"ADD {field} :amount, transactions :one SET expires_at = :exp",
-                values={":amount": abs(tx.amount), ":one": 1, ":exp": _retained_until(tx.business_day)},
-            )
-        )
+    return [ledger_entry_action(tx), *stats_actions([tx])]
+
+
+def ledger_entry_action(tx: Transaction) -> dict[str, Any]:
+    return dynamo.put(table(), _tx_item(tx), condition="attribute_not_exists(pk)")
+
+
+def stats_actions(txs: Iterable[Transaction]) -> list[dict[str, Any]]:
+    """The fees and rewards of `txs` added to their days' statistics: one update per shard and day (a
+    transaction may touch each item once)."""
+    sums: dict[tuple[str, str], dict[str, int]] = {}
+    for tx in txs:
+        if tx.kind in ("fee", "reward"):
+            added = sums.setdefault((shard_of(tx.employee_id), tx.business_day), {"n": 0})
+            field = "fees" if tx.kind == "fee" else "rewards"
+            added[field] = added.get(field, 0) + abs(tx.amount)
+            added["n"] += 1
+    actions = []
+    for (shard, day), added in sums.items():
+        fields = [f for f in ("fees", "rewards") if f in added]
+        adds = "".join(f"{f} :{f}, " for f in fields)
+        values = {**{f":{f}": added[f] for f in fields}, ":n": added["n"], ":exp": _retained_until(day)}
+        expression = f"ADD {adds}transactions :n SET expires_at = :exp"
+        actions.append(dynamo.update(table(), f"STATS#{shard}", day, expression, values=values))
     return actions
 
 

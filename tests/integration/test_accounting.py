@@ -21,7 +21,7 @@ from shared.aws import client
 from shared.contracts import REGISTRY, Envelope
 from shared.contracts.staff import EmployeeDismissedV1, EmployeeHiredV1
 from shared.contracts.tasks import TaskAssignedV1, TaskCompletedV1, TaskCreatedV1, TaskCreatedV2
-from tests.events import deliver
+from tests.events import bridge, deliver, sqs_event
 from tests.integration.conftest import LambdaContext, api_event, call, template_table
 
 ADMIN = {"sub": str(uuid.uuid4()), "roles": "admin", "department_id": "", "active": "true"}
@@ -238,6 +238,111 @@ def test_r_acc_2_concurrent_fees_for_one_popug_keep_the_ledger_whole(books):
     ledger = books.ledger(popug)
     assert len(ledger) == 16 and {t["task_id"] for t in ledger} == set(tasks)
     assert_books_balance(books, popug)
+
+
+class Calls:
+    """Counts the DynamoDB calls this process makes, per operation."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        self.counts[model.name] = self.counts.get(model.name, 0) + 1
+
+    def __enter__(self) -> Calls:
+        client("dynamodb").meta.events.register("before-call.dynamodb", self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        client("dynamodb").meta.events.unregister("before-call.dynamodb", self)
+
+
+def test_a_batch_of_task_events_is_booked_together_as_if_one_at_a_time(books):
+    """A queue's batch (here 10 events: creations, assignments, a shuffle, a completion, for three popugs)
+    is read in one BatchGetItem and booked in one transaction, with what booking them one by one gives:
+    each fee and reward once, balance_after chained in delivery order, the day's statistics summed."""
+    starter = books.task(books.hire("Starter"))  # the books' calendar has started (the very first booking starts it)
+    kesha, gosha, rita = books.hire("Kesha"), books.hire("Gosha"), books.hire("Rita")
+    first, second, third = (str(uuid.uuid4()) for _ in range(3))
+    batch = [
+        books.created(first), books.assigned(first, kesha), books.created(second), books.assigned(second, kesha),
+        books.assigned(third, gosha), books.assigned(first, rita, "shuffle"), books.created(third),
+        books.completed(first, rita), books.assigned(second, gosha, "shuffle"), books.completed(second, gosha),
+    ]  # fmt: skip
+    with Calls() as calls:
+        books.consume(books.tasks_consumer, *batch)
+    assert (calls.counts.get("BatchGetItem"), calls.counts.get("TransactWriteItems")) == (1, 1)
+    assert set(calls.counts) == {"BatchGetItem", "TransactWriteItems"}
+
+    prices = {e["data"]["task_id"]: e["data"] for e in books.events("TaskPriced")}
+    assert set(prices) == {starter, first, second, third}  # each priced once, by its first event
+    fee, reward = (lambda t: prices[t]["assign_fee"]), (lambda t: prices[t]["reward"])
+
+    def booked(popug: str) -> list[tuple[str, int]]:
+        return [(t["task_id"], t["amount"]) for t in reversed(books.ledger(popug))]  # oldest first
+
+    assert booked(kesha) == [(first, -fee(first)), (second, -fee(second))]
+    assert booked(gosha) == [(third, -fee(third)), (second, -fee(second)), (second, reward(second))]
+    assert booked(rita) == [(first, -fee(first)), (first, reward(first))]
+    assert_books_balance(books, kesha, gosha, rita)
+    reasons = [t["reason"] for t in reversed(books.ledger(gosha))]  # as they were known at each event
+    assert reasons[0].startswith(f"assigned task {third}") and "[UP-1] Feed the parrots" in reasons[1]
+    recorded = books.events("TransactionRecorded")
+    assert len(recorded) == 8 and len(books.scan("OUTBOX#")) == 2  # the batch's events in one outbox item
+    stats = books.get("/accounting/stats", ADMIN, {"from": TODAY.isoformat(), "to": TODAY.isoformat()})[1]
+    [today] = stats["items"]
+    fees = fee(starter) + fee(first) * 2 + fee(second) * 2 + fee(third)
+    assert (today["fees"], today["rewards"]) == (fees, reward(first) + reward(second))
+    assert books.audit()["ok"]
+
+    with Calls() as calls:  # the same batch again: every event was applied before, nothing changes
+        books.consume(books.tasks_consumer, *batch)
+    assert len(books.events("TransactionRecorded")) == 8
+    assert_books_balance(books, kesha, gosha, rita)
+
+
+def test_a_poison_event_in_a_batch_fails_alone_and_the_rest_is_booked(books, monkeypatch):
+    from accounting import on_task_event
+
+    popug = books.hire()
+    poison, good, later = (str(uuid.uuid4()) for _ in range(3))
+    real = on_task_event.Books.book
+
+    def book(self: Any, envelope: Envelope, data: Any, kind: str) -> None:
+        if str(data.task_id) == poison:
+            raise ValueError("a bug this event triggers")
+        real(self, envelope, data, kind)
+
+    monkeypatch.setattr(on_task_event.Books, "book", book)
+    batch = sqs_event(*(bridge(books.assigned(t, popug)) for t in (good, poison, later)))
+    answer = books.tasks_consumer(batch, None)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": batch["Records"][1]["messageId"]}]}
+    assert sorted(t["task_id"] for t in books.ledger(popug)) == sorted([good, later])
+    assert_books_balance(books, popug)
+
+
+def test_r_acc_2_concurrent_batches_for_the_same_popugs_book_everything_once(books):
+    """Two consumers booking batches for the same accounts at once: one transaction wins, the other applies
+    its whole batch again from fresh reads; nothing is lost or booked twice."""
+    popugs = [books.hire(name) for name in ("Kesha", "Gosha")]
+    batches = [[books.assigned(str(uuid.uuid4()), popugs[(b + i) % 2]) for i in range(6)] for b in range(6)]
+    errors: list[BaseException] = []
+
+    def consume(mine: list[list[Envelope]]) -> None:
+        try:
+            for batch in mine:
+                books.consume(books.tasks_consumer, *batch)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=consume, args=(batches[i::3],)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sum(len(books.ledger(p)) for p in popugs) == 36
+    assert_books_balance(books, *popugs)
 
 
 def test_staff_events_name_the_popug_newest_version_wins_and_dismissal_keeps_the_balance(books):
@@ -532,7 +637,6 @@ def test_the_audit_passes_on_honest_books_and_names_what_is_wrong(books):
 def test_r_ev_4_a_poison_event_is_dead_lettered_with_its_reason_and_redriven_once_fixed(books, monkeypatch):
     """Through real queues on the emulator: retried, dead-lettered by the consumer with the error, seen by
     admins, and after the fix redriven and applied exactly once."""
-    from accounting import on_task_event
     from shared.events import dead_letters
     from shared.ops import api as ops_api
     from shared.ops import queues as ops_queues
@@ -571,10 +675,9 @@ def test_r_ev_4_a_poison_event_is_dead_lettered_with_its_reason_and_redriven_onc
 
     popug = books.hire()
     event = books.assigned(str(uuid.uuid4()), popug)
-    from tests.events import bridge
 
     sqs.send_message(QueueUrl=source, MessageBody=json.dumps(bridge(event)))
-    real = on_task_event.on_assigned
+    real = books.tasks_consumer.handlers["TaskAssigned"]
     monkeypatch.setitem(books.tasks_consumer.handlers, "TaskAssigned", lambda *a: 1 / 0)  # the bug
     attempts = 0
     while poll_once():

@@ -178,12 +178,29 @@ class Queue:
                 message.fail_after = False
                 raise TransientFault("injected after the write committed")
 
+        together = type(self.consumer).apply_together
+
+        def flaky_together(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            """The batch path: a record due to fail before its handler is left to the single path, where
+            `flaky` fails it; one due to fail after its write is applied together, then failed there too."""
+            due = [r for r in records if by_id[r["messageId"]].fail_before]
+            left = together(self.consumer, [r for r in records if r not in due])
+            for record in (r for r in records if r not in due and r not in left):
+                message = by_id[record["messageId"]]
+                if message.event_id not in self.applied:
+                    self.applied.add(message.event_id)
+                    self.on_applied(message.event_id)
+                if message.fail_after:
+                    left.append(record)  # applied before: the single path acknowledges it, and `flaky` fails it
+            return due + left
+
         records = [_sqs_record(m) for m in batch]
-        self.consumer.handle_record = flaky  # an instance attribute: shadows the method for this call only
+        # instance attributes: they shadow the methods for this call only
+        self.consumer.handle_record, self.consumer.apply_together = flaky, flaky_together
         try:
             result = self.consumer({"Records": records}, None)
         finally:
-            del self.consumer.handle_record
+            del self.consumer.handle_record, self.consumer.apply_together
         return [by_id[f["itemIdentifier"]] for f in result["batchItemFailures"]]
 
 

@@ -29,6 +29,8 @@ from shared.events import dead_letters
 from shared.observability import logger
 
 Handler = Callable[[Envelope, Any], Iterable[dict[str, Any]]]
+# Applies several events (each with a handler, in delivery order) as one transaction's actions.
+TogetherHandler = Callable[[list[tuple[Envelope, Any]]], list[dict[str, Any]]]
 INBOX_TTL_SECONDS = 30 * 24 * 3600  # longer than any redelivery: SQS keeps a message 14 days at most
 ATTEMPTS = 8  # applications of one event from fresh reads, when concurrent writers keep winning
 RETRYABLE = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
@@ -56,15 +58,20 @@ def _out_of_time(context: Any, slowest_ms: float) -> bool:
 class Consumer:
     """`Consumer("auth.on_employee_hired", table, {"EmployeeHired": handler})` is a `lambda_handler`."""
 
-    def __init__(self, name: str, table: Callable[[], str], handlers: dict[str, Handler]) -> None:
+    def __init__(
+        self, name: str, table: Callable[[], str], handlers: dict[str, Handler], together: TogetherHandler | None = None
+    ) -> None:
         self.name = name
         self._table = table
         self.handlers = handlers
+        self.together = together
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         # Every failure is reported per record, even when all fail: one shape for the queue to act on.
         failed: list[tuple[dict[str, Any], BaseException]] = []
         records = event.get("Records", [])
+        if self.together and len(records) > 1:
+            records = self.apply_together(records)
         slowest_ms = 0.0
         for index, record in enumerate(records):
             if _out_of_time(context, slowest_ms):
@@ -84,6 +91,71 @@ class Consumer:
         retry = dead_letters.settle(self.name, failed) if failed else []
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in retry]}
 
+    def apply_together(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Apply a batch's events in ONE transaction (their inbox markers first, then `together`'s actions),
+        again from fresh reads while concurrent writers win; returns the records left to apply one at a
+        time. Those are what cannot go together (unreadable, unhandled, a second copy of an event in this
+        batch), events applied before (the single path acknowledges them, and says so), and the whole
+        batch when the transaction is refused for any other reason or `together` fails: one poison event
+        is then isolated by the single path, and nothing of the batch was written."""
+        batch: list[tuple[dict[str, Any], Envelope, Any]] = []
+        alone: list[dict[str, Any]] = []
+        ids: set[str] = set()
+        for record in records:
+            try:
+                envelope = parse_record_body(SQSRecord(record).body)
+                data = REGISTRY.read(envelope) if envelope.event_name in self.handlers else None
+            except Exception:  # the single path reports it, with its reason
+                envelope, data = None, None
+            if data is None or envelope is None or str(envelope.event_id) in ids:
+                alone.append(record)
+                continue
+            ids.add(str(envelope.event_id))
+            batch.append((record, envelope, data))
+        for attempt in range(ATTEMPTS):
+            if len(batch) < 2:
+                break
+            markers = [self.marker(envelope) for _, envelope, _ in batch]
+            try:
+                actions = [*markers, *self.together([(envelope, data) for _, envelope, data in batch])]
+                if len(actions) > dynamo.MAX_TRANSACTION_ACTIONS:
+                    break
+                dynamo.transact(actions)
+            except ClientError as error:
+                codes = dynamo.cancellation_codes(error)
+                seen = {i for i, code in enumerate(codes[: len(markers)]) if code == "ConditionalCheckFailed"}
+                if seen:  # applied before: the single path acknowledges them; the others go again
+                    alone += [record for i, (record, _, _) in enumerate(batch) if i in seen]
+                    batch = [item for i, item in enumerate(batch) if i not in seen]
+                    continue
+                if attempt == ATTEMPTS - 1 or not RETRYABLE.intersection(codes):
+                    break
+                logger.info("a concurrent write won; applying the batch again from fresh reads", codes=codes)
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+                continue
+            except Exception:
+                logger.exception("the batch could not be applied together; applying its events one at a time")
+                break
+            for _, envelope, _ in batch:
+                logger.info("event applied", event_name=envelope.event_name, version=envelope.event_version,
+                            event_id=str(envelope.event_id), correlation_id=envelope.correlation_id)  # fmt: skip
+            return alone
+        return alone + [record for record, _, _ in batch]
+
+    def marker(self, envelope: Envelope) -> dict[str, Any]:
+        """The inbox marker: written with the event's effects, refused if the event was applied before."""
+        return dynamo.put(
+            self._table(),
+            {
+                "pk": f"INBOX#{envelope.event_id}",
+                "sk": self.name,
+                "event_name": envelope.event_name,
+                "processed_at": clock.iso(clock.now()),
+                "expires_at": clock.epoch_seconds() + INBOX_TTL_SECONDS,
+            },
+            condition="attribute_not_exists(pk)",
+        )
+
     def handle_record(self, record: SQSRecord) -> None:
         envelope = parse_record_body(record.body)
         self.apply(envelope)
@@ -96,18 +168,7 @@ class Consumer:
             logger.warning("no handler for this event; acknowledged", event_name=envelope.event_name)
             return False
         data: BaseModel = REGISTRY.read(envelope)
-        table = self._table()
-        marker = dynamo.put(
-            table,
-            {
-                "pk": f"INBOX#{envelope.event_id}",
-                "sk": self.name,
-                "event_name": envelope.event_name,
-                "processed_at": clock.iso(clock.now()),
-                "expires_at": clock.epoch_seconds() + INBOX_TTL_SECONDS,
-            },
-            condition="attribute_not_exists(pk)",
-        )
+        marker = self.marker(envelope)
         for attempt in range(ATTEMPTS):
             try:
                 dynamo.transact([marker, *handler(envelope, data)])
