@@ -15,9 +15,19 @@ from tasks import store
 from tasks.domain import Price
 
 
+def on_priced_together(items: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
+    tasks = store.tasks_by_ids(str(data.task_id) for _, data in items)
+    return [
+        action
+        for _, data in items
+        for action in store.price_actions(
+            str(data.task_id), Price(data.assign_fee, data.reward), tasks.get(str(data.task_id))
+        )
+    ]
+
+
 def on_priced(envelope: Any, data: Any) -> list[dict[str, Any]]:
-    task_id = str(data.task_id)
-    return store.price_actions(task_id, Price(data.assign_fee, data.reward), store.get_task(task_id))
+    return on_priced_together([(envelope, data)])
 
 
-lambda_handler = Consumer("tasks.on_task_priced", store.table, {"TaskPriced": on_priced})
+lambda_handler = Consumer("tasks.on_task_priced", store.table, {"TaskPriced": on_priced}, together=on_priced_together)

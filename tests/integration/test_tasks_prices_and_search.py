@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from shared.aws import client
 from shared.contracts import REGISTRY
 from shared.contracts.accounting import TaskPricedV1
 from tests.events import deliver
@@ -67,6 +68,32 @@ def test_r_ev_3_task_priced_is_applied_once_per_event(world):
     assert len(markers) == 1
     (item,) = [i for i in world.items(f"TASK#{task['task_id']}") if i["sk"] == "TASK"]
     assert (item["assign_fee"], item["reward"]) == (1100, 2200)
+
+
+def test_r_ev_3_a_batch_of_prices_is_applied_together_in_one_read_and_one_transaction(world):
+    me = world.who(world.popug(["worker"]))
+    stored = [world.create(me, f"Task {n}")["task_id"] for n in range(4)]
+    early = str(uuid.uuid4())  # its price comes before the task
+    events = [priced(task_id, 1000 + n, 2000 + n) for n, task_id in enumerate([*stored, early])]
+    calls: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    dynamodb = client("dynamodb")
+    dynamodb.meta.events.register("before-call.dynamodb", record)
+    try:
+        assert deliver(world.priced, *events) == {"batchItemFailures": []}
+    finally:
+        dynamodb.meta.events.unregister("before-call.dynamodb", record)
+    assert calls == ["BatchGetItem", "TransactWriteItems"]
+    items = world.request("GET", "/tasks", who=me, query={"limit": "50"})[1]["items"]
+    listed = {t["task_id"]: price_of(t) for t in items}
+    assert [listed[t] for t in stored] == [(1000 + n, 2000 + n) for n in range(4)]
+    (waiting,) = [i for i in world.items(f"TASK#{early}") if i["sk"] == "PRICE"]
+    assert (waiting["assign_fee"], waiting["reward"]) == (1004, 2004)
+    assert deliver(world.priced, *events) == {"batchItemFailures": []}  # again: applied before, nothing changes
+    assert len([i for i in world.items("INBOX#") if i["sk"] == "tasks.on_task_priced"]) == 5
 
 
 def test_r_ev_3_a_price_that_comes_before_its_task_is_shown_once_the_task_is_stored(world):
