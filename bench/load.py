@@ -63,7 +63,7 @@ import boto3
 import requests
 
 from bench.process_group import RssSampler
-from devstack.emulator import call_counts
+from devstack.emulator import call_counts, call_counts_by_caller
 from devstack.launcher import Devstack, copy_state, start_devstack
 
 OPS = 3000
@@ -869,10 +869,12 @@ def run(ops: int | None = None) -> dict:
             say(f"{popugs} popugs onboarded in {setup_seconds:.0f} s; load: {ops} operations, {clients} clients")
             load.recorder.phase = "load"
             calls_before = call_counts(stack.endpoint_url)
+            callers_before = call_counts_by_caller(stack.endpoint_url)
             memory = RssSampler(os.getpgid(stack.process.pid)).start()
             load_seconds = load.run_load(clients)
             memory.stop()
             calls_load = call_counts(stack.endpoint_url)
+            callers_load = call_counts_by_caller(stack.endpoint_url)
             say(f"load done: {sum(load.ops.values())} operations in {load_seconds:.0f} s; settling")
             load.recorder.phase = "settle"
             settle_seconds, accounts, gaps = settle(load)
@@ -959,6 +961,7 @@ def figures(load: Load, at: dict[str, Any]) -> dict[str, Any]:
         "load_memory": at["memory"].figures(),
         "emulator_calls_during_load": calls_load,
         "emulator_calls_per_load_request": round(sum(calls_load.values()) / max(1, load_requests), 2),
+        "emulator_calls_during_load_by_caller": _by_caller(at["callers_before"], at["callers_load"]),
         "emulator_calls_load_end_to_settled": calls_settled,
         "requests_all_phases": sum(recorder.by_phase.values()),
         "requests_by_phase": dict(recorder.by_phase),
@@ -1006,6 +1009,14 @@ def figures(load: Load, at: dict[str, Any]) -> dict[str, Any]:
         "invariants_ok": invariants_ok,
         "ok": invariants_ok and recorder.server_error_count == 0 and not sum(lost.values()),
     }
+
+
+def _by_caller(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Each caller's calls between two counts (a function's logical id, or devstack's own pollers), its
+    most frequent first, the busiest callers first: where an operation's AWS calls come from."""
+    moved = {caller: _delta(before.get(caller, {}), calls, top=6) for caller, calls in after.items()}
+    busiest = sorted(moved.items(), key=lambda item: -sum(item[1].values()))
+    return {caller: calls for caller, calls in busiest if calls}
 
 
 def _delta(before: dict[str, int], after: dict[str, int], top: int = 12) -> dict[str, int]:

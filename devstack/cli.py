@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("--endpoint", help="the emulator (default: from the state file)")
     audit.add_argument("--events", type=Path, help="events.jsonl (default: the running devstack's)")
     audit.add_argument("--table", help="the accounting table's name (default: from the state file or the emulator)")
+    audit.add_argument("--tap-wait", type=float, default=120.0,
+                       help="seconds to wait for the event tap to write what it was sent (default 120)")  # fmt: skip
 
     args = parser.parse_args(argv)
     if args.command == "up":
@@ -286,6 +288,9 @@ def audit_ledger(args: argparse.Namespace) -> int:
         return 2
     from devstack import tap
 
+    if tap.wait_written(endpoint, timeout=args.tap_wait) is False:
+        print(f"devstack: the event tap is still behind after {args.tap_wait:.0f} s; auditing what it has written",
+              file=sys.stderr)  # fmt: skip
     events = tap.read(events_file)
     table = args.table or (state.get("tables") or {}).get("AccountingTable")
     if not table:

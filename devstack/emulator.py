@@ -333,7 +333,10 @@ def main(argv: list[str] | None = None) -> int:
         if not serving.is_alive():
             print("devstack.emulator: the server thread died", file=sys.stderr)
             return 1
-    server.close()  # no new connections; a call in flight gets a second to answer (a long poll is dropped)
+    # no new connections; a call in flight gets a second to answer (a long poll is dropped, and waitress's
+    # complaint that it can no longer wake its closed loop for it is not news)
+    logging.getLogger("waitress").setLevel(logging.CRITICAL)
+    server.close()
     server.task_dispatcher.shutdown(timeout=1.0)
     if store is not None:
         store.close()

@@ -9,7 +9,9 @@ the file included. Only recent ones: a message comes back within its visibility 
 at the next start, having been written just before it) and a relay puts an event twice within its retries,
 while a year's file holds millions of ids (a set of them all took 20 s to read at start, and grew forever).
 
-Uses: `GET /_devstack/events.json` (a correlation id's journey) and `python -m devstack audit-ledger`.
+Uses: `GET /_devstack/events.json` (a correlation id's journey) and `python -m devstack audit-ledger`, which
+first waits for the tap to catch up (`wait_written`): under a load the tap may be a few thousand events
+behind, and an audit of a file that misses them reports fees with no event behind them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import json
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -221,3 +224,28 @@ def read(
         and (not correlation_id or event.get("correlation_id") == correlation_id)
     ]
     return matches[-limit:] if limit else matches
+
+
+def wait_written(endpoint_url: str, timeout: float) -> bool | None:
+    """Wait until every tap on the emulator has written what it was sent (its queue empty, nothing in flight):
+    True once it has, False if `timeout` passed first, None when there is no tap queue to ask (no devstack)."""
+    sqs = aws.client("sqs", endpoint_url, read_timeout=10)
+    try:
+        urls = [u for u in sqs.list_queues().get("QueueUrls", []) if u.endswith(TAP_ID)]
+    except Exception:  # nothing answers there: nothing to wait for
+        return None
+    if not urls:
+        return None
+    counts = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = sum(
+            int(value)
+            for url in urls
+            for value in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=counts)["Attributes"].values()
+        )
+        if pending == 0:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)

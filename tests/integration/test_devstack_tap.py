@@ -143,6 +143,21 @@ def test_the_control_route_filters_by_correlation_id(running_tap, emulator):
     assert control.get("/_devstack/events.json?limit=x").status_code == 400
 
 
+def test_the_audit_waits_until_the_tap_has_written_what_it_was_sent(provisioned, emulator, tmp_path):
+    """A tap behind (here: not yet reading) is waited for; what it was sent is then in the file."""
+    behind = tap.EventTap(provisioned, emulator, tmp_path / "events.jsonl", Console(tmp_path, quiet=True))
+    try:
+        events = [envelope("TaskAssigned", "c-behind") for _ in range(3)]
+        put(emulator, *events)
+        assert tap.wait_written(emulator, timeout=0.5) is False
+        behind.start()
+        assert tap.wait_written(emulator, timeout=15) is True
+        assert {e["event_id"] for e in events} <= {e["event_id"] for e in tap.read(behind.path)}
+    finally:
+        behind.stop(wait=0.1, remove=True)
+    assert tap.wait_written("http://127.0.0.1:1", timeout=1) is None  # no devstack there: nothing to wait for
+
+
 def test_a_tap_on_a_kept_emulator_keeps_the_file_and_remembers_its_ids(provisioned, emulator, tmp_path):
     path = tmp_path / "events.jsonl"
     old = envelope("TaskCreated", "c-old")
