@@ -333,11 +333,12 @@ def main(argv: list[str] | None = None) -> int:
         if not serving.is_alive():
             print("devstack.emulator: the server thread died", file=sys.stderr)
             return 1
-    # no new connections; a call in flight gets a second to answer (a long poll is dropped, and waitress's
-    # complaint that it can no longer wake its closed loop for it is not news)
+    # No new connections, no waiting for the calls in flight: most are long polls, and a journaled write in
+    # flight holds the store's lock, which `store.close()` takes. waitress's complaints that it can no longer
+    # wake its closed loop for the dropped ones are not news.
     logging.getLogger("waitress").setLevel(logging.CRITICAL)
     server.close()
-    server.task_dispatcher.shutdown(timeout=1.0)
+    server.task_dispatcher.shutdown(timeout=0.1)
     if store is not None:
         store.close()
     return 0

@@ -35,6 +35,7 @@ PATTERN = {"source": [{"prefix": "ates."}]}  # moto 5.2.5 matches `prefix` (test
 WAIT_SECONDS = 10  # long poll: moto waits on a condition, so an idle tap costs next to nothing
 RETRY_BACKOFF_MAX = 5.0
 RECENT_IDS = 100_000  # event ids remembered: minutes of the busiest load, far beyond any redelivery
+IN_FLIGHT_WAIT = 3.0  # seconds the audit waits for the batch a tap has taken to be written
 TAIL_BYTES = 16 * 1024 * 1024  # of a kept file, read at start for its recent ids (some 40,000 events)
 
 
@@ -227,8 +228,10 @@ def read(
 
 
 def wait_written(endpoint_url: str, timeout: float) -> bool | None:
-    """Wait until every tap on the emulator has written what it was sent (its queue empty, nothing in flight):
-    True once it has, False if `timeout` passed first, None when there is no tap queue to ask (no devstack)."""
+    """Wait until every tap on the emulator has taken what it was sent (nothing visible in its queue), then
+    until the batch it holds is written (nothing in flight, for a few seconds at most: what a reader that
+    died had taken comes back only after the visibility timeout). True once caught up, False if `timeout`
+    passed first, None when there is no tap queue to ask (no devstack there)."""
     sqs = aws.client("sqs", endpoint_url, read_timeout=10)
     try:
         urls = [u for u in sqs.list_queues().get("QueueUrls", []) if u.endswith(TAP_ID)]
@@ -236,16 +239,19 @@ def wait_written(endpoint_url: str, timeout: float) -> bool | None:
         return None
     if not urls:
         return None
-    counts = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    deadline = time.monotonic() + timeout
-    while True:
-        pending = sum(
-            int(value)
+
+    def pending(attribute: str) -> int:
+        return sum(
+            int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[attribute])["Attributes"][attribute])
             for url in urls
-            for value in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=counts)["Attributes"].values()
         )
-        if pending == 0:
-            return True
+
+    deadline = time.monotonic() + timeout
+    while pending("ApproximateNumberOfMessages"):
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.5)
+    in_flight_until = min(deadline, time.monotonic() + IN_FLIGHT_WAIT)
+    while pending("ApproximateNumberOfMessagesNotVisible") and time.monotonic() < in_flight_until:
+        time.sleep(0.2)
+    return True
