@@ -221,6 +221,7 @@ class Load:
         self.seq = 0
         self.all_booked_seconds: float | None = None  # from the end of the load to every fee and reward booked
         self.load_average: dict[str, list[float]] = {}
+        self.speed_probe_seconds = 0.0
         self.today = ""
         self.close_at: int | None = None  # the operation that closes the day under load (None: after it)
         self.close: dict[str, Any] | None = None
@@ -481,6 +482,7 @@ class Load:
 
     def run_load(self, clients: int) -> float:
         self.load_average["before_load"] = [round(x, 2) for x in os.getloadavg()]
+        self.speed_probe_seconds = speed_probe()
         self.started = time.monotonic()
         self.deadline = self.started + self.seconds
         threads = [threading.Thread(target=self.client, args=(i,), name=f"client-{i}") for i in range(clients)]
@@ -490,6 +492,17 @@ class Load:
             thread.join()
         self.load_average["end_of_load"] = [round(x, 2) for x in os.getloadavg()]
         return time.monotonic() - self.started
+
+
+def speed_probe() -> float:
+    """Seconds for a fixed pure-Python loop on one core, just before the load: this virtual machine's speed
+    moves by half between idle moments (1.10 to 1.63 s measured on one afternoon), and the load's figures
+    move with it, so runs are compared with this next to them."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return round(time.perf_counter() - started, 3)
 
 
 # --- reading the books through the API --------------------------------------------------------------------
@@ -948,6 +961,7 @@ def figures(load: Load, at: dict[str, Any]) -> dict[str, Any]:
         "load_seconds_bound": at["seconds"],
         "machine_cpus": os.cpu_count(),
         "machine_load_average_1_5_15m": load.load_average,
+        "machine_speed_probe_seconds": load.speed_probe_seconds,
         "load_setup_seconds": round(at["setup_seconds"], 1),
         "load_seconds": round(at["load_seconds"], 1),
         "load_ops": sum(load.ops.values()),

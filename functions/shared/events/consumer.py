@@ -9,6 +9,10 @@ what they read (optimistic concurrency); when another writer got there first, th
 again from fresh reads, a few times, before it is left to the queue's retry. Failures are reported per record
 (partial batch response) so one poison event does not hold back the rest; `dead_letters` pauses it with
 a growing backoff and, on its last attempt, puts it in the consumer's dead-letter queue with the reason.
+
+A consumer may also apply a whole batch in one transaction (`together`: one read and one write for ten
+events instead of ten of each, which is what keeps accounting up with a shuffle); whatever cannot go
+together (a poison event, one applied before) falls back to the one-event path above.
 """
 
 from __future__ import annotations
