@@ -212,7 +212,13 @@ def killed(pid: int) -> None:
     """kill -9, and wait until it is gone (a zombie: its pipes are closed)."""
     os.kill(pid, signal.SIGKILL)
     stat = Path(f"/proc/{pid}/stat")
-    while stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] not in "ZX":
+    while True:
+        try:
+            state = stat.read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:  # already reaped (between a check and the read, on a busy machine): gone
+            return
+        if state in "ZX":
+            return
         time.sleep(0.01)
 
 
