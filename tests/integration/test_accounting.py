@@ -159,6 +159,26 @@ def books(as_function, provisioned, monkeypatch) -> Ledger:
     return Ledger(table, monkeypatch)
 
 
+def consume_concurrently(books: Ledger, consumers: list[list[list[Envelope]]]) -> list[BaseException]:
+    """One thread per consumer, each delivering its batches in turn to the task events' consumer, all at
+    once; the errors they met."""
+    errors: list[BaseException] = []
+
+    def consume(batches: list[list[Envelope]]) -> None:
+        try:
+            for batch in batches:
+                books.consume(books.tasks_consumer, *batch)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=consume, args=(batches,)) for batches in consumers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
 def assert_books_balance(books: Ledger, *employee_ids: str) -> None:
     """R-ACC-2: balance = opening + sum of the ledger, and each balance_after follows from the one before."""
     from accounting import store
@@ -220,21 +240,8 @@ def test_r_acc_4_a_completion_is_rewarded_once_to_the_assignee(books):
 def test_r_acc_2_concurrent_fees_for_one_popug_keep_the_ledger_whole(books):
     popug = books.hire()
     tasks = [str(uuid.uuid4()) for _ in range(16)]
-    errors: list[BaseException] = []
-
-    def book(chunk: list[str]) -> None:
-        try:
-            for task_id in chunk:
-                books.consume(books.tasks_consumer, books.assigned(task_id, popug))
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=book, args=(tasks[i::4],)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    deliveries = [[[books.assigned(task_id, popug)] for task_id in tasks[i::4]] for i in range(4)]
+    assert not consume_concurrently(books, deliveries)
     ledger = books.ledger(popug)
     assert len(ledger) == 16 and {t["task_id"] for t in ledger} == set(tasks)
     assert_books_balance(books, popug)
@@ -326,21 +333,7 @@ def test_r_acc_2_concurrent_batches_for_the_same_popugs_book_everything_once(boo
     its whole batch again from fresh reads; nothing is lost or booked twice."""
     popugs = [books.hire(name) for name in ("Kesha", "Gosha")]
     batches = [[books.assigned(str(uuid.uuid4()), popugs[(b + i) % 2]) for i in range(6)] for b in range(6)]
-    errors: list[BaseException] = []
-
-    def consume(mine: list[list[Envelope]]) -> None:
-        try:
-            for batch in mine:
-                books.consume(books.tasks_consumer, *batch)
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=consume, args=(batches[i::3],)) for i in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert not consume_concurrently(books, [batches[i::3] for i in range(3)])
     assert sum(len(books.ledger(p)) for p in popugs) == 36
     assert_books_balance(books, *popugs)
 
