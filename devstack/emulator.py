@@ -489,7 +489,7 @@ def _with_devstack_routes(moto_app: Callable[..., Any], store: Any = None) -> Ca
             from devstack import persistence
 
             # its file may be gone at the next start: the load is made durable by a snapshot, not journaled
-            with persistence.MUTATION:
+            with persistence.all_mutations():
                 status, answer = bulk_load.handle(environ["wsgi.input"].read(size))
                 if status.startswith("200") and not store.compact():
                     status, answer = "500 Internal Server Error", {"error": "loaded, but the snapshot failed"}
