@@ -480,6 +480,20 @@ class Load:
                     f"{len(self.tasks)} tasks, {len(self.completed)} completed, "
                     f"{self.recorder.server_error_count} 5xx")  # fmt: skip
 
+    def warm_up(self, workers: int, rounds: int = 3) -> None:
+        """Every read the load makes, `workers` at once, a few times: each API function's workers are started
+        before the measured load, as a stack that has been serving traffic has them (AWS keeps an
+        environment warm for minutes after its last call). Otherwise the p99 of a route seen 30 times is
+        the one second-worker cold start it met; `cold_starts_during_load` counts the ones left."""
+        today = datetime.now(UTC).date().isoformat()
+        paths = ["/auth/me", "/accounting/me", "/accounting/me/transactions?limit=20", "/tasks?assignee_id=me",
+                 "/staff/employees?limit=20", "/tasks?limit=50", "/accounting/accounts?limit=50",
+                 f"/accounting/stats?from={today}&to={today}", "/auth/accounts?limit=50"]  # fmt: skip
+        with ThreadPoolExecutor(workers) as pool:
+            for _ in range(rounds):
+                for path in paths:
+                    list(pool.map(lambda path: self.call(self.admin, "GET", path), [path] * workers))
+
     def run_load(self, clients: int) -> float:
         self.load_average["before_load"] = [round(x, 2) for x in os.getloadavg()]
         self.speed_probe_seconds = speed_probe()
@@ -492,6 +506,11 @@ class Load:
             thread.join()
         self.load_average["end_of_load"] = [round(x, 2) for x in os.getloadavg()]
         return time.monotonic() - self.started
+
+
+def function_stats(stack: Devstack) -> dict[str, dict[str, int]]:
+    """devstack's per-function counts (workers, invocations, cold starts) from its health route."""
+    return requests.get(f"{stack.url}/_devstack/health", timeout=REQUEST_TIMEOUT).json()["functions"]
 
 
 def speed_probe() -> float:
@@ -839,6 +858,8 @@ def run_on_state(seeded: str, ops: int, clients: int, popugs: int, seconds: floa
             load.today = datetime.now(UTC).date().isoformat()
             setup(load, popugs, clients)
             say(f"{popugs} popugs onboarded on the seeded stack; load: {seconds:.0f} s, {clients} clients")
+            load.recorder.phase = "warm-up"
+            load.warm_up(workers)
             load.recorder.phase = "load"
             memory = RssSampler(os.getpgid(stack.process.pid)).start()
             load_seconds = load.run_load(clients)
@@ -880,12 +901,16 @@ def run(ops: int | None = None) -> dict:
             setup(load, popugs, clients)
             setup_seconds = time.monotonic() - started
             say(f"{popugs} popugs onboarded in {setup_seconds:.0f} s; load: {ops} operations, {clients} clients")
+            load.recorder.phase = "warm-up"
+            load.warm_up(workers)
             load.recorder.phase = "load"
             calls_before = call_counts(stack.endpoint_url)
             callers_before = call_counts_by_caller(stack.endpoint_url)
+            functions_before = function_stats(stack)
             memory = RssSampler(os.getpgid(stack.process.pid)).start()
             load_seconds = load.run_load(clients)
             memory.stop()
+            functions_load = function_stats(stack)
             calls_load = call_counts(stack.endpoint_url)
             callers_load = call_counts_by_caller(stack.endpoint_url)
             say(f"load done: {sum(load.ops.values())} operations in {load_seconds:.0f} s; settling")
@@ -977,6 +1002,11 @@ def figures(load: Load, at: dict[str, Any]) -> dict[str, Any]:
         "emulator_calls_per_load_request": round(sum(calls_load.values()) / max(1, load_requests), 2),
         "emulator_calls_during_load_by_caller": _by_caller(at["callers_before"], at["callers_load"]),
         "emulator_calls_load_end_to_settled": calls_settled,
+        "cold_starts_during_load": {
+            name: count
+            for name, stats in at["functions_load"].items()
+            if (count := stats["cold_starts"] - at["functions_before"].get(name, {}).get("cold_starts", 0))
+        },
         "requests_all_phases": sum(recorder.by_phase.values()),
         "requests_by_phase": dict(recorder.by_phase),
         "statuses_all_phases": {str(k): v for k, v in sorted(statuses.items())},
