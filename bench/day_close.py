@@ -93,13 +93,14 @@ def seed(endpoint_url: str, table: str, count: int, today: date) -> dict[str, in
                 account, tx = domain.reward(account, task, **when)
             ledger_put, *stats_updates = store.transaction_actions(tx)
             items.append(ledger_put["Put"]["Item"])
-            for update in stats_updates:  # ADD <fees|rewards> :amount, transactions :one -> summed here
+            for update in stats_updates:  # ADD <fees|rewards> :<fees|rewards>, transactions :n -> summed here
                 key = update["Update"]["Key"]
-                field = update["Update"]["UpdateExpression"].split()[1]
                 values = update["Update"]["ExpressionAttributeValues"]
                 sums = stats.setdefault((key["pk"]["S"], key["sk"]["S"]), {})
-                sums[field] = sums.get(field, 0) + int(values[":amount"]["N"])
-                sums["transactions"] = sums.get("transactions", 0) + int(values[":one"]["N"])
+                for field in ("fees", "rewards"):
+                    if f":{field}" in values:
+                        sums[field] = sums.get(field, 0) + int(values[f":{field}"]["N"])
+                sums["transactions"] = sums.get("transactions", 0) + int(values[":n"]["N"])
         items.append(store.account_action(store.Versioned(domain.Account(employee_id), None), account)["Put"]["Item"])
         balance = account.end_of_day(today)
         expected["positive" if balance > 0 else "negative" if balance < 0 else "zero"] += 1
