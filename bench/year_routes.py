@@ -59,6 +59,20 @@ class Side:
             raise RuntimeError(f"{self.name}: {method} {path} -> {response.status_code} {response.text[:300]}")
         return response
 
+    def first_dashboard(self, today: str, tries: int = 8) -> dict[str, Any]:
+        """The dashboard until it answers: the local query engine first copies the lake's days not compacted
+        yet (a year-old stack's last raw days are ~10,000 objects), keeping its progress between requests;
+        each request stops at the query's time limit with a 504 `query_timeout`. How many it took is a figure."""
+        started, statuses = time.perf_counter(), []
+        while len(statuses) < tries:
+            response = self.admin.call("GET", f"/analytics/dashboard?date={today}")
+            statuses.append(response.status_code)
+            if response.status_code == 200:
+                break
+            if response.status_code != 504:
+                raise RuntimeError(f"{self.name}: dashboard -> {response.status_code} {response.text[:300]}")
+        return {"statuses": statuses, "seconds": round(time.perf_counter() - started, 1)}
+
     def round(self, today: str) -> None:
         month_ago = (datetime.fromisoformat(today) - timedelta(days=29)).date().isoformat()
         for index in range(PER_ROUND):
@@ -169,6 +183,8 @@ def run() -> dict[str, Any]:
                     workers = _seeded_workers(stack, admin, 4)
                 sides.append(Side(name, stack, admin, workers))
             fresh, year = sides
+            first_dashboards = {side.name: side.first_dashboard(today) for side in sides}
+            say(f"first dashboards: {first_dashboards}")
             for number in range(ROUNDS):
                 for side in (fresh, year) if number % 2 == 0 else (year, fresh):
                     side.round(today)
@@ -187,6 +203,7 @@ def run() -> dict[str, Any]:
         "year_popugs": summary.get("popugs"),
         "year_transactions": summary.get("transactions"),
         "year_seed_seconds": round(seed_seconds, 1),
+        "first_dashboard_until_answered": first_dashboards,
         "routes": routes,
         "worst_route_ratio_p50": worst["ratio_p50"],
         "route_ratio_target": RATIO_TARGET,

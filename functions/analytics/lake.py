@@ -35,7 +35,8 @@ import json
 import os
 import re
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -50,6 +51,9 @@ MONTHLY = "monthly/"
 STATE_KEY = "state/compaction.json"
 MIRROR_ROOT = Path(tempfile.gettempdir()) / "ates-lake"
 DOWNLOAD_THREADS = 16  # S3 GETs are latency-bound: a day of small raw objects downloads in parallel
+# The manifest is saved this often during a long copy, so a copy cut short (the function's time-out) is not
+# started over: a year-old lake's raw days are ~10,000 objects, more than one request's time can copy.
+MANIFEST_EVERY = 500
 _DAY = re.compile(r"^day=(\d{4}-\d{2}-\d{2})/[^/]+$")
 _PARTITION = re.compile(r"^(?:day=(\d{4}-\d{2}-\d{2})|month=(\d{4}-\d{2}))/[^/]+$")
 
@@ -151,6 +155,14 @@ def days_of_key(prefix: str, key: str) -> tuple[date, date] | None:
     return first, month_end(first)
 
 
+class MirrorIncomplete(Exception):
+    """The copy stopped at its deadline; what it copied is kept, and the next `sync` goes on from there."""
+
+    def __init__(self, copied: int, wanted: int) -> None:
+        super().__init__(f"{copied} of {wanted} objects copied")
+        self.copied, self.wanted = copied, wanted
+
+
 class Mirror:
     """A local copy of part of the lake (same keys as relative paths under `root`).
 
@@ -168,20 +180,39 @@ class Mirror:
     def path(self, key_or_prefix: str) -> Path:
         return self.root / key_or_prefix
 
-    def sync(self, prefix: str, first_day: date | None = None, last_day: date | None = None) -> int:
+    def sync(
+        self, prefix: str, first_day: date | None = None, last_day: date | None = None, deadline: float | None = None
+    ) -> int:
         """Mirror the partitions of `prefix` from `first_day` to `last_day` (inclusive, None = open);
-        returns how many objects were downloaded."""
+        returns how many objects were downloaded. At `deadline` (time.monotonic()) it stops copying and
+        raises MirrorIncomplete, keeping what it copied."""
         listed = self._list(prefix, first_day, last_day)
         etags = self._manifest()
         wanted = {key: etag for key, etag in listed.items() if etags.get(key) != etag or not self.path(key).exists()}
         if wanted:
-            with ThreadPoolExecutor(DOWNLOAD_THREADS) as pool:
-                for key in pool.map(self._download, wanted):
-                    etags[key] = wanted[key]
+            self._download_all(wanted, deadline)
         removed = self._remove_unlisted(prefix, first_day, last_day, listed)
         if wanted or removed:
             self._save_manifest()
         return len(wanted)
+
+    def _download_all(self, wanted: dict[str, str], deadline: float | None) -> None:
+        etags, copied = self._manifest(), 0
+        pool = ThreadPoolExecutor(DOWNLOAD_THREADS)
+        try:
+            downloads = [pool.submit(self._download, key) for key in wanted]
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            for download in as_completed(downloads, timeout=timeout):
+                key = download.result()
+                etags[key] = wanted[key]
+                copied += 1
+                if copied % MANIFEST_EVERY == 0:
+                    self._save_manifest()
+        except TimeoutError:
+            self._save_manifest()
+            raise MirrorIncomplete(copied, len(wanted)) from None
+        finally:  # at the deadline: the downloads under way finish on their own (their files are not counted)
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _list(self, prefix: str, first_day: date | None, last_day: date | None) -> dict[str, str]:
         params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}

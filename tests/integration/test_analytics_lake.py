@@ -320,6 +320,35 @@ def test_r_an_4_the_local_mirror_copies_only_new_or_changed_objects_and_drops_ex
     assert not mirror.path(f"{prefix}day=2026-11-25/a.json").exists()
 
 
+def test_r_an_4_a_copy_cut_short_by_its_deadline_keeps_what_it_copied_and_the_next_goes_on(lake, monkeypatch):
+    """A year-old lake's raw days are ~10,000 objects: more than one query's time can copy. The copy stops at
+    the query's deadline, and the next query copies only the rest instead of starting over."""
+    from analytics import lake as lake_module
+
+    s3, prefix = client("s3"), "raw/TaskPriced/v1/"
+    keys = [f"{prefix}day=2026-11-26/{name}.json" for name in ("a0", "a1", "a2", "a3", "b0", "b1")]
+    for key in keys:
+        s3.put_object(Bucket=lake, Key=key, Body=b'{"event_id":"1"}\n')
+    download = lake_module.Mirror._download
+
+    def slow_for_b(self, key):  # the b objects take longer than the deadline leaves
+        if "/b" in key:
+            time.sleep(1.0)
+        return download(self, key)
+
+    monkeypatch.setattr(lake_module, "DOWNLOAD_THREADS", 1)
+    monkeypatch.setattr(lake_module.Mirror, "_download", slow_for_b)
+    started = time.monotonic()
+    with pytest.raises(lake_module.MirrorIncomplete) as stopped:
+        lake_module.Mirror(lake).sync(prefix, deadline=time.monotonic() + 0.5)
+    assert time.monotonic() - started < 1.5  # answered at its deadline, not after every download
+    assert (stopped.value.copied, stopped.value.wanted) == (4, 6)
+
+    monkeypatch.setattr(lake_module.Mirror, "_download", download)
+    assert lake_module.Mirror(lake).sync(prefix) == 2  # a new process copies only the two left
+    assert lake_module.Mirror(lake).sync(prefix) == 0
+
+
 # --- the query layer (R-AN-4) ------------------------------------------------------------------------------
 
 
