@@ -154,3 +154,17 @@ def load_snapshot(path: Path) -> None:
             per_region = backends[account]
             for region, backend in regions.items():
                 dict.__setitem__(per_region, region, backend)
+    _register_buckets()
+
+
+def _register_buckets() -> None:
+    """moto keeps S3's bucket names (one namespace for every account) in a registry beside its backends,
+    which the image does not hold. Without it, the CreateBucket devstack sends for the template's buckets
+    at every start (idempotent in us-east-1) made a new, empty bucket in place of the kept one: a restart
+    emptied the analytics lake. Rebuilt here from the buckets themselves."""
+    from moto.s3.models import s3_backends
+
+    for account, regions in s3_backends.items():
+        for backend in regions.values():
+            for name, bucket in backend.buckets.items():
+                s3_backends.bucket_accounts[name] = (bucket.partition, account)

@@ -105,6 +105,21 @@ def test_kill_9_loses_no_answered_write_and_replays_the_same_state(tmp_path):
         assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"]) == ("3", "0")
 
 
+def test_a_bucket_kept_in_a_snapshot_survives_the_create_bucket_of_the_next_start(tmp_path):
+    """devstack provisions its template again at every start: CreateBucket of a kept bucket must keep it."""
+    state = tmp_path / "state"
+    with running(state) as (url, _):
+        s3 = clients(url)["s3"]
+        s3.create_bucket(Bucket="lake")
+        s3.put_object(Bucket="lake", Key="raw/day=1/part.json", Body=b'{"x": 1}')
+        emulator.checkpoint(url)  # the bucket is in the snapshot, not in the journal
+    with running(state) as (url, _):
+        s3 = clients(url)["s3"]
+        s3.create_bucket(Bucket="lake")
+        assert s3.get_object(Bucket="lake", Key="raw/day=1/part.json")["Body"].read() == b'{"x": 1}'
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["lake"]
+
+
 def test_a_torn_journal_tail_is_dropped_and_the_emulator_starts(tmp_path):
     state = tmp_path / "state"
     with running(state) as (url, process):
