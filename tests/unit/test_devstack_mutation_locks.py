@@ -45,6 +45,21 @@ def _journaled_targets(store: persistence.Store) -> list[str]:
     return [pickle.loads(record)[2]["HTTP_X_AMZ_TARGET"] for record in records]
 
 
+def _held_write(moto: HeldApp, app, target: str) -> threading.Thread:
+    thread = _write(app, target, b"hold")
+    assert moto.inside.wait(5)
+    return thread
+
+
+def _waits_until_released(moto: HeldApp, waiting: threading.Thread, held: threading.Thread) -> None:
+    time.sleep(0.3)
+    assert waiting.is_alive()
+    moto.release.set()
+    for thread in (held, waiting):
+        thread.join(5)
+        assert not thread.is_alive()
+
+
 @pytest.fixture
 def held(tmp_path):
     moto = HeldApp()
@@ -57,20 +72,14 @@ def held(tmp_path):
 
 def test_a_dynamodb_write_does_not_wait_behind_another_services_write(held):
     moto, store, app = held
-    slow_delete = _write(app, "AmazonSQS.DeleteMessageBatch", b"hold")
-    assert moto.inside.wait(5)
+    slow_delete = _held_write(moto, app, "AmazonSQS.DeleteMessageBatch")
 
     booking = _write(app, "DynamoDB_20120810.TransactWriteItems")
     booking.join(5)
     assert not booking.is_alive(), "the DynamoDB write waited for the SQS write"
 
     next_send = _write(app, "AWSEvents.PutEvents")  # the same state as the held call: it waits its turn
-    time.sleep(0.3)
-    assert next_send.is_alive()
-    moto.release.set()
-    for thread in (slow_delete, next_send):
-        thread.join(5)
-        assert not thread.is_alive()
+    _waits_until_released(moto, next_send, slow_delete)
     assert _journaled_targets(store) == [
         "DynamoDB_20120810.TransactWriteItems", "AmazonSQS.DeleteMessageBatch", "AWSEvents.PutEvents",
     ]  # fmt: skip
@@ -78,15 +87,9 @@ def test_a_dynamodb_write_does_not_wait_behind_another_services_write(held):
 
 def test_a_dynamodb_call_that_reaches_s3_waits_for_both(held):
     moto, store, app = held
-    slow_put = _write(app, "AmazonSQS.SendMessage", b"hold")
-    assert moto.inside.wait(5)
+    slow_put = _held_write(moto, app, "AmazonSQS.SendMessage")
     export = _write(app, "DynamoDB_20120810.ExportTableToPointInTime")
-    time.sleep(0.3)
-    assert export.is_alive()
-    moto.release.set()
-    for thread in (slow_put, export):
-        thread.join(5)
-        assert not thread.is_alive()
+    _waits_until_released(moto, export, slow_put)
     assert _journaled_targets(store) == ["AmazonSQS.SendMessage", "DynamoDB_20120810.ExportTableToPointInTime"]
 
 
