@@ -20,6 +20,8 @@ data already stored, so a 10k-task shuffle or a year of ledger makes the local s
 - DynamoDB ``Query`` and ``Scan`` sort the whole table for every page: devstack/moto_dynamodb_index.py
   keeps tables and indexes sorted by partition (applied from here, same rules as below).
 - moto's instance tracker keeps every DynamoDB item, stream record and SQS message ever made.
+- S3 ``ListObjects(V2)`` walks every key name the bucket ever held, delete markers included, for each
+  page: devstack/moto_s3_index.py keeps each bucket's live names sorted (applied from here).
 - SQS computes *every* queue attribute, three of them by scanning all stored messages, to read one
   flag (``ContentBasedDeduplication`` on each send, ``MessageRetentionPeriod`` for each message
   received), so a backlog slows every send and every receive; receive and delete scan the whole
@@ -64,7 +66,7 @@ def apply() -> None:
             "installed: pin moto to that version, or re-read every patched function in the new moto "
             "source and update the copies and MOTO_VERSION in devstack/moto_patches.py."
         )
-    from devstack import moto_expressions, moto_wire
+    from devstack import moto_expressions, moto_s3_index, moto_wire
 
     with _apply_lock:
         if _applied:
@@ -77,6 +79,7 @@ def apply() -> None:
         _cache_action_names()
         moto_wire.apply()
         moto_expressions.apply()
+        moto_s3_index.apply()
         _applied = True
 
 

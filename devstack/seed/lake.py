@@ -2,8 +2,8 @@
 
 Every event of the year is first written to a local scratch copy of the raw layout (one JSON-lines file
 per raw partition instead of one object per event). From it:
-- raw objects (one per event, `lake.raw_key`, `put_raw`'s bytes) are uploaded first (`upload_raw`) for the
-  partitions from the watermark's eve on, and the staff and auth events;
+- raw objects are uploaded first (`upload_raw`) for the partitions from the watermark's eve on, and the staff
+  and auth events: one pack per partition (`put_raw`'s lines, as analytics/pack.py leaves a partition);
 - then each closed day the real system would have compacted by now (`compact.settled`) gets its curated
   Parquet partitions, built from the raw rows with the logical tables' own SQL (`tables.raw_rows`,
   `row_day`, `order_by`: the definitions the compaction runs) and its daily aggregates as `compact_day`
@@ -132,7 +132,7 @@ def build(scratch: RawScratch, bucket: str, days: list[Day], now: datetime, s3: 
         say(f"lake: {len(monthly)} monthly roll-ups through {rolled}")
         lake.write_watermark(bucket, watermark, rolled)  # through shared.aws.client: the same endpoint
     return {"watermark": watermark.isoformat() if watermark else None, "curated_objects": curated,
-            "raw_objects": raw, "events": scratch.count}  # fmt: skip
+            "raw_events": raw, "events": scratch.count}  # fmt: skip
 
 
 def roll_up(out: Path, compacted: list[date], watermark: date) -> tuple[date | None, list[tuple[str, Path]]]:
@@ -153,25 +153,28 @@ def roll_up(out: Path, compacted: list[date], watermark: date) -> tuple[date | N
 
 
 def upload_raw(scratch: RawScratch, bucket: str, watermark: date | None, s3: Any) -> int:
-    """One object per event (`put_raw`'s key and bytes) for the raw partitions from the watermark's eve on (what
-    the logical tables read raw, and the raw windows of the last compacted days, so the compaction can redo them
-    for a late event, R-AN-8), and every staff and auth event (the SQL console reads them raw, R-AN-7)."""
+    """The raw partitions from the watermark's eve on (what the logical tables read raw, and the raw windows of
+    the last compacted days, so the compaction can redo them for a late event, R-AN-8), and every staff and auth
+    event (the SQL console reads them raw, R-AN-7), each partition packed as the running stack packs it
+    (analytics/pack.py: `put_raw`'s lines, each once, sorted, in one object named by its bytes). Returns how
+    many events were uploaded."""
     from analytics import lake
-    from shared.contracts import REGISTRY, Envelope
+    from shared.contracts import REGISTRY
 
     staff_and_auth = {c.name for c in REGISTRY.contracts if c.source in STAFF_AND_AUTH}
     since = watermark - timedelta(days=1) if watermark else None
     bodies: list[tuple[str, bytes]] = []
+    events = 0
     for path in sorted(scratch.root.glob(f"raw/*/*/day=*/{SCRATCH_FILE}")):
         day = date.fromisoformat(path.parent.name.removeprefix("day="))
         if since is not None and day < since and path.parent.parent.parent.name not in staff_and_auth:
             continue
-        for line in path.read_text().splitlines():
-            envelope = json.loads(line)
-            key = lake.raw_key(Envelope.model_validate(envelope))
-            body = json.dumps(envelope, separators=(",", ":"), sort_keys=True) + "\n"
-            bodies.append((key, body.encode()))
+        lines = sorted({json.dumps(json.loads(line), separators=(",", ":"), sort_keys=True)
+                        for line in path.read_text().splitlines()})  # fmt: skip
+        body = ("\n".join(lines) + "\n").encode()
+        bodies.append((lake.pack_key(path.parent.relative_to(scratch.root).as_posix() + "/", body), body))
+        events += len(lines)
     with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
         list(pool.map(lambda b: s3.put_object(Bucket=bucket, Key=b[0], Body=b[1], ContentType="application/json"),
                       bodies))  # fmt: skip
-    return len(bodies)
+    return events

@@ -3,9 +3,16 @@
 Layout of the lake bucket:
 
     raw/<EventName>/v<version>/day=<YYYY-MM-DD>/<event_id>.json
-        One envelope per object (one line of JSON, the Glue JSON SerDe's format), `day` = the UTC date
-        of its `event_time`. Keyed by `event_id`, so a redelivered event overwrites itself: landing is
-        idempotent without reading anything first.
+        One envelope per object as it lands (one line of JSON, the Glue JSON SerDe's format), `day` = the
+        UTC date of its `event_time`. Keyed by `event_id`, so a redelivered event overwrites itself:
+        landing is idempotent without reading anything first.
+    raw/<EventName>/v<version>/day=<YYYY-MM-DD>/pack-<sha256>.json
+        Many of those envelopes in one object, one per line (pack.py): every few minutes the landed
+        objects of a partition are packed, so a busy day is a few objects, not one per event (a
+        1,000-popug company lands ~5,000 a day; a query lists and opens every object of the days it
+        reads). Named by a digest of its bytes, so packing the same objects again writes the same key.
+        An event can be in a pack and landed again (redelivered): the logical tables read raw rows
+        DISTINCT, as they already do for at-least-once delivery.
     curated/<table>/day=<YYYY-MM-DD>/part-0.parquet
         One Parquet file per compacted table and day (the business day for `transactions` and
         `closed_days`, the UTC creation day for `tasks`); compaction overwrites it whole, so running it
@@ -26,11 +33,13 @@ and what DuckDB reads as a hive partition. Objects expire with the bucket's life
 
 DuckDB has no S3 access here (httpfs is not installed), so the query engine and the compaction read a
 local mirror: only the prefixes (and day ranges) a query needs, only the keys that are new or changed
-(by ETag), downloaded in parallel, kept in /tmp across warm invocations.
+(by ETag), downloaded in parallel, kept in /tmp across warm invocations. A listed object that is gone
+when it is downloaded was packed meanwhile: the copy lists again, so it never misses the pack.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -54,6 +63,8 @@ DOWNLOAD_THREADS = 16  # S3 GETs are latency-bound: a day of small raw objects d
 # The manifest is saved this often during a long copy, so a copy cut short (the function's time-out) is not
 # started over: a year-old lake's raw days are ~10,000 objects, more than one request's time can copy.
 MANIFEST_EVERY = 500
+PACK = "pack-"  # the name of a raw object holding many envelopes (pack.py)
+RELISTS = 3  # a copy lists again this often when objects it listed were packed away meanwhile
 _DAY = re.compile(r"^day=(\d{4}-\d{2}-\d{2})/[^/]+$")
 _PARTITION = re.compile(r"^(?:day=(\d{4}-\d{2}-\d{2})|month=(\d{4}-\d{2}))/[^/]+$")
 
@@ -86,6 +97,15 @@ def partition(prefix: str, day: date) -> str:
 def raw_key(envelope: Envelope) -> str:
     prefix = raw_prefix(envelope.event_name, envelope.event_version)
     return f"{partition(prefix, event_day(envelope.event_time))}{envelope.event_id}.json"
+
+
+def pack_key(partition_prefix: str, body: bytes) -> str:
+    """The key of a pack of raw envelopes in a partition: named by its bytes, so the same pack is one key."""
+    return f"{partition_prefix}{PACK}{hashlib.sha256(body).hexdigest()}.json"
+
+
+def is_pack(key: str) -> bool:
+    return key.rsplit("/", 1)[-1].startswith(PACK)
 
 
 def curated_key(table: str, day: date) -> str:
@@ -185,25 +205,35 @@ class Mirror:
     ) -> int:
         """Mirror the partitions of `prefix` from `first_day` to `last_day` (inclusive, None = open);
         returns how many objects were downloaded. At `deadline` (time.monotonic()) it stops copying and
-        raises MirrorIncomplete, keeping what it copied."""
-        listed = self._list(prefix, first_day, last_day)
-        etags = self._manifest()
-        wanted = {key: etag for key, etag in listed.items() if etags.get(key) != etag or not self.path(key).exists()}
-        if wanted:
-            self._download_all(wanted, deadline)
-        removed = self._remove_unlisted(prefix, first_day, last_day, listed)
-        if wanted or removed:
-            self._save_manifest()
-        return len(wanted)
+        raises MirrorIncomplete, keeping what it copied; so it does when listed objects were still being
+        packed away after RELISTS listings."""
+        copied = 0
+        for _ in range(RELISTS):
+            listed = self._list(prefix, first_day, last_day)
+            etags = self._manifest()
+            wanted = {k: etag for k, etag in listed.items() if etags.get(k) != etag or not self.path(k).exists()}
+            gone = self._download_all(wanted, deadline) if wanted else set()
+            copied += len(wanted) - len(gone)
+            removed = self._remove_unlisted(prefix, first_day, last_day, {k: e for k, e in listed.items()
+                                                                          if k not in gone})  # fmt: skip
+            if wanted or removed:
+                self._save_manifest()
+            if not gone:
+                return copied
+        raise MirrorIncomplete(copied, copied + len(gone))
 
-    def _download_all(self, wanted: dict[str, str], deadline: float | None) -> None:
-        etags, copied = self._manifest(), 0
+    def _download_all(self, wanted: dict[str, str], deadline: float | None) -> set[str]:
+        """Copy `wanted`; returns the keys that were gone from the bucket (packed since they were listed)."""
+        etags, copied, gone = self._manifest(), 0, set()
         pool = ThreadPoolExecutor(DOWNLOAD_THREADS)
         try:
-            downloads = [pool.submit(self._download, key) for key in wanted]
+            downloads = {pool.submit(self._download, key): key for key in wanted}
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             for download in as_completed(downloads, timeout=timeout):
-                key = download.result()
+                if not download.result():
+                    gone.add(downloads[download])
+                    continue
+                key = downloads[download]
                 etags[key] = wanted[key]
                 copied += 1
                 if copied % MANIFEST_EVERY == 0:
@@ -213,6 +243,7 @@ class Mirror:
             raise MirrorIncomplete(copied, len(wanted)) from None
         finally:  # at the deadline: the downloads under way finish on their own (their files are not counted)
             pool.shutdown(wait=False, cancel_futures=True)
+        return gone
 
     def _list(self, prefix: str, first_day: date | None, last_day: date | None) -> dict[str, str]:
         params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
@@ -230,15 +261,20 @@ class Mirror:
                 listed[item["Key"]] = item["ETag"]
         return listed
 
-    def _download(self, key: str) -> str:
+    def _download(self, key: str) -> bool:
+        """Copy one object; False when it is gone from the bucket."""
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        body = client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        s3 = client("s3")
+        try:
+            body = s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return False
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".part-")
         with os.fdopen(handle, "wb") as out:
             out.write(body)
         os.replace(temporary, target)
-        return key
+        return True
 
     def _remove_unlisted(self, prefix: str, first: date | None, last: date | None, listed: dict[str, str]) -> int:
         base = self.path(prefix)

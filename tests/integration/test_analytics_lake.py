@@ -349,6 +349,101 @@ def test_r_an_4_a_copy_cut_short_by_its_deadline_keeps_what_it_copied_and_the_ne
     assert lake_module.Mirror(lake).sync(prefix) == 0
 
 
+# --- packing (R-AN-1) ----------------------------------------------------------------------------------
+
+
+def pack_lake(bucket: str) -> dict[str, Any]:
+    from analytics import pack
+
+    return pack.pack_all(bucket)
+
+
+def test_r_an_1_packing_puts_a_partitions_landed_events_in_one_object_and_the_tables_do_not_change(lake, day_in_lake):
+    """A busy day lands thousands of one-event objects, and a query lists and opens each: packing puts a
+    partition's events in one object, deletes the landed ones, and every logical table reads the same."""
+    before = everything()
+    transactions = "raw/TransactionRecorded/v1/"
+    assert len(keys(lake, transactions)) == 5  # fee, reward, early fee on D; payout and next fee on D+1
+    outcome = pack_lake(lake)
+    assert sorted((p["partition"], p["objects"], p["events"]) for p in outcome["packed"]) == [
+        (f"{transactions}day=2026-11-26/", 3, 3),
+        (f"{transactions}day=2026-11-27/", 2, 2),
+    ]  # fmt: skip (a partition of one object is left as it is)
+    packs = keys(lake, transactions)
+    assert [k.rsplit("/", 1)[-1].startswith("pack-") for k in packs] == [True, True]
+    assert everything() == before
+    assert pack_lake(lake)["packed"] == []  # packed: nothing to do
+
+    land(day_in_lake["fee"], tx("fee", -900, NEXT, at(NEXT, 10)))  # one redelivered (already packed), one new
+    assert len(everything()["transactions"]) == len(before["transactions"]) + 1  # the redelivered one once
+    pack_lake(lake)
+    assert len(keys(lake, transactions)) == 4  # each day: its pack and a pack of what landed since
+    after = everything()
+    assert len(after["transactions"]) == len(before["transactions"]) + 1 and after["tasks"] == before["tasks"]
+
+
+def test_r_an_1_a_partitions_packs_are_merged_when_there_are_too_many(lake, monkeypatch):
+    from analytics import pack
+
+    monkeypatch.setattr(pack, "MAX_PACKS", 2)
+    partition = "raw/TransactionRecorded/v1/day=2026-11-26/"
+    for hour in range(4):
+        land(tx("fee", -100, D, at(D, hour)), tx("fee", -100, D, at(D, hour, 30)))
+        pack_lake(lake)
+        assert len(keys(lake, partition)) <= 2
+    assert len(keys(lake, partition)) == 2  # merged on the third run, a new pack on the fourth
+    assert rows("SELECT count(*), sum(amount) FROM transactions") == [[8, -800]]
+
+
+def test_r_an_1_a_pack_cut_short_before_its_deletes_loses_nothing_and_the_next_run_finishes_it(lake, monkeypatch):
+    from analytics import pack
+
+    land(*(tx("fee", -100, D, at(D, hour)) for hour in range(3)))
+    partition = "raw/TransactionRecorded/v1/day=2026-11-26/"
+    landed = keys(lake, partition)
+    real_client = pack.client
+
+    class CrashesOnDelete:
+        def __init__(self, service):
+            self._s3 = real_client(service)
+
+        def __getattr__(self, name):
+            if name == "delete_objects":
+                raise RuntimeError("the function timed out")
+            return getattr(self._s3, name)
+
+    monkeypatch.setattr(pack, "client", CrashesOnDelete)
+    with pytest.raises(RuntimeError):
+        pack_lake(lake)
+    assert len(keys(lake, partition)) == 4  # the pack and the three it packed: each event twice in the lake
+    assert rows("SELECT count(*), sum(amount) FROM transactions") == [[3, -300]]  # read once
+    monkeypatch.setattr(pack, "client", real_client)
+    pack_lake(lake)
+    assert len(keys(lake, partition)) == 1 and keys(lake, partition)[0] not in landed
+    assert rows("SELECT count(*), sum(amount) FROM transactions") == [[3, -300]]
+
+
+def test_r_an_4_a_copy_that_lists_objects_packed_before_it_downloads_them_lists_again(lake, monkeypatch):
+    """A query's copy lists a partition's landed objects, a pack deletes them before they are downloaded:
+    the copy lists again, finds the pack, and the query reads every event."""
+    from analytics import lake as lake_module
+
+    land(*(tx("fee", -100, D, at(D, hour)) for hour in range(3)))
+    listing = lake_module.Mirror._list
+    listed = []
+
+    def packed_right_after_the_first_listing(self, *args):
+        found = listing(self, *args)
+        if not listed:
+            pack_lake(lake)
+        listed.append(sorted(found))
+        return found
+
+    monkeypatch.setattr(lake_module.Mirror, "_list", packed_right_after_the_first_listing)
+    assert rows("SELECT count(*), sum(amount) FROM transactions") == [[3, -300]]
+    assert len(listed[0]) == 3 and len(listed[1]) == 1 and lake_module.is_pack(listed[1][0])
+
+
 # --- the query layer (R-AN-4) ------------------------------------------------------------------------------
 
 
