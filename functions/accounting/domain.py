@@ -488,6 +488,10 @@ class DayClose:
     emails_sent: int = 0
     close_through: str | None = None  # a scheduled close goes on with the next days up to this one
     correlation_id: str | None = None  # of the request (or schedule run) that started it: its events carry it
+    # The day's fees and rewards, final (no transaction is booked to a day once its close started), summed over
+    # the statistics' shards when it closed: GET /accounting/stats reads a closed day here, one item.
+    fees: int | None = None
+    rewards: int | None = None
     started_at: str | None = None
     started_by: str | None = None
     updated_at: str | None = None

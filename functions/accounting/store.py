@@ -431,6 +431,12 @@ def stats_between(first: date, last: date) -> dict[str, dict[str, int]]:
     return totals
 
 
+def day_stats(day: str) -> dict[str, int]:
+    """One day's fees and rewards summed over the shards (one BatchGetItem)."""
+    items = dynamo.batch_get(table(), [dynamo.key(f"STATS#{shard}", day) for shard in SHARDS])
+    return {field: sum(int(item.get(field, 0)) for item in items) for field in ("fees", "rewards")}
+
+
 def closes_between(first: date, last: date) -> dict[str, DayClose]:
     return closes(d.isoformat() for d in dates(first, last))
 
@@ -454,6 +460,8 @@ def _close(item: dict[str, Any], tally: dict[str, Any] | None = None) -> DayClos
         close_through=item.get("close_through"), correlation_id=item.get("correlation_id"),
         started_at=item.get("started_at"),
         started_by=item.get("started_by"), updated_at=item.get("updated_at"), finished_at=item.get("finished_at"),
+        fees=int(item["fees"]) if item.get("fees") is not None else None,
+        rewards=int(item["rewards"]) if item.get("rewards") is not None else None,
         **{name: int(tally.get(name, 0)) for name in COUNTERS},
     )  # fmt: skip
 
@@ -481,7 +489,7 @@ def _close_item(job: DayClose) -> dict[str, Any]:
         "close_through": job.close_through, "correlation_id": job.correlation_id, "started_at": job.started_at,
         "started_by": job.started_by,
         "updated_at": job.updated_at, "expires_at": _retained_until(job.business_day),
-    }  # fmt: skip
+    } | ({"fees": job.fees, "rewards": job.rewards} if job.fees is not None else {})  # fmt: skip
 
 
 class CloseRefused(Exception):

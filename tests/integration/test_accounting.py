@@ -545,6 +545,33 @@ def test_r_acc_6_stats_per_day_with_management_earnings(books):
     assert body["totals"]["management_earnings"] == fees - rewards
 
 
+def test_r_acc_6_a_closed_days_figures_are_kept_on_its_close_and_read_from_there(books, monkeypatch):
+    """Nothing is booked to a day once its close started, so the close keeps the day's fees and rewards: the
+    statistics of a closed day are one item, not 16 shards (30 days of a year-old stack cost what a fresh
+    stack's 30 days cost: bench/year_routes.py)."""
+    from accounting import store
+
+    rich, poor, _ = three_popugs(books)
+    fees = -sum(t["amount"] for p in (rich, poor) for t in books.ledger(p) if t["kind"] == "fee")
+    rewards = sum(t["amount"] for t in books.ledger(rich) if t["kind"] == "reward")
+    books.close(TODAY)
+    books.run_close(TODAY)
+    close = store.closes([TODAY.isoformat()])[TODAY.isoformat()]
+    assert (close.fees, close.rewards) == (fees, rewards)
+    shards_read: list[tuple[date, date]] = []
+    shards = store.stats_between
+    monkeypatch.setattr(
+        store, "stats_between", lambda first, last: shards_read.append((first, last)) or shards(first, last)
+    )
+    tomorrow = TODAY + timedelta(days=1)
+    status, body = books.get("/accounting/stats", ACCOUNTANT, {"from": TODAY.isoformat(), "to": tomorrow.isoformat()})
+    assert status == 200 and (body["items"][0]["fees"], body["items"][0]["rewards"]) == (fees, rewards)
+    assert shards_read == [(tomorrow, tomorrow)]  # the open day only
+    books.task(poor)  # booked to the next open day, not to the closed one
+    status, again = books.get("/accounting/stats", ACCOUNTANT, {"from": TODAY.isoformat(), "to": tomorrow.isoformat()})
+    assert again["items"][0] == body["items"][0] and again["items"][1]["fees"] > body["items"][1]["fees"]
+
+
 @pytest.mark.parametrize(
     ("path", "query", "code"),
     [
