@@ -41,6 +41,7 @@ PER_ACCOUNT = 100  # ledger entries per account partition
 PER_DAY = 500  # entries per gsi1 (day) partition
 PAGE = 20
 SQS_BACKLOG_MAX = 100_000
+S3_NAMES_MAX = 200_000  # a versioned lake's names: live objects and the delete markers packing leaves
 STREAM_RECORDS_MAX = 100_000
 IDLE_SECONDS = 20.0
 
@@ -72,8 +73,8 @@ def measure(patched: bool, sizes: tuple[int, int], runs: int) -> dict[str, Any]:
         moto_patches.apply()
     port = emulator.free_port()
     server = emulator._make_server("127.0.0.1", port, verbose=False)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    endpoint = f"http://127.0.0.1:{port}"
+    threading.Thread(target=server.run, daemon=True).start()  # waitress, as devstack.emulator serves it
+    endpoint = f"http://127.0.0.1:{server.effective_port}"
     clients = _clients(endpoint)
     rss_before = _rss_mb()
     fixtures = {}
@@ -131,7 +132,7 @@ def measure(patched: bool, sizes: tuple[int, int], runs: int) -> dict[str, Any]:
         result["without_sorted_partitions"] = True  # a checkout from before them
     else:
         result["queries_answered"] = dict(index.answered)
-    server.shutdown()
+    server.close()
     return result
 
 
@@ -153,6 +154,7 @@ def _clients(endpoint: str) -> Any:
         streams = boto3.client("dynamodbstreams", **settings)
         sqs = boto3.client("sqs", **settings)
         events = boto3.client("events", **settings)
+        s3 = boto3.client("s3", **settings)
 
     return Clients
 
@@ -211,6 +213,20 @@ def _fill_queue(queue: Any, count: int) -> None:
         message = Message(str(mock_random.uuid4()), json.dumps({"n": index}))
         message.mark_sent(delay_seconds=0)
         queue.add_message(message)
+
+
+def _fill_bucket(s3: Any, bucket: str, count: int) -> None:
+    """A day partition per 5,000 names: one live pack each, the rest the delete markers of the landed objects
+    it packed (moto's store filled directly: a delete marker only names its key)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import FakeDeleteMarker, s3_backends
+
+    for day in range(max(1, count // 5_000)):
+        s3.put_object(Bucket=bucket, Key=f"raw/E/v1/day={day:05d}/pack-0.json", Body=b'{"n":1}\n')
+    store = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets[bucket].keys
+    packed = store[f"raw/E/v1/day={0:05d}/pack-0.json"]
+    for index in range(count):
+        store[f"raw/E/v1/day={index // 5_000:05d}/{index:08d}.json"] = FakeDeleteMarker(key=packed)
 
 
 def _index_module() -> Any:
@@ -279,6 +295,11 @@ class _Fixture:
         clients.events.put_targets(
             Rule="all", EventBusName=self.bus, Targets=[{"Id": "q", "Arn": queue_arn["Attributes"]["QueueArn"]}]
         )
+        # a versioned bucket like the analytics lake: the names of `size` (capped) events landed and packed
+        self.bucket = f"flat-lake-{size}"
+        clients.s3.create_bucket(Bucket=self.bucket)
+        clients.s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+        _fill_bucket(clients.s3, self.bucket, min(size, S3_NAMES_MAX))
 
     def next_round(self) -> int:
         self.round += 1
@@ -491,6 +512,14 @@ def _calls(fixtures: dict[int, _Fixture], patched: bool) -> dict[str, Callable[[
         entry = {"Source": "bench", "DetailType": "Tick", "Detail": json.dumps({"n": 1}), "EventBusName": f.bus}
         return f.clients.events.put_events(Entries=[entry] * 10)
 
+    def s3_list_a_days_pack(f: _Fixture) -> Any:
+        return f.clients.s3.list_objects_v2(Bucket=f.bucket, Prefix=f"raw/E/v1/day={0:05d}/")
+
+    def s3_put_object(f: _Fixture) -> Any:
+        return f.clients.s3.put_object(Bucket=f.bucket, Key=f"raw/E/v1/day=99999/{f.next_round()}.json", Body=b"{}")
+
+    calls["s3_list_objects_v2_of_a_packed_day"] = s3_list_a_days_pack
+    calls["s3_put_object"] = s3_put_object
     calls["sqs_send_message"] = sqs_send
     calls["sqs_receive_10_and_delete_batch"] = sqs_receive_delete
     calls["events_put_events_10"] = put_events

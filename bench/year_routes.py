@@ -38,6 +38,8 @@ RATIO_TARGET = 1.5
 CLOSE_TARGET_SECONDS = 60.0
 CLOSE_LIMIT = 900.0
 PAGE = 50  # accounts per page on both stacks: the fresh one gets that many hired, so a page is the same work
+TX_PAGE = 50  # a page of one's own transactions (what a popug's ledger page shows)
+OPEN_PAGE = 20  # a page of one's own open tasks
 
 
 def say(message: str) -> None:
@@ -86,11 +88,13 @@ class Side:
                 raise RuntimeError(f"{self.name}: login {login.status_code} {login.text[:200]}")
             self.timed("GET /auth/me", worker, "GET", "/auth/me")
             self.timed("POST /tasks", self.admin, "POST", "/tasks", {"title": f"year bench {index}"})
-            mine = self.timed("GET /tasks?assignee_id=me", worker, "GET", "/tasks?assignee_id=me&status=open&limit=20")
+            mine = self.timed(
+                "GET /tasks?assignee_id=me", worker, "GET", f"/tasks?assignee_id=me&status=open&limit={OPEN_PAGE}"
+            )
             open_tasks = mine.json()["items"]
             if open_tasks:
                 self.timed("POST /tasks/{id}/complete", worker, "POST", f"/tasks/{open_tasks[0]['task_id']}/complete")
-            self.timed("GET /accounting/me/transactions", worker, "GET", "/accounting/me/transactions?limit=50")
+            self.timed("GET /accounting/me/transactions", worker, "GET", f"/accounting/me/transactions?limit={TX_PAGE}")
             self.timed("GET /accounting/stats (30 days)", self.admin, "GET",
                        f"/accounting/stats?from={month_ago}&to={today}")  # fmt: skip
             self.timed("GET /accounting/accounts", self.admin, "GET", f"/accounting/accounts?limit={PAGE}")
@@ -106,6 +110,34 @@ def _seed(stack: Devstack, popugs: int, days: int) -> dict:
     if done.returncode != 0:
         raise RuntimeError(f"devstack seed exited {done.returncode}")
     return json.loads(done.stdout)
+
+
+def _full_pages(stack: Devstack, admin: Client, workers: list[tuple[Client, str, str]]) -> None:
+    """The fresh stack's answers as big as the year-old one's, so a ratio is what the year's data costs, not a
+    bigger answer: a full page of accounts (PAGE hired, made managers so that tasks go to the workers only),
+    and each worker a full page of transactions (TX_PAGE: creation fees, then shuffle fees) and of open tasks
+    (OPEN_PAGE), as a seeded popug has."""
+    for i in range(PAGE):
+        employee_id, _ = hire(admin, f"Hired{i}")
+        eventually(lambda e=employee_id: admin.call("PUT", f"/auth/accounts/{e}/roles", {"roles": ["manager"]})
+                   .status_code == 200, f"Hired{i} a manager", timeout=120)  # fmt: skip
+    for i in range(OPEN_PAGE * len(workers)):
+        admin.call("POST", "/tasks", {"title": f"fresh page {i}"})
+    for _ in range(TX_PAGE // OPEN_PAGE):
+        job = eventually(lambda: (r := admin.call("POST", "/tasks/shuffle")).status_code == 202 and r.json(),
+                         "a shuffle started", timeout=120)  # fmt: skip
+        eventually(lambda j=job: admin.call("GET", f"/tasks/shuffles/{j['job_id']}").json().get("status") == "done",
+                   "the shuffle done", timeout=300)  # fmt: skip
+
+    def full(client: Client) -> bool:
+        ledger = client.call("GET", f"/accounting/me/transactions?limit={TX_PAGE}").json()["items"]
+        mine = client.call("GET", f"/tasks?assignee_id=me&status=open&limit={OPEN_PAGE}").json()["items"]
+        return len(ledger) >= TX_PAGE and len(mine) >= OPEN_PAGE // 2
+
+    for client, email, _ in workers:
+        eventually(lambda c=client: full(c), f"full pages for {email}", timeout=300)
+    eventually(lambda: len(admin.call("GET", f"/accounting/accounts?limit={PAGE}").json()["items"]) >= PAGE,
+               f"{PAGE} accounts on the fresh stack", timeout=120)  # fmt: skip
 
 
 def _seeded_workers(stack: Devstack, admin: Client, count: int) -> list[tuple[Client, str, str]]:
@@ -175,10 +207,7 @@ def run() -> dict[str, Any]:
                 if name == "fresh":
                     people = [onboard(stack, admin, f"Fresh{i}") for i in range(4)]
                     workers = [(c, c.call("GET", "/auth/me").json()["email"], PASSWORD) for c in people]
-                    for i in range(PAGE):  # a full page of accounts, as on the year-old stack
-                        hire(admin, f"Hired{i}")
-                    eventually(lambda a=admin: len(a.call("GET", f"/accounting/accounts?limit={PAGE}").json()["items"])
-                               >= PAGE, f"{PAGE} accounts on the fresh stack", timeout=120)  # fmt: skip
+                    _full_pages(stack, admin, workers)
                 else:
                     workers = _seeded_workers(stack, admin, 4)
                 sides.append(Side(name, stack, admin, workers))
