@@ -195,6 +195,7 @@ def close_items(day: Day) -> list[dict[str, Any]]:
         business_day=day.day.isoformat(), status="closed", phase="closed", step=4, total=day.accounts,
         close_through=day.day.isoformat(), correlation_id=day.correlation_id, started_at=started,
         started_by="schedule", updated_at=finished, fees=sum(day.fees.values()), rewards=sum(day.rewards.values()),
+        popugs_paid=day.popugs_paid, total_paid=day.total_paid, popugs_in_red=day.popugs_in_red,
     )  # fmt: skip
     close = {**store._close_item(job), "finished_at": finished}
     tally = {"pk": f"DAY#{day.day.isoformat()}", "sk": "TALLY", "business_day": day.day.isoformat(),

@@ -203,9 +203,9 @@ def stats(
 ) -> StatsView:
     first, last = domain.parse_range(from_, to)
     calendar = store.get_calendar()
-    closes = store.closes_between(first, last)
-    # A closed day's fees and rewards are on its close (one item); the shards are read for the other days
-    # only, so 30 days of a year-old stack read what a fresh stack's 30 days read.
+    closes = store.day_figures(first, last)
+    # A closed day's figures are on its close (one item); the shards are read for the other days only, so
+    # 30 days of a year-old stack read what a fresh stack's 30 days read.
     sums = {day: {"fees": close.fees, "rewards": close.rewards} for day, close in closes.items()
             if close.status == "closed" and close.fees is not None and close.rewards is not None}  # fmt: skip
     rest = [day for day in domain.dates(first, last) if day.isoformat() not in sums]

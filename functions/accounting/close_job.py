@@ -255,14 +255,14 @@ def _commit_expiry(job: DayClose, batch: list[tuple[str, list[Transaction]]]) ->
 
 def _finish(job: DayClose) -> str:
     """Close the day: the next one opens, DayClosed goes out, and a scheduled close that is behind goes on
-    with the next day. The tally read with the job is complete: every earlier step committed. The day's fees
-    and rewards are final (nothing was booked to it since its close started): the close keeps their sums."""
+    with the next day. The tally read with the job is complete: every earlier step committed. The day's figures
+    are final (nothing was booked to it since its close started): the close keeps them (store.FIGURES)."""
     now = _now()
     next_day = (date.fromisoformat(job.business_day) + timedelta(days=1)).isoformat()
     chain = job.close_through is not None and next_day <= job.close_through
-    final = store.day_stats(job.business_day)
+    figures = store.day_stats(job.business_day) | {name: getattr(job, name) for name in store.FIGURES[2:]}
     actions = [
-        store.step_action(job, now, status="closed", phase="closed", finished_at=now, **final),
+        store.step_action(job, now, status="closed", phase="closed", finished_at=now, **figures),
         store.finish_calendar_action(job.business_day, next_day, chain=chain),
         store.outbox_action([events.day_closed(job, job.correlation_id)]),
     ]

@@ -437,10 +437,6 @@ def day_stats(day: str) -> dict[str, int]:
     return {field: sum(int(item.get(field, 0)) for item in items) for field in ("fees", "rewards")}
 
 
-def closes_between(first: date, last: date) -> dict[str, DayClose]:
-    return closes(d.isoformat() for d in dates(first, last))
-
-
 # --- a day's close -----------------------------------------------------------------------------------
 #
 # DAY#<date> / DAY changes only when the job moves to its next step (or is nudged), so each of its stream
@@ -449,6 +445,9 @@ def closes_between(first: date, last: date) -> dict[str, DayClose]:
 # instead, so a stale run of a step cannot count anything.
 
 COUNTERS = ("done", "popugs_paid", "total_paid", "popugs_in_red", "emails_queued", "emails_sent")
+# What a finished close keeps on its DAY item besides its tally: the day's figures, final once it closed
+# (its fees and rewards, and the tally's payouts; the emails may still be going out).
+FIGURES = ("fees", "rewards", "popugs_paid", "total_paid", "popugs_in_red")
 
 
 def _close(item: dict[str, Any], tally: dict[str, Any] | None = None) -> DayClose:
@@ -462,7 +461,7 @@ def _close(item: dict[str, Any], tally: dict[str, Any] | None = None) -> DayClos
         started_by=item.get("started_by"), updated_at=item.get("updated_at"), finished_at=item.get("finished_at"),
         fees=int(item["fees"]) if item.get("fees") is not None else None,
         rewards=int(item["rewards"]) if item.get("rewards") is not None else None,
-        **{name: int(tally.get(name, 0)) for name in COUNTERS},
+        **{name: int(tally.get(name, item.get(name, 0))) for name in COUNTERS},
     )  # fmt: skip
 
 
@@ -478,6 +477,15 @@ def closes(days: Iterable[str]) -> dict[str, DayClose]:
     return {i["business_day"]: _close(i, tallies.get(i["pk"])) for i in items if i["sk"] == "DAY"}
 
 
+def day_figures(first: date, last: date) -> dict[str, DayClose]:
+    """The closes of first..last as far as their figures go (FIGURES, and status): a finished close that kept
+    them is its DAY item alone, half the items of `closes`; the others are read with their tallies."""
+    items = dynamo.batch_get(table(), [dynamo.key(f"DAY#{d.isoformat()}", "DAY") for d in dates(first, last)])
+    kept = {i["business_day"]: _close(i) for i in items if i.get("status") == "closed" and i.get("fees") is not None}
+    rest = [i["business_day"] for i in items if i["business_day"] not in kept]
+    return kept | (closes(rest) if rest else {})
+
+
 def get_close(day: str) -> DayClose | None:
     return closes([day]).get(day)
 
@@ -489,7 +497,7 @@ def _close_item(job: DayClose) -> dict[str, Any]:
         "close_through": job.close_through, "correlation_id": job.correlation_id, "started_at": job.started_at,
         "started_by": job.started_by,
         "updated_at": job.updated_at, "expires_at": _retained_until(job.business_day),
-    } | ({"fees": job.fees, "rewards": job.rewards} if job.fees is not None else {})  # fmt: skip
+    } | ({name: getattr(job, name) for name in FIGURES} if job.fees is not None else {})  # fmt: skip
 
 
 class CloseRefused(Exception):

@@ -546,9 +546,9 @@ def test_r_acc_6_stats_per_day_with_management_earnings(books):
 
 
 def test_r_acc_6_a_closed_days_figures_are_kept_on_its_close_and_read_from_there(books, monkeypatch):
-    """Nothing is booked to a day once its close started, so the close keeps the day's fees and rewards: the
-    statistics of a closed day are one item, not 16 shards (30 days of a year-old stack cost what a fresh
-    stack's 30 days cost: bench/year_routes.py)."""
+    """Nothing is booked to a day once its close started, so the close keeps the day's figures: the
+    statistics of a closed day are one item, not 16 shards and a tally (30 days of a year-old stack cost what
+    a fresh stack's 30 days cost: bench/year_routes.py)."""
     from accounting import store
 
     rich, poor, _ = three_popugs(books)
@@ -559,10 +559,11 @@ def test_r_acc_6_a_closed_days_figures_are_kept_on_its_close_and_read_from_there
     close = store.closes([TODAY.isoformat()])[TODAY.isoformat()]
     assert (close.fees, close.rewards) == (fees, rewards)
     shards_read: list[tuple[date, date]] = []
-    shards = store.stats_between
+    shards, tallies = store.stats_between, store.closes
     monkeypatch.setattr(
         store, "stats_between", lambda first, last: shards_read.append((first, last)) or shards(first, last)
     )
+    monkeypatch.setattr(store, "closes", lambda days: pytest.fail(f"tallies read for {days}") or tallies(days))
     tomorrow = TODAY + timedelta(days=1)
     status, body = books.get("/accounting/stats", ACCOUNTANT, {"from": TODAY.isoformat(), "to": tomorrow.isoformat()})
     assert status == 200 and (body["items"][0]["fees"], body["items"][0]["rewards"]) == (fees, rewards)
