@@ -214,8 +214,8 @@ class Mirror:
             wanted = {k: etag for k, etag in listed.items() if etags.get(k) != etag or not self.path(k).exists()}
             gone = self._download_all(wanted, deadline) if wanted else set()
             copied += len(wanted) - len(gone)
-            removed = self._remove_unlisted(prefix, first_day, last_day, {k: e for k, e in listed.items()
-                                                                          if k not in gone})  # fmt: skip
+            present = {k: etag for k, etag in listed.items() if k not in gone}
+            removed = self._remove_unlisted(prefix, first_day, last_day, present)
             if wanted or removed:
                 self._save_manifest()
             if not gone:
@@ -230,10 +230,10 @@ class Mirror:
             downloads = {pool.submit(self._download, key): key for key in wanted}
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             for download in as_completed(downloads, timeout=timeout):
-                if not download.result():
-                    gone.add(downloads[download])
-                    continue
                 key = downloads[download]
+                if not download.result():
+                    gone.add(key)
+                    continue
                 etags[key] = wanted[key]
                 copied += 1
                 if copied % MANIFEST_EVERY == 0:
