@@ -40,7 +40,9 @@ def _names(store: dict[str, list[Any]]) -> list[str]:
     """The store's index, built on first use (a store loaded from a snapshot made before it had one)."""
     names = store.__dict__.get(_INDEX)
     if names is None:
-        names = sorted(name for name, versions in dict.items(store) if _live(versions))
+        # dict.copy: the store's own lists in one step (writers do not take this lock, and moto's items()
+        # would yield each key's latest version)
+        names = sorted(name for name, versions in dict.copy(store).items() if _live(versions))
         store.__dict__[_INDEX] = names
     return names
 
