@@ -130,18 +130,19 @@ def build(scratch: RawScratch, bucket: str, days: list[Day], now: datetime, s3: 
             list(pool.map(lambda u: s3.put_object(Bucket=bucket, Key=u[0], Body=u[1].read_bytes()), uploads))
         curated = len(uploads)
         say(f"lake: {len(monthly)} monthly roll-ups through {rolled}")
-        lake.write_watermark(bucket, watermark, rolled)  # through shared.aws.client: the same endpoint
+        lake.write_watermark(bucket, watermark, rolled, rolled)  # through shared.aws.client: the same endpoint
     return {"watermark": watermark.isoformat() if watermark else None, "curated_objects": curated,
             "raw_events": raw, "events": scratch.count}  # fmt: skip
 
 
 def roll_up(out: Path, compacted: list[date], watermark: date) -> tuple[date | None, list[tuple[str, Path]]]:
     """Each month the watermark has passed, rolled up as the compaction does (analytics/rollup.py) from the
-    daily files in `out`: the last day rolled up, and the (key, file) of each roll-up."""
+    daily files in `out`, and its month-end tables: the last day rolled up, and the (key, file) of each."""
     from analytics import lake, query, rollup, tables
 
     months = rollup.months_to_roll(compacted[0] if compacted else None, lake.State(watermark))
     files: list[tuple[str, Path]] = []
+    rolled = lake.month_end(months[-1]) if months else None
     with query.connect(out, ()) as connection:
         for month in months:
             for table in tables.COMPACTED:
@@ -149,7 +150,11 @@ def roll_up(out: Path, compacted: list[date], watermark: date) -> tuple[date | N
                 target = out / f"monthly-{table.name}-{month:%Y-%m}.parquet"
                 rollup.write_month(connection, table, days, target)
                 files.append((lake.monthly_key(table.name, month), target))
-    return (lake.month_end(months[-1]) if months else None), files
+        for table in tables.MONTH_ENDS.values() if rolled else ():
+            base = {month: out / f"monthly-{table.base}-{month:%Y-%m}.parquet" for month in months}
+            for month, path in rollup.write_month_ends(connection, table, base, rolled, out).items():
+                files.append((lake.monthly_key(table.name, month), path))
+    return rolled, files
 
 
 def upload_raw(scratch: RawScratch, bucket: str, watermark: date | None, s3: Any) -> int:
@@ -169,11 +174,10 @@ def upload_raw(scratch: RawScratch, bucket: str, watermark: date | None, s3: Any
         day = date.fromisoformat(path.parent.name.removeprefix("day="))
         if since is not None and day < since and path.parent.parent.parent.name not in staff_and_auth:
             continue
-        lines = sorted({json.dumps(json.loads(line), separators=(",", ":"), sort_keys=True)
-                        for line in path.read_text().splitlines()})  # fmt: skip
-        body = ("\n".join(lines) + "\n").encode()
+        body = lake.pack_body(json.dumps(json.loads(line), separators=(",", ":"), sort_keys=True)
+                              for line in path.read_text().splitlines() if line.strip())  # fmt: skip
         bodies.append((lake.pack_key(path.parent.relative_to(scratch.root).as_posix() + "/", body), body))
-        events += len(lines)
+        events += body.count(b"\n")
     with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
         list(pool.map(lambda b: s3.put_object(Bucket=bucket, Key=b[0], Body=b[1], ContentType="application/json"),
                       bodies))  # fmt: skip

@@ -260,7 +260,7 @@ def _finish(job: DayClose) -> str:
     now = _now()
     next_day = (date.fromisoformat(job.business_day) + timedelta(days=1)).isoformat()
     chain = job.close_through is not None and next_day <= job.close_through
-    figures = store.day_stats(job.business_day) | {name: getattr(job, name) for name in store.FIGURES[2:]}
+    figures = store.day_stats(job.business_day) | {name: getattr(job, name) for name in store.TALLY_FIGURES}
     actions = [
         store.step_action(job, now, status="closed", phase="closed", finished_at=now, **figures),
         store.finish_calendar_action(job.business_day, next_day, chain=chain),

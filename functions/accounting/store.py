@@ -447,7 +447,8 @@ def day_stats(day: str) -> dict[str, int]:
 COUNTERS = ("done", "popugs_paid", "total_paid", "popugs_in_red", "emails_queued", "emails_sent")
 # What a finished close keeps on its DAY item besides its tally: the day's figures, final once it closed
 # (its fees and rewards, and the tally's payouts; the emails may still be going out).
-FIGURES = ("fees", "rewards", "popugs_paid", "total_paid", "popugs_in_red")
+TALLY_FIGURES = ("popugs_paid", "total_paid", "popugs_in_red")
+FIGURES = ("fees", "rewards", *TALLY_FIGURES)
 
 
 def _close(item: dict[str, Any], tally: dict[str, Any] | None = None) -> DayClose:

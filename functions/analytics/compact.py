@@ -15,7 +15,9 @@ raw window holds an object newer than the day's curated partition: the late even
 tables after one compaction cycle, without anyone rerunning anything.
 
 Then each month whose last day the watermark has passed is rolled up (rollup.py: the month's partitions in
-one file, which the logical tables read instead), and again when a late event changed one of its days.
+one file, which the logical tables read instead), and again when a late event changed one of its days; and
+when any month was rolled up, every month end's balances are written again (tables.MONTH_ENDS), then
+`month_ends_through` moves. Until then (seconds) a month end rolled up again reads as it was.
 
 Every partition is written whole with PutObject and built in a deterministic order, so a run that
 crashed or ran twice leaves the same files. `{"day": "YYYY-MM-DD"}` compacts that day again (e.g. after
@@ -74,8 +76,12 @@ def catch_up(mirror: lake.Mirror, state: lake.State, context: Any) -> dict[str, 
     late = recompact_late(mirror, state)
     outcome = _forward(mirror, state, context)
     watermark = date.fromisoformat(outcome["watermark"]) if outcome["watermark"] else None
-    rolled = roll_up_months(mirror, lake.State(watermark, state.rolled_up_through), context)
+    rolled = roll_up_months(mirror, lake.State(watermark, state.rolled_up_through, state.month_ends_through), context)
     trimmed = rollup.trim_expired(mirror, rolled, clock.now().date(), settings().analytics_horizon_days)
+    rerolled = any(state.rolled_up_through and date.fromisoformat(d["day"]) <= state.rolled_up_through for d in late)
+    if watermark is not None and (rolled != state.month_ends_through or rerolled or trimmed):
+        rollup.roll_up_month_ends(mirror, rolled)
+        lake.write_watermark(mirror.bucket, watermark, rolled, rolled)
     outcome = {**outcome, "rolled_up_through": _iso(rolled)}
     outcome |= {"trimmed": [f"{month:%Y-%m}" for month in trimmed]} if trimmed else {}
     return {**outcome, "late": late} if late else outcome
@@ -117,7 +123,7 @@ def roll_up_months(mirror: lake.Mirror, state: lake.State, context: Any) -> date
             break
         rollup.roll_up(mirror, month)
         rolled = lake.month_end(month)
-        lake.write_watermark(mirror.bucket, state.compacted_through, rolled)
+        lake.write_watermark(mirror.bucket, state.compacted_through, rolled, state.month_ends_through)
     return rolled
 
 
@@ -194,7 +200,7 @@ def _forward(mirror: lake.Mirror, state: lake.State, context: Any) -> dict[str, 
             waiting = str(error)
             logger.warning("day not compacted yet", business_day=day.isoformat(), reason=waiting)
             break
-        lake.write_watermark(mirror.bucket, day, rolled)
+        lake.write_watermark(mirror.bucket, day, rolled, state.month_ends_through)
         watermark = day
         slowest_ms = max(slowest_ms, int((time.monotonic() - started) * 1000))
         done.append({"day": day.isoformat(), "rows": rows})
@@ -223,8 +229,9 @@ def rerun(mirror: lake.Mirror, day: date, state: lake.State, *, force: bool = Fa
         return {"compacted": [], "watermark": _iso(watermark), "refused": str(error)}
     if rolled is not None and day <= rolled:
         rollup.roll_up(mirror, day)
+        rollup.roll_up_month_ends(mirror, state.month_ends_through)
     if day == next_day:
-        lake.write_watermark(mirror.bucket, day, rolled)
+        lake.write_watermark(mirror.bucket, day, rolled, state.month_ends_through)
         watermark = day
     logger.info("day compacted again", business_day=day.isoformat(), rows=rows, watermark=_iso(watermark))
     return {"compacted": [{"day": day.isoformat(), "rows": rows}], "watermark": _iso(watermark)}

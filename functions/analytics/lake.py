@@ -45,6 +45,7 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -71,10 +72,12 @@ _PARTITION = re.compile(r"^(?:day=(\d{4}-\d{2}-\d{2})|month=(\d{4}-\d{2}))/[^/]+
 
 @dataclass(frozen=True)
 class State:
-    """How far the compaction got: the watermark, and the last day of the last month rolled up."""
+    """How far the compaction got: the watermark, the last day of the last month rolled up, and the last
+    month end the month-end tables (tables.MONTH_ENDS) were written through."""
 
     compacted_through: date | None = None
     rolled_up_through: date | None = None
+    month_ends_through: date | None = None
 
 
 def event_day(moment: datetime) -> date:
@@ -102,6 +105,12 @@ def raw_key(envelope: Envelope) -> str:
 def pack_key(partition_prefix: str, body: bytes) -> str:
     """The key of a pack of raw envelopes in a partition: named by its bytes, so the same pack is one key."""
     return f"{partition_prefix}{PACK}{hashlib.sha256(body).hexdigest()}.json"
+
+
+def pack_body(lines: Iterable[str]) -> bytes:
+    """A pack's bytes: each distinct non-blank line once, sorted, so the same lines make the same pack."""
+    distinct = sorted({line for line in lines if line.strip()})
+    return ("\n".join(distinct) + "\n").encode()
 
 
 def is_pack(key: str) -> bool:
@@ -134,15 +143,19 @@ def put_raw(bucket: str, envelope: Envelope) -> str:
 
 
 def read_state(bucket: str) -> State:
-    """The compaction's progress (nothing compacted yet: both None). A state written before roll-ups
-    existed has no `rolled_up_through`: no month is rolled up, every compacted day reads daily."""
+    """The compaction's progress (nothing compacted yet: all None). A state written before roll-ups (or
+    month-end tables) existed has no `rolled_up_through` (`month_ends_through`): none is read."""
     s3 = client("s3")
     try:
         stored = json.loads(s3.get_object(Bucket=bucket, Key=STATE_KEY)["Body"].read())
     except s3.exceptions.NoSuchKey:
         return State()
-    rolled = stored.get("rolled_up_through")
-    return State(date.fromisoformat(stored["compacted_through"]), date.fromisoformat(rolled) if rolled else None)
+    rolled, month_ends = stored.get("rolled_up_through"), stored.get("month_ends_through")
+    return State(
+        date.fromisoformat(stored["compacted_through"]),
+        date.fromisoformat(rolled) if rolled else None,
+        date.fromisoformat(month_ends) if month_ends else None,
+    )
 
 
 def read_watermark(bucket: str) -> date | None:
@@ -150,12 +163,24 @@ def read_watermark(bucket: str) -> date | None:
     return read_state(bucket).compacted_through
 
 
-def write_watermark(bucket: str, day: date, rolled_up_through: date | None = None) -> None:
+def write_watermark(
+    bucket: str, day: date, rolled_up_through: date | None = None, month_ends_through: date | None = None
+) -> None:
     stored = {"compacted_through": day.isoformat()}
     if rolled_up_through is not None:
         stored["rolled_up_through"] = rolled_up_through.isoformat()
+    if month_ends_through is not None:
+        stored["month_ends_through"] = month_ends_through.isoformat()
     body = json.dumps(stored).encode()
     client("s3").put_object(Bucket=bucket, Key=STATE_KEY, Body=body, ContentType="application/json")
+
+
+def month_end_before(day: date, through: date | None) -> date | None:
+    """The last month end at or before `day` that month-end tables were written for (`through`, a month
+    end itself), or None."""
+    if through is None:
+        return None
+    return min(day if month_end(day) == day else day.replace(day=1) - timedelta(days=1), through)
 
 
 def day_of_key(prefix: str, key: str) -> date | None:

@@ -100,12 +100,11 @@ def pack(bucket: str, partition: str, keys: list[str]) -> tuple[str, int]:
 
     with ThreadPoolExecutor(READ_THREADS) as pool:
         bodies = list(pool.map(read, keys))
-    lines = sorted({line for body in bodies for line in body.decode().splitlines() if line.strip()})
-    body = ("\n".join(lines) + "\n").encode()
+    body = lake.pack_body(line for each in bodies for line in each.decode().splitlines())
     key = lake.pack_key(partition, body)
     s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
     done = [k for k in keys if k != key]
     for start in range(0, len(done), DELETE_BATCH):
         batch = [{"Key": k} for k in done[start : start + DELETE_BATCH]]
         s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
-    return key, len(lines)
+    return key, body.count(b"\n")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from analytics import domain, query
+from analytics import domain, lake, query
 from analytics.settings import get as settings
 
 RANGE_ROWS = domain.MAX_RANGE_DAYS + 1
@@ -37,13 +37,21 @@ def midnight(day: date) -> str:
 # --- the SQL ----------------------------------------------------------------------------------------------
 
 
-def dashboard_sql(day: date) -> str:
+def dashboard_sql(day: date, month_end: date | None = None) -> str:
     """One row: the day's management earnings (R-ACC-6: minus its fee and reward transactions), the
     popugs whose latest balance up to that day is below zero (latest by recorded_at, ties by
     transaction_id), and the day's close if there is one (its `popugs_in_red` is the final word).
     Read from the daily aggregates: each account's last moment over its days, then at that moment the
-    highest transaction id (a window sorting a year of transactions took twenty times as long)."""
+    highest transaction id (a window sorting a year of transactions took twenty times as long); from
+    `month_end` on when given (a month end before `day` with `account_balances`): each account's balance
+    then, and the days after it only (a year of days took most of the query on a year-old lake)."""
     d = literal(day)
+    columns = "account_id, balance_after, last_recorded_at, last_transaction_id"
+    upto = f"SELECT {columns} FROM account_days WHERE business_day <= {d}"  # noqa: S608 (a `literal` date)
+    if month_end is not None:
+        since = literal(month_end)
+        balances = f"SELECT {columns} FROM account_balances WHERE as_of = {since}"  # noqa: S608 (`literal` dates)
+        upto = f"{balances} UNION ALL {upto} AND business_day > {since}"
     return f"""
 WITH day_totals AS (
   SELECT coalesce(-sum(amount), 0) AS management_earnings
@@ -51,9 +59,7 @@ WITH day_totals AS (
   WHERE business_day = {d} AND kind IN ('fee', 'reward')
 ),
 upto AS (
-  SELECT account_id, balance_after, last_recorded_at, last_transaction_id
-  FROM account_days
-  WHERE business_day <= {d}
+  {upto}
 ),
 last_moments AS (
   SELECT account_id, max(last_recorded_at) AS last_recorded_at
@@ -153,13 +159,14 @@ ORDER BY 1
 # --- running them ---------------------------------------------------------------------------------------
 
 
-def _rows(sql: str, max_rows: int) -> list[dict[str, Any]]:
-    result = query.run(sql, max_rows=max_rows, timeout_seconds=settings().query_timeout_seconds)
+def _rows(sql: str, max_rows: int, state: lake.State | None = None) -> list[dict[str, Any]]:
+    result = query.run(sql, max_rows=max_rows, timeout_seconds=settings().query_timeout_seconds, state=state)
     return domain.named(result.columns, result.rows)
 
 
 def dashboard(day: date) -> domain.Dashboard:
-    rows = _rows(dashboard_sql(day), 1)
+    state = lake.read_state(settings().lake_bucket)
+    rows = _rows(dashboard_sql(day, lake.month_end_before(day, state.month_ends_through)), 1, state)
     return domain.dashboard(day, rows[0] if rows else None)
 
 

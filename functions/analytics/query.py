@@ -51,14 +51,15 @@ class Result:
     elapsed_ms: int
 
 
-def run(sql: str, *, max_rows: int, timeout_seconds: float) -> Result:
-    """Run one SELECT (Athena dialect) over the analytics tables; at most `max_rows` rows come back."""
+def run(sql: str, *, max_rows: int, timeout_seconds: float, state: lake.State | None = None) -> Result:
+    """Run one SELECT (Athena dialect) over the analytics tables; at most `max_rows` rows come back. `state`:
+    the compaction's, when the caller has read it to write the SQL."""
     started = time.monotonic()
     deadline = started + timeout_seconds
     shape = _shape(sql)
     if shape.error:
         raise QueryFailed(shape.error)
-    state = lake.read_state(settings().lake_bucket)
+    state = state or lake.read_state(settings().lake_bucket)
     expanded = tables.expand(sql, state.compacted_through, state.rolled_up_through)
     engine = settings().analytics_query_engine
     if engine == "athena":

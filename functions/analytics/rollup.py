@@ -108,3 +108,54 @@ def trim_expired(mirror: lake.Mirror, rolled: date | None, today: date, horizon_
     for month in sorted(months):
         roll_up(mirror, month)
     return sorted(months)
+
+
+# --- month-end tables (tables.MONTH_ENDS): each account's balance as of each rolled-up month's end ----------
+
+
+def write_month_ends(connection: Any, table: tables.MonthEndTable, base: dict[date, Path], through: date,
+                     out: Path) -> dict[date, Path]:  # fmt: skip
+    """The table as of each month end from the base's first rolled-up month through `through`, from the
+    base's monthly files up to that month (`base`: month -> file); a month without a file of its own (no
+    transactions) still gets one. Returns month -> file written under `out`."""
+    written: dict[date, Path] = {}
+    month = min(base, default=None)
+    while month is not None and lake.month_end(month) <= through:
+        files = ", ".join(tables.quote(str(path)) for m, path in sorted(base.items()) if m <= month)
+        target = out / f"{table.name}-{month:%Y-%m}.parquet"
+        rows = f"read_parquet([{files}])"
+        connection.execute(f"COPY ({table.sql(rows, lake.month_end(month))}) TO {tables.quote(str(target))} "
+                           "(FORMAT parquet)")  # fmt: skip
+        written[month] = target
+        month = lake.month_end(month) + timedelta(days=1)
+    return written
+
+
+def roll_up_month_ends(mirror: lake.Mirror, through: date | None) -> list[date]:
+    """Write every month-end table for each month rolled up through `through` (all of them: a month rolled
+    up again changes every month end after it), and delete those of months no longer rolled up; returns
+    the months written. Twelve months of a 1,000-popug company take well under a second."""
+    written: list[date] = []
+    s3 = client("s3")
+    for table in tables.MONTH_ENDS.values():
+        prefix = lake.monthly_prefix(table.base)
+        mirror.sync(prefix, None, through)
+        base = {
+            days[0]: path
+            for path in mirror.path(prefix).glob("month=*/part-0.parquet")
+            if (days := lake.days_of_key(prefix, path.relative_to(mirror.root).as_posix()))
+            and through is not None and days[1] <= through
+        }  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="month-ends-") as scratch, query.connect(mirror.root, ()) as connection:
+            files = write_month_ends(connection, table, base, through, Path(scratch)) if through else {}
+            for month, path in files.items():
+                s3.put_object(Bucket=mirror.bucket, Key=lake.monthly_key(table.name, month), Body=path.read_bytes())
+        kept = {lake.monthly_key(table.name, month) for month in files}
+        pages = s3.get_paginator("list_objects_v2").paginate(
+            Bucket=mirror.bucket, Prefix=lake.monthly_prefix(table.name)
+        )
+        for key in [item["Key"] for page in pages for item in page.get("Contents", []) if item["Key"] not in kept]:
+            s3.delete_object(Bucket=mirror.bucket, Key=key)  # a month no longer rolled up (expired, R-AN-5)
+        written = sorted(set(written) | set(files))
+    logger.info("month ends written", months=[f"{m:%Y-%m}" for m in written])
+    return written

@@ -322,6 +322,65 @@ AGGREGATE_TABLES: tuple[DailyAggregate, ...] = (
 AGGREGATES: dict[str, DailyAggregate] = {t.name: t for t in AGGREGATE_TABLES}
 
 
+# --- month-end tables: each account's last balance as of each rolled-up month's end -----------------------
+
+
+@dataclass(frozen=True)
+class MonthEndTable:
+    """Per rolled-up month, each `key`'s newest row (by `newest`) of a daily aggregate through that month's
+    end, `as_of` the month's last day: one row per account a month, written with the roll-ups (rollup.py),
+    read straight from its monthly partitions (no curated or raw side: it exists for rolled-up months only).
+
+    Why: "each account's balance as of a day" otherwise reads every day of the lake up to that day: the
+    dashboard's popugs in the red (queries.dashboard_sql) read a year of `account_days` (365,000 rows over
+    12 files) on a year-old lake against a few on a new one. From the month-end before the day, it reads
+    one month-end (1,000 rows) and the days after it, whatever the lake's age."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    base: str  # the daily aggregate it is made of
+    key: str
+    newest: str  # the base's order whose first row per key is the newest
+
+    @property
+    def monthly(self) -> str:
+        return f"monthly_{self.name}"
+
+    def sql(self, rows: str, as_of: date) -> str:
+        """Athena (and DuckDB) SQL: the table's rows as of `as_of` from `rows`, the base's rows up to then."""
+        day = f"DATE '{as_of.isoformat()}'"
+        kept = ", ".join(c.name for c in self.columns if c.name != "as_of")
+        columns = ", ".join(f"{day} AS as_of" if c.name == "as_of" else c.name for c in self.columns)
+        newest = f"row_number() OVER (PARTITION BY {self.key} ORDER BY {self.newest}) AS place"
+        return (
+            f"SELECT {columns} FROM (SELECT {kept}, {newest} FROM {rows} AS b WHERE business_day <= {day}) AS n "  # noqa: S608
+            f"WHERE place = 1 ORDER BY {self.key}"
+        )
+
+    def month_sql(self) -> str:
+        """The logical table: its monthly partitions, as they are."""
+        columns = ", ".join(c.name for c in self.columns)
+        return f"SELECT {columns} FROM {self.monthly}"  # noqa: S608 (names from this module)
+
+
+BALANCES = MonthEndTable(
+    name="account_balances",
+    description="Per account, as of each rolled-up month's last day (`as_of`): its last transaction and balance",
+    columns=_columns(
+        ("account_id", "string"),
+        ("as_of", "date"),
+        ("last_recorded_at", "timestamp"),
+        ("last_transaction_id", "string"),
+        ("balance_after", "bigint"),
+    ),
+    base="account_days",
+    key="account_id",
+    newest="last_recorded_at DESC, last_transaction_id DESC",
+)
+MONTH_ENDS: dict[str, MonthEndTable] = {BALANCES.name: BALANCES}
+
+
 # --- slices (R-AN-7): each popug's and department's state as of any moment --------------------------------
 
 
@@ -434,7 +493,7 @@ HISTORY_TABLES: tuple[HistoryTable, ...] = (
     ),
 )
 HISTORY: dict[str, HistoryTable] = {t.name: t for t in HISTORY_TABLES}
-QUERYABLE: tuple[str, ...] = (*LOGICAL, *AGGREGATES, *HISTORY)  # what the console may read
+QUERYABLE: tuple[str, ...] = (*LOGICAL, *AGGREGATES, *MONTH_ENDS, *HISTORY)  # what the console may read
 
 
 def curated_table(table: LogicalTable | DailyAggregate) -> PhysicalTable:
@@ -447,7 +506,7 @@ def curated_table(table: LogicalTable | DailyAggregate) -> PhysicalTable:
     )
 
 
-def monthly_table(table: LogicalTable | DailyAggregate) -> PhysicalTable:
+def monthly_table(table: LogicalTable | DailyAggregate | MonthEndTable) -> PhysicalTable:
     return PhysicalTable(
         name=table.monthly,
         prefix=lake.monthly_prefix(table.name),
@@ -461,7 +520,7 @@ def monthly_table(table: LogicalTable | DailyAggregate) -> PhysicalTable:
 COMPACTED: tuple[LogicalTable | DailyAggregate, ...] = (*LOGICAL_TABLES, *AGGREGATE_TABLES)
 RAW_TABLES: tuple[PhysicalTable, ...] = tuple(raw_table(c) for c in REGISTRY.contracts)
 CURATED_TABLES: tuple[PhysicalTable, ...] = tuple(curated_table(t) for t in COMPACTED)
-MONTHLY_TABLES: tuple[PhysicalTable, ...] = tuple(monthly_table(t) for t in COMPACTED)
+MONTHLY_TABLES: tuple[PhysicalTable, ...] = tuple(monthly_table(t) for t in (*COMPACTED, *MONTH_ENDS.values()))
 PHYSICAL: dict[str, PhysicalTable] = {t.name: t for t in (*RAW_TABLES, *CURATED_TABLES, *MONTHLY_TABLES)}
 
 
@@ -607,6 +666,8 @@ def _is_cte(table: exp.Table) -> bool:
 def _union_tree(name: str, watermark: date | None, rolled: date | None, sides: tuple[str, ...]) -> exp.Expression:
     if name in HISTORY:
         return parse(HISTORY[name].sql())
+    if name in MONTH_ENDS:
+        return parse(MONTH_ENDS[name].month_sql())
     return parse(union_sql(AGGREGATES.get(name) or LOGICAL[name], watermark, rolled, sides))
 
 
@@ -626,7 +687,7 @@ def expand(sql: str, watermark: date | None, rolled: date | None = None) -> str:
     tree = parse(sql)
     for table in table_references(tree):
         name = table.name.lower()
-        if name not in LOGICAL and name not in HISTORY and name not in AGGREGATES:
+        if name not in QUERYABLE:
             continue
         alias = table.args.get("alias")
         alias = alias.copy() if alias is not None else exp.TableAlias(this=exp.to_identifier(name))
@@ -647,8 +708,10 @@ _INCLUSIVE = {"<": "<=", ">": ">=", "=": "="}  # a moment's bound keeps its lite
 
 def _row_day_column(name: str) -> tuple[str, bool] | None:
     """The column a row's partition day is made of, when there is one, and whether it is a moment: a
-    table's own `business_day` (a date: the partition day itself), or the tasks' `created_at` (partitioned
-    by its UTC date, `CAST(created_at AS DATE)`)."""
+    table's own `business_day` (a date: the partition day itself), the tasks' `created_at` (partitioned
+    by its UTC date, `CAST(created_at AS DATE)`), or a month-end table's `as_of` (its month's last day)."""
+    if name in MONTH_ENDS:
+        return "as_of", False
     table = LOGICAL[AGGREGATES[name].base] if name in AGGREGATES else LOGICAL.get(name)
     if table is None:
         return None
@@ -767,6 +830,8 @@ def _scans(sql: str, watermark: date | None, rolled: date | None) -> dict[str, D
         elif name in HISTORY:
             for source in HISTORY[name].versions:
                 need(source.table, None)
+        elif name in MONTH_ENDS:
+            need(MONTH_ENDS[name].monthly, *_day_range(_day_bounds(table, _row_day_column(name))))
         elif name in AGGREGATES or name in LOGICAL:
             base = LOGICAL[AGGREGATES[name].base] if name in AGGREGATES else LOGICAL[name]
             compacted = AGGREGATES.get(name) or base

@@ -24,7 +24,7 @@ def listed() -> dict[str, list[tuple[str, str]]]:
 
 
 def defined() -> dict[str, list[tuple[str, str]]]:
-    every = {**tables.LOGICAL, **tables.AGGREGATES, **tables.HISTORY}
+    every = {**tables.LOGICAL, **tables.AGGREGATES, **tables.MONTH_ENDS, **tables.HISTORY}
     return {name: [(c.name, c.type) for c in every[name].columns] for name in tables.QUERYABLE}
 
 

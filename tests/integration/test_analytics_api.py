@@ -114,7 +114,7 @@ class Tables:
             (body,) = sqlglot.transpile(aggregate.over("SELECT * FROM transactions"), read="athena", write="duckdb")
             self.db.execute(f"CREATE VIEW {aggregate.name} AS {body}")
 
-    def run(self, sql: str, *, max_rows: int, timeout_seconds: float) -> Any:
+    def run(self, sql: str, *, max_rows: int, timeout_seconds: float, state: Any = None) -> Any:
         assert timeout_seconds > 0
         try:
             (translated,) = sqlglot.transpile(sql, read="athena", write="duckdb")
@@ -172,11 +172,11 @@ class Lake:
         self.calls: list[str] = []
         self.timeout = False
 
-    def run(self, sql: str, *, max_rows: int, timeout_seconds: float) -> Any:
+    def run(self, sql: str, *, max_rows: int, timeout_seconds: float, state: Any = None) -> Any:
         self.calls.append(sql)
         if self.timeout:
             raise query.QueryTimeout(f"stopped after {timeout_seconds} s")
-        return self.engine(sql, max_rows=max_rows, timeout_seconds=timeout_seconds)
+        return self.engine(sql, max_rows=max_rows, timeout_seconds=timeout_seconds, state=state)
 
     def count(self, table: str) -> int:
         return self.engine(f"SELECT count(*) FROM {table}", max_rows=1, timeout_seconds=20).rows[0][0]

@@ -627,10 +627,10 @@ def test_r_an_2_a_month_the_watermark_passed_is_rolled_up_and_read_instead_of_it
     outcome = compact(at(DECEMBER, 1), monkeypatch)
     assert [d["day"] for d in outcome["compacted"]] == ["2026-11-29", "2026-11-30"]
     assert outcome["rolled_up_through"] == "2026-11-30"
-    assert lake_module.read_state(lake) == lake_module.State(MONTH_END, MONTH_END)
+    assert lake_module.read_state(lake) == lake_module.State(MONTH_END, MONTH_END, MONTH_END)
     assert keys(lake, "monthly/") == [
         f"monthly/{table}/month=2026-11/part-0.parquet"
-        for table in ("account_days", "closed_days", "daily_totals", "tasks", "transactions")
+        for table in ("account_balances", "account_days", "closed_days", "daily_totals", "tasks", "transactions")
     ]
     november = [(r[2], r[3]) for r in monthly(lake, "transactions")]
     assert november == [("fee", -1500), ("reward", 3500), ("payout", -2000)]
@@ -652,7 +652,7 @@ def test_r_an_2_a_month_the_watermark_passed_is_rolled_up_and_read_instead_of_it
     lake_module.write_watermark(lake, MONTH_END)
     assert everything() == after_late  # read from the daily partitions
     caught_up = compact(at(DECEMBER + timedelta(days=1), 2), monkeypatch)
-    assert caught_up["rolled_up_through"] == "2026-11-30" and len(keys(lake, "monthly/")) == 5
+    assert caught_up["rolled_up_through"] == "2026-11-30" and len(keys(lake, "monthly/")) == 6
     assert everything() == after_late
 
 
@@ -683,3 +683,70 @@ def test_r_an_5_a_rolled_up_month_keeps_only_the_days_the_horizon_keeps(lake, mo
         client("s3").delete_object(Bucket=lake, Key=key)
     compact(at(date(2026, 12, 4), 1), monkeypatch)
     assert keys(lake, "monthly/") == [] and rows("SELECT count(*) FROM transactions") == [[0]]
+
+
+def booked(
+    account: str, kind: str, amount: int, balance_after: int, when: datetime, day: date | None = None
+) -> Envelope:
+    data = TransactionRecordedV1(
+        transaction_id=uuid.uuid4(), account_id=account, kind=kind, amount=amount, balance_after=balance_after,
+        task_id=None, reason=kind, business_day=day or when.date(),
+    )  # fmt: skip
+    return stamped(data, when)
+
+
+def test_r_an_3_popugs_in_the_red_read_the_month_end_before_the_day_and_the_days_after_it(lake, monkeypatch):
+    """Each rolled-up month's end keeps every account's last balance (`account_balances`); the dashboard's
+    popugs in the red as of a day read it and the days after it, not every day before, with the same
+    answer; a late event of a rolled-up month writes the month ends again; a lake from before month ends
+    (no `month_ends_through`) reads its days."""
+    from analytics import lake as lake_module
+    from analytics import queries, query, tables
+
+    in_red_in_november, in_red_in_december, in_the_black = (str(uuid.uuid4()) for _ in range(3))
+    eve = MONTH_END - timedelta(days=1)
+    land(
+        booked(in_red_in_november, "fee", -1500, -1500, at(eve, 9)),
+        booked(in_red_in_december, "reward", 3500, 3500, at(eve, 10)),
+        booked(in_the_black, "fee", -100, -100, at(eve, 11)),
+        booked(in_the_black, "reward", 200, 100, at(eve, 12)),
+        closed(eve, at(MONTH_END, 0, 10), paid=0, total=0),
+        closed(MONTH_END, at(DECEMBER, 0, 21), paid=0, total=0),
+        booked(in_red_in_december, "fee", -4000, -500, at(DECEMBER, 9)),  # December's: read raw
+    )
+
+    asked: list[str] = []
+    run = query.run
+    monkeypatch.setattr(query, "run", lambda sql, **options: asked.append(sql) or run(sql, **options))
+
+    def in_red(day: date) -> int:
+        return queries.dashboard(day).popugs_in_red
+
+    def from_every_day(day: date) -> int:
+        return rows(queries.dashboard_sql(day))[0][1]
+
+    assert compact(at(DECEMBER, 1), monkeypatch)["rolled_up_through"] == "2026-11-30"
+    assert lake_module.read_state(lake).month_ends_through == MONTH_END
+    assert sorted(rows("SELECT account_id, as_of, balance_after FROM account_balances")) == sorted([
+        [in_red_in_november, "2026-11-30", -1500], [in_red_in_december, "2026-11-30", 3500],
+        [in_the_black, "2026-11-30", 100],
+    ])  # fmt: skip
+    assert in_red(DECEMBER) == from_every_day(DECEMBER) == 2
+    assert "account_balances" in asked[-2]  # the dashboard's (the last: `from_every_day`'s)
+    before_any = lake_module.month_end_before(eve, MONTH_END)  # October's end: none written, its days are read
+    assert rows(queries.dashboard_sql(eve, before_any))[0][1] == from_every_day(eve) == 1
+    read = tables.scans(queries.dashboard_sql(DECEMBER, MONTH_END), DECEMBER - timedelta(days=1), MONTH_END)
+    assert "monthly_account_balances" in read and "monthly_account_days" not in read
+
+    time.sleep(1.1)  # S3 keeps whole seconds: the late event lands in a later second than the partitions
+    land(booked(in_the_black, "fee", -300, -200, at(MONTH_END, 16)))  # redriven from the dead-letter queue
+    compact(at(DECEMBER + timedelta(days=1), 1), monkeypatch)
+    assert in_red(DECEMBER) == from_every_day(DECEMBER) == 3
+
+    for key in keys(lake, "monthly/account_balances/"):  # a lake from before month ends
+        client("s3").delete_object(Bucket=lake, Key=key)
+    lake_module.write_watermark(lake, MONTH_END, MONTH_END)
+    assert in_red(DECEMBER) == 3 and "account_balances" not in asked[-1]
+    compact(at(DECEMBER + timedelta(days=1), 2), monkeypatch)  # its next run writes them
+    assert lake_module.read_state(lake).month_ends_through == MONTH_END
+    assert len(keys(lake, "monthly/account_balances/")) == 1 and in_red(DECEMBER) == 3

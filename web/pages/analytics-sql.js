@@ -47,6 +47,12 @@ export const TABLES = [
       ["last_transaction_id", "string"], ["balance_after", "bigint"], ["transactions", "bigint"]],
   },
   {
+    name: "account_balances",
+    about: "per account, as of each rolled-up month's last day (as_of): its last transaction and balance",
+    columns: [["account_id", "string"], ["as_of", "date"], ["last_recorded_at", "timestamp"],
+      ["last_transaction_id", "string"], ["balance_after", "bigint"]],
+  },
+  {
     name: "employee_history",
     about: "each popug's position and department as of any moment: join ON t.recorded_at >= valid_from AND (valid_to IS NULL OR t.recorded_at < valid_to)",
     columns: [["employee_id", "string"], ["version", "bigint"], ["name", "string"], ["position", "string"],
