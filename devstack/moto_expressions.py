@@ -20,6 +20,12 @@ misses and is parsed as before. A condition that fails to parse is not kept: its
 Each UpdateExpression is then checked by ten AST walkers, and each asks at every node which node classes
 it processes, building that tuple from a new dict each time (a tenth of a transaction's time); the classes
 are fixed per walker class, so the tuple is built once per class.
+
+Before the walkers, moto's validator deep-copies the expression's tree (the walkers replace its nodes, and
+the parsed tree is kept per text, moto_patches): `copy.deepcopy` walks it node by node in Python, and under
+bench.load it was a sixth of the emulator's samples (py-spy). The tree is plain objects over strings and
+numbers, so it is pickled once and each copy is one `pickle.loads` (C): the same objects, 0.18 ms against
+0.9 ms for the completion's 42-node update.
 """
 
 from __future__ import annotations
@@ -38,6 +44,39 @@ def apply() -> None:
     _lex_each_condition_once()
     _parse_each_condition_once()
     _node_classes_once_per_walker()
+    _copy_update_trees_as_trees()
+
+
+MAX_COPIED = 4096  # trees kept pickled (one per update expression text; moto_patches keeps as many parsed)
+_pickled: dict[int, tuple[Any, bytes]] = {}  # id(tree) -> (the tree, so the id stays its own; its pickle)
+
+
+def copy_tree(tree: Any) -> Any:
+    """A deep copy of a kept expression tree: its pickle, made once, loaded again (what `copy.deepcopy`
+    makes of it, five times faster for the completion's update). Anything that does not pickle is copied
+    by `copy.deepcopy`, as moto did."""
+    import copy
+    import pickle
+
+    kept = _pickled.get(id(tree))
+    if kept is None or kept[0] is not tree:
+        try:
+            kept = (tree, pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL))
+        except (pickle.PicklingError, TypeError, AttributeError):
+            return copy.deepcopy(tree)
+        if len(_pickled) >= MAX_COPIED:
+            _pickled.clear()
+        _pickled[id(tree)] = kept
+    return pickle.loads(kept[1])  # noqa: S301 - bytes this process pickled from its own tree
+
+
+def _copy_update_trees_as_trees() -> None:
+    from moto.dynamodb.parsing import validators
+
+    if getattr(validators.deepcopy, "devstack_tree_copy", False):
+        return
+    copy_tree.devstack_tree_copy = True  # type: ignore[attr-defined]
+    validators.deepcopy = copy_tree  # the validator's only use of it: `deepcopy(expression)`
 
 
 def _node_classes_once_per_walker() -> None:

@@ -102,3 +102,49 @@ def test_a_condition_that_fails_to_parse_fails_every_time_and_is_not_kept() -> N
     for _ in range(2):
         with pytest.raises(KeyError):
             ConditionExpressionParser("#s = :missing", NAMES, VALUES).parse()  # an undeclared value
+
+
+UPDATES = [
+    "SET #s = :done, completed_at = :at, expires_at = :exp, gsi1sk = :sort REMOVE gsi3pk, gsi3sk",
+    "SET balance = balance + :amount, tx_count = if_not_exists(tx_count, :zero) + :one",
+    "SET tags = list_append(if_not_exists(tags, :empty), :new), a.b[2].c = :x",
+    "ADD seen :set, total :n DELETE old_set :gone",
+    "REMOVE a[0], b.c SET d = :x - :y",
+]
+
+
+def _shape(node: object, parent: object = None) -> object:
+    """A tree as nested (class, attributes) with each node's parent checked to be the node above it."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    if isinstance(node, Node):
+        assert node.parent is parent or parent is None
+        attributes = {k: v for k, v in vars(node).items() if k not in ("children", "parent")}
+        return type(node).__name__, repr(attributes), [_shape(child, node) for child in node.children or []]
+    return repr(node)
+
+
+@pytest.mark.parametrize("expression", UPDATES)
+def test_an_update_tree_is_copied_as_deepcopy_copies_it_and_the_kept_one_is_untouched(expression: str) -> None:
+    import copy
+
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    moto_expressions.apply()
+    assert validators.deepcopy is moto_expressions.copy_tree  # what moto's validator copies the tree with
+    tree = UpdateExpressionParser.make(expression)
+    before = _shape(tree)
+    copied = moto_expressions.copy_tree(tree)
+    assert _shape(copied) == _shape(copy.deepcopy(tree)) == before
+    nodes = [copied]
+    while nodes:  # each node of the copy points to its parent in the copy
+        node = nodes.pop()
+        for child in node.children or []:
+            if hasattr(child, "children"):
+                assert child.parent is node
+                nodes.append(child)
+    copied.children.clear()
+    assert _shape(tree) == before
+    again = moto_expressions.copy_tree(tree)  # from the kept pickle: a new copy each time
+    assert again is not copied and _shape(again) == before
