@@ -210,7 +210,7 @@ def stats(
             if close.status == "closed" and close.fees is not None and close.rewards is not None}  # fmt: skip
     rest = [day for day in domain.dates(first, last) if day.isoformat() not in sums]
     if rest:
-        sums |= store.stats_between(rest[0], rest[-1])
+        sums |= store.stats_of(rest)
     days = []
     for day in domain.dates(first, last):
         iso = day.isoformat()

@@ -409,10 +409,28 @@ def transactions_exist(keys: Iterable[tuple[str, int]]) -> set[tuple[str, int]]:
 # --- statistics --------------------------------------------------------------------------------------
 
 
-def stats_between(first: date, last: date) -> dict[str, dict[str, int]]:
-    """Per date, fees and rewards summed over the 16 shards: 16 Queries, whatever the range, run at once
-    (one after another they took the function past its timeout under load: bench/load.py)."""
+BATCHED_DAYS = 100 // len(SHARDS)  # days whose shard items fit in one BatchGetItem (100 keys): 6
 
+
+def stats_of(days: list[date]) -> dict[str, dict[str, int]]:
+    """Per date of `days` (in order), fees and rewards summed over the 16 shards: up to BATCHED_DAYS days
+    (the statistics' open days: today, mostly) in one BatchGetItem, more with one Query per shard over
+    their range, run at once (one after another they took the function past its timeout under load:
+    bench/load.py)."""
+    if len(days) > BATCHED_DAYS:
+        items = _shard_range(days[0], days[-1])
+    else:
+        keys = [dynamo.key(f"STATS#{shard}", day.isoformat()) for day in days for shard in SHARDS]
+        items = dynamo.batch_get(table(), keys)
+    totals: dict[str, dict[str, int]] = {}
+    for item in items:
+        day = totals.setdefault(item["sk"], {"fees": 0, "rewards": 0})
+        day["fees"] += int(item.get("fees", 0))
+        day["rewards"] += int(item.get("rewards", 0))
+    return totals
+
+
+def _shard_range(first: date, last: date) -> list[dict[str, Any]]:
     def shard_items(shard: str) -> list[dict[str, Any]]:
         params: dict[str, Any] = {
             "TableName": table(), "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
@@ -421,20 +439,13 @@ def stats_between(first: date, last: date) -> dict[str, dict[str, int]]:
         }  # fmt: skip
         return [dynamo.from_item(raw) for raw in _paged_query(params)]
 
-    totals: dict[str, dict[str, int]] = {}
     with ThreadPoolExecutor(len(SHARDS)) as pool:
-        for items in pool.map(shard_items, SHARDS):
-            for item in items:
-                day = totals.setdefault(item["sk"], {"fees": 0, "rewards": 0})
-                day["fees"] += int(item.get("fees", 0))
-                day["rewards"] += int(item.get("rewards", 0))
-    return totals
+        return [item for items in pool.map(shard_items, SHARDS) for item in items]
 
 
 def day_stats(day: str) -> dict[str, int]:
     """One day's fees and rewards summed over the shards (one BatchGetItem)."""
-    items = dynamo.batch_get(table(), [dynamo.key(f"STATS#{shard}", day) for shard in SHARDS])
-    return {field: sum(int(item.get(field, 0)) for item in items) for field in ("fees", "rewards")}
+    return stats_of([date.fromisoformat(day)]).get(day, {"fees": 0, "rewards": 0})
 
 
 # --- a day's close -----------------------------------------------------------------------------------

@@ -558,19 +558,31 @@ def test_r_acc_6_a_closed_days_figures_are_kept_on_its_close_and_read_from_there
     books.run_close(TODAY)
     close = store.closes([TODAY.isoformat()])[TODAY.isoformat()]
     assert (close.fees, close.rewards) == (fees, rewards)
-    shards_read: list[tuple[date, date]] = []
-    shards, tallies = store.stats_between, store.closes
-    monkeypatch.setattr(
-        store, "stats_between", lambda first, last: shards_read.append((first, last)) or shards(first, last)
-    )
+    shards_read: list[list[date]] = []
+    shards, tallies = store.stats_of, store.closes
+    monkeypatch.setattr(store, "stats_of", lambda days: shards_read.append(days) or shards(days))
     monkeypatch.setattr(store, "closes", lambda days: pytest.fail(f"tallies read for {days}") or tallies(days))
+    monkeypatch.setattr(store, "_shard_range", lambda *days: pytest.fail("an open day's shards read by 16 Queries"))
     tomorrow = TODAY + timedelta(days=1)
     status, body = books.get("/accounting/stats", ACCOUNTANT, {"from": TODAY.isoformat(), "to": tomorrow.isoformat()})
     assert status == 200 and (body["items"][0]["fees"], body["items"][0]["rewards"]) == (fees, rewards)
-    assert shards_read == [(tomorrow, tomorrow)]  # the open day only
+    assert shards_read == [[tomorrow]]  # the open day only, in one BatchGetItem
     books.task(poor)  # booked to the next open day, not to the closed one
     status, again = books.get("/accounting/stats", ACCOUNTANT, {"from": TODAY.isoformat(), "to": tomorrow.isoformat()})
     assert again["items"][0] == body["items"][0] and again["items"][1]["fees"] > body["items"][1]["fees"]
+
+
+def test_r_acc_6_many_open_days_are_summed_from_the_shards_as_one_day_is(books):
+    """Up to six days' shard items are one BatchGetItem; more days, one Query per shard over their range:
+    the same sums either way."""
+    from accounting import store
+
+    three_popugs(books)
+    week = [TODAY + timedelta(days=k) for k in range(-3, 5)]
+    assert len(week) > store.BATCHED_DAYS
+    one = store.stats_of([TODAY])
+    assert one[TODAY.isoformat()]["fees"] > 0
+    assert store.stats_of(week) == one == store.stats_of(week[2:5])
 
 
 @pytest.mark.parametrize(
