@@ -332,7 +332,7 @@ class MonthEndTable:
     read straight from its monthly partitions (no curated or raw side: it exists for rolled-up months only).
 
     Why: "each account's balance as of a day" otherwise reads every day of the lake up to that day: the
-    dashboard's popugs in the red (queries.dashboard_sql) read a year of `account_days` (365,000 rows over
+    dashboard's popugs in the red (queries.dashboard_sql) read a year of `account_days` (300,000 rows over
     12 files) on a year-old lake against a few on a new one. From the month-end before the day, it reads
     one month-end (1,000 rows) and the days after it, whatever the lake's age."""
 
