@@ -37,6 +37,7 @@ PER_ROUND = 6  # requests per route per round and stack
 RATIO_TARGET = 1.5
 CLOSE_TARGET_SECONDS = 60.0
 CLOSE_LIMIT = 900.0
+YEAR_READY_TIMEOUT = 600.0  # seconds for a copy of a seeded year to start (its restart is reported, not judged here)
 PAGE = 50  # accounts per page on both stacks: the fresh one gets that many hired, so a page is the same work
 TX_PAGE = 50  # a page of one's own transactions (what a popug's ledger page shows)
 OPEN_PAGE = 20  # a page of one's own open tasks
@@ -202,7 +203,8 @@ def run() -> dict[str, Any]:
         if seeded:  # the run changes its state (tasks, a closed day): a copy of it
             say(f"copying the seeded state {seeded}...")
             year_options += ["--state-dir", str(copy_state(seeded, Path(scratch_year)))]
-        year_stack = start_devstack(Path(scratch_year), *year_options)
+        # a year's snapshot loads in 40 to 90 s on this machine (the restart is a figure, not a limit here)
+        year_stack = start_devstack(Path(scratch_year), *year_options, ready_timeout=YEAR_READY_TIMEOUT)
         try:
             started = time.monotonic()
             if seeded:

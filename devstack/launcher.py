@@ -113,7 +113,7 @@ def copy_state(seeded: str | Path, into: Path) -> Path:
     return target
 
 
-def start_devstack(tmp: Path, *extra: str, port: int | None = None) -> Devstack:
+def start_devstack(tmp: Path, *extra: str, port: int | None = None, ready_timeout: float = READY_TIMEOUT) -> Devstack:
     """Start `python -m devstack up` and wait for its ready line (the output is shown if it never comes).
 
     Its state lives in a new directory under `tmp` (never the checkout's .devstack/state) unless `extra`
@@ -160,14 +160,14 @@ def start_devstack(tmp: Path, *extra: str, port: int | None = None) -> Devstack:
 
     threading.Thread(target=read, daemon=True).start()
     started = time.monotonic()
-    ready.wait(READY_TIMEOUT)
+    ready.wait(ready_timeout)
     stack.startup_seconds = time.monotonic() - started
     if not any(line.startswith(READY_PREFIX) for line in stack.lines):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         raise DevstackNotReady(
-            f"devstack was not ready within {READY_TIMEOUT} s (exit {process.poll()}):\n{stack.output}"
+            f"devstack was not ready within {ready_timeout} s (exit {process.poll()}):\n{stack.output}"
         )
     stack.state = json.loads(state_file.read_text())
     return stack
