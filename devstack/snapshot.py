@@ -4,7 +4,8 @@ One `pickle` of {(module, attribute): {account: {region: backend}}}, so referenc
 What does not pickle as it is: locks and conditions (made new and free), `cryptography` key objects (KMS keys,
 as DER bytes: the signing key survives), and moto's item attributes (`LimitedSizeDict` re-measures the whole
 item on every key set: rebuilt as one dict). Written by a forked child from its copy-on-write image (the
-emulator keeps serving), to a .tmp file fsynced and renamed; loaded with the garbage collector off.
+emulator keeps serving), to a .tmp file fsynced and renamed; loaded with the garbage collector off. Equal scalar
+attribute values are pickled as one object (`moto_values`): the seeded year loads in 63 s instead of 85 s.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from devstack import journal
+from devstack import journal, moto_values
 
 
 def _backend_dicts() -> dict[tuple[str, str], Any]:
@@ -104,6 +105,9 @@ def _public_key(der: bytes) -> Any:
 
 
 def write_snapshot(path: Path) -> None:
+    """Written by the forked child (`fork_snapshot`): sharing equal values changes its copy only, and would
+    be as safe in the emulator itself (see `moto_values`)."""
+    moto_values.share_equal_values()  # a shared value pickles once; each other use is one memo reference
     temporary = path.with_suffix(".tmp")
     with open(temporary, "wb") as handle:
         _Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump(state_image())

@@ -1,0 +1,91 @@
+"""Equal scalar attribute values held once: one moto `DynamoType` for every equal S, N, B, BOOL or NULL value.
+
+A seeded year holds 19 million attribute values in 1.4 million items, and 72% of them equal another one
+(account ids, days, kinds, amounts, currencies). As separate objects they were a third of the emulator's
+11.8 GB, and 22 s of the 85 s its snapshot took to load (pickle builds every object it reads; a value it
+has seen is one memo lookup). So the bulk loader types equal values once (`ValuePool.typed`), and a
+snapshot shares them in the state it pickles (`share_equal_values`).
+
+Why sharing is safe: moto never changes a scalar value in place. An update stores a new `DynamoType` in
+the item; only sets (ADD to SS/NS/BS appends), lists and maps are changed in place, and those are never
+shared. A shared value is equal in every item that holds it, which is all an item can see of it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SCALAR_TYPES = frozenset({"S", "N", "B", "BOOL", "NULL"})
+
+
+class ValuePool:
+    """The first `DynamoType` seen for each (type, value): the one every equal value becomes."""
+
+    def __init__(self) -> None:
+        self.kept: dict[tuple[str, Any], Any] = {}
+        self.shared = 0  # values replaced by an equal one kept before
+
+    def typed(self, raw: dict[str, Any]) -> Any:
+        """`DynamoType(raw)` for DynamoDB JSON, the kept one when an equal scalar was typed before."""
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        key = _key(raw)
+        if key is None:
+            return DynamoType(raw)
+        found = self.kept.get(key)
+        if found is None:
+            found = self.kept[key] = DynamoType(raw)
+        else:
+            self.shared += 1
+        return found
+
+    def share(self, value: Any) -> Any:
+        """The kept value equal to `value` (which is kept when it is the first), or `value` when not a scalar."""
+        kind = getattr(value, "type", None)
+        if kind not in SCALAR_TYPES or not isinstance(value.value, (str, bool, bytes)):
+            return value
+        found = self.kept.setdefault((kind, value.value), value)
+        if found is not value:
+            self.shared += 1
+        return found
+
+
+def _key(raw: dict[str, Any]) -> tuple[str, Any] | None:
+    if len(raw) != 1:
+        return None
+    ((kind, value),) = raw.items()
+    if kind in SCALAR_TYPES and isinstance(value, (str, bool, bytes)):
+        return kind, value
+    return None
+
+
+def share_equal_values() -> int:
+    """Every DynamoDB item's equal scalar values (of live tables and backups) made one object; how many were
+    replaced. Table keys go first, so an item's key is the very object its table's dict is keyed by."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    pool = ValuePool()
+    for regions in list(dynamodb_backends.values()):
+        for backend in list(regions.values()):
+            tables = [*backend.tables.values(), *(backup.table for backup in backend.backups.values())]
+            for table in tables:
+                _share_table(pool, table)
+    return pool.shared
+
+
+def _share_table(pool: ValuePool, table: Any) -> None:
+    ranged = table.range_key_attr is not None
+    for hash_key, stored in table.items.items():
+        pool.share(hash_key)
+        items = stored.items() if ranged else ((None, stored),)
+        for range_key, item in items:
+            if range_key is not None:
+                pool.share(range_key)
+            item.hash_key = pool.share(item.hash_key)
+            if item.range_key is not None:
+                item.range_key = pool.share(item.range_key)
+            attrs = item.attrs
+            for name, value in attrs.items():
+                kept = pool.share(value)
+                if kept is not value:
+                    dict.__setitem__(attrs, name, kept)  # moto's LimitedSizeDict would re-measure the item

@@ -1,0 +1,107 @@
+"""devstack/moto_values.py: equal scalar values are one object (bulk load and snapshot), sets, lists and maps
+never are, and an update of one item leaves every item that shared its values as it was."""
+
+from __future__ import annotations
+
+import pickle
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from devstack import moto_values, snapshot
+
+SAME = {"account": {"S": "popug-1"}, "amount": {"N": "-20"}, "paid": {"BOOL": True}, "note": {"NULL": True}}
+CONTAINERS = {"tags": {"SS": ["a"]}, "counts": {"NS": ["1"]}, "meta": {"M": {"by": {"S": "x"}}}, "log": {"L": [{"S": "x"}]}}
+
+
+def test_the_pool_types_an_equal_scalar_once_and_never_a_container() -> None:
+    pool = moto_values.ValuePool()
+    first = {name: pool.typed(raw) for name, raw in {**SAME, **CONTAINERS}.items()}
+    second = {name: pool.typed(raw) for name, raw in {**SAME, **CONTAINERS}.items()}
+    assert all(first[name] is second[name] for name in SAME)
+    assert all(first[name] is not second[name] and first[name] == second[name] for name in CONTAINERS)
+    assert pool.typed({"S": "-20"}) is not first["amount"]  # the type is part of the value
+    assert pool.typed({"N": "-20.0"}) is not first["amount"]  # and so is its text: stored as it was written
+    assert pool.shared == len(SAME)
+
+
+@pytest.fixture
+def ledger():
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="ledger",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for index in range(3):
+            item = {"pk": {"S": "popug-1"}, "sk": {"S": f"tx-{index}"}, **SAME, **CONTAINERS}
+            dynamodb.put_item(TableName="ledger", Item=item)
+        dynamodb.create_backup(TableName="ledger", BackupName="after-close")
+        yield dynamodb
+
+
+def _items(name: str) -> list:
+    from moto.dynamodb.models import dynamodb_backends
+
+    backend = dynamodb_backends["123456789012"]["us-east-1"]
+    return [item for stored in backend.tables[name].items.values() for item in stored.values()]
+
+
+def _backup_items() -> list:
+    from moto.dynamodb.models import dynamodb_backends
+
+    (backup,) = dynamodb_backends["123456789012"]["us-east-1"].backups.values()
+    return [item for stored in backup.table.items.values() for item in stored.values()]
+
+
+def test_a_snapshot_shares_equal_scalars_of_tables_and_backups_and_pickles_them_once(ledger) -> None:
+    shared = moto_values.share_equal_values()
+    items, copies = _items("ledger"), _backup_items()
+    every = items + copies
+    for name in ("account", "amount", "paid", "note"):
+        assert len({id(item.attrs[name]) for item in every}) == 1
+    assert len({id(item.attrs["pk"]) for item in every}) == 1 and items[0].hash_key is items[1].attrs["pk"]
+    for name in CONTAINERS:
+        assert len({id(item.attrs[name]) for item in every}) == len(every)
+    assert items[0].attrs["account"] is items[0].attrs["pk"]  # equal values, whatever the attribute
+    assert shared >= 5 * (len(every) - 1)  # and the keys moto keeps beside the attributes
+
+    built = pickle.loads(pickle.dumps([item.attrs for item in items]))
+    assert built[0]["amount"] is built[2]["amount"] and built[0]["amount"].value == "-20"
+
+
+def test_an_update_of_one_item_leaves_the_items_sharing_its_values_as_they_were(ledger) -> None:
+    moto_values.share_equal_values()
+    before = ledger.get_item(TableName="ledger", Key={"pk": {"S": "popug-1"}, "sk": {"S": "tx-1"}})["Item"]
+    ledger.update_item(
+        TableName="ledger",
+        Key={"pk": {"S": "popug-1"}, "sk": {"S": "tx-0"}},
+        UpdateExpression="SET account = :other, meta.#by = :other, #log[0] = :other, paid = :no "
+        "REMOVE note ADD amount :one, tags :more, counts :two",
+        ExpressionAttributeNames={"#by": "by", "#log": "log"},
+        ExpressionAttributeValues={
+            ":other": {"S": "popug-2"}, ":no": {"BOOL": False}, ":one": {"N": "1"},
+            ":more": {"SS": ["b"]}, ":two": {"NS": ["2"]},
+        },
+    )  # fmt: skip
+    updated = ledger.get_item(TableName="ledger", Key={"pk": {"S": "popug-1"}, "sk": {"S": "tx-0"}})["Item"]
+    assert updated["amount"] == {"N": "-19"} and updated["tags"]["SS"] == ["a", "b"] and "note" not in updated
+    for key in ("tx-1", "tx-2"):
+        other = ledger.get_item(TableName="ledger", Key={"pk": {"S": "popug-1"}, "sk": {"S": key}})["Item"]
+        assert other == {**before, "sk": {"S": key}}
+    assert all(item.attrs["amount"].value == "-20" for item in _backup_items())
+    assert all(item.attrs["tags"].value == ["a"] for item in _backup_items())
+
+
+def test_a_snapshot_file_holds_each_equal_scalar_once(ledger, tmp_path) -> None:
+    path = tmp_path / "snapshot-1.pickle"
+    snapshot.write_snapshot(path)
+    with open(path, "rb") as handle:
+        image = pickle.load(handle)
+    backend = image[("moto.dynamodb.models", "dynamodb_backends")]["123456789012"]["us-east-1"]
+    items = [item for stored in backend.tables["ledger"].items.values() for item in stored.values()]
+    assert len({id(item.attrs["amount"]) for item in items}) == 1
+    assert [item.attrs["amount"].value for item in items] == ["-20"] * 3
