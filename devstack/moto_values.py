@@ -65,15 +65,16 @@ def share_equal_values() -> int:
     from moto.dynamodb.models import dynamodb_backends
 
     pool = ValuePool()
+    seen: set[int] = set()  # a backup holds its table's items (moto_backups): each is walked once
     for regions in list(dynamodb_backends.values()):
         for backend in list(regions.values()):
             tables = [*backend.tables.values(), *(backup.table for backup in backend.backups.values())]
             for table in tables:
-                _share_table(pool, table)
+                _share_table(pool, table, seen)
     return pool.shared
 
 
-def _share_table(pool: ValuePool, table: Any) -> None:
+def _share_table(pool: ValuePool, table: Any, seen: set[int]) -> None:
     ranged = table.range_key_attr is not None
     for hash_key, stored in table.items.items():
         pool.share(hash_key)
@@ -81,6 +82,9 @@ def _share_table(pool: ValuePool, table: Any) -> None:
         for range_key, item in items:
             if range_key is not None:
                 pool.share(range_key)
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
             item.hash_key = pool.share(item.hash_key)
             if item.range_key is not None:
                 item.range_key = pool.share(item.range_key)

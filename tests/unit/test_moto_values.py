@@ -64,10 +64,10 @@ def test_a_snapshot_shares_equal_scalars_of_tables_and_backups_and_pickles_them_
     for name in ("account", "amount", "paid", "note"):
         assert len({id(item.attrs[name]) for item in every}) == 1
     assert len({id(item.attrs["pk"]) for item in every}) == 1 and items[0].hash_key is items[1].attrs["pk"]
-    for name in CONTAINERS:
-        assert len({id(item.attrs[name]) for item in every}) == len(every)
+    for name in CONTAINERS:  # (a backup may hold the very items of its table: devstack.moto_backups)
+        assert len({id(item.attrs[name]) for item in items}) == len(items)
     assert items[0].attrs["account"] is items[0].attrs["pk"]  # equal values, whatever the attribute
-    assert shared >= 5 * (len(every) - 1)  # and the keys moto keeps beside the attributes
+    assert shared >= 5 * (len(items) - 1)  # and the keys moto keeps beside the attributes
 
     built = pickle.loads(pickle.dumps([item.attrs for item in items]))
     assert built[0]["amount"] is built[2]["amount"] and built[0]["amount"].value == "-20"
