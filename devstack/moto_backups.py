@@ -32,13 +32,12 @@ def apply() -> None:
     original_update = ddb.DynamoDBBackend.update_item
 
     def backup_init(self: Any, account_id: str, region_name: str, name: str, table: Any, *args: Any, **kwargs: Any) -> None:
-        items, shard = table.items, table.stream_shard
-        table.items, table.stream_shard = defaultdict(dict), None  # moto's deepcopy: the table without them
-        try:
-            original_backup_init(self, account_id, region_name, name, table, *args, **kwargs)
-        finally:
-            table.items, table.stream_shard = items, shard
-        self.table.items = shared_items(items, ranged=table.range_key_attr is not None)
+        # moto deep-copies what it is given: the table's own attributes, but neither items nor stream (the
+        # table itself is not changed, so a read running meanwhile sees it whole)
+        shell = copy.copy(table)
+        shell.items, shell.stream_shard = defaultdict(dict), None
+        original_backup_init(self, account_id, region_name, name, shell, *args, **kwargs)
+        self.table.items = shared_items(table.items, ranged=table.range_key_attr is not None)
 
     def update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         own_copy_before_update(self, table_name, key)

@@ -229,7 +229,7 @@ def _patch_dynamodb() -> None:
     # Query in O(page) and the index upkeep on every write; before the lock wrappers below
     # wrap the patched update_item, so the upkeep runs under the lock too.
     moto_dynamodb_index.apply()
-    moto_backups.apply()  # backups share items, copy on write: before the lock wraps update_item and create_backup
+    moto_backups.apply()  # backups share items, copy on write: before the lock wraps update_item
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         """Copy of moto 5.2.5 DynamoDBBackend.transact_write_items, undoing from a journal.
@@ -348,9 +348,7 @@ def _patch_dynamodb() -> None:
     # distinct expression string is enough.
     parser_cls = ddb.UpdateExpressionParser
     parser_cls.make = staticmethod(functools.lru_cache(maxsize=4096)(parser_cls.make))  # type: ignore[method-assign]
-    # create_backup too: it takes the items out of the table while moto copies the rest; no read may see that
-    for name in ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_write_items",
-                 "create_backup", "restore_table_from_backup"):  # fmt: skip
+    for name in ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_write_items"):
         setattr(backend_cls, name, _locked(getattr(backend_cls, name), _DYNAMODB_LOCK))
     _patch_dynamodb_streams()
     streams_cls = ddb_streams.DynamoDBStreamsBackend
