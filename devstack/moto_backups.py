@@ -31,7 +31,9 @@ def apply() -> None:
     original_backup_init = tables.Backup.__init__
     original_update = ddb.DynamoDBBackend.update_item
 
-    def backup_init(self: Any, account_id: str, region_name: str, name: str, table: Any, *args: Any, **kwargs: Any) -> None:
+    def backup_init(
+        self: Any, account_id: str, region_name: str, name: str, table: Any, *args: Any, **kwargs: Any
+    ) -> None:
         # moto deep-copies what it is given: the table's own attributes, but neither items nor stream (the
         # table itself is not changed, so a read running meanwhile sees it whole)
         shell = copy.copy(table)
@@ -68,10 +70,8 @@ def own_copy_before_update(backend: Any, table_name: str, key: dict[str, Any]) -
         hash_key, range_key = backend.get_keys_value(table, key)
     except Exception:
         return  # moto's update_item raises the same error before anything is written
-    if range_key is None:
-        item = table.items.get(hash_key)
-    else:
-        item = table.items.get(hash_key, {}).get(range_key)  # .get: the defaultdict would store a partition
+    # .get: indexing the defaultdict would store an empty partition
+    item = table.items.get(hash_key) if range_key is None else table.items.get(hash_key, {}).get(range_key)
     if item is None or not item.__dict__.get(SHARED):
         return
     private = copy.deepcopy(item)  # deep: sets, lists and maps in it are changed in place (no mark: moto's

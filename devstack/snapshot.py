@@ -59,16 +59,32 @@ class _Pickler(pickle.Pickler):
     }
 
     def reducer_override(self, obj: Any) -> Any:
-        maker = self._fresh.get(type(obj))
+        cls = type(obj)
+        if cls.__name__ == "DynamoType" and cls.__module__ == _DYNAMO_TYPE_MODULE:
+            # pickle's default rebuilds an object with a __dict__ of its own (BUILD), where one made by
+            # assigning attributes keeps them inline: 143 against 79 bytes a value, and faster to load
+            return _dynamo_value, (cls, obj.type, obj.value)
+        maker = self._fresh.get(cls)
         if maker is not None:
             return maker, ()
-        if type(obj).__name__ == "LimitedSizeDict":
+        if cls.__name__ == "LimitedSizeDict":
             # moto's item attributes re-measure the whole item on every key set: unpickled key by key, a
             # year of items took minutes. Stored items were measured when written: rebuilt as one dict.
-            return _sized_dict, (type(obj), dict(obj))
-        if type(obj).__module__.startswith("cryptography."):
+            return _sized_dict, (cls, dict(obj))
+        if cls.__module__.startswith("cryptography."):
             return _crypto_key(obj)
         return NotImplemented
+
+
+_DYNAMO_TYPE_MODULE = "moto.dynamodb.models.dynamo_type"
+_new = object.__new__
+
+
+def _dynamo_value(cls: type, kind: str, value: Any) -> Any:
+    built = _new(cls)
+    built.type = kind
+    built.value = value
+    return built
 
 
 def _sized_dict(cls: type, items: dict[str, Any]) -> Any:

@@ -44,7 +44,9 @@ def dynamodb() -> Iterator[Any]:
 
 
 def _scan(client: Any, table: str) -> list[dict]:
-    return sorted(client.scan(TableName=table, ConsistentRead=True)["Items"], key=lambda i: (i["pk"]["S"], i["sk"]["S"]))
+    return sorted(
+        client.scan(TableName=table, ConsistentRead=True)["Items"], key=lambda i: (i["pk"]["S"], i["sk"]["S"])
+    )
 
 
 def _key(index: int) -> dict:
@@ -77,11 +79,11 @@ def test_a_backup_shares_the_items_and_restores_the_table_as_it_was_whatever_cam
                                             ":more": {"SS": ["reward"]}}}  # fmt: skip
     dynamodb.update_item(Key=_key(0), **update)
     dynamodb.transact_write_items(TransactItems=[{"Update": {"Key": _key(1), **update}}])
-    with pytest.raises(ClientError):  # cancelled: TX#3 is not there to be updated
-        dynamodb.transact_write_items(TransactItems=[
-            {"Update": {"Key": _key(2), **update}},
-            {"Update": {"Key": {"pk": {"S": "ACCOUNT#1"}, "sk": {"S": "TX#99"}}, "ConditionExpression": "attribute_exists(pk)", **update}},
-        ])  # fmt: skip
+    missing = {"Key": {"pk": {"S": "ACCOUNT#1"}, "sk": {"S": "TX#99"}}, "ConditionExpression": "attribute_exists(pk)"}
+    with pytest.raises(ClientError):  # cancelled: TX#99 is not there to be updated
+        dynamodb.transact_write_items(
+            TransactItems=[{"Update": {"Key": _key(2), **update}}, {"Update": {**missing, **update}}]
+        )
     dynamodb.put_item(TableName=TABLE, Item={**_key(3), "amount": {"N": "-1"}})
     dynamodb.delete_item(TableName=TABLE, Key=_key(4))
     changed = {i["sk"]["S"]: i for i in _scan(dynamodb, TABLE)}

@@ -8,11 +8,17 @@ import pickle
 import boto3
 import pytest
 from moto import mock_aws
+from moto.dynamodb.models.dynamo_type import DynamoType
 
 from devstack import moto_values, snapshot
 
 SAME = {"account": {"S": "popug-1"}, "amount": {"N": "-20"}, "paid": {"BOOL": True}, "note": {"NULL": True}}
-CONTAINERS = {"tags": {"SS": ["a"]}, "counts": {"NS": ["1"]}, "meta": {"M": {"by": {"S": "x"}}}, "log": {"L": [{"S": "x"}]}}
+CONTAINERS = {
+    "tags": {"SS": ["a"]},
+    "counts": {"NS": ["1"]},
+    "meta": {"M": {"by": {"S": "x"}}},
+    "log": {"L": [{"S": "x"}]},
+}
 
 
 def test_the_pool_types_an_equal_scalar_once_and_never_a_container() -> None:
@@ -105,3 +111,12 @@ def test_a_snapshot_file_holds_each_equal_scalar_once(ledger, tmp_path) -> None:
     items = [item for stored in backend.tables["ledger"].items.values() for item in stored.values()]
     assert len({id(item.attrs["amount"]) for item in items}) == 1
     assert [item.attrs["amount"].value for item in items] == ["-20"] * 3
+    # every value comes back as the DynamoType it was, nested ones too (rebuilt by snapshot._dynamo_value)
+    scalars = {name: (value.type, value.value) for name, value in items[0].attrs.items() if name not in CONTAINERS}
+    assert scalars == {
+        name: next(iter(raw.items())) for name, raw in {"pk": {"S": "popug-1"}, "sk": {"S": "tx-0"}, **SAME}.items()
+    }
+    assert items[0].attrs["tags"] == DynamoType({"SS": ["a"]}) and items[0].attrs["counts"] == DynamoType({"NS": ["1"]})
+    assert items[0].attrs["meta"].value["by"] == DynamoType({"S": "x"}) and items[0].attrs["log"].value == [
+        DynamoType({"S": "x"})
+    ]
