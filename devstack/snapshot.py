@@ -5,7 +5,8 @@ What does not pickle as it is: locks and conditions (made new and free), `crypto
 as DER bytes: the signing key survives), and moto's item attributes (`LimitedSizeDict` re-measures the whole
 item on every key set: rebuilt as one dict). Written by a forked child from its copy-on-write image (the
 emulator keeps serving), to a .tmp file fsynced and renamed; loaded with the garbage collector off. Equal scalar
-attribute values are pickled as one object (`moto_values`): the seeded year loads in 63 s instead of 85 s.
+attribute values are pickled as one object (`moto_values`), and each DynamoType is rebuilt with its attributes
+inline: the seeded year loads in 20 to 33 s into 5.6 GB, against 74 to 102 s into 11.8 GB before.
 """
 
 from __future__ import annotations
