@@ -22,19 +22,20 @@ class ValuePool:
     """The first `DynamoType` seen for each (type, value): the one every equal value becomes."""
 
     def __init__(self) -> None:
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        self.dynamo_type = DynamoType
         self.kept: dict[tuple[str, Any], Any] = {}
         self.shared = 0  # values replaced by an equal one kept before
 
     def typed(self, raw: dict[str, Any]) -> Any:
         """`DynamoType(raw)` for DynamoDB JSON, the kept one when an equal scalar was typed before."""
-        from moto.dynamodb.models.dynamo_type import DynamoType
-
         key = _key(raw)
         if key is None:
-            return DynamoType(raw)
+            return self.dynamo_type(raw)
         found = self.kept.get(key)
         if found is None:
-            found = self.kept[key] = DynamoType(raw)
+            found = self.kept[key] = self.dynamo_type(raw)
         else:
             self.shared += 1
         return found
