@@ -34,8 +34,10 @@ def test_the_pool_types_an_equal_scalar_once_and_never_a_container() -> None:
 
 @pytest.fixture
 def ledger():
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    with pytest.MonkeyPatch.context() as environment, mock_aws():
+        environment.delenv("AWS_ENDPOINT_URL", raising=False)  # this process's moto, not the session's emulator
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="testing",
+                                aws_secret_access_key="testing")  # fmt: skip
         dynamodb.create_table(
             TableName="ledger",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
