@@ -29,9 +29,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import requests
 
+from devstack import aws
 from devstack.launcher import Devstack, copy_state, start_devstack
 from devstack.seed.run import PASSWORD as SEED_PASSWORD
 from tests.e2e.popugs import PASSWORD, Client, eventually, hire, onboard
@@ -187,8 +187,7 @@ def _after_close_backup(side: Side, day: str) -> dict[str, Any]:
     """Seconds from the day seen closed (now) until accounting's after-close backup of it is listed, and what
     one DescribeBackup of it takes."""
     closed = time.monotonic()
-    dynamodb = boto3.client("dynamodb", endpoint_url=side.stack.endpoint_url, region_name="us-east-1",
-                            aws_access_key_id="devstack", aws_secret_access_key="x")  # fmt: skip
+    dynamodb = aws.client("dynamodb", side.stack.endpoint_url)
     table = next(name for name in dynamodb.list_tables()["TableNames"] if "AccountingTable" in name)
     while time.monotonic() - closed < CLOSE_LIMIT:
         listed = dynamodb.list_backups(TableName=table)["BackupSummaries"]

@@ -83,7 +83,7 @@ def _load_file(table: Any, path: Path, hash_attr: str, range_attr: str | None) -
     return count
 
 
-def _store(table: Any, batch: list[dict[str, Any]], hash_attr: str, range_attr: str | None, dynamo_type: Any,
+def _store(table: Any, batch: list[dict[str, Any]], hash_attr: str, range_attr: str | None, typed: Any,
            item_cls: Any, attrs_cls: Any, lock: Any) -> int:  # fmt: skip
     built = []
     for attrs in batch:
@@ -92,7 +92,7 @@ def _store(table: Any, batch: list[dict[str, Any]], hash_attr: str, range_attr: 
         item = object.__new__(item_cls)  # moto's BaseModel.__new__ would track it forever
         item.attrs = attrs_cls.__new__(attrs_cls)
         # attribute names interned: one string each for the whole table, not one per item (json.loads makes new ones)
-        dict.update(item.attrs, {intern(name): dynamo_type(value) for name, value in attrs.items()})
+        dict.update(item.attrs, {intern(name): typed(value) for name, value in attrs.items()})
         item.hash_key = item.attrs[hash_attr]
         item.range_key = item.attrs[range_attr] if range_attr is not None else None
         built.append(item)

@@ -20,6 +20,8 @@ import copy
 from collections import defaultdict
 from typing import Any
 
+from devstack import moto_dynamodb_index
+
 SHARED = "_devstack_in_backup"  # set on an Item a backup holds too: copied before it is changed in place
 
 
@@ -70,8 +72,7 @@ def own_copy_before_update(backend: Any, table_name: str, key: dict[str, Any]) -
         hash_key, range_key = backend.get_keys_value(table, key)
     except Exception:
         return  # moto's update_item raises the same error before anything is written
-    # .get: indexing the defaultdict would store an empty partition
-    item = table.items.get(hash_key) if range_key is None else table.items.get(hash_key, {}).get(range_key)
+    item = moto_dynamodb_index.stored_item(table, (hash_key, range_key))
     if item is None or not item.__dict__.get(SHARED):
         return
     private = copy.deepcopy(item)  # deep: sets, lists and maps in it are changed in place (no mark: moto's

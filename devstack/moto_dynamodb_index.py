@@ -228,7 +228,7 @@ class _State:
             self.views.append(view)
             self.by_name[view.name] = view
             for pk, placed in self.placed.items():
-                entry = view.entry(_stored(table, pk))
+                entry = view.entry(stored_item(table, pk))
                 if entry is not None:
                     partition = view.partitions.setdefault(attribute, _Partition())
                     partition.add(entry[1], pk)
@@ -250,7 +250,7 @@ class _State:
                 del view.partitions[partition_value]
                 if view.order is not None:
                     view.order.remove((partition_value,), partition_value)
-        item = _stored(table, pk)
+        item = stored_item(table, pk)
         if item is None:
             return
         placed = []
@@ -314,7 +314,8 @@ def _views(table: Any) -> list[_View]:
     return views
 
 
-def _stored(table: Any, pk: tuple[Any, Any]) -> Any:
+def stored_item(table: Any, pk: tuple[Any, Any]) -> Any:
+    """The table's item at (hash key, range key or None), or None; never stores an empty partition."""
     hash_key, range_key = pk
     if table.range_key_attr is None:
         return table.items.get(hash_key)

@@ -30,7 +30,7 @@ class ValuePool:
 
     def typed(self, raw: dict[str, Any]) -> Any:
         """`DynamoType(raw)` for DynamoDB JSON, the kept one when an equal scalar was typed before."""
-        key = _key(raw)
+        key = _key(*next(iter(raw.items()))) if len(raw) == 1 else None
         if key is None:
             return self.dynamo_type(raw)
         found = self.kept.get(key)
@@ -42,22 +42,18 @@ class ValuePool:
 
     def share(self, value: Any) -> Any:
         """The kept value equal to `value` (which is kept when it is the first), or `value` when not a scalar."""
-        kind = getattr(value, "type", None)
-        if kind not in SCALAR_TYPES or not isinstance(value.value, (str, bool, bytes)):
+        key = _key(getattr(value, "type", None), getattr(value, "value", None))
+        if key is None:
             return value
-        found = self.kept.setdefault((kind, value.value), value)
+        found = self.kept.setdefault(key, value)
         if found is not value:
             self.shared += 1
         return found
 
 
-def _key(raw: dict[str, Any]) -> tuple[str, Any] | None:
-    if len(raw) != 1:
-        return None
-    ((kind, value),) = raw.items()
-    if kind in SCALAR_TYPES and isinstance(value, (str, bool, bytes)):
-        return kind, value
-    return None
+def _key(kind: Any, value: Any) -> tuple[str, Any] | None:
+    """(type, value) of a scalar, the key equal values share; None for sets, lists, maps and anything else."""
+    return (kind, value) if kind in SCALAR_TYPES and isinstance(value, (str, bool, bytes)) else None
 
 
 def share_equal_values() -> int:
