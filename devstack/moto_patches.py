@@ -47,7 +47,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from devstack import moto_backups, moto_dynamodb_index
+from devstack import moto_backups, moto_dynamodb_index, moto_values
 
 MOTO_VERSION = "5.2.5"
 
@@ -230,6 +230,7 @@ def _patch_dynamodb() -> None:
     # wrap the patched update_item, so the upkeep runs under the lock too.
     moto_dynamodb_index.apply()
     moto_backups.apply()  # backups share items, copy on write: before the lock wraps update_item
+    moto_values.install_shared_copies()  # an item's copy shares its scalar values
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         """Copy of moto 5.2.5 DynamoDBBackend.transact_write_items, undoing from a journal.

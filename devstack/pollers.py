@@ -430,8 +430,7 @@ class StreamPoller:
         backoff = 0.5
         while not self.pollers.stopping:
             if not batch:
-                self.checkpoint = dict(self.read_up_to)
-                self.save()
+                self.save_read_up_to()
             if self.pollers.spec_of(self.spec.logical_id) is not self.spec:
                 return  # its stream was replaced: the supervising loop starts a poller on the new one
             self.pollers.check_crash(self.spec)
@@ -457,7 +456,11 @@ class StreamPoller:
                     self.deliver(batch)
                     batch = []
                     self.shard_of.clear()
-                    continue  # (stopping mid-batch, not all of it was delivered: the loop ends unsaved)
+                    if full or self.pollers.heads.moved(self.spec.source_arn, mark):
+                        continue  # (stopping mid-batch, not all of it was delivered: the loop ends unsaved)
+                    # Nothing came after what was read: wait as after an empty read, without making one (it
+                    # was every other GetRecords under load).
+                    self.save_read_up_to()
                 backoff = 0.5
                 if not batch and not full:
                     if self.pollers.wait_for_records(self.spec, mark):
@@ -493,6 +496,10 @@ class StreamPoller:
         """Where the stack's last run had delivered up to ("<stream label>/<shard id>" -> sequence number)."""
         positions = self.pollers.positions
         return dict(positions.get(self.spec.logical_id) or {}) if positions is not None else {}
+
+    def save_read_up_to(self) -> None:
+        self.checkpoint = dict(self.read_up_to)
+        self.save()
 
     def save(self) -> None:
         """Everything read up to the checkpoint is dealt with: the next start reads after it."""

@@ -8,6 +8,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import boto3
 import pytest
@@ -419,3 +420,28 @@ def test_a_backlog_longer_than_one_read_is_read_to_its_end_without_waiting_for_a
     wanted = set(keys)
     pool.wait_for(lambda: wanted <= {r["dynamodb"]["Keys"]["pk"]["S"] for b in pool.batches("Relay") for r in b},
                   timeout=10)  # fmt: skip
+
+
+def test_a_delivered_batch_with_nothing_after_it_costs_no_other_read(provisioned, fresh_emulator, run, monkeypatch):
+    """After a delivery the poller reads again only if the stream grew meanwhile: the empty read that used to
+    follow every delivery was every other GetRecords under bench.load."""
+    reads: list[float] = []
+    read = pollers.stream_reads.StreamReads.get_records
+
+    def counted(self: Any, **kwargs: Any) -> dict[str, Any]:
+        reads.append(time.monotonic())
+        return read(self, **kwargs)
+
+    monkeypatch.setattr(pollers.stream_reads.StreamReads, "get_records", counted)
+    dynamodb = client("dynamodb", fresh_emulator)
+    table = provisioned.resolver.ref("Table")
+    pool, deliveries = RecordingPool(), []
+    pool.behaviour = lambda f, e, n: (
+        deliveries.append(time.monotonic()) or Invocation("r", ok=True, payload={"batchItemFailures": []})
+    )
+    run(pool, "Relay")
+    for index in range(3):
+        dynamodb.put_item(TableName=table, Item={"pk": {"S": f"OUTBOX#quiet-after-{index}"}})  # a new item each
+        pool.wait_for(lambda i=index: len(deliveries) > i, timeout=5)
+        time.sleep(0.6)  # the time for a read after the delivery
+        assert not [at for at in reads if at > deliveries[-1]], f"read after delivery {index}"

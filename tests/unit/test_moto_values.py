@@ -3,6 +3,7 @@ never are, and an update of one item leaves every item that shared its values as
 
 from __future__ import annotations
 
+import copy
 import pickle
 
 import boto3
@@ -10,7 +11,7 @@ import pytest
 from moto import mock_aws
 from moto.dynamodb.models.dynamo_type import DynamoType
 
-from devstack import moto_values, snapshot
+from devstack import moto_patches, moto_values, snapshot
 
 SAME = {"account": {"S": "popug-1"}, "amount": {"N": "-20"}, "paid": {"BOOL": True}, "note": {"NULL": True}}
 CONTAINERS = {
@@ -122,3 +123,45 @@ def test_a_snapshot_file_holds_each_equal_scalar_once(ledger, tmp_path) -> None:
     assert items[0].attrs["meta"].value["by"] == DynamoType({"S": "x"}) and items[0].attrs["log"].value == [
         DynamoType({"S": "x"})
     ]
+
+
+def test_a_copy_of_an_item_shares_its_scalars_and_owns_its_sets_lists_and_maps(ledger) -> None:
+    moto_values.install_shared_copies()
+    item = _items("ledger")[0]
+    copied = copy.deepcopy(item)
+    assert copied is not item and copied.attrs is not item.attrs and copied.hash_key is item.hash_key
+    assert all(copied.attrs[name] is item.attrs[name] for name in ("pk", "sk", *SAME))
+    assert all(copied.attrs[name] is not item.attrs[name] for name in CONTAINERS)
+    assert copied.attrs["meta"].value["by"] is item.attrs["meta"].value["by"]  # a scalar inside a map too
+    assert copied.to_json() == item.to_json()
+    item.attrs["tags"].value.append("b")  # what ADD to a set does, in place
+    item.attrs["meta"].value["by"] = DynamoType({"S": "y"})
+    assert copied.attrs["tags"].value == ["a"] and copied.attrs["meta"].value["by"].value == "x"
+
+
+def test_old_images_and_cancelled_transactions_keep_every_value_as_it_was(ledger) -> None:
+    """What the shared copies serve: moto's copy of an updated item is its stream record's old image, and
+    devstack's copy in a transaction is what a cancelled one puts back."""
+    moto_values.install_shared_copies()
+    moto_patches.apply()
+    streamed = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    ledger.update_table(TableName="ledger", StreamSpecification=streamed)
+    key = {"pk": {"S": "popug-1"}, "sk": {"S": "tx-0"}}
+    before = ledger.get_item(TableName="ledger", Key=key)["Item"]
+    change = {
+        "UpdateExpression": "SET account = :other, meta.#by = :other, #log[0] = :other ADD amount :one, tags :more",
+        "ExpressionAttributeNames": {"#by": "by", "#log": "log"},
+        "ExpressionAttributeValues": {":other": {"S": "popug-2"}, ":one": {"N": "1"}, ":more": {"SS": ["b"]}},
+    }
+    refused = {"ConditionCheck": {"TableName": "ledger", "Key": {**key, "sk": {"S": "tx-1"}},
+                                  "ConditionExpression": "attribute_not_exists(pk)"}}  # fmt: skip
+    with pytest.raises(ledger.exceptions.TransactionCanceledException):
+        ledger.transact_write_items(TransactItems=[{"Update": {"TableName": "ledger", "Key": key, **change}}, refused])
+    assert ledger.get_item(TableName="ledger", Key=key)["Item"] == before
+
+    ledger.update_item(TableName="ledger", Key=key, **change)
+    from moto.dynamodb.models import dynamodb_backends
+
+    (record,) = dynamodb_backends["123456789012"]["us-east-1"].tables["ledger"].stream_shard.items
+    assert record.record["dynamodb"]["OldImage"] == before
+    assert record.record["dynamodb"]["NewImage"] == ledger.get_item(TableName="ledger", Key=key)["Item"] != before

@@ -92,3 +92,25 @@ def test_backend_per_host_is_what_moto_finds(host: str | None) -> None:
     app = DomainDispatcherApplication(create_backend_app)
     first, again = app.get_backend_for_host(host), app.get_backend_for_host(host)
     assert first == again == original(app, host)
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"Items": [{"note": {"S": "no tag here"}}]}', b"\x00binary", "<R><RequestId>old</RequestId></R>",
+     '{"note": {"S": "<RequestId>in a JSON string</RequestId>"}}'],
+)  # fmt: skip
+def test_a_request_id_is_filled_in_as_moto_does_and_a_body_without_the_tag_is_not_scanned(body, monkeypatch) -> None:
+    from moto.core import responses
+
+    moto_wire.apply()
+    original = responses.BaseResponse._enrich_response.__wrapped__
+    scanned: list[Any] = []
+    real_sub = responses.re.sub
+    monkeypatch.setattr(responses.re, "sub", lambda *args, **kwargs: scanned.append(args) or real_sub(*args, **kwargs))
+    ours = responses.BaseResponse._enrich_response({"status": 200}, body)
+    assert bool(scanned) == (isinstance(body, str) and "<RequestId>" in body)
+    assert ours[0]["status"] == "200" and len(ours[0]["x-amzn-requestid"]) == 52
+    theirs, answered = original({"status": 200}, body)  # moto's own, with an id of its own
+    if isinstance(answered, str):
+        answered = answered.replace(theirs["x-amzn-requestid"], ours[0]["x-amzn-requestid"])
+    assert ours[1] == answered
