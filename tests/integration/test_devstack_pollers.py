@@ -439,7 +439,11 @@ def test_a_delivered_batch_with_nothing_after_it_costs_no_other_read(provisioned
     pool.behaviour = lambda f, e, n: (
         deliveries.append(time.monotonic()) or Invocation("r", ok=True, payload={"batchItemFailures": []})
     )
-    run(pool, "Relay")
+    running = run(pool, "Relay")
+    deadline = time.monotonic() + 15
+    while not running.heads.live:  # without the emulator's heads watch a poller reads at Lambda's pace
+        assert time.monotonic() < deadline, "the heads watch never came up"
+        time.sleep(0.05)
     for index in range(3):
         dynamodb.put_item(TableName=table, Item={"pk": {"S": f"OUTBOX#quiet-after-{index}"}})  # a new item each
         pool.wait_for(lambda i=index: len(deliveries) > i, timeout=5)
