@@ -73,17 +73,15 @@ def install_shared_copies() -> None:
     def copy_value(self: Any, memo: dict[int, Any]) -> Any:
         return self if self.type in SCALAR_TYPES else copy_container(self, memo)
 
-    def copy_key(key: Any, memo: dict[int, Any]) -> Any:
-        return None if key is None else copy_value(key, memo)
-
     def copy_item(self: Any, memo: dict[int, Any]) -> Any:
-        # moto's Item.__deepcopy__, with its values copied as above in one loop
+        # moto's Item.__deepcopy__ (no size check per attribute), with its values copied as above
         result = Item.__new__(Item)
-        result.hash_key, result.range_key = copy_key(self.hash_key, memo), copy_key(self.range_key, memo)
+        result.hash_key, result.range_key = (None if key is None else copy_value(key, memo)
+                                             for key in (self.hash_key, self.range_key))  # fmt: skip
         attrs = LimitedSizeDict.__new__(LimitedSizeDict)
         dict.__init__(attrs)
         for name, value in self.attrs.items():
-            dict.__setitem__(attrs, name, value if value.type in SCALAR_TYPES else copy_container(value, memo))
+            dict.__setitem__(attrs, name, copy_value(value, memo))
         result.attrs = attrs
         return result
 
