@@ -234,6 +234,10 @@ class Pollers:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    def pause(self, seconds: float) -> bool:
+        """Sleep `seconds` whatever else happens, unless stopping; True when it is time to stop."""
+        return self._stop.wait(seconds)
+
     def sleep(self, seconds: float) -> bool:
         """Sleep unless stopping; True when it is time to stop. A long (dormant) sleep ends early when
         any function is invoked, since that is what writes new stream records."""
@@ -305,18 +309,18 @@ class SqsPoller:
                 backoff = min(backoff * 2, RETRY_BACKOFF_MAX)
 
     def receive(self) -> list[dict[str, Any]]:
-        """Up to BatchSize messages, waiting up to the batching window to fill the batch."""
+        """Up to BatchSize messages: a long poll for the first, then what the batching window brings. A
+        receive that comes back short has emptied the queue for now, so the window is waited out before the
+        next (one receive, not one per message as they trickle in); full ones go on at once."""
         messages: list[dict[str, Any]] = []
         window_end = None
         while len(messages) < self.spec.batch_size and not self.pollers.stopping:
             self.pollers.check_crash(self.spec)  # an idle queue's poller turns here, once a long poll
-            wait = SQS_WAIT_SECONDS
-            if window_end is not None:
-                wait = int(max(0.0, window_end - time.monotonic()))
+            asked = min(10, self.spec.batch_size - len(messages))
             response = self.sqs.receive_message(
                 QueueUrl=self.spec.queue_url,
-                MaxNumberOfMessages=min(10, self.spec.batch_size - len(messages)),
-                WaitTimeSeconds=wait,
+                MaxNumberOfMessages=asked,
+                WaitTimeSeconds=SQS_WAIT_SECONDS if window_end is None else 0,
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
             )
@@ -326,7 +330,10 @@ class SqsPoller:
                 continue
             if window_end is None:
                 window_end = time.monotonic() + self.spec.batching_window
-            if not batch or time.monotonic() >= window_end:
+            if len(batch) == asked:
+                continue  # more may be waiting now
+            left = window_end - time.monotonic()
+            if left <= 0 or self.pollers.pause(left):
                 break
         return messages
 

@@ -6,6 +6,11 @@ Layout of the lake bucket:
         One envelope per object as it lands (one line of JSON, the Glue JSON SerDe's format), `day` = the
         UTC date of its `event_time`. Keyed by `event_id`, so a redelivered event overwrites itself:
         landing is idempotent without reading anything first.
+    raw/<EventName>/v<version>/day=<YYYY-MM-DD>/batch-<sha256>.json
+        The events of one delivered batch that fall in the partition, one per line, in one object (on_event.py:
+        a batch of a hundred events is a few PutObjects, not a hundred). Named by a digest of its bytes, so the
+        same batch delivered again writes the same key; a batch that shares a single event with a partition
+        lands it as `<event_id>.json`. The packer packs these like the objects of single events.
     raw/<EventName>/v<version>/day=<YYYY-MM-DD>/pack-<sha256>.json
         Many of those envelopes in one object, one per line (pack.py): every few minutes the landed
         objects of a partition are packed, so a busy day is a few objects, not one per event (a
@@ -65,6 +70,7 @@ DOWNLOAD_THREADS = 16  # S3 GETs are latency-bound: a day of small raw objects d
 # started over: a year-old lake's raw days are ~10,000 objects, more than one request's time can copy.
 MANIFEST_EVERY = 500
 PACK = "pack-"  # the name of a raw object holding many envelopes (pack.py)
+BATCH = "batch-"  # the name of a raw object landing several events of one delivered batch (on_event.py)
 RELISTS = 3  # a copy lists again this often when objects it listed were packed away meanwhile
 _DAY = re.compile(r"^day=(\d{4}-\d{2}-\d{2})/[^/]+$")
 _PARTITION = re.compile(r"^(?:day=(\d{4}-\d{2}-\d{2})|month=(\d{4}-\d{2}))/[^/]+$")
@@ -97,9 +103,18 @@ def partition(prefix: str, day: date) -> str:
     return f"{prefix}day={day.isoformat()}/"
 
 
+def raw_partition(envelope: Envelope) -> str:
+    """The raw partition an event lands in: its name's and version's prefix, the UTC day of its time."""
+    return partition(raw_prefix(envelope.event_name, envelope.event_version), event_day(envelope.event_time))
+
+
 def raw_key(envelope: Envelope) -> str:
-    prefix = raw_prefix(envelope.event_name, envelope.event_version)
-    return f"{partition(prefix, event_day(envelope.event_time))}{envelope.event_id}.json"
+    return f"{raw_partition(envelope)}{envelope.event_id}.json"
+
+
+def raw_line(envelope: Envelope) -> str:
+    """One landed event: a line of JSON, the Glue JSON SerDe's format."""
+    return json.dumps(envelope.model_dump(mode="json"), separators=(",", ":"), sort_keys=True)
 
 
 def pack_key(partition_prefix: str, body: bytes) -> str:
@@ -136,9 +151,20 @@ def month_end(day: date) -> date:
 
 def put_raw(bucket: str, envelope: Envelope) -> str:
     """Land one event (one PutObject); the same event again writes the same key with the same bytes."""
-    key = raw_key(envelope)
-    body = json.dumps(envelope.model_dump(mode="json"), separators=(",", ":"), sort_keys=True) + "\n"
-    client("s3").put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+    return put_landed(bucket, [envelope])
+
+
+def put_landed(bucket: str, envelopes: list[Envelope]) -> str:
+    """Land the events of one raw partition in one PutObject; returns its key. One event is keyed by its id;
+    several are one object of their lines, each once, sorted, named by its bytes (`batch-<sha256>.json`):
+    either way the same events landed again write the same key with the same bytes."""
+    (partition_prefix,) = {raw_partition(envelope) for envelope in envelopes}
+    if len({envelope.event_id for envelope in envelopes}) == 1:
+        key, body = raw_key(envelopes[0]), (raw_line(envelopes[0]) + "\n").encode()
+    else:
+        body = pack_body(raw_line(envelope) for envelope in envelopes)
+        key = f"{partition_prefix}{BATCH}{hashlib.sha256(body).hexdigest()}.json"
+    client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
     return key
 
 

@@ -73,9 +73,16 @@ def lake(as_function, monkeypatch, tmp_path) -> str:
 
 
 def land(*envelopes: Envelope) -> None:
+    """One delivered batch."""
     from analytics import on_event
 
     assert deliver(on_event.lambda_handler, *envelopes) == {"batchItemFailures": []}
+
+
+def land_each(*envelopes: Envelope) -> None:
+    """One delivery each, as a quiet stack lands events: an object per event, what packing is for."""
+    for envelope in envelopes:
+        land(envelope)
 
 
 def compact(now: datetime, monkeypatch, event: dict[str, Any] | None = None, context: Any = None) -> dict:
@@ -194,6 +201,52 @@ def test_r_ev_4_a_poison_event_fails_its_record_and_the_rest_land(lake):
     assert keys(lake) == [f"raw/TransactionRecorded/v1/day=2026-11-26/{good.event_id}.json"]
 
 
+def test_r_an_1_a_batch_lands_one_object_per_partition_and_landing_it_again_changes_nothing(lake):
+    """A busy queue delivers a hundred events at once: each raw partition's share is one object (named by
+    its bytes, so the same batch again is the same object), a partition with one event keeps the event's id,
+    and the tables read every event once, also when part of the batch is delivered again."""
+    fees = [tx("fee", -100 * n, D, at(D, 9, n)) for n in range(1, 4)]
+    next_fee = tx("fee", -700, NEXT, at(NEXT, 9))
+    task = stamped(TaskCreatedV2(task_id=uuid.uuid4(), title="Feed", created_by=ADMIN), at(D, 8))
+    land(*fees, next_fee, task)
+    transactions = "raw/TransactionRecorded/v1/"
+    [batch] = keys(lake, f"{transactions}day=2026-11-26/")
+    assert batch.rsplit("/", 1)[-1].startswith("batch-")
+    body = client("s3").get_object(Bucket=lake, Key=batch)["Body"].read().decode()
+    assert sorted(json.loads(line)["event_id"] for line in body.splitlines()) == sorted(str(f.event_id) for f in fees)
+    assert keys(lake, f"{transactions}day=2026-11-27/") == [f"{transactions}day=2026-11-27/{next_fee.event_id}.json"]
+    assert keys(lake, "raw/TaskCreated/v2/") == [f"raw/TaskCreated/v2/day=2026-11-26/{task.event_id}.json"]
+    landed = keys(lake)
+    land(*fees, next_fee, task)  # redelivered whole: the same objects
+    assert keys(lake) == landed
+    land(fees[0], fees[2])  # redelivered in part: another object, the same rows
+    assert len(keys(lake, f"{transactions}day=2026-11-26/")) == 2
+    assert rows("SELECT count(*), sum(amount) FROM transactions") == [[4, -1300]]
+    pack_lake(lake)
+    assert [lake_key.rsplit("/", 1)[-1][:5] for lake_key in keys(lake, f"{transactions}day=2026-11-26/")] == ["pack-"]
+    assert rows("SELECT count(*), sum(amount) FROM transactions") == [[4, -1300]]
+
+
+def test_r_an_1_a_partition_that_cannot_be_written_fails_its_records_only(lake, monkeypatch):
+    from analytics import lake as lake_module
+    from analytics import on_event
+
+    fees = [tx("fee", -100, D, at(D, hour)) for hour in (9, 10)]
+    task = stamped(TaskCreatedV2(task_id=uuid.uuid4(), title="Feed", created_by=ADMIN), at(D, 8))
+    put_landed = lake_module.put_landed
+
+    def refuses_transactions(bucket: str, envelopes: list[Envelope]) -> str:
+        if envelopes[0].event_name == "TransactionRecorded":
+            raise RuntimeError("S3 is having a moment")
+        return put_landed(bucket, envelopes)
+
+    monkeypatch.setattr(lake_module, "put_landed", refuses_transactions)
+    batch = sqs_event(*(bridge(e) for e in (*fees, task)))
+    outcome = on_event.lambda_handler(batch, None)
+    assert {f["itemIdentifier"] for f in outcome["batchItemFailures"]} == {r["messageId"] for r in batch["Records"][:2]}
+    assert keys(lake) == [f"raw/TaskCreated/v2/day=2026-11-26/{task.event_id}.json"]
+
+
 # --- compaction (R-AN-2) and the logical tables ----------------------------------------------------------
 
 
@@ -216,7 +269,7 @@ def day_in_lake(lake) -> dict[str, Any]:
         "next_fee": tx("fee", -1100, NEXT, at(NEXT, 9), str(later.task_id)),
         "close": closed(D, at(NEXT, 0, 21), paid=1, total=2000),
     }
-    land(*events.values())
+    land_each(*events.values())
     return events
 
 
@@ -388,7 +441,7 @@ def test_r_an_1_a_partitions_packs_are_merged_when_there_are_too_many(lake, monk
     monkeypatch.setattr(pack, "MAX_PACKS", 2)
     partition = "raw/TransactionRecorded/v1/day=2026-11-26/"
     for hour in range(4):
-        land(tx("fee", -100, D, at(D, hour)), tx("fee", -100, D, at(D, hour, 30)))
+        land_each(tx("fee", -100, D, at(D, hour)), tx("fee", -100, D, at(D, hour, 30)))
         pack_lake(lake)
         assert len(keys(lake, partition)) <= 2
     assert len(keys(lake, partition)) == 2  # merged on the third run, a new pack on the fourth
@@ -398,7 +451,7 @@ def test_r_an_1_a_partitions_packs_are_merged_when_there_are_too_many(lake, monk
 def test_r_an_1_a_pack_cut_short_before_its_deletes_loses_nothing_and_the_next_run_finishes_it(lake, monkeypatch):
     from analytics import pack
 
-    land(*(tx("fee", -100, D, at(D, hour)) for hour in range(3)))
+    land_each(*(tx("fee", -100, D, at(D, hour)) for hour in range(3)))
     partition = "raw/TransactionRecorded/v1/day=2026-11-26/"
     landed = keys(lake, partition)
     real_client = pack.client
@@ -428,7 +481,7 @@ def test_r_an_4_a_copy_that_lists_objects_packed_before_it_downloads_them_lists_
     the copy lists again, finds the pack, and the query reads every event."""
     from analytics import lake as lake_module
 
-    land(*(tx("fee", -100, D, at(D, hour)) for hour in range(3)))
+    land_each(*(tx("fee", -100, D, at(D, hour)) for hour in range(3)))
     listing = lake_module.Mirror._list
     listed = []
 

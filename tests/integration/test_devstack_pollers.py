@@ -36,6 +36,8 @@ FIXTURE = textwrap.dedent(
           RedrivePolicy: {deadLetterTargetArn: !GetAtt Dlq.Arn, maxReceiveCount: 2}
       DetailQueue:
         Type: AWS::SQS::Queue
+      LandingQueue:
+        Type: AWS::SQS::Queue
       RetryQueue:
         Type: AWS::SQS::Queue
         Properties: {VisibilityTimeout: 1}
@@ -71,6 +73,16 @@ FIXTURE = textwrap.dedent(
             Queue:
               Type: SQS
               Properties: {Queue: !GetAtt RetryQueue.Arn}
+      Lander:
+        Type: AWS::Serverless::Function
+        Properties:
+          Events:
+            Queue:
+              Type: SQS
+              Properties:
+                Queue: !GetAtt LandingQueue.Arn
+                BatchSize: 100
+                MaximumBatchingWindowInSeconds: 1
       DetailConsumer:
         Type: AWS::Serverless::Function
         Properties:
@@ -451,3 +463,32 @@ def test_a_delivered_batch_with_nothing_after_it_costs_no_other_read(provisioned
         pool.wait_for(lambda k=key: k in delivered, timeout=5)  # (its batch waits out the mapping's 1 s window)
         time.sleep(0.6)  # the time for a read after the delivery
         assert not [at for at in reads if at > delivered[key]], f"read after delivery {index}"
+
+
+def test_messages_trickling_in_during_the_batching_window_are_one_batch_for_a_few_receives(
+    provisioned, fresh_emulator, run, monkeypatch
+):
+    """A queue fed a few messages at a time (the analytics lake's, under load) fills its batch over the
+    mapping's window: one invocation, and a receive when the window ends instead of one per trickle."""
+    sqs = client("sqs", fresh_emulator)
+    queue_url = provisioned.resolver.ref("LandingQueue")
+    calls = []
+    real_client = pollers.aws.client
+
+    def counting_client(*args: Any, **kwargs: Any) -> Any:
+        made = real_client(*args, **kwargs)
+        made.meta.events.register("before-call.sqs.ReceiveMessage", lambda **_: calls.append(time.monotonic()))
+        return made
+
+    monkeypatch.setattr(pollers.aws, "client", counting_client)
+    pool = RecordingPool()
+    run(pool, "Lander")
+    time.sleep(0.3)  # the poller's first long poll is waiting
+    for burst in range(5):
+        sqs.send_message_batch(
+            QueueUrl=queue_url, Entries=[{"Id": str(i), "MessageBody": f"{burst}-{i}"} for i in range(5)]
+        )
+        time.sleep(0.12)
+    pool.wait_for(lambda: sum(len(b) for b in pool.batches("Lander")) >= 25, timeout=10)
+    assert [len(batch) for batch in pool.batches("Lander")] == [25]
+    assert len(calls) <= 4  # the long poll, the window's end, and the next long poll (was one per burst and more)
