@@ -62,7 +62,7 @@ from typing import Any
 import boto3
 import requests
 
-from bench.process_group import RssSampler
+from bench.process_group import RssSampler, group_cpu_seconds_by_kind
 from devstack.emulator import call_counts, call_counts_by_caller
 from devstack.launcher import Devstack, copy_state, start_devstack
 
@@ -908,7 +908,9 @@ def run(ops: int | None = None) -> dict:
             callers_before = call_counts_by_caller(stack.endpoint_url)
             functions_before = function_stats(stack)
             memory = RssSampler(os.getpgid(stack.process.pid)).start()
+            cpu_before = group_cpu_seconds_by_kind(os.getpgid(stack.process.pid)), os.times()
             load_seconds = load.run_load(clients)
+            cpu_load = group_cpu_seconds_by_kind(os.getpgid(stack.process.pid)), os.times()
             memory.stop()
             functions_load = function_stats(stack)
             calls_load = call_counts(stack.endpoint_url)
@@ -997,16 +999,14 @@ def figures(load: Load, at: dict[str, Any]) -> dict[str, Any]:
         "load_requests_per_op": round(load_requests / max(1, sum(load.ops.values())), 2),
         "load_outcomes": dict(sorted(load.outcomes.items())),
         "load_latency_by_route": recorder.figures("load"),
+        "load_cpu_ms_per_request": _cpu_per_request(at["cpu_before"], at["cpu_load"], load_requests),
         "load_memory": at["memory"].figures(),
         "emulator_calls_during_load": calls_load,
         "emulator_calls_per_load_request": round(sum(calls_load.values()) / max(1, load_requests), 2),
         "emulator_calls_during_load_by_caller": _by_caller(at["callers_before"], at["callers_load"]),
         "emulator_calls_load_end_to_settled": calls_settled,
-        "cold_starts_during_load": {
-            name: count
-            for name, stats in at["functions_load"].items()
-            if (count := stats["cold_starts"] - at["functions_before"].get(name, {}).get("cold_starts", 0))
-        },
+        "invocations_during_load": _function_counts(at["functions_before"], at["functions_load"], "invocations"),
+        "cold_starts_during_load": _function_counts(at["functions_before"], at["functions_load"], "cold_starts"),
         "requests_all_phases": sum(recorder.by_phase.values()),
         "requests_by_phase": dict(recorder.by_phase),
         "statuses_all_phases": {str(k): v for k, v in sorted(statuses.items())},
@@ -1053,6 +1053,21 @@ def figures(load: Load, at: dict[str, Any]) -> dict[str, Any]:
         "invariants_ok": invariants_ok,
         "ok": invariants_ok and recorder.server_error_count == 0 and not sum(lost.values()),
     }
+
+
+def _function_counts(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]], field: str) -> dict:
+    """What each function's `field` (invocations, cold_starts) grew by between two health reads, most first."""
+    moved = {name: stats[field] - before.get(name, {}).get(field, 0) for name, stats in after.items()}
+    return {name: count for name, count in sorted(moved.items(), key=lambda item: -item[1]) if count}
+
+
+def _cpu_per_request(before: tuple[dict[str, float], Any], after: tuple[dict[str, float], Any], requests: int) -> dict:
+    """CPU milliseconds per load request in each kind of devstack process and in the bench's own clients:
+    what a request costs the machine, where throughput and latency only say how long it waited for it."""
+    spent = {kind: after[0][kind] - before[0][kind] for kind in after[0]}
+    spent["clients"] = (after[1].user + after[1].system) - (before[1].user + before[1].system)
+    per = {kind: round(seconds * 1000 / max(1, requests), 1) for kind, seconds in spent.items()}
+    return {**per, "all": round(sum(spent.values()) * 1000 / max(1, requests), 1)}
 
 
 def _by_caller(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:

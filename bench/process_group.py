@@ -37,22 +37,42 @@ def group_cpu_seconds(pgid: int) -> float:
     return sum((int(stat[11]) + int(stat[12])) / ticks for _, stat in _members(pgid))
 
 
+def group_cpu_seconds_by_kind(pgid: int) -> dict[str, float]:
+    """User and system CPU time of the group's live processes per kind (see `group_rss`): where a load's
+    CPU goes, a figure the machine's speed moves far less than latency (a worker that exited meanwhile is
+    not counted; the stack keeps its workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = {"emulator": 0.0, "workers": 0.0, "stack": 0.0}
+    for entry, stat in _members(pgid):
+        kind = _kind(entry)
+        if kind:
+            cpu[kind] += (int(stat[11]) + int(stat[12])) / ticks
+    return cpu
+
+
 def group_rss(pgid: int) -> dict[str, int]:
     """Bytes resident per process kind ("emulator", "workers", "stack") of the process group `pgid`."""
     rss = {"emulator": 0, "workers": 0, "stack": 0}
     for entry, _ in _members(pgid):
         try:
             resident = int((entry / "statm").read_text().split()[1]) * PAGE
-            command = (entry / "cmdline").read_bytes()
         except (OSError, IndexError, ValueError):  # gone meanwhile
             continue
-        if b"devstack.emulator" in command:
-            rss["emulator"] += resident
-        elif b"devstack.worker" in command:
-            rss["workers"] += resident
-        else:
-            rss["stack"] += resident
+        kind = _kind(entry)
+        if kind:
+            rss[kind] += resident
     return rss
+
+
+def _kind(entry: Path) -> str | None:
+    """ "emulator", "workers" (the function workers) or "stack" (devstack itself); None when gone meanwhile."""
+    try:
+        command = (entry / "cmdline").read_bytes()
+    except OSError:
+        return None
+    if b"devstack.emulator" in command:
+        return "emulator"
+    return "workers" if b"devstack.worker" in command else "stack"
 
 
 class RssSampler:
