@@ -148,3 +148,92 @@ def test_an_update_tree_is_copied_as_deepcopy_copies_it_and_the_kept_one_is_unto
     assert _shape(tree) == before
     again = moto_expressions.copy_tree(tree)  # from the kept pickle: a new copy each time
     assert again is not copied and _shape(again) == before
+
+
+# Updates as the functions write them, and the ones moto refuses (each error is one the walk raises or checks).
+WALKED = [
+    "SET #s = :done, completed_at = :at, expires_at = :exp, gsi1sk = :sort REMOVE gsi3pk, gsi3sk",
+    "SET balance = balance + :amount, tx_count = if_not_exists(tx_count, :zero) + :one",
+    "SET tags = list_append(if_not_exists(tags, :empty), :new), l[1] = :x, m.#k = :y",
+    "SET a = :x ADD n :one, seen :set REMOVE gone DELETE s :gone",
+    "REMOVE l[0], m.deep SET d = n - :one",
+    "SET a.b = :x",  # a path under a missing attribute
+    "SET pk = :x",  # a key attribute
+    "SET gsi1pk = :blank",  # an empty string for an index's key
+    "SET gsi1sk = :n",  # a number for an index's string key
+    "SET #missing = :x",  # a name not given
+    "SET a = :missing",  # a value not given
+    "SET a = :x, a = :y",  # the same path twice
+    "SET m.deep = :x, m = :y",  # overlapping paths
+    "SET a = :x SET b = :y",
+    "REMOVE a REMOVE b",
+    "ADD n :one ADD total :one",
+    "SET n = n + :x",  # a number plus a string
+    "SET big = :big",  # over 400 KB
+]
+WALK_VALUES = {
+    ":done": {"S": "done"}, ":at": {"S": "2026-12-07"}, ":exp": {"N": "1796000000"}, ":sort": {"S": "z"},
+    ":amount": {"N": "-1500"}, ":zero": {"N": "0"}, ":one": {"N": "1"}, ":empty": {"L": []},
+    ":new": {"L": [{"S": "t"}]}, ":x": {"S": "x"}, ":y": {"S": "y"}, ":set": {"SS": ["a"]},
+    ":gone": {"SS": ["b"]}, ":n": {"N": "7"}, ":blank": {"S": ""}, ":big": {"S": "x" * 410_000},
+}  # fmt: skip
+WALK_NAMES = {"#s": "status", "#k": "key"}
+
+
+def _walked(update: str, existing: bool) -> tuple:
+    """What moto's backend makes of `update` on a fresh table: the item after it, or the error it raised."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    backend = DynamoDBBackend("us-east-1", "123456789012")
+    keys = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
+    index_keys = [{"AttributeName": "gsi1pk", "KeyType": "HASH"}, {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]
+    index = {"IndexName": "gsi1", "Projection": {"ProjectionType": "ALL"}, "KeySchema": index_keys}
+    backend.create_table(
+        "t", schema=keys, attr=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
+        throughput=None, billing_mode="PAY_PER_REQUEST", indexes=[], global_indexes=[index], streams=None,
+        sse_specification=None, tags=[], deletion_protection_enabled=False, warm_throughput=None,
+    )  # fmt: skip
+    key = {"pk": {"S": "TASK#1"}, "sk": {"S": "TASK"}}
+    if existing:
+        backend.put_item("t", {**key, "status": {"S": "open"}, "gsi1pk": {"S": "p"}, "gsi1sk": {"S": "a"},
+                               "n": {"N": "5"}, "balance": {"N": "100"}, "tags": {"L": [{"S": "a"}]},
+                               "l": {"L": [{"S": "0"}, {"S": "1"}]}, "m": {"M": {"deep": {"S": "i"}}},
+                               "s": {"SS": ["b", "c"]}, "gone": {"S": "g"}})  # fmt: skip
+    try:
+        item = backend.update_item("t", key, update, dict(WALK_NAMES), dict(WALK_VALUES))
+    except Exception as error:  # the error is the outcome compared
+        return type(error).__name__, str(error)
+    return "ok", item.to_json()
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["existing item", "new item"])
+@pytest.mark.parametrize("update", WALKED)
+def test_an_update_walked_by_node_type_comes_out_as_moto_walks_it(update: str, existing: bool, monkeypatch) -> None:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
+
+    moto_expressions.apply()
+    walked = _walked(update, existing)
+    monkeypatch.setattr(DepthFirstTraverser, "traverse_node_recursively",
+                        DepthFirstTraverser.traverse_node_recursively.__wrapped__)  # fmt: skip
+    monkeypatch.setattr(Node, "find_clauses", Node.find_clauses.__wrapped__)
+    assert walked == _walked(update, existing)
+
+
+def test_the_walk_asks_no_abstract_class_check_per_node(monkeypatch) -> None:
+    """The point of the patch: moto's walk asked ABCMeta.__instancecheck__ at every node of every walk."""
+    import abc
+
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
+
+    moto_expressions.apply()
+    checks = []
+    check = abc.ABCMeta.__instancecheck__
+    monkeypatch.setattr(abc.ABCMeta, "__instancecheck__", lambda cls, obj: checks.append(cls) or check(cls, obj))
+    update = WALKED[0]
+    assert _walked(update, True)[0] == "ok"
+    patched, checks[:] = len(checks), []
+    monkeypatch.setattr(DepthFirstTraverser, "traverse_node_recursively",
+                        DepthFirstTraverser.traverse_node_recursively.__wrapped__)  # fmt: skip
+    monkeypatch.setattr(Node, "find_clauses", Node.find_clauses.__wrapped__)
+    assert _walked(update, True)[0] == "ok"
+    assert patched * 5 < len(checks), (patched, len(checks))  # 242 against 1,836: the rest are moto's own
