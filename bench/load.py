@@ -26,6 +26,11 @@ Lost is counted at the last read, after the settle limit and the close; a fee th
 `settle_seconds_to_all_booked` and `missing_at_settle_limit`. The emulator's call counts (per load request,
 and what the backlog still cost after the load) are the figures the machine's noise moves least.
 
+CPU (`load_cpu_ms_per_request`): CPU milliseconds per load request in the emulator, the function workers,
+devstack's hub and the bench's clients (from /proc and os.times, over the load); with
+`invocations_during_load`, where a request's work goes, in figures the machine's speed moves far less than
+throughput.
+
 Memory (`load_memory`): the resident memory of devstack's whole process group, sampled every 10 s of the
 load; `rss_growth_last_quarter_over_second` is what "flat within 10%" is judged on. For the 30-minute figure:
 `ATES_BENCH_LOAD_SECONDS=1800 ATES_BENCH_LOAD_OPS=1000000 python -m bench.load`. With the year loaded:
