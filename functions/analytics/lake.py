@@ -9,8 +9,8 @@ Layout of the lake bucket:
     raw/<EventName>/v<version>/day=<YYYY-MM-DD>/batch-<sha256>.json
         The events of one delivered batch that fall in the partition, one per line, in one object (on_event.py:
         a batch of a hundred events is a few PutObjects, not a hundred). Named by a digest of its bytes, so the
-        same batch delivered again writes the same key; a batch that shares a single event with a partition
-        lands it as `<event_id>.json`. The packer packs these like the objects of single events.
+        same batch delivered again writes the same key; a partition given one event of a batch gets it as
+        `<event_id>.json`, as above. The packer packs these like the objects of single events.
     raw/<EventName>/v<version>/day=<YYYY-MM-DD>/pack-<sha256>.json
         Many of those envelopes in one object, one per line (pack.py): every few minutes the landed
         objects of a partition are packed, so a busy day is a few objects, not one per event (a
