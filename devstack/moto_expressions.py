@@ -28,6 +28,14 @@ tree). Which walker function handles a node depends on the walker's class and th
 is looked up once per pair and the walk dispatches on `type(node)`; the clause search skips the same checks.
 The walk, its order, the hooks it calls and every replacement and error are moto's.
 
+Most updates the functions write are plain `SET name = :value, #n = :value` (a status, a timestamp, an
+index key). For those, the walkers only look values and names up and check a few rules, and the executor
+assigns each value to a top-level attribute, yet the copy and the ten walks were still most of an update
+(a fifth of the emulator's GIL under bench.load). When every rule those walkers check is known to pass
+(each value and name given, no attribute twice, no table key, no declared attribute given another type, no
+index key given an empty string), the update assigns its values directly, as moto's executor would, through
+the same size-checked item; anything else, errors included, goes through moto's validator as before.
+
 Before the walkers, moto's validator deep-copies the expression's tree (the walkers replace its nodes, and
 the parsed tree is kept per text, moto_patches): `copy.deepcopy` walks it node by node in Python, and under
 bench.load it was a sixth of the emulator's samples (py-spy). The tree is plain objects over strings and
@@ -53,6 +61,7 @@ def apply() -> None:
     _node_classes_once_per_walker()
     _walk_by_node_type()
     _copy_update_trees_as_trees()
+    _assign_plain_sets_directly()
 
 
 MAX_COPIED = 4096  # trees kept pickled (one per update expression text; moto_patches keeps as many parsed)
@@ -168,6 +177,143 @@ def _walk_by_node_type() -> None:
     find_clauses.__wrapped__ = Node.find_clauses  # type: ignore[attr-defined]
     DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively  # type: ignore[method-assign]
     Node.find_clauses = find_clauses  # type: ignore[method-assign]
+
+
+MAX_SHAPES = 4096  # update trees whose shape is kept (moto_patches keeps as many parsed, one per text)
+_shapes: dict[int, tuple[Any, list[tuple[str, bool, str]] | None]] = {}  # id(tree) -> (tree, its plain SETs)
+
+
+def plain_sets(tree: Any) -> list[tuple[str, bool, str]] | None:
+    """The SET actions of an update tree that is one SET clause of `path = :value` actions on top-level
+    attributes, as (the path's token, whether it is a `#name`, the value's `:name`); None for any other tree."""
+    kept = _shapes.get(id(tree))
+    if kept is None or kept[0] is not tree:
+        if len(_shapes) >= MAX_SHAPES:
+            _shapes.clear()
+        kept = _shapes[id(tree)] = (tree, _plain_sets(tree))
+    return kept[1]
+
+
+def _plain_sets(tree: Any) -> list[tuple[str, bool, str]] | None:
+    from moto.dynamodb.parsing import ast_nodes as ast
+
+    def only(node: Any, kind: type) -> Any:  # the single child of `node`, if it is exactly a `kind`
+        children = node.children or []
+        return children[0] if len(children) == 1 and type(children[0]) is kind else None
+
+    clause = only(tree, ast.UpdateExpressionSetClause) if type(tree) is ast.UpdateExpression else None
+    actions = only(clause, ast.UpdateExpressionSetActions) if clause is not None else None
+    found: list[tuple[str, bool, str]] = []
+    while actions is not None:
+        children = actions.children or []
+        rest = children[1:]
+        if not children or type(children[0]) is not ast.UpdateExpressionSetAction or len(rest) > 1:
+            return None
+        if rest and type(rest[0]) is not ast.UpdateExpressionSetActions:
+            return None
+        parts = children[0].children or []
+        if len(parts) != 2 or type(parts[0]) is not ast.UpdateExpressionPath:
+            return None
+        path, value = parts
+        if type(value) is not ast.UpdateExpressionValue:
+            return None
+        target = only(path, ast.ExpressionAttribute) or only(path, ast.ExpressionAttributeName)
+        given = only(value, ast.ExpressionAttributeValue)
+        if target is None or given is None or len(target.children) != 1 or len(given.children) != 1:
+            return None
+        found.append((target.children[0], type(target) is ast.ExpressionAttributeName, given.children[0]))
+        actions = rest[0] if rest else None
+    return found or None
+
+
+class _PlainSets:
+    """What the validator hands on for a plain SET update whose checks all pass (`validate` and `normalize`
+    as moto's tree has them): the values to assign, in the expression's order."""
+
+    def __init__(self, assignments: list[tuple[str, dict[str, Any]]]) -> None:
+        self.assignments = assignments
+
+    def validate(self) -> _PlainSets:
+        return self
+
+    def normalize(self) -> None:
+        pass
+
+
+class _Assigning:
+    """The executor of `_PlainSets`: what moto's SetExecutor does for a top-level path."""
+
+    def __init__(self, sets: _PlainSets, item: Any) -> None:
+        self.sets, self.item = sets, item
+
+    def execute(self) -> None:
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        for name, value in self.sets.assignments:  # item.attrs checks the item's size, as in moto
+            self.item.attrs[name] = DynamoType(value)
+
+
+def passing_assignments(tree: Any, names: dict[str, str] | None, values: dict[str, Any] | None, table: Any) -> Any:
+    """The assignments of a plain SET update whose every check in moto's validator passes, or None: the
+    update then goes through moto's validator, which raises what it raises."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    shape = plain_sets(tree)
+    if shape is None or not values:
+        return None
+    assignments, seen = [], set()
+    for token, is_name, value_name in shape:
+        if value_name not in values or (is_name and (not names or token not in names)):
+            return None  # moto: ExpressionAttributeValueNotDefined, or the name's KeyError
+        name = names[token] if is_name else token  # type: ignore[index]
+        typed = DynamoType(values[value_name])
+        if name in seen or name in table.table_key_attrs:
+            return None  # moto: DuplicateUpdateExpression, UpdateHashRangeKeyException
+        # moto's type and empty-key checks compare the path's token as written (a `#name` unresolved)
+        if any(d["AttributeName"] == token and d["AttributeType"] != typed.type for d in table.attr):
+            return None  # moto: InvalidAttributeTypeError
+        if not typed.value and typed.type in ("S", "B") and token in table.attribute_keys:
+            return None  # moto: EmptyKeyAttributeException
+        seen.add(name)
+        assignments.append((name, values[value_name]))
+    return assignments
+
+
+def _assign_plain_sets_directly() -> None:
+    """moto 5.2.5's `update_item` builds `UpdateExpressionValidator(tree, expression_attribute_names=...,
+    expression_attribute_values=..., item=..., table=...)` (twice for a new item), then `.validate()`,
+    `.normalize()`, and `UpdateExpressionExecutor(validated, item, names).execute()`: both names, in its
+    module, are given a plain SET update's assignments when they pass, moto's classes otherwise."""
+    from moto.dynamodb import models
+
+    if getattr(models.UpdateExpressionValidator, "devstack_plain_sets", False):
+        return
+    validator_class, executor_class = models.UpdateExpressionValidator, models.UpdateExpressionExecutor
+
+    def validator(
+        expression: Any, expression_attribute_names: Any, expression_attribute_values: Any, item: Any, table: Any
+    ) -> Any:
+        assignments = passing_assignments(expression, expression_attribute_names, expression_attribute_values, table)
+        if assignments is not None:
+            return _PlainSets(assignments)
+        return validator_class(
+            expression,
+            expression_attribute_names=expression_attribute_names,
+            expression_attribute_values=expression_attribute_values,
+            item=item,
+            table=table,
+        )
+
+    def executor(update_ast: Any, item: Any, expression_attribute_names: Any) -> Any:
+        if isinstance(update_ast, _PlainSets):
+            return _Assigning(update_ast, item)
+        return executor_class(update_ast, item, expression_attribute_names)
+
+    validator.devstack_plain_sets = True  # type: ignore[attr-defined]
+    validator.__wrapped__ = validator_class  # type: ignore[attr-defined]
+    executor.__wrapped__ = executor_class  # type: ignore[attr-defined]
+    models.UpdateExpressionValidator = validator
+    models.UpdateExpressionExecutor = executor
 
 
 def _lex_each_condition_once() -> None:

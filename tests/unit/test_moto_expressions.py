@@ -180,9 +180,11 @@ WALK_VALUES = {
 WALK_NAMES = {"#s": "status", "#k": "key"}
 
 
-def _walked(update: str, existing: bool) -> tuple:
-    """What moto's backend makes of `update` on a fresh table: the item after it, or the error it raised."""
+def _walked(update: str, existing: bool, names: dict | None = None, values: dict | None = None) -> tuple:
+    """What moto's backend makes of `update` on a fresh table: the item after it, or the error it raised and
+    the item as the failed update left it."""
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
 
     backend = DynamoDBBackend("us-east-1", "123456789012")
     keys = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
@@ -199,10 +201,12 @@ def _walked(update: str, existing: bool) -> tuple:
                                "n": {"N": "5"}, "balance": {"N": "100"}, "tags": {"L": [{"S": "a"}]},
                                "l": {"L": [{"S": "0"}, {"S": "1"}]}, "m": {"M": {"deep": {"S": "i"}}},
                                "s": {"SS": ["b", "c"]}, "gone": {"S": "g"}})  # fmt: skip
+    names, values = WALK_NAMES if names is None else names, WALK_VALUES if values is None else values
     try:
-        item = backend.update_item("t", key, update, dict(WALK_NAMES), dict(WALK_VALUES))
+        item = backend.update_item("t", key, update, dict(names), dict(values))
     except Exception as error:  # the error is the outcome compared
-        return type(error).__name__, str(error)
+        left = backend.get_table("t").get_item(DynamoType(key["pk"]), DynamoType(key["sk"]))
+        return type(error).__name__, str(error), left.to_json() if left else None
     return "ok", item.to_json()
 
 
@@ -237,3 +241,86 @@ def test_the_walk_asks_no_abstract_class_check_per_node(monkeypatch) -> None:
     monkeypatch.setattr(Node, "find_clauses", Node.find_clauses.__wrapped__)
     assert _walked(update, True)[0] == "ok"
     assert patched * 5 < len(checks), (patched, len(checks))  # 242 against 1,836: the rest are moto's own
+
+
+# Plain SETs (`path = :value` on top-level attributes), which are assigned without moto's walkers when every
+# check passes: the targets include table keys, index keys (declared S), names with and without `#`, a name
+# holding a dot, a missing name and value, and values of every type (an empty string, over 400 KB).
+PLAIN_TARGETS = ["alpha", "beta", "gsi1pk", "gsi1sk", "pk", "#a", "#g", "#k", "#d", "#missing"]
+PLAIN_NAMES = {"#a": "alpha", "#g": "gsi1pk", "#k": "pk", "#d": "x.y", "#s": "status"}
+PLAIN_VALUES = {
+    ":s": {"S": "x"}, ":n": {"N": "7"}, ":blank": {"S": ""}, ":b": {"B": b"\x01"}, ":nob": {"B": b""},
+    ":t": {"BOOL": True}, ":null": {"NULL": True}, ":l": {"L": [{"S": "a"}, {"N": "1"}]},
+    ":m": {"M": {"k": {"SS": ["a", "b"]}}}, ":ss": {"SS": ["a"]}, ":ns": {"NS": ["1", "2"]},
+    ":big": {"S": "x" * 410_000},
+}  # fmt: skip
+PLAIN = [
+    "SET #s = :s, completed_at = :s, expires_at = :n, gsi1sk = :s, beta = :s",
+    "SET gsi1pk = :blank",  # moto: an index key cannot be empty
+    "SET #g = :blank",  # moto checks the token as written: through a #name it lets it through
+    "SET gsi1sk = :n",  # moto: an index key declared S
+    "SET #g = :n",
+    "SET pk = :s",
+    "SET #k = :s",
+    "SET alpha = :s, #a = :n",
+    "SET alpha = :missing",
+    "SET #missing = :s",
+    "SET #d = :m, alpha = :l, beta = :ss",
+    "SET alpha = :s, big = :big, beta = :n",  # over 400 KB half-way
+    "SET alpha = :t, beta = :null, gsi1sk = :b",
+]
+
+
+def _moto_validator(monkeypatch) -> None:
+    """moto's own validator and executor in `update_item`, in place of the plain SETs' assignments."""
+    from moto.dynamodb import models
+
+    monkeypatch.setattr(models, "UpdateExpressionValidator", models.UpdateExpressionValidator.__wrapped__)
+    monkeypatch.setattr(models, "UpdateExpressionExecutor", models.UpdateExpressionExecutor.__wrapped__)
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["existing item", "new item"])
+@pytest.mark.parametrize("update", PLAIN)
+def test_a_plain_set_update_comes_out_as_through_motos_validator(update: str, existing: bool, monkeypatch) -> None:
+    moto_expressions.apply()
+    assigned = _walked(update, existing, PLAIN_NAMES, PLAIN_VALUES)
+    _moto_validator(monkeypatch)
+    assert assigned == _walked(update, existing, PLAIN_NAMES, PLAIN_VALUES)
+
+
+def test_random_plain_set_updates_come_out_as_through_motos_validator(monkeypatch) -> None:
+    import random
+
+    from moto.dynamodb import models
+
+    moto_expressions.apply()
+    draw = random.Random(20261207)
+    updates = []
+    for _ in range(150):
+        actions = [f"{draw.choice(PLAIN_TARGETS)} = {draw.choice([*PLAIN_VALUES, ':missing'])}"
+                   for _ in range(draw.randint(1, 4))]  # fmt: skip
+        updates.append(("SET " + ", ".join(actions), draw.random() < 0.8))
+    assigned = [_walked(update, existing, PLAIN_NAMES, PLAIN_VALUES) for update, existing in updates]
+    with monkeypatch.context() as patched:
+        _moto_validator(patched)
+        validated = [_walked(update, existing, PLAIN_NAMES, PLAIN_VALUES) for update, existing in updates]
+    assert assigned == validated
+    outcomes = {outcome[0] for outcome in assigned}
+    assert "ok" in outcomes and len(outcomes) >= 4, outcomes  # both passes and refusals were drawn
+    walked = []
+    motos = models.UpdateExpressionValidator.__wrapped__
+    monkeypatch.setattr(motos, "validate", lambda self: walked.append(self) or [])
+    assert _walked(PLAIN[0], True, PLAIN_NAMES, PLAIN_VALUES)[0] == "ok" and not walked  # no walker ran
+    assert _walked("SET alpha = :s REMOVE beta", True, PLAIN_NAMES, PLAIN_VALUES) and walked  # (this one did)
+
+
+def test_only_plain_sets_skip_the_walkers() -> None:
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    def shape(update: str) -> object:
+        return moto_expressions.plain_sets(UpdateExpressionParser.make(update))
+
+    assert shape("SET #s = :done, a = :b") == [("#s", True, ":done"), ("a", False, ":b")]
+    for other in ("SET a = :b REMOVE c", "SET a.b = :c", "SET a[0] = :b", "SET a = b", "SET a = :b + :c",
+                  "SET a = if_not_exists(a, :b)", "ADD a :b", "REMOVE a", "SET a = list_append(a, :b)"):  # fmt: skip
+        assert shape(other) is None, other
