@@ -33,8 +33,7 @@ def _members(pgid: int) -> Iterator[tuple[Path, list[str]]]:
 
 def group_cpu_seconds(pgid: int) -> float:
     """User and system CPU time of the group's live processes."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    return sum((int(stat[11]) + int(stat[12])) / ticks for _, stat in _members(pgid))
+    return sum(group_cpu_seconds_by_kind(pgid).values())
 
 
 def group_cpu_seconds_by_kind(pgid: int) -> dict[str, float]:

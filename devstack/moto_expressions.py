@@ -49,6 +49,7 @@ import contextlib
 import functools
 import json
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Any
 
 MAX_EXPRESSIONS = 4096  # distinct condition texts kept: a system has a few dozen
@@ -64,8 +65,27 @@ def apply() -> None:
     _assign_plain_sets_directly()
 
 
-MAX_COPIED = 4096  # trees kept pickled (one per update expression text; moto_patches keeps as many parsed)
-_pickled: dict[int, tuple[Any, bytes]] = {}  # id(tree) -> (the tree, so the id stays its own; its pickle)
+MAX_TREES_KEPT = 4096  # what is kept per update tree (one per expression text; moto_patches keeps as many parsed)
+_pickled: dict[int, tuple[Any, bytes | None]] = {}  # id(tree) -> (the tree, so the id stays its own; its pickle)
+
+
+def per_tree(kept: dict[int, tuple[Any, Any]], tree: Any, make: Callable[[Any], Any]) -> Any:
+    """`make(tree)`, made once per kept update tree: by id, with the tree held so its id stays its own."""
+    found = kept.get(id(tree))
+    if found is None or found[0] is not tree:
+        if len(kept) >= MAX_TREES_KEPT:
+            kept.clear()
+        found = kept[id(tree)] = (tree, make(tree))
+    return found[1]
+
+
+def _pickle(tree: Any) -> bytes | None:
+    import pickle
+
+    try:
+        return pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None
 
 
 def copy_tree(tree: Any) -> Any:
@@ -75,16 +95,10 @@ def copy_tree(tree: Any) -> Any:
     import copy
     import pickle
 
-    kept = _pickled.get(id(tree))
-    if kept is None or kept[0] is not tree:
-        try:
-            kept = (tree, pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL))
-        except (pickle.PicklingError, TypeError, AttributeError):
-            return copy.deepcopy(tree)
-        if len(_pickled) >= MAX_COPIED:
-            _pickled.clear()
-        _pickled[id(tree)] = kept
-    return pickle.loads(kept[1])  # noqa: S301 - bytes this process pickled from its own tree
+    pickled = per_tree(_pickled, tree, _pickle)
+    if pickled is None:
+        return copy.deepcopy(tree)
+    return pickle.loads(pickled)  # noqa: S301 - bytes this process pickled from its own tree
 
 
 def _copy_update_trees_as_trees() -> None:
@@ -179,19 +193,13 @@ def _walk_by_node_type() -> None:
     Node.find_clauses = find_clauses  # type: ignore[method-assign]
 
 
-MAX_SHAPES = 4096  # update trees whose shape is kept (moto_patches keeps as many parsed, one per text)
 _shapes: dict[int, tuple[Any, list[tuple[str, bool, str]] | None]] = {}  # id(tree) -> (tree, its plain SETs)
 
 
 def plain_sets(tree: Any) -> list[tuple[str, bool, str]] | None:
     """The SET actions of an update tree that is one SET clause of `path = :value` actions on top-level
     attributes, as (the path's token, whether it is a `#name`, the value's `:name`); None for any other tree."""
-    kept = _shapes.get(id(tree))
-    if kept is None or kept[0] is not tree:
-        if len(_shapes) >= MAX_SHAPES:
-            _shapes.clear()
-        kept = _shapes[id(tree)] = (tree, _plain_sets(tree))
-    return kept[1]
+    return per_tree(_shapes, tree, _plain_sets)  # type: ignore[no-any-return]
 
 
 def _plain_sets(tree: Any) -> list[tuple[str, bool, str]] | None:
@@ -230,7 +238,7 @@ class _PlainSets:
     """What the validator hands on for a plain SET update whose checks all pass (`validate` and `normalize`
     as moto's tree has them): the values to assign, in the expression's order."""
 
-    def __init__(self, assignments: list[tuple[str, dict[str, Any]]]) -> None:
+    def __init__(self, assignments: list[tuple[str, Any]]) -> None:
         self.assignments = assignments
 
     def validate(self) -> _PlainSets:
@@ -247,10 +255,8 @@ class _Assigning:
         self.sets, self.item = sets, item
 
     def execute(self) -> None:
-        from moto.dynamodb.models.dynamo_type import DynamoType
-
         for name, value in self.sets.assignments:  # item.attrs checks the item's size, as in moto
-            self.item.attrs[name] = DynamoType(value)
+            self.item.attrs[name] = value
 
 
 def passing_assignments(tree: Any, names: dict[str, str] | None, values: dict[str, Any] | None, table: Any) -> Any:
@@ -275,7 +281,7 @@ def passing_assignments(tree: Any, names: dict[str, str] | None, values: dict[st
         if not typed.value and typed.type in ("S", "B") and token in table.attribute_keys:
             return None  # moto: EmptyKeyAttributeException
         seen.add(name)
-        assignments.append((name, values[value_name]))
+        assignments.append((name, typed))  # the value moto's validator makes for the action, and assigns
     return assignments
 
 
