@@ -127,6 +127,12 @@ class RestApi:
         self.region = region
         self.account_id = account_id
 
+    @property
+    def functions(self) -> set[str]:
+        """The logical ids of the functions a request through this API may invoke (integrations, authorizers)."""
+        invoked = {route.function for route in self.routes} | {a.function for a in self.authorizers.values()}
+        return {function for function in invoked if function is not None}
+
     # -- built from the template --------------------------------------------------------------------
     @classmethod
     def from_provisioned(cls, provisioned: Any) -> tuple[list[RestApi], list[str]]:

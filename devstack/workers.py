@@ -17,6 +17,14 @@ A function's environment can be overridden while devstack runs (`WorkerPool.set_
 workers are retired (a busy one after its current invocation), so the next invocation cold-starts with the
 new variables. That is how a misconfiguration incident and its fix are simulated, with no special case in
 function code.
+
+Functions run at two CPU priorities. In AWS every invocation has its own CPU; here the functions, the
+emulator and devstack share the machine's cores, and a queue's consumer busy with a burst would take them from
+the requests people are waiting on. So the workers of a function no request waits on (event consumers, outbox
+relays, scheduled jobs) run at a lower priority (`BACKGROUND_NICE`) than those an API route or its authorizer
+invokes: they get whatever CPU the requests leave, which under the load bench is most of it (their backlog is
+gone within seconds), and a page stays quick while a day's close runs. A priority is not a cap: on an idle
+machine a background worker runs as fast as any.
 """
 
 from __future__ import annotations
@@ -37,13 +45,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from devstack import channel, procs, sites
+from devstack import apigw, channel, procs, sites
 from devstack.aws import DUMMY_CREDENTIALS
 from devstack.console import Console
 from devstack.template import REGION
 
 INIT_TIMEOUT_SECONDS = 30.0  # Lambda allows 10 s; a loaded 2-core laptop importing pydantic needs slack
 WORKER_STOP_GRACE = 1.0  # seconds a worker has to exit on SIGTERM before it is killed
+# Linux's weights make a nice-10 process's share of a contended core about a tenth of a nice-0 one's.
+BACKGROUND_NICE = 10
 DEVSTACK_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
@@ -62,6 +72,7 @@ class FunctionSpec:
     memory_mb: int = 128
     arn: str = ""
     log_group: str = ""
+    serves_requests: bool = False  # an API route or authorizer invokes it: its workers keep devstack's priority
 
 
 @dataclass
@@ -102,6 +113,8 @@ def functions_from(provisioned: Any) -> dict[str, FunctionSpec]:
     translation has already merged the template's Globals into each function)."""
     specs: dict[str, FunctionSpec] = {}
     stack = provisioned.stack
+    apis, _ = apigw.RestApi.from_provisioned(provisioned)
+    serving = set().union(*(api.functions for api in apis))
     for logical_id in provisioned.active("AWS::Lambda::Function"):
         props = provisioned.properties(logical_id)
         name = provisioned.resolver.ref(logical_id)
@@ -117,6 +130,7 @@ def functions_from(provisioned: Any) -> dict[str, FunctionSpec]:
             memory_mb=int(props.get("MemorySize", 128)),
             arn=provisioned.resolver.get_att(logical_id, "Arn"),
             log_group=f"/aws/lambda/{name}",
+            serves_requests=logical_id in serving,
         )
     return specs
 
@@ -238,6 +252,9 @@ class _Worker:
         finally:
             os.close(request_read)
             os.close(response_write)
+        if not spec.serves_requests:
+            with contextlib.suppress(ProcessLookupError):  # died at once: its watcher reports it
+                os.setpriority(os.PRIO_PROCESS, self.process.pid, os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICE)
         # stdout's reader doubles as the watcher: the stream ends when the process does (no thread of its own)
         threading.Thread(target=self._forward_then_watch, args=(spec.logical_id, console, on_exit), daemon=True).start()
         threading.Thread(target=_forward, args=(self.process.stderr, spec.logical_id, console), daemon=True).start()

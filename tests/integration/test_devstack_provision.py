@@ -108,6 +108,17 @@ def test_unsupported_types_are_reported_with_a_reason(provisioned):
         assert logical_id in accounted or resource["Type"] in run_by_devstack, logical_id
 
 
+def test_only_the_functions_requests_wait_on_keep_devstacks_cpu_priority(provisioned):
+    specs = functions_from(provisioned)
+    serving = {logical_id for logical_id, spec in specs.items() if spec.serves_requests}
+    # every API's integration and the token authorizer invoked before each of them
+    assert serving == {"AuthorizerFunction"} | {
+        logical_id for logical_id in specs if logical_id.endswith("ApiFunction")
+    }
+    for background in ("TasksOutboxRelayFunction", "AccountingOnTaskEventFunction", "AccountingCloseJobFunction"):
+        assert not specs[background].serves_requests
+
+
 def test_functions_get_their_resolved_environment(provisioned):
     specs = functions_from(provisioned)
     api = specs["AuthApiFunction"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from devstack.console import Console
-from devstack.workers import FunctionSpec, WorkerPool
+from devstack.workers import BACKGROUND_NICE, FunctionSpec, WorkerPool
 
 HANDLERS = textwrap.dedent(
     """
@@ -123,6 +123,23 @@ def test_a_function_cold_starts_once_then_stays_warm(make_pool):
     assert second.payload["event"] == {"n": 2}
     assert pool.stats()["Ok"] == {"workers": 1, "busy": 0, "invocations": 2, "cold_starts": 1}
     assert pool.stats()["Boom"]["workers"] == 0  # nothing starts before its first call
+
+
+def test_a_function_no_request_waits_on_runs_at_a_lower_cpu_priority(code, tmp_path):
+    functions = {
+        "Api": replace(spec(code, "Api", "demo.handlers.ok"), serves_requests=True),
+        "Consumer": spec(code, "Consumer", "demo.handlers.ok"),
+    }
+    pool = WorkerPool(
+        functions, endpoint_url="http://127.0.0.1:9", console=Console(tmp_path / "logs", out=io.StringIO())
+    )
+    try:
+        api, consumer = (pool.invoke(name, {}).payload["pid"] for name in ("Api", "Consumer"))
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, api) == own
+        assert os.getpriority(os.PRIO_PROCESS, consumer) == min(19, own + BACKGROUND_NICE)
+    finally:
+        pool.close()
 
 
 def test_the_worker_gets_a_lambda_context_and_its_environment(make_pool, code):
