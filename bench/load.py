@@ -68,7 +68,7 @@ import boto3
 import requests
 
 from bench.process_group import RssSampler, group_cpu_seconds_by_kind
-from devstack.emulator import call_counts, call_counts_by_caller
+from devstack.emulator import call_counts, call_counts_by_caller, full_collections
 from devstack.launcher import Devstack, copy_state, start_devstack
 
 OPS = 3000
@@ -910,6 +910,7 @@ def run(ops: int | None = None) -> dict:
             load.warm_up(workers)
             load.recorder.phase = "load"
             calls_before = call_counts(stack.endpoint_url)
+            collections_before = full_collections(stack.endpoint_url)
             callers_before = call_counts_by_caller(stack.endpoint_url)
             functions_before = function_stats(stack)
             memory = RssSampler(os.getpgid(stack.process.pid)).start()
@@ -919,6 +920,7 @@ def run(ops: int | None = None) -> dict:
             memory.stop()
             functions_load = function_stats(stack)
             calls_load = call_counts(stack.endpoint_url)
+            collections_load = full_collections(stack.endpoint_url)
             callers_load = call_counts_by_caller(stack.endpoint_url)
             say(f"load done: {sum(load.ops.values())} operations in {load_seconds:.0f} s; settling")
             load.recorder.phase = "settle"
@@ -944,6 +946,17 @@ def run(ops: int | None = None) -> dict:
         finally:
             stack.stop(signal.SIGTERM)
     return figures(load, locals())
+
+
+def _collections(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The emulator's full garbage collections during the load: each stops all its threads (`gc_policy`)."""
+    return {
+        "count": after["collections"] - before["collections"],
+        "seconds": round(after["seconds"] - before["seconds"], 3),
+        "longest_seconds_since_start": round(after["longest_seconds"], 3),
+        "sweeps": after["sweeps"] - before["sweeps"],
+        "frozen_objects_at_end": after["frozen_objects"],
+    }
 
 
 def quiet_books(load: Load, limit: float = 60.0) -> dict[str, dict]:
@@ -1010,6 +1023,7 @@ def figures(load: Load, at: dict[str, Any]) -> dict[str, Any]:
         "emulator_calls_per_load_request": round(sum(calls_load.values()) / max(1, load_requests), 2),
         "emulator_calls_during_load_by_caller": _by_caller(at["callers_before"], at["callers_load"]),
         "emulator_calls_load_end_to_settled": calls_settled,
+        "emulator_full_collections_during_load": _collections(at["collections_before"], at["collections_load"]),
         "invocations_during_load": _function_counts(at["functions_before"], at["functions_load"], "invocations"),
         "cold_starts_during_load": _function_counts(at["functions_before"], at["functions_load"], "cold_starts"),
         "requests_all_phases": sum(recorder.by_phase.values()),

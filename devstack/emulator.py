@@ -222,6 +222,11 @@ def call_counts_by_caller(endpoint_url: str, timeout: float = 10.0) -> dict[str,
     return _get_json(f"{endpoint_url.rstrip('/')}{CALLS_BY_CALLER_PATH}", timeout)
 
 
+def full_collections(endpoint_url: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The emulator's full garbage collections so far (`gc_policy.stats`)."""
+    return _get_json(f"{endpoint_url.rstrip('/')}{HEALTH_PATH}", timeout)["full_collections"]  # type: ignore[no-any-return]
+
+
 def sent_emails(endpoint_url: str, timeout: float = 10.0) -> list[dict[str, Any]]:
     """What SES has sent on the emulator at ``endpoint_url``, oldest first.
 
@@ -297,12 +302,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto_server does: moto builds some URLs from it
-    from devstack import moto_patches, stream_heads
+    from devstack import gc_policy, moto_patches, stream_heads
 
     if not args.unpatched:
         moto_patches.apply()
         stream_heads.install()
     _install_mailbox_support()
+    gc_policy.install()  # its state outlives every request: full collections walk only what is new
     store = None
     if args.state_dir:
         from devstack import persistence
@@ -467,7 +473,7 @@ def _with_raw_uri(app: Callable[..., Any], verbose: bool) -> Callable[..., Any]:
 
 def _with_devstack_routes(moto_app: Callable[..., Any], store: Any = None) -> Callable[..., Any]:
     """moto's WSGI app, with ``/_devstack/...`` answered here (moto would route it to S3)."""
-    from devstack import bulk_load, moto_patches, stream_heads
+    from devstack import bulk_load, gc_policy, moto_patches, stream_heads
 
     calls: Counter[tuple[str, str]] = Counter()  # (caller, X-Amz-Target)
     counting = threading.Lock()
@@ -525,6 +531,7 @@ def _with_devstack_routes(moto_app: Callable[..., Any], store: Any = None) -> Ca
             import moto
 
             body = {"status": "ok", "moto": moto.__version__, "patched": moto_patches.is_applied()}
+            body["full_collections"] = gc_policy.stats()  # its pauses, for benchmarks
             return _respond(start_response, "200 OK", body)
         return _respond(start_response, "404 Not Found", {"error": f"no route {path}"})
 

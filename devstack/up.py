@@ -33,6 +33,7 @@ from devstack import (
     apigw,
     backups,
     gateway,
+    gc_policy,
     pollers,
     procs,
     progress,
@@ -126,6 +127,7 @@ class _Running:
 
 
 def up(options: Options) -> int:
+    gc_policy.install()  # the hub serves the API: no full collection of its long-lived objects mid-request
     console = Console(options.log_dir, quiet=options.quiet)
     instance = procs.instance_id()
     front = gateway.Gateway(options.web_root, console)
