@@ -24,10 +24,11 @@ import json
 import threading
 import time
 import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable
 from typing import Any
+
+import urllib3
 
 PATH = "/_devstack/streams/heads"
 LONGEST_WAIT = 20.0  # as SQS's longest long poll: an idle stack costs one call per 20 s here
@@ -104,6 +105,10 @@ class HeadsWatch:
 
     def __init__(self, endpoint_url: str, changed: threading.Condition, stopping: Callable[[], bool]) -> None:
         self.url = endpoint_url.rstrip("/") + PATH
+        # One kept-alive connection: under load the count moves at every write, so the watch asks again
+        # dozens of times a second, and a new connection and urllib's opener each time were a tenth of the hub.
+        self.http = urllib3.PoolManager(maxsize=1, retries=False)
+        self.timeout = urllib3.Timeout(connect=5.0, read=LONGEST_WAIT + 10)
         self.changed = changed
         self.stopping = stopping
         self.live = False
@@ -122,11 +127,12 @@ class HeadsWatch:
         while not self.stopping():
             try:
                 query = urllib.parse.urlencode({"after": self.version, "wait": LONGEST_WAIT})
-                with urllib.request.urlopen(f"{self.url}?{query}", timeout=LONGEST_WAIT + 10) as response:
-                    body = json.loads(response.read())
-                self.update(body)
+                response = self.http.request("GET", f"{self.url}?{query}", timeout=self.timeout)
+                if response.status != 200:
+                    raise ValueError(f"HTTP {response.status}")
+                self.update(json.loads(response.data))
                 delay = RETRY[0]
-            except (OSError, ValueError, KeyError):  # the emulator is restarting, or predates this route
+            except (OSError, ValueError, KeyError, urllib3.exceptions.HTTPError):  # restarting, or no such route
                 self.fail()
                 time.sleep(delay)
                 delay = min(delay * 2, longest)
