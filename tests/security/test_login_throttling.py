@@ -115,14 +115,17 @@ def auth_workers(stack) -> int:
 def warm_auth_workers(stack, wanted: int, rounds: int = 10) -> None:
     """Start `wanted` warm sign-in Lambdas first: workers cold-starting one after the other would otherwise let
     the first one through the burst alone. devstack adds a worker only while all are busy, so each round keeps
-    them busy with sign-ins of unknown emails (a password check each, as for a known one), until enough run."""
+    them busy with sign-ins of unknown emails (a password check each, as for a known one), until enough run.
+    On a loaded machine a worker's cold start can outlast the function's timeout, and API Gateway answers that
+    sign-in with its 5xx, as in AWS: the next round starts another; what the burst needs is the warm workers."""
     for _ in range(rounds):
         if auth_workers(stack) >= wanted:
             return
         emails = [f"warm-{uuid.uuid4().hex[:12]}@example.com" for _ in range(2 * wanted)]
         with ThreadPoolExecutor(max_workers=2 * wanted) as pool:
             answers = list(pool.map(lambda email: login(stack, email, "not-a-password"), emails))
-        assert all(answer.status_code == 401 for answer in answers), [a.text for a in answers]
+        statuses = [answer.status_code for answer in answers]
+        assert 401 in statuses and all(s == 401 or s >= 500 for s in statuses), [a.text for a in answers]
     assert auth_workers(stack) >= wanted, f"{auth_workers(stack)} warm sign-in workers after {rounds} rounds"
 
 
