@@ -29,12 +29,14 @@ is looked up once per pair and the walk dispatches on `type(node)`; the clause s
 The walk, its order, the hooks it calls and every replacement and error are moto's.
 
 Most updates the functions write are plain `SET name = :value, #n = :value` (a status, a timestamp, an
-index key). For those, the walkers only look values and names up and check a few rules, and the executor
-assigns each value to a top-level attribute, yet the copy and the ten walks were still most of an update
-(a fifth of the emulator's GIL under bench.load). When every rule those walkers check is known to pass
-(each value and name given, no attribute twice, no table key, no declared attribute given another type, no
-index key given an empty string), the update assigns its values directly, as moto's executor would, through
-the same size-checked item; anything else, errors included, goes through moto's validator as before.
+index key), some with a `REMOVE name, #n` (a completed task leaves an index). For those, the walkers only
+look values and names up and check a few rules, and the executor assigns each value to (or removes) a
+top-level attribute, yet the copy and the ten walks were still most of an update (a fifth of the emulator's
+GIL under bench.load). When every rule those walkers check is known to pass (each value and name given, no
+attribute twice, no table key, no declared attribute given another type, no index key given an empty
+string, no reserved word unaliased, at most one clause of each kind), the update assigns and removes
+directly, in the expression's order, as moto's executor would, through the same size-checked item;
+anything else, errors included, goes through moto's validator as before.
 
 Before the walkers, moto's validator deep-copies the expression's tree (the walkers replace its nodes, and
 the parsed tree is kept per text, moto_patches): `copy.deepcopy` walks it node by node in Python, and under
@@ -193,50 +195,78 @@ def _walk_by_node_type() -> None:
     Node.find_clauses = find_clauses  # type: ignore[method-assign]
 
 
-_shapes: dict[int, tuple[Any, list[tuple[str, bool, str]] | None]] = {}  # id(tree) -> (tree, its plain SETs)
+_shapes: dict[int, tuple[Any, list[tuple[str, bool, str | None]] | None]] = {}  # id(tree) -> (tree, its actions)
 
 
-def plain_sets(tree: Any) -> list[tuple[str, bool, str]] | None:
-    """The SET actions of an update tree that is one SET clause of `path = :value` actions on top-level
-    attributes, as (the path's token, whether it is a `#name`, the value's `:name`); None for any other tree."""
-    return per_tree(_shapes, tree, _plain_sets)  # type: ignore[no-any-return]
+def plain_actions(tree: Any) -> list[tuple[str, bool, str | None]] | None:
+    """The actions of an update tree made of at most one SET clause of `path = :value` actions and at most one
+    REMOVE clause of paths, each path a top-level attribute: (the path's token, whether it is a `#name`, the
+    value's `:name` or None for a REMOVE), in the expression's order; None for any other tree."""
+    return per_tree(_shapes, tree, _plain_actions)  # type: ignore[no-any-return]
 
 
-def _plain_sets(tree: Any) -> list[tuple[str, bool, str]] | None:
+def _plain_actions(tree: Any) -> list[tuple[str, bool, str | None]] | None:
     from moto.dynamodb.parsing import ast_nodes as ast
 
     def only(node: Any, kind: type) -> Any:  # the single child of `node`, if it is exactly a `kind`
         children = node.children or []
         return children[0] if len(children) == 1 and type(children[0]) is kind else None
 
-    clause = only(tree, ast.UpdateExpressionSetClause) if type(tree) is ast.UpdateExpression else None
-    actions = only(clause, ast.UpdateExpressionSetActions) if clause is not None else None
-    found: list[tuple[str, bool, str]] = []
-    while actions is not None:
-        children = actions.children or []
-        rest = children[1:]
-        if not children or type(children[0]) is not ast.UpdateExpressionSetAction or len(rest) > 1:
-            return None
-        if rest and type(rest[0]) is not ast.UpdateExpressionSetActions:
-            return None
-        parts = children[0].children or []
-        if len(parts) != 2 or type(parts[0]) is not ast.UpdateExpressionPath:
-            return None
-        path, value = parts
-        if type(value) is not ast.UpdateExpressionValue:
+    def top_level(path: Any) -> tuple[str, bool] | None:  # a path of one attribute: its token, and if a #name
+        if type(path) is not ast.UpdateExpressionPath:
             return None
         target = only(path, ast.ExpressionAttribute) or only(path, ast.ExpressionAttributeName)
-        given = only(value, ast.ExpressionAttributeValue)
-        if target is None or given is None or len(target.children) != 1 or len(given.children) != 1:
+        if target is None or len(target.children) != 1:
             return None
-        found.append((target.children[0], type(target) is ast.ExpressionAttributeName, given.children[0]))
-        actions = rest[0] if rest else None
+        return target.children[0], type(target) is ast.ExpressionAttributeName
+
+    def each(clause: Any, actions_kind: type, action_kind: type) -> list[Any] | None:  # a clause's actions
+        actions, found = only(clause, actions_kind), []
+        while actions is not None:
+            children = actions.children or []
+            rest = children[1:]
+            if not children or type(children[0]) is not action_kind or len(rest) > 1:
+                return None
+            if rest and type(rest[0]) is not actions_kind:
+                return None
+            found.append(children[0])
+            actions = rest[0] if rest else None
+        return found or None
+
+    found: list[tuple[str, bool, str | None]] = []
+    clauses, node = set(), tree
+    while node is not None:  # UpdateExpression(clause[, UpdateExpression(clause...)])
+        children = (node.children or []) if type(node) is ast.UpdateExpression else []
+        if not children or len(children) > 2 or type(children[0]) in clauses:
+            return None  # (two clauses of a kind: moto's TooManyClauses)
+        clause, kind = children[0], type(children[0])
+        clauses.add(kind)
+        if kind is ast.UpdateExpressionSetClause:
+            for action in each(clause, ast.UpdateExpressionSetActions, ast.UpdateExpressionSetAction) or [None]:
+                parts = (action.children or []) if action is not None else []
+                if len(parts) != 2 or type(parts[1]) is not ast.UpdateExpressionValue:
+                    return None
+                target, given = top_level(parts[0]), only(parts[1], ast.ExpressionAttributeValue)
+                if target is None or given is None or len(given.children) != 1:
+                    return None
+                found.append((*target, given.children[0]))
+        elif kind is ast.UpdateExpressionRemoveClause:
+            for action in each(clause, ast.UpdateExpressionRemoveActions, ast.UpdateExpressionRemoveAction) or [None]:
+                paths = (action.children or []) if action is not None else []
+                target = top_level(paths[0]) if len(paths) == 1 else None
+                if target is None:
+                    return None
+                found.append((*target, None))
+        else:
+            return None
+        node = children[1] if len(children) == 2 else None
     return found or None
 
 
 class _PlainSets:
-    """What the validator hands on for a plain SET update whose checks all pass (`validate` and `normalize`
-    as moto's tree has them): the values to assign, in the expression's order."""
+    """What the validator hands on for a plain SET and REMOVE update whose checks all pass (`validate` and
+    `normalize` as moto's tree has them): per action, the attribute and the value to assign (None: remove it),
+    in the expression's order."""
 
     def __init__(self, assignments: list[tuple[str, Any]]) -> None:
         self.assignments = assignments
@@ -249,38 +279,53 @@ class _PlainSets:
 
 
 class _Assigning:
-    """The executor of `_PlainSets`: what moto's SetExecutor does for a top-level path."""
+    """The executor of `_PlainSets`: what moto's SetExecutor and RemoveExecutor do for a top-level path."""
 
     def __init__(self, sets: _PlainSets, item: Any) -> None:
         self.sets, self.item = sets, item
 
     def execute(self) -> None:
         for name, value in self.sets.assignments:  # item.attrs checks the item's size, as in moto
-            self.item.attrs[name] = value
+            if value is None:
+                self.item.attrs.pop(name, None)
+            else:
+                self.item.attrs[name] = value
+
+
+@functools.cache
+def _reserved_words() -> frozenset[str]:
+    from moto.dynamodb.parsing.reserved_keywords import ReservedKeywords
+
+    return frozenset(ReservedKeywords.get_reserved_keywords())
 
 
 def passing_assignments(tree: Any, names: dict[str, str] | None, values: dict[str, Any] | None, table: Any) -> Any:
-    """The assignments of a plain SET update whose every check in moto's validator passes, or None: the
-    update then goes through moto's validator, which raises what it raises."""
+    """The assignments of a plain SET and REMOVE update whose every check in moto's validator passes, or None:
+    the update then goes through moto's validator, which raises what it raises."""
     from moto.dynamodb.models.dynamo_type import DynamoType
 
-    shape = plain_sets(tree)
-    if shape is None or not values:
+    shape = plain_actions(tree)
+    if shape is None:
         return None
     assignments, seen = [], set()
     for token, is_name, value_name in shape:
-        if value_name not in values or (is_name and (not names or token not in names)):
+        if (value_name is not None and value_name not in (values or {})) or (is_name and token not in (names or {})):
             return None  # moto: ExpressionAttributeValueNotDefined, or the name's KeyError
+        if not is_name and token.upper() in _reserved_words():
+            return None  # moto: AttributeIsReservedKeyword
         name = names[token] if is_name else token  # type: ignore[index]
-        typed = DynamoType(values[value_name])
         if name in seen or name in table.table_key_attrs:
             return None  # moto: DuplicateUpdateExpression, UpdateHashRangeKeyException
+        seen.add(name)
+        if value_name is None:
+            assignments.append((name, None))
+            continue
+        typed = DynamoType(values[value_name])  # type: ignore[index]
         # moto's type and empty-key checks compare the path's token as written (a `#name` unresolved)
         if any(d["AttributeName"] == token and d["AttributeType"] != typed.type for d in table.attr):
             return None  # moto: InvalidAttributeTypeError
         if not typed.value and typed.type in ("S", "B") and token in table.attribute_keys:
             return None  # moto: EmptyKeyAttributeException
-        seen.add(name)
         assignments.append((name, typed))  # the value moto's validator makes for the action, and assigns
     return assignments
 
@@ -289,7 +334,7 @@ def _assign_plain_sets_directly() -> None:
     """moto 5.2.5's `update_item` builds `UpdateExpressionValidator(tree, expression_attribute_names=...,
     expression_attribute_values=..., item=..., table=...)` (twice for a new item), then `.validate()`,
     `.normalize()`, and `UpdateExpressionExecutor(validated, item, names).execute()`: both names, in its
-    module, are given a plain SET update's assignments when they pass, moto's classes otherwise."""
+    module, are given a plain SET and REMOVE update's assignments when they pass, moto's classes otherwise."""
     from moto.dynamodb import models
 
     if getattr(models.UpdateExpressionValidator, "devstack_plain_sets", False):

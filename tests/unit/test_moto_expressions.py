@@ -233,7 +233,7 @@ def test_the_walk_asks_no_abstract_class_check_per_node(monkeypatch) -> None:
     checks = []
     check = abc.ABCMeta.__instancecheck__
     monkeypatch.setattr(abc.ABCMeta, "__instancecheck__", lambda cls, obj: checks.append(cls) or check(cls, obj))
-    update = WALKED[0]
+    update = WALKED[1]  # (WALKED[0], a plain SET and REMOVE, is not walked at all)
     assert _walked(update, True)[0] == "ok"
     patched, checks[:] = len(checks), []
     monkeypatch.setattr(DepthFirstTraverser, "traverse_node_recursively",
@@ -246,7 +246,7 @@ def test_the_walk_asks_no_abstract_class_check_per_node(monkeypatch) -> None:
 # Plain SETs (`path = :value` on top-level attributes), which are assigned without moto's walkers when every
 # check passes: the targets include table keys, index keys (declared S), names with and without `#`, a name
 # holding a dot, a missing name and value, and values of every type (an empty string, over 400 KB).
-PLAIN_TARGETS = ["alpha", "beta", "gsi1pk", "gsi1sk", "pk", "#a", "#g", "#k", "#d", "#missing"]
+PLAIN_TARGETS = ["alpha", "beta", "gsi1pk", "gsi1sk", "pk", "#a", "#g", "#k", "#d", "#missing", "name"]
 PLAIN_NAMES = {"#a": "alpha", "#g": "gsi1pk", "#k": "pk", "#d": "x.y", "#s": "status"}
 PLAIN_VALUES = {
     ":s": {"S": "x"}, ":n": {"N": "7"}, ":blank": {"S": ""}, ":b": {"B": b"\x01"}, ":nob": {"B": b""},
@@ -268,6 +268,20 @@ PLAIN = [
     "SET #d = :m, alpha = :l, beta = :ss",
     "SET alpha = :s, big = :big, beta = :n",  # over 400 KB half-way
     "SET alpha = :t, beta = :null, gsi1sk = :b",
+    "SET name = :s",  # a reserved word, unaliased
+    # with a REMOVE of top-level attributes (a completed task leaves its index), in either order
+    "SET #s = :s, gsi1sk = :s REMOVE gone, #g, never",
+    "REMOVE gsi1pk, gsi1sk SET alpha = :n",
+    "REMOVE gone, status",
+    "REMOVE pk",
+    "REMOVE #k",
+    "SET alpha = :s REMOVE alpha",
+    "SET #a = :s REMOVE alpha",
+    "REMOVE gone, gone",
+    "REMOVE #missing",
+    "REMOVE gone SET alpha = :s, big = :big",  # over 400 KB after the remove
+    "REMOVE #d SET beta = :missing",
+    "SET alpha = :s REMOVE beta SET gamma = :s",
 ]
 
 
@@ -299,7 +313,9 @@ def test_random_plain_set_updates_come_out_as_through_motos_validator(monkeypatc
     for _ in range(150):
         actions = [f"{draw.choice(PLAIN_TARGETS)} = {draw.choice([*PLAIN_VALUES, ':missing'])}"
                    for _ in range(draw.randint(1, 4))]  # fmt: skip
-        updates.append(("SET " + ", ".join(actions), draw.random() < 0.8))
+        removed = [draw.choice([*PLAIN_TARGETS, "gone", "status"]) for _ in range(draw.randint(0, 2))]
+        clauses = ["SET " + ", ".join(actions)] + (["REMOVE " + ", ".join(removed)] if removed else [])
+        updates.append((" ".join(draw.sample(clauses, len(clauses))), draw.random() < 0.8))
     assigned = [_walked(update, existing, PLAIN_NAMES, PLAIN_VALUES) for update, existing in updates]
     with monkeypatch.context() as patched:
         _moto_validator(patched)
@@ -311,16 +327,21 @@ def test_random_plain_set_updates_come_out_as_through_motos_validator(monkeypatc
     motos = models.UpdateExpressionValidator.__wrapped__
     monkeypatch.setattr(motos, "validate", lambda self: walked.append(self) or [])
     assert _walked(PLAIN[0], True, PLAIN_NAMES, PLAIN_VALUES)[0] == "ok" and not walked  # no walker ran
-    assert _walked("SET alpha = :s REMOVE beta", True, PLAIN_NAMES, PLAIN_VALUES) and walked  # (this one did)
+    completion = "SET #s = :s, gsi1sk = :s REMOVE gone, #g, never"
+    assert _walked(completion, True, PLAIN_NAMES, PLAIN_VALUES)[0] == "ok" and not walked  # nor with a REMOVE
+    assert _walked("SET alpha = :s ADD n :n", True, PLAIN_NAMES, PLAIN_VALUES) and walked  # (this one did)
 
 
-def test_only_plain_sets_skip_the_walkers() -> None:
+def test_only_plain_sets_and_removes_skip_the_walkers() -> None:
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     def shape(update: str) -> object:
-        return moto_expressions.plain_sets(UpdateExpressionParser.make(update))
+        return moto_expressions.plain_actions(UpdateExpressionParser.make(update))
 
     assert shape("SET #s = :done, a = :b") == [("#s", True, ":done"), ("a", False, ":b")]
-    for other in ("SET a = :b REMOVE c", "SET a.b = :c", "SET a[0] = :b", "SET a = b", "SET a = :b + :c",
-                  "SET a = if_not_exists(a, :b)", "ADD a :b", "REMOVE a", "SET a = list_append(a, :b)"):  # fmt: skip
+    assert shape("REMOVE c, #d SET a = :b") == [("c", False, None), ("#d", True, None), ("a", False, ":b")]
+    assert shape("REMOVE a") == [("a", False, None)]
+    for other in ("SET a.b = :c", "SET a[0] = :b", "SET a = b", "SET a = :b + :c", "REMOVE a.b", "REMOVE a[0]",
+                  "SET a = if_not_exists(a, :b)", "ADD a :b", "SET a = :b ADD c :d", "DELETE a :b",
+                  "SET a = list_append(a, :b)", "SET a = :b REMOVE c SET d = :e"):  # fmt: skip
         assert shape(other) is None, other
