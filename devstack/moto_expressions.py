@@ -195,17 +195,17 @@ def _walk_by_node_type() -> None:
     Node.find_clauses = find_clauses  # type: ignore[method-assign]
 
 
-_shapes: dict[int, tuple[Any, list[tuple[str, bool, str | None]] | None]] = {}  # id(tree) -> (tree, its actions)
+_shapes: dict[int, tuple[Any, list[tuple[str, str, bool, str | None]] | None]] = {}  # id(tree) -> (tree, actions)
 
 
-def plain_actions(tree: Any) -> list[tuple[str, bool, str | None]] | None:
-    """The actions of an update tree made of at most one SET clause of `path = :value` actions and at most one
-    REMOVE clause of paths, each path a top-level attribute: (the path's token, whether it is a `#name`, the
-    value's `:name` or None for a REMOVE), in the expression's order; None for any other tree."""
+def plain_actions(tree: Any) -> list[tuple[str, str, bool, str | None]] | None:
+    """The actions of an update tree made of at most one clause each of SET `path = :value`, REMOVE `path` and
+    ADD `path :value`, each path a top-level attribute: (the clause, the path's token, whether it is a `#name`,
+    the value's `:name` or None), in the expression's order; None for any other tree."""
     return per_tree(_shapes, tree, _plain_actions)  # type: ignore[no-any-return]
 
 
-def _plain_actions(tree: Any) -> list[tuple[str, bool, str | None]] | None:
+def _plain_actions(tree: Any) -> list[tuple[str, str, bool, str | None]] | None:
     from moto.dynamodb.parsing import ast_nodes as ast
 
     def only(node: Any, kind: type) -> Any:  # the single child of `node`, if it is exactly a `kind`
@@ -220,56 +220,56 @@ def _plain_actions(tree: Any) -> list[tuple[str, bool, str | None]] | None:
             return None
         return target.children[0], type(target) is ast.ExpressionAttributeName
 
-    def each(clause: Any, actions_kind: type, action_kind: type) -> list[Any] | None:  # a clause's actions
+    def value_name(node: Any) -> str | None:  # `:name`
+        return node.children[0] if type(node) is ast.ExpressionAttributeValue and len(node.children) == 1 else None
+
+    def each(clause: Any, actions_kind: type, action_kind: type) -> list[Any]:  # a clause's actions, or []
         actions, found = only(clause, actions_kind), []
         while actions is not None:
             children = actions.children or []
             rest = children[1:]
             if not children or type(children[0]) is not action_kind or len(rest) > 1:
-                return None
+                return []
             if rest and type(rest[0]) is not actions_kind:
-                return None
-            found.append(children[0])
+                return []
+            found.append(children[0].children or [])
             actions = rest[0] if rest else None
-        return found or None
+        return found
 
-    found: list[tuple[str, bool, str | None]] = []
-    clauses, node = set(), tree
+    clauses = {  # clause -> (its actions' classes, the action's (path, value) or None when not plain)
+        ast.UpdateExpressionSetClause: ("SET", ast.UpdateExpressionSetActions, ast.UpdateExpressionSetAction,
+            lambda parts: (parts[0], value_name(only(parts[1], ast.ExpressionAttributeValue)))
+            if len(parts) == 2 and type(parts[1]) is ast.UpdateExpressionValue else None),
+        ast.UpdateExpressionRemoveClause: ("REMOVE", ast.UpdateExpressionRemoveActions,
+            ast.UpdateExpressionRemoveAction, lambda parts: (parts[0], None) if len(parts) == 1 else None),
+        ast.UpdateExpressionAddClause: ("ADD", ast.UpdateExpressionAddActions, ast.UpdateExpressionAddAction,
+            lambda parts: (parts[0], value_name(parts[1])) if len(parts) == 2 else None),
+    }  # fmt: skip
+    found: list[tuple[str, str, bool, str | None]] = []
+    seen, node = set(), tree
     while node is not None:  # UpdateExpression(clause[, UpdateExpression(clause...)])
         children = (node.children or []) if type(node) is ast.UpdateExpression else []
-        if not children or len(children) > 2 or type(children[0]) in clauses:
+        if not children or len(children) > 2 or type(children[0]) not in clauses or type(children[0]) in seen:
             return None  # (two clauses of a kind: moto's TooManyClauses)
-        clause, kind = children[0], type(children[0])
-        clauses.add(kind)
-        if kind is ast.UpdateExpressionSetClause:
-            for action in each(clause, ast.UpdateExpressionSetActions, ast.UpdateExpressionSetAction) or [None]:
-                parts = (action.children or []) if action is not None else []
-                if len(parts) != 2 or type(parts[1]) is not ast.UpdateExpressionValue:
-                    return None
-                target, given = top_level(parts[0]), only(parts[1], ast.ExpressionAttributeValue)
-                if target is None or given is None or len(given.children) != 1:
-                    return None
-                found.append((*target, given.children[0]))
-        elif kind is ast.UpdateExpressionRemoveClause:
-            for action in each(clause, ast.UpdateExpressionRemoveActions, ast.UpdateExpressionRemoveAction) or [None]:
-                paths = (action.children or []) if action is not None else []
-                target = top_level(paths[0]) if len(paths) == 1 else None
-                if target is None:
-                    return None
-                found.append((*target, None))
-        else:
-            return None
+        seen.add(type(children[0]))
+        kind, actions_kind, action_kind, plain = clauses[type(children[0])]
+        actions = each(children[0], actions_kind, action_kind)
+        for parts in actions or [[]]:
+            path_and_value = plain(parts)
+            target = top_level(path_and_value[0]) if path_and_value else None
+            if target is None or (kind != "REMOVE" and path_and_value[1] is None):  # type: ignore[index]
+                return None
+            found.append((kind, *target, path_and_value[1]))  # type: ignore[index]
         node = children[1] if len(children) == 2 else None
-    return found or None
+    return found
 
 
 class _PlainSets:
-    """What the validator hands on for a plain SET and REMOVE update whose checks all pass (`validate` and
-    `normalize` as moto's tree has them): per action, the attribute and the value to assign (None: remove it),
-    in the expression's order."""
+    """What the validator hands on for a plain update whose checks all pass (`validate` and `normalize` as
+    moto's tree has them): per action, its clause, the attribute and the value, in the expression's order."""
 
-    def __init__(self, assignments: list[tuple[str, Any]]) -> None:
-        self.assignments = assignments
+    def __init__(self, assignments: list[tuple[str, str, Any, str, bool]]) -> None:
+        self.assignments = assignments  # (clause, attribute, value, the path's token, whether a #name)
 
     def validate(self) -> _PlainSets:
         return self
@@ -279,17 +279,26 @@ class _PlainSets:
 
 
 class _Assigning:
-    """The executor of `_PlainSets`: what moto's SetExecutor and RemoveExecutor do for a top-level path."""
+    """The executor of `_PlainSets`: what moto's SetExecutor and RemoveExecutor do for a top-level path, and
+    moto's AddExecutor itself (numbers, sets and their errors)."""
 
-    def __init__(self, sets: _PlainSets, item: Any) -> None:
-        self.sets, self.item = sets, item
+    def __init__(self, sets: _PlainSets, item: Any, names: dict[str, str] | None) -> None:
+        self.sets, self.item, self.names = sets, item, names
 
     def execute(self) -> None:
-        for name, value in self.sets.assignments:  # item.attrs checks the item's size, as in moto
-            if value is None:
-                self.item.attrs.pop(name, None)
-            else:
+        from moto.dynamodb.parsing import ast_nodes as ast
+        from moto.dynamodb.parsing.executors import AddExecutor
+
+        for kind, name, value, token, is_name in self.sets.assignments:  # item.attrs checks the size, as in moto
+            if kind == "SET":
                 self.item.attrs[name] = value
+            elif kind == "REMOVE":
+                self.item.attrs.pop(name, None)
+            else:  # the validated action moto's executor gets: the path as written, the value typed
+                target = ast.ExpressionAttributeName(token) if is_name else ast.ExpressionAttribute(token)
+                path = ast.UpdateExpressionPath(children=[target])
+                action = ast.UpdateExpressionAddAction(children=[path, ast.DDBTypedValue(value)])
+                AddExecutor(action, self.names).execute(self.item)
 
 
 @functools.cache
@@ -300,15 +309,16 @@ def _reserved_words() -> frozenset[str]:
 
 
 def passing_assignments(tree: Any, names: dict[str, str] | None, values: dict[str, Any] | None, table: Any) -> Any:
-    """The assignments of a plain SET and REMOVE update whose every check in moto's validator passes, or None:
-    the update then goes through moto's validator, which raises what it raises."""
+    """The assignments of a plain SET, REMOVE and ADD update whose every check in moto's validator passes, or
+    None: the update then goes through moto's validator, which raises what it raises."""
     from moto.dynamodb.models.dynamo_type import DynamoType
 
     shape = plain_actions(tree)
     if shape is None:
         return None
-    assignments, seen = [], set()
-    for token, is_name, value_name in shape:
+    assignments: list[tuple[str, str, Any, str, bool]] = []
+    seen = set()
+    for kind, token, is_name, value_name in shape:
         if (value_name is not None and value_name not in (values or {})) or (is_name and token not in (names or {})):
             return None  # moto: ExpressionAttributeValueNotDefined, or the name's KeyError
         if not is_name and token.upper() in _reserved_words():
@@ -317,16 +327,14 @@ def passing_assignments(tree: Any, names: dict[str, str] | None, values: dict[st
         if name in seen or name in table.table_key_attrs:
             return None  # moto: DuplicateUpdateExpression, UpdateHashRangeKeyException
         seen.add(name)
-        if value_name is None:
-            assignments.append((name, None))
-            continue
-        typed = DynamoType(values[value_name])  # type: ignore[index]
-        # moto's type and empty-key checks compare the path's token as written (a `#name` unresolved)
-        if any(d["AttributeName"] == token and d["AttributeType"] != typed.type for d in table.attr):
-            return None  # moto: InvalidAttributeTypeError
-        if not typed.value and typed.type in ("S", "B") and token in table.attribute_keys:
-            return None  # moto: EmptyKeyAttributeException
-        assignments.append((name, typed))  # the value moto's validator makes for the action, and assigns
+        typed = DynamoType(values[value_name]) if value_name is not None else None  # type: ignore[index]
+        if kind == "SET":
+            # moto's type and empty-key checks compare the path's token as written (a `#name` unresolved)
+            if any(d["AttributeName"] == token and d["AttributeType"] != typed.type for d in table.attr):  # type: ignore[union-attr]
+                return None  # moto: InvalidAttributeTypeError
+            if not typed.value and typed.type in ("S", "B") and token in table.attribute_keys:  # type: ignore[union-attr]
+                return None  # moto: EmptyKeyAttributeException
+        assignments.append((kind, name, typed, token, is_name))  # the value moto's validator makes for the action
     return assignments
 
 
@@ -334,7 +342,7 @@ def _assign_plain_sets_directly() -> None:
     """moto 5.2.5's `update_item` builds `UpdateExpressionValidator(tree, expression_attribute_names=...,
     expression_attribute_values=..., item=..., table=...)` (twice for a new item), then `.validate()`,
     `.normalize()`, and `UpdateExpressionExecutor(validated, item, names).execute()`: both names, in its
-    module, are given a plain SET and REMOVE update's assignments when they pass, moto's classes otherwise."""
+    module, are given a plain update's assignments when they pass, moto's classes otherwise."""
     from moto.dynamodb import models
 
     if getattr(models.UpdateExpressionValidator, "devstack_plain_sets", False):
@@ -357,7 +365,7 @@ def _assign_plain_sets_directly() -> None:
 
     def executor(update_ast: Any, item: Any, expression_attribute_names: Any) -> Any:
         if isinstance(update_ast, _PlainSets):
-            return _Assigning(update_ast, item)
+            return _Assigning(update_ast, item, expression_attribute_names)
         return executor_class(update_ast, item, expression_attribute_names)
 
     validator.devstack_plain_sets = True  # type: ignore[attr-defined]

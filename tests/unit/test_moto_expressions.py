@@ -252,7 +252,7 @@ PLAIN_VALUES = {
     ":s": {"S": "x"}, ":n": {"N": "7"}, ":blank": {"S": ""}, ":b": {"B": b"\x01"}, ":nob": {"B": b""},
     ":t": {"BOOL": True}, ":null": {"NULL": True}, ":l": {"L": [{"S": "a"}, {"N": "1"}]},
     ":m": {"M": {"k": {"SS": ["a", "b"]}}}, ":ss": {"SS": ["a"]}, ":ns": {"NS": ["1", "2"]},
-    ":big": {"S": "x" * 410_000},
+    ":big": {"S": "x" * 410_000}, ":none": {"SS": []},
 }  # fmt: skip
 PLAIN = [
     "SET #s = :s, completed_at = :s, expires_at = :n, gsi1sk = :s, beta = :s",
@@ -282,6 +282,21 @@ PLAIN = [
     "REMOVE gone SET alpha = :s, big = :big",  # over 400 KB after the remove
     "REMOVE #d SET beta = :missing",
     "SET alpha = :s REMOVE beta SET gamma = :s",
+    # with an ADD of numbers and sets (the day's statistics, the tasks' pool of ids, sign-in tickets)
+    "ADD fees :n, transactions :n SET expires_at = :n",
+    "ADD n :n, s :ss, fresh :ns REMOVE gone",
+    "ADD balance :s",  # a string: moto's IncorrectDataType
+    "ADD #s :n",  # onto an existing string
+    "ADD s :ns",  # a number set onto a string set
+    "ADD alpha :l",
+    "ADD fresh :ss, n :s",  # half-way
+    "ADD pk :n",
+    "ADD n :n, n :n",
+    "ADD #g :n",
+    "ADD empty :none",
+    "SET alpha = :s ADD alpha :n",
+    "ADD n :missing",
+    "ADD n :n ADD m :n",
 ]
 
 
@@ -314,7 +329,10 @@ def test_random_plain_set_updates_come_out_as_through_motos_validator(monkeypatc
         actions = [f"{draw.choice(PLAIN_TARGETS)} = {draw.choice([*PLAIN_VALUES, ':missing'])}"
                    for _ in range(draw.randint(1, 4))]  # fmt: skip
         removed = [draw.choice([*PLAIN_TARGETS, "gone", "status"]) for _ in range(draw.randint(0, 2))]
+        added = [f"{draw.choice([*PLAIN_TARGETS, 'n', 's', 'status'])} {draw.choice([*PLAIN_VALUES, ':missing'])}"
+                 for _ in range(draw.randint(0, 2))]  # fmt: skip
         clauses = ["SET " + ", ".join(actions)] + (["REMOVE " + ", ".join(removed)] if removed else [])
+        clauses += ["ADD " + ", ".join(added)] if added else []
         updates.append((" ".join(draw.sample(clauses, len(clauses))), draw.random() < 0.8))
     assigned = [_walked(update, existing, PLAIN_NAMES, PLAIN_VALUES) for update, existing in updates]
     with monkeypatch.context() as patched:
@@ -329,19 +347,23 @@ def test_random_plain_set_updates_come_out_as_through_motos_validator(monkeypatc
     assert _walked(PLAIN[0], True, PLAIN_NAMES, PLAIN_VALUES)[0] == "ok" and not walked  # no walker ran
     completion = "SET #s = :s, gsi1sk = :s REMOVE gone, #g, never"
     assert _walked(completion, True, PLAIN_NAMES, PLAIN_VALUES)[0] == "ok" and not walked  # nor with a REMOVE
-    assert _walked("SET alpha = :s ADD n :n", True, PLAIN_NAMES, PLAIN_VALUES) and walked  # (this one did)
+    assert _walked("ADD n :n SET expires_at = :n", True, PLAIN_NAMES, PLAIN_VALUES)[0] == "ok" and not walked
+    assert _walked("SET alpha = :s DELETE s :ss", True, PLAIN_NAMES, PLAIN_VALUES) and walked  # (this one did)
 
 
-def test_only_plain_sets_and_removes_skip_the_walkers() -> None:
+def test_only_plain_actions_skip_the_walkers() -> None:
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     def shape(update: str) -> object:
         return moto_expressions.plain_actions(UpdateExpressionParser.make(update))
 
-    assert shape("SET #s = :done, a = :b") == [("#s", True, ":done"), ("a", False, ":b")]
-    assert shape("REMOVE c, #d SET a = :b") == [("c", False, None), ("#d", True, None), ("a", False, ":b")]
-    assert shape("REMOVE a") == [("a", False, None)]
+    assert shape("SET #s = :done, a = :b") == [("SET", "#s", True, ":done"), ("SET", "a", False, ":b")]
+    assert shape("REMOVE c, #d SET a = :b ADD n :one") == [
+        ("REMOVE", "c", False, None), ("REMOVE", "#d", True, None), ("SET", "a", False, ":b"),
+        ("ADD", "n", False, ":one"),
+    ]  # fmt: skip
+    assert shape("REMOVE a") == [("REMOVE", "a", False, None)]
     for other in ("SET a.b = :c", "SET a[0] = :b", "SET a = b", "SET a = :b + :c", "REMOVE a.b", "REMOVE a[0]",
-                  "SET a = if_not_exists(a, :b)", "ADD a :b", "SET a = :b ADD c :d", "DELETE a :b",
-                  "SET a = list_append(a, :b)", "SET a = :b REMOVE c SET d = :e"):  # fmt: skip
+                  "SET a = if_not_exists(a, :b)", "ADD a.b :c", "DELETE a :b", "SET a = :b DELETE c :d",
+                  "SET a = list_append(a, :b)", "SET a = :b REMOVE c SET d = :e", "ADD a :b ADD c :d"):  # fmt: skip
         assert shape(other) is None, other
