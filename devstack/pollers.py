@@ -26,7 +26,6 @@ started again (fresh clients and iterators) from where it had delivered up to, a
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import hashlib
@@ -37,7 +36,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from devstack import aws, filters, stream_heads, stream_reads
+from devstack import aws, filters, json_api, stream_heads, stream_reads
 from devstack.console import Console
 from devstack.workers import WorkerPool
 
@@ -286,7 +285,8 @@ class SqsPoller:
     def __init__(self, pollers: Pollers, spec: MappingSpec) -> None:
         self.pollers = pollers
         self.spec = spec
-        self.sqs = aws.client("sqs", pollers.endpoint_url, read_timeout=SQS_WAIT_SECONDS + 10)
+        # the messages as the wire's JSON (json_api): botocore's model walk of each was most of a receive
+        self.sqs = json_api.JsonApi(pollers.endpoint_url, "sqs", "AmazonSQS", read_timeout=SQS_WAIT_SECONDS + 10)
         self.targets = pollers.queue_targets.get(spec.source_arn, [])
 
     def run(self) -> None:
@@ -317,12 +317,15 @@ class SqsPoller:
         while len(messages) < self.spec.batch_size and not self.pollers.stopping:
             self.pollers.check_crash(self.spec)  # an idle queue's poller turns here, once a long poll
             asked = min(10, self.spec.batch_size - len(messages))
-            response = self.sqs.receive_message(
-                QueueUrl=self.spec.queue_url,
-                MaxNumberOfMessages=asked,
-                WaitTimeSeconds=SQS_WAIT_SECONDS if window_end is None else 0,
-                AttributeNames=["All"],
-                MessageAttributeNames=["All"],
+            response = self.sqs.call(
+                "ReceiveMessage",
+                {
+                    "QueueUrl": self.spec.queue_url,
+                    "MaxNumberOfMessages": asked,
+                    "WaitTimeSeconds": SQS_WAIT_SECONDS if window_end is None else 0,
+                    "AttributeNames": ["All"],
+                    "MessageAttributeNames": ["All"],
+                },
             )
             batch = response.get("Messages", [])
             messages.extend(batch)
@@ -363,7 +366,7 @@ class SqsPoller:
         for start in range(0, len(receipt_handles), 10):
             chunk = receipt_handles[start : start + 10]
             entries = [{"Id": str(index), "ReceiptHandle": handle} for index, handle in enumerate(chunk)]
-            self.sqs.delete_message_batch(QueueUrl=self.spec.queue_url, Entries=entries)
+            self.sqs.call("DeleteMessageBatch", {"QueueUrl": self.spec.queue_url, "Entries": entries})
 
     def record(self, message: dict[str, Any]) -> dict[str, Any]:
         """Lambda's SQS record for one received message."""
@@ -376,9 +379,9 @@ class SqsPoller:
             "messageAttributes": {
                 name: {
                     "stringValue": value.get("StringValue"),
-                    "binaryValue": _b64(value["BinaryValue"]) if "BinaryValue" in value else None,
+                    "binaryValue": value.get("BinaryValue"),  # base64 on the wire, as in the event
                     "stringListValues": value.get("StringListValues", []),
-                    "binaryListValues": [_b64(v) for v in value.get("BinaryListValues", [])],
+                    "binaryListValues": value.get("BinaryListValues", []),
                     "dataType": value.get("DataType", "String"),
                 }
                 for name, value in (message.get("MessageAttributes") or {}).items()
@@ -625,10 +628,6 @@ def _stream_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
         change["ApproximateCreationDateTime"] = int(change["ApproximateCreationDateTime"])
     record["eventSourceARN"] = stream_arn
     return record
-
-
-def _b64(value: bytes | str) -> str:
-    return base64.b64encode(value.encode() if isinstance(value, str) else value).decode()
 
 
 def _json_path(event: Any, path: str) -> Any:

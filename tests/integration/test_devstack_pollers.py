@@ -3,6 +3,7 @@ DLQ) and DynamoDB streams (filters, batching, retry from the failed record), wit
 
 from __future__ import annotations
 
+import hashlib
 import json
 import textwrap
 import threading
@@ -189,7 +190,10 @@ def test_sqs_partial_failures_stay_and_reach_the_dlq_after_max_receives(provisio
         sqs.send_message(
             QueueUrl=queue_url,
             MessageBody=body,
-            MessageAttributes={"kind": {"DataType": "String", "StringValue": body}},
+            MessageAttributes={
+                "kind": {"DataType": "String", "StringValue": body},
+                "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+            },
         )
     pool = RecordingPool()
 
@@ -206,6 +210,11 @@ def test_sqs_partial_failures_stay_and_reach_the_dlq_after_max_receives(provisio
     )
     assert record["attributes"]["ApproximateReceiveCount"] == "1" and record["receiptHandle"]
     assert record["messageAttributes"]["kind"]["dataType"] == "String"
+    assert record["messageAttributes"]["kind"]["stringValue"] == record["body"]
+    assert record["messageAttributes"]["blob"] == {  # Lambda's shape: binary as base64
+        "stringValue": None, "binaryValue": "AAE=", "stringListValues": [], "binaryListValues": [], "dataType": "Binary"
+    }  # fmt: skip
+    assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest() and record["md5OfMessageAttributes"]
     bodies = [r["body"] for b in pool.batches("Consumer") for r in b]
     assert sorted(bodies[:3]) == ["good-1", "good-2", "poison"] and bodies.count("good-1") == 1  # successes deleted
     deadline = time.monotonic() + 10
@@ -473,14 +482,14 @@ def test_messages_trickling_in_during_the_batching_window_are_one_batch_for_a_fe
     sqs = client("sqs", fresh_emulator)
     queue_url = provisioned.resolver.ref("LandingQueue")
     calls = []
-    real_client = pollers.aws.client
+    call = pollers.json_api.JsonApi.call
 
-    def counting_client(*args: Any, **kwargs: Any) -> Any:
-        made = real_client(*args, **kwargs)
-        made.meta.events.register("before-call.sqs.ReceiveMessage", lambda **_: calls.append(time.monotonic()))
-        return made
+    def counted(self: Any, operation: str, parameters: dict) -> dict:
+        if operation == "ReceiveMessage":
+            calls.append(time.monotonic())
+        return call(self, operation, parameters)
 
-    monkeypatch.setattr(pollers.aws, "client", counting_client)
+    monkeypatch.setattr(pollers.json_api.JsonApi, "call", counted)
     pool = RecordingPool()
     run(pool, "Lander")
     time.sleep(0.3)  # the poller's first long poll is waiting
