@@ -10,9 +10,9 @@ So what survives a full collection is frozen (`gc.freeze`: kept out of later col
 load already does with what it loads; the next full collection walks only what came since. Objects that
 were frozen and later form unreachable cycles are then not found (reference counting still frees everything
 else): 1,000 to 4,000 objects a minute in the emulator under that load, 1,000 in the hub. To bound that,
-once the frozen set has doubled since the last sweep and passed `SWEEP_FLOOR`, a sweep thaws it, collects
-everything once and freezes what is left: one full-length pause each time the state doubles, where there
-was one every 9 s under load.
+once what full collections froze since the last sweep outgrows the rest of the frozen set (a snapshot's
+state included) and `SWEEP_FLOOR`, a sweep thaws it, collects everything once and freezes what is left: one
+full-length pause each time the state doubles, where there was one every 9 s under load.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ SWEEP_FLOOR = 1_000_000
 
 
 def install() -> None:
-    """Freeze each full collection's survivors, and sweep when the frozen set has doubled; once per process."""
+    """Freeze each full collection's survivors, and sweep when that has doubled the frozen set; once per process."""
     if _freeze_after_full_collection in gc.callbacks:
         return
     gc.callbacks.append(_freeze_after_full_collection)
@@ -38,6 +38,7 @@ def install() -> None:
 
 _full = {"collections": 0, "seconds": 0.0, "longest_seconds": 0.0, "sweeps": 0}
 _started = [0.0]
+_frozen_here = [0]  # objects these full collections froze since the last sweep
 
 
 def stats() -> dict[str, Any]:
@@ -53,20 +54,28 @@ def _freeze_after_full_collection(phase: str, info: dict[str, Any]) -> None:
         _started[0] = time.perf_counter()
         return
     # Called by the collector with the younger generations just emptied: what is tracked now survived it.
+    before = gc.get_freeze_count()
     gc.freeze()
+    _frozen_here[0] += gc.get_freeze_count() - before
     took = time.perf_counter() - _started[0]
     _full["collections"] += 1
     _full["seconds"] += took
     _full["longest_seconds"] = max(_full["longest_seconds"], took)
 
 
+def sweep_due() -> bool:
+    """Whether what full collections froze since the last sweep outgrew the rest of the frozen set (the
+    state a snapshot or bulk load froze included: a year's state loaded is no reason to walk it) and
+    `SWEEP_FLOOR`."""
+    mine = _frozen_here[0]
+    return mine > max(gc.get_freeze_count() - mine, SWEEP_FLOOR)
+
+
 def _sweep_when_doubled(check_seconds: float = SWEEP_CHECK_SECONDS) -> None:
-    swept = gc.get_freeze_count()
     while True:
         time.sleep(check_seconds)
-        if gc.get_freeze_count() > 2 * max(swept, SWEEP_FLOOR):
+        if sweep_due():
             sweep()
-            swept = gc.get_freeze_count()
 
 
 def sweep() -> int:
@@ -76,4 +85,5 @@ def sweep() -> int:
         return gc.collect()
     finally:
         gc.freeze()
+        _frozen_here[0] = 0
         _full["sweeps"] += 1

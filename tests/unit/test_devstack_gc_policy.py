@@ -64,3 +64,26 @@ def test_a_sweep_frees_cycles_that_were_frozen():
         assert gc.get_freeze_count() > 0  # the survivors are frozen again
         """
     )
+
+
+def test_a_sweep_is_due_once_full_collections_froze_as_much_again_as_a_loaded_state():
+    run(
+        """
+        gc_policy.install()
+        gc_policy.SWEEP_FLOOR = 1_000
+        class State: pass
+        gc.disable()  # as a snapshot's load does, then freezes what it loaded: a year's state is no reason to sweep
+        loaded = [State() for _ in range(100_000)]
+        gc.freeze()
+        gc.enable()
+        assert not gc_policy.sweep_due()
+        some = [State() for _ in range(30_000)]
+        gc.collect()
+        assert not gc_policy.sweep_due()
+        more = [State() for _ in range(200_000)]
+        gc.collect()
+        assert gc_policy.sweep_due()
+        gc_policy.sweep()
+        assert not gc_policy.sweep_due() and gc_policy.stats()["sweeps"] == 1
+        """
+    )
