@@ -23,8 +23,8 @@ emulator and devstack share the machine's cores, and a queue's consumer busy wit
 the requests people are waiting on. So the workers of a function no request waits on (event consumers, outbox
 relays, scheduled jobs) run at a lower priority (`BACKGROUND_NICE`) than those an API route or its authorizer
 invokes: they get whatever CPU the requests leave, which under the load bench is most of it (their backlog is
-gone within seconds), and a page stays quick while a day's close runs. A priority is not a cap: on an idle
-machine a background worker runs as fast as any.
+gone within seconds of its end). A priority is not a cap: on an idle machine a background worker runs as fast
+as any.
 """
 
 from __future__ import annotations
