@@ -220,10 +220,7 @@ def _plain_actions(tree: Any) -> list[tuple[str, str, bool, str | None]] | None:
             return None
         return target.children[0], type(target) is ast.ExpressionAttributeName
 
-    def value_name(node: Any) -> str | None:  # `:name`
-        return node.children[0] if type(node) is ast.ExpressionAttributeValue and len(node.children) == 1 else None
-
-    def each(clause: Any, actions_kind: type, action_kind: type) -> list[Any]:  # a clause's actions, or []
+    def each(clause: Any, actions_kind: type, action_kind: type) -> list[Any]:  # its actions' parts, or []
         actions, found = only(clause, actions_kind), []
         while actions is not None:
             children = actions.children or []
@@ -236,15 +233,27 @@ def _plain_actions(tree: Any) -> list[tuple[str, str, bool, str | None]] | None:
             actions = rest[0] if rest else None
         return found
 
-    clauses = {  # clause -> (its actions' classes, the action's (path, value) or None when not plain)
-        ast.UpdateExpressionSetClause: ("SET", ast.UpdateExpressionSetActions, ast.UpdateExpressionSetAction,
-            lambda parts: (parts[0], value_name(only(parts[1], ast.ExpressionAttributeValue)))
-            if len(parts) == 2 and type(parts[1]) is ast.UpdateExpressionValue else None),
-        ast.UpdateExpressionRemoveClause: ("REMOVE", ast.UpdateExpressionRemoveActions,
-            ast.UpdateExpressionRemoveAction, lambda parts: (parts[0], None) if len(parts) == 1 else None),
-        ast.UpdateExpressionAddClause: ("ADD", ast.UpdateExpressionAddActions, ast.UpdateExpressionAddAction,
-            lambda parts: (parts[0], value_name(parts[1])) if len(parts) == 2 else None),
-    }  # fmt: skip
+    def path_and_value(kind: str, parts: list[Any]) -> tuple[Any, str | None] | None:  # the value's `:name`
+        if kind == "REMOVE":
+            return (parts[0], None) if len(parts) == 1 else None
+        if len(parts) != 2:
+            return None
+        value = parts[1]
+        if kind == "SET":  # `path = :value`: the value is an UpdateExpressionValue of one operand
+            value = only(value, ast.ExpressionAttributeValue) if type(value) is ast.UpdateExpressionValue else None
+        if type(value) is not ast.ExpressionAttributeValue or len(value.children) != 1:
+            return None
+        return parts[0], value.children[0]
+
+    clauses = {  # clause -> (its name, its actions' classes)
+        ast.UpdateExpressionSetClause: ("SET", ast.UpdateExpressionSetActions, ast.UpdateExpressionSetAction),
+        ast.UpdateExpressionAddClause: ("ADD", ast.UpdateExpressionAddActions, ast.UpdateExpressionAddAction),
+        ast.UpdateExpressionRemoveClause: (
+            "REMOVE",
+            ast.UpdateExpressionRemoveActions,
+            ast.UpdateExpressionRemoveAction,
+        ),
+    }
     found: list[tuple[str, str, bool, str | None]] = []
     seen, node = set(), tree
     while node is not None:  # UpdateExpression(clause[, UpdateExpression(clause...)])
@@ -252,14 +261,13 @@ def _plain_actions(tree: Any) -> list[tuple[str, str, bool, str | None]] | None:
         if not children or len(children) > 2 or type(children[0]) not in clauses or type(children[0]) in seen:
             return None  # (two clauses of a kind: moto's TooManyClauses)
         seen.add(type(children[0]))
-        kind, actions_kind, action_kind, plain = clauses[type(children[0])]
-        actions = each(children[0], actions_kind, action_kind)
-        for parts in actions or [[]]:
-            path_and_value = plain(parts)
-            target = top_level(path_and_value[0]) if path_and_value else None
-            if target is None or (kind != "REMOVE" and path_and_value[1] is None):  # type: ignore[index]
+        kind, actions_kind, action_kind = clauses[type(children[0])]
+        for parts in each(children[0], actions_kind, action_kind) or [[]]:
+            plain = path_and_value(kind, parts)
+            target = top_level(plain[0]) if plain else None
+            if target is None:
                 return None
-            found.append((kind, *target, path_and_value[1]))  # type: ignore[index]
+            found.append((kind, *target, plain[1]))  # type: ignore[index]
         node = children[1] if len(children) == 2 else None
     return found
 
