@@ -29,7 +29,8 @@ and what the backlog still cost after the load) are the figures the machine's no
 CPU (`load_cpu_ms_per_request`): CPU milliseconds per load request in the emulator, the function workers,
 devstack's hub and the bench's clients (from /proc and os.times, over the load); with
 `invocations_during_load`, where a request's work goes, in figures the machine's speed moves far less than
-throughput.
+throughput. `emulator_full_collections_during_load`: the emulator's full garbage collections (count, seconds,
+the longest since its start), each a pause of all its threads (`devstack.gc_policy`).
 
 Memory (`load_memory`): the resident memory of devstack's whole process group, sampled every 10 s of the
 load; `rss_growth_last_quarter_over_second` is what "flat within 10%" is judged on. For the 30-minute figure:
