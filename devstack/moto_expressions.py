@@ -64,11 +64,19 @@ def apply() -> None:
     _node_classes_once_per_walker()
     _walk_by_node_type()
     _copy_update_trees_as_trees()
-    _assign_plain_sets_directly()
+    _apply_plain_updates_directly()
 
 
 MAX_TREES_KEPT = 4096  # what is kept per update tree (one per expression text; moto_patches keeps as many parsed)
 _pickled: dict[int, tuple[Any, bytes | None]] = {}  # id(tree) -> (the tree, so the id stays its own; its pickle)
+
+
+@functools.cache
+def _reserved_words() -> frozenset[str]:
+    """DynamoDB's reserved words as a set (moto keeps a list of 573 and searches it)."""
+    from moto.dynamodb.parsing.reserved_keywords import ReservedKeywords
+
+    return frozenset(ReservedKeywords.get_reserved_keywords())
 
 
 def per_tree(kept: dict[int, tuple[Any, Any]], tree: Any, make: Callable[[Any], Any]) -> Any:
@@ -272,32 +280,32 @@ def _plain_actions(tree: Any) -> list[tuple[str, str, bool, str | None]] | None:
     return found
 
 
-class _PlainSets:
+class _PlainUpdate:
     """What the validator hands on for a plain update whose checks all pass (`validate` and `normalize` as
     moto's tree has them): per action, its clause, the attribute and the value, in the expression's order."""
 
     def __init__(self, assignments: list[tuple[str, str, Any, str, bool]]) -> None:
         self.assignments = assignments  # (clause, attribute, value, the path's token, whether a #name)
 
-    def validate(self) -> _PlainSets:
+    def validate(self) -> _PlainUpdate:
         return self
 
     def normalize(self) -> None:
         pass
 
 
-class _Assigning:
-    """The executor of `_PlainSets`: what moto's SetExecutor and RemoveExecutor do for a top-level path, and
+class _ApplyingPlainUpdate:
+    """The executor of `_PlainUpdate`: what moto's SetExecutor and RemoveExecutor do for a top-level path, and
     moto's AddExecutor itself (numbers, sets and their errors)."""
 
-    def __init__(self, sets: _PlainSets, item: Any, names: dict[str, str] | None) -> None:
-        self.sets, self.item, self.names = sets, item, names
+    def __init__(self, update: _PlainUpdate, item: Any, names: dict[str, str] | None) -> None:
+        self.update, self.item, self.names = update, item, names
 
     def execute(self) -> None:
         from moto.dynamodb.parsing import ast_nodes as ast
         from moto.dynamodb.parsing.executors import AddExecutor
 
-        for kind, name, value, token, is_name in self.sets.assignments:  # item.attrs checks the size, as in moto
+        for kind, name, value, token, is_name in self.update.assignments:  # item.attrs checks the size, as in moto
             if kind == "SET":
                 self.item.attrs[name] = value
             elif kind == "REMOVE":
@@ -307,13 +315,6 @@ class _Assigning:
                 path = ast.UpdateExpressionPath(children=[target])
                 action = ast.UpdateExpressionAddAction(children=[path, ast.DDBTypedValue(value)])
                 AddExecutor(action, self.names).execute(self.item)
-
-
-@functools.cache
-def _reserved_words() -> frozenset[str]:
-    from moto.dynamodb.parsing.reserved_keywords import ReservedKeywords
-
-    return frozenset(ReservedKeywords.get_reserved_keywords())
 
 
 def passing_assignments(tree: Any, names: dict[str, str] | None, values: dict[str, Any] | None, table: Any) -> Any:
@@ -346,14 +347,14 @@ def passing_assignments(tree: Any, names: dict[str, str] | None, values: dict[st
     return assignments
 
 
-def _assign_plain_sets_directly() -> None:
+def _apply_plain_updates_directly() -> None:
     """moto 5.2.5's `update_item` builds `UpdateExpressionValidator(tree, expression_attribute_names=...,
     expression_attribute_values=..., item=..., table=...)` (twice for a new item), then `.validate()`,
     `.normalize()`, and `UpdateExpressionExecutor(validated, item, names).execute()`: both names, in its
     module, are given a plain update's assignments when they pass, moto's classes otherwise."""
     from moto.dynamodb import models
 
-    if getattr(models.UpdateExpressionValidator, "devstack_plain_sets", False):
+    if getattr(models.UpdateExpressionValidator, "devstack_plain_updates", False):
         return
     validator_class, executor_class = models.UpdateExpressionValidator, models.UpdateExpressionExecutor
 
@@ -362,7 +363,7 @@ def _assign_plain_sets_directly() -> None:
     ) -> Any:
         assignments = passing_assignments(expression, expression_attribute_names, expression_attribute_values, table)
         if assignments is not None:
-            return _PlainSets(assignments)
+            return _PlainUpdate(assignments)
         return validator_class(
             expression,
             expression_attribute_names=expression_attribute_names,
@@ -372,11 +373,11 @@ def _assign_plain_sets_directly() -> None:
         )
 
     def executor(update_ast: Any, item: Any, expression_attribute_names: Any) -> Any:
-        if isinstance(update_ast, _PlainSets):
-            return _Assigning(update_ast, item, expression_attribute_names)
+        if isinstance(update_ast, _PlainUpdate):
+            return _ApplyingPlainUpdate(update_ast, item, expression_attribute_names)
         return executor_class(update_ast, item, expression_attribute_names)
 
-    validator.devstack_plain_sets = True  # type: ignore[attr-defined]
+    validator.devstack_plain_updates = True  # type: ignore[attr-defined]
     validator.__wrapped__ = validator_class  # type: ignore[attr-defined]
     executor.__wrapped__ = executor_class  # type: ignore[attr-defined]
     models.UpdateExpressionValidator = validator
@@ -385,7 +386,6 @@ def _assign_plain_sets_directly() -> None:
 
 def _lex_each_condition_once() -> None:
     from moto.dynamodb.comparisons import ConditionExpressionParser
-    from moto.dynamodb.parsing.reserved_keywords import ReservedKeywords
 
     if getattr(ConditionExpressionParser._lex_condition_expression, "devstack_cached", False):
         return
@@ -404,11 +404,9 @@ def _lex_each_condition_once() -> None:
     lex_once.devstack_cached = True  # type: ignore[attr-defined]
     ConditionExpressionParser._lex_condition_expression = lex_once  # type: ignore[method-assign]
 
-    reserved = frozenset(ReservedKeywords.get_reserved_keywords())
-
     @classmethod  # type: ignore[misc]
     def raise_exception_if_keyword(cls: Any, attribute: str) -> None:
-        if attribute.upper() in reserved:
+        if attribute.upper() in _reserved_words():
             from moto.dynamodb.exceptions import ConditionAttributeIsReservedKeyword
 
             raise ConditionAttributeIsReservedKeyword(attribute)
