@@ -39,6 +39,7 @@ def install() -> None:
 _full = {"collections": 0, "seconds": 0.0, "longest_seconds": 0.0, "sweeps": 0}
 _started = [0.0]
 _frozen_here = [0]  # objects these full collections froze since the last sweep
+_rest_counted = [0]  # the rest of the frozen set when it was last counted
 
 
 def stats() -> dict[str, Any]:
@@ -53,10 +54,11 @@ def _freeze_after_full_collection(phase: str, info: dict[str, Any]) -> None:
     if phase == "start":
         _started[0] = time.perf_counter()
         return
-    # Called by the collector with the younger generations just emptied: what is tracked now survived it.
-    before = gc.get_freeze_count()
+    # Called by the collector with the younger generations merged into the oldest: what it holds now survived
+    # this collection. Counted there: `gc.get_freeze_count()` walks the whole frozen set (a loaded year's
+    # state: millions of objects) and cost more than the collection itself, twice per collection.
+    _frozen_here[0] += len(gc.get_objects(generation=2))
     gc.freeze()
-    _frozen_here[0] += gc.get_freeze_count() - before
     took = time.perf_counter() - _started[0]
     _full["collections"] += 1
     _full["seconds"] += took
@@ -66,9 +68,14 @@ def _freeze_after_full_collection(phase: str, info: dict[str, Any]) -> None:
 def sweep_due() -> bool:
     """Whether what full collections froze since the last sweep outgrew the rest of the frozen set (the
     state a snapshot or bulk load froze included: a year's state loaded is no reason to walk it) and
-    `SWEEP_FLOOR`."""
+    `SWEEP_FLOOR`. Counting the frozen set walks all of it, so it is counted again only when what full
+    collections froze passes its last count (it grows only by loads; as frozen objects die, a sweep may come
+    a little later than it could)."""
     mine = _frozen_here[0]
-    return mine > max(gc.get_freeze_count() - mine, SWEEP_FLOOR)
+    if mine <= max(_rest_counted[0], SWEEP_FLOOR):
+        return False
+    _rest_counted[0] = gc.get_freeze_count() - mine
+    return mine > _rest_counted[0]
 
 
 def _sweep_when_doubled(check_seconds: float = SWEEP_CHECK_SECONDS) -> None:
@@ -86,4 +93,5 @@ def sweep() -> int:
     finally:
         gc.freeze()
         _frozen_here[0] = 0
+        _rest_counted[0] = gc.get_freeze_count()  # after a walk of everything, one more is no cost
         _full["sweeps"] += 1
