@@ -217,11 +217,10 @@ def _duckdb(
 ) -> tuple[list[str], list[list[Any]], bool]:
     mirror = lake.Mirror(settings().lake_bucket)
     needs = tables.scans(sql, state.compacted_through, state.rolled_up_through)
-    for name, (first_day, last_day) in needs.items():
-        try:
-            mirror.sync(tables.PHYSICAL[name].prefix, first_day, last_day, deadline=deadline)
-        except lake.MirrorIncomplete as incomplete:  # the next query goes on copying from there
-            raise QueryTimeout(f"the query did not finish in time (copying the lake: {incomplete})") from None
+    try:
+        mirror.sync_all({tables.PHYSICAL[name].prefix: days for name, days in needs.items()}, deadline=deadline)
+    except lake.MirrorIncomplete as incomplete:  # the next query goes on copying from there
+        raise QueryTimeout(f"the query did not finish in time (copying the lake: {incomplete})") from None
     if time.monotonic() >= deadline:
         raise QueryTimeout("the query did not finish in time (copying the lake took it all)")
     connection = _database(mirror.root).cursor()

@@ -5,6 +5,7 @@ its own and a mirror in its own temporary directory; the clock is pinned where c
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.request
 import uuid
@@ -371,6 +372,34 @@ def test_r_an_4_the_local_mirror_copies_only_new_or_changed_objects_and_drops_ex
     s3.delete_object(Bucket=lake, Key=f"{prefix}day=2026-11-25/a.json")  # expired (R-AN-5)
     mirror.sync(prefix)
     assert not mirror.path(f"{prefix}day=2026-11-25/a.json").exists()
+
+
+def test_r_an_4_a_query_over_several_tables_lists_them_at_once(lake, monkeypatch):
+    """Each listing is a round trip (tens of milliseconds on S3): a dashboard reads four tables, and waited for
+    four listings one after the other. They run at once; each range is copied as `sync` alone copies it."""
+    from analytics import lake as lake_module
+
+    s3, ranges = client("s3"), {"raw/TaskPriced/v1/": (D, None), "raw/TaskCompleted/v1/": (None, D)}
+    for prefix in ranges:
+        for day in ("2026-11-25", D.isoformat(), "2026-11-27"):
+            s3.put_object(Bucket=lake, Key=f"{prefix}day={day}/a.json", Body=b'{"event_id":"1"}\n')
+    both_listing = threading.Barrier(len(ranges), timeout=5)  # broken (an error) if one waits for the other
+    listing = lake_module.Mirror._list
+
+    def meeting(self, prefix, first_day, last_day):
+        both_listing.wait()
+        return listing(self, prefix, first_day, last_day)
+
+    monkeypatch.setattr(lake_module.Mirror, "_list", meeting)
+    mirror = lake_module.Mirror(lake)
+    assert mirror.sync_all(ranges) == 4
+    copied = sorted(p.relative_to(mirror.root).as_posix() for p in mirror.root.glob("raw/*/v1/*/*"))
+    assert copied == [
+        "raw/TaskCompleted/v1/day=2026-11-25/a.json", f"raw/TaskCompleted/v1/day={D}/a.json",
+        f"raw/TaskPriced/v1/day={D}/a.json", "raw/TaskPriced/v1/day=2026-11-27/a.json",
+    ]  # fmt: skip
+    monkeypatch.setattr(lake_module.Mirror, "_list", listing)
+    assert mirror.sync_all(ranges) == 0
 
 
 def test_r_an_4_a_copy_cut_short_by_its_deadline_keeps_what_it_copied_and_the_next_goes_on(lake, monkeypatch):
