@@ -140,8 +140,8 @@ def _full_pages(stack: Devstack, admin: Client, workers: list[tuple[Client, str,
         mine = client.call("GET", f"/tasks?assignee_id=me&status=open&limit={OPEN_PAGE}").json()["items"]
         if len(ledger) >= TX_PAGE and len(mine) >= OPEN_PAGE // 2:
             return True
-        if len(mine) < OPEN_PAGE // 2 or len(ledger) + len(mine) < TX_PAGE:  # the shuffles dealt this one few
-            admin.call("POST", "/tasks", {"title": "fresh page, one more"})  # (assignment is random): one more
+        if len(mine) < OPEN_PAGE // 2 or len(ledger) < TX_PAGE:  # the shuffles dealt this one few (assignment
+            admin.call("POST", "/tasks", {"title": "fresh page, one more"})  # is random): one more, and its fee
         return False
 
     for client, email, _ in workers:
