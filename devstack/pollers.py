@@ -277,7 +277,7 @@ class Pollers:
         """A function is being invoked (what writes stream records): the stream pollers leave their dormant pace.
         Only a dormant one needs waking: the others read at Lambda's pace or wait for the heads watch, and
         waking them all at every invocation (60 a second under bench.load) cost devstack's hub a tenth of its
-        CPU. A poller that finds the stack dormant (`dormant`) goes to sleep after this saw it so and woke it."""
+        CPU. A poller sleeps at the dormant pace only while `dormant` holds, which this then sees too."""
         was_dormant = self.dormant
         self._last_activity = time.monotonic()
         if was_dormant:
