@@ -343,6 +343,43 @@ def test_r_ui_2_hire_form_marks_missing_fields_an_invalid_and_a_taken_email(sign
     expect(page).to_have_url(re.compile(r"/staff/hire$"))
 
 
+def test_r_staff_2_a_delete_started_while_the_heads_names_load_is_not_lost(signed_in: Page, devstack, admin_token):
+    """The org chart shows its tree, then fetches the heads' names. Drawing the details again when they came
+    aborted whatever someone had started there: on a slow line, a delete confirmed meanwhile was dropped
+    without a word (seen in CI as a department that stayed)."""
+    page = signed_in
+    led = make_department(devstack, admin_token, unique("Led perch"))
+    head = hire(devstack, admin_token, led["department_id"], name=unique("Kea"))
+    assert api_call(devstack, admin_token, "PATCH", f"/staff/departments/{led['department_id']}",
+                    {"head_id": head["employee_id"]}).status_code == 200  # fmt: skip
+    empty = make_department(devstack, admin_token, unique("Empty perch"))
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:  # the heads' names wait until released
+        held.append(route)
+
+    page.route("**/api/staff/employees/*", hold)
+    page.goto("/org-chart")
+    empty_node = page.locator(f'[data-testid="org-node"][data-department-id="{empty["department_id"]}"]')
+    empty_node.click()
+    expect(empty_node).to_have_attribute("aria-pressed", "true")
+    page.get_by_test_id("org-delete").click()
+    expect(page.get_by_test_id("delete-dialog-yes")).to_be_visible()
+    for _ in range(100):  # the route's handler runs while Playwright waits, not in time.sleep
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the heads' names were not asked for"
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/staff/employees/*", hold)
+    led_node = page.locator(f'[data-testid="org-node"][data-department-id="{led["department_id"]}"]')
+    expect(led_node.get_by_test_id("org-node-head")).to_have_text(f"Head: {head['name']}")
+    page.get_by_test_id("delete-dialog-yes").click()
+    expect(empty_node).to_have_count(0)
+    expect(page.get_by_test_id("org-status")).to_have_text(f"{empty['name']} was deleted.")
+
+
 def test_r_staff_1_edit_transfers_an_employee_to_another_department(signed_in: Page, devstack, admin_token):
     page = signed_in
     old = make_department(devstack, admin_token, unique("Old nest"))

@@ -142,10 +142,15 @@ export async function render(main, ctx) {
     if (selectedId && !byId().has(selectedId)) selectedId = null;
     paintTree();
     departmentsChanged?.();
+    select(selectedId);
     await loadHeads();
     if (ctx.signal.aborted) return;
+    // The heads' names come after the tree and the details can be used: they are put in place, and the
+    // details are not drawn again, which would abort what someone started there meanwhile (a delete, a save).
     paintTree();
-    select(selectedId);
+    const shown = selectedId ? byId().get(selectedId) : null;
+    const headCell = detail.querySelector('[data-testid="org-detail-head"]');
+    if (shown?.head_id && headCell) headCell.textContent = headLabel(shown.head_id);
   }
 
   // ---- detail of the selected department ------------------------------------------------------
