@@ -132,7 +132,6 @@ export async function render(main, ctx) {
     } else {
       clear(treeBox).append(h("ul", { class: "tree-root" }, tree.map(node)));
     }
-    live.textContent = departments.length ? `${plural(departments.length, "department", "departments")}.` : "";
   }
 
   async function reload({ selectId } = {}) {
@@ -141,12 +140,14 @@ export async function render(main, ctx) {
     if (selectId !== undefined) selectedId = selectId;
     if (selectedId && !byId().has(selectedId)) selectedId = null;
     paintTree();
+    live.textContent = departments.length ? `${plural(departments.length, "department", "departments")}.` : "";
     departmentsChanged?.();
     select(selectedId);
     await loadHeads();
     if (ctx.signal.aborted) return;
     // The heads' names come after the tree and the details can be used: they are put in place, and the
-    // details are not drawn again, which would abort what someone started there meanwhile (a delete, a save).
+    // details are not drawn again, which would abort what someone started there meanwhile (a delete, a save),
+    // nor is the status line said again over what that said.
     paintTree();
     const shown = selectedId ? byId().get(selectedId) : null;
     const headCell = detail.querySelector('[data-testid="org-detail-head"]');
