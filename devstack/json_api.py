@@ -63,3 +63,8 @@ class JsonApi:
             kind = str(answer.get("__type", "")).rpartition("#")[2] or f"HTTP {response.status}"
             raise JsonApiError(f"{kind}: {answer.get('message') or answer.get('Message') or response.data[:200]!r}")
         return answer  # type: ignore[no-any-return]
+
+
+def sqs(endpoint_url: str, read_timeout: float) -> JsonApi:
+    """SQS's JSON protocol (the pollers' and the event tap's receives and deletes)."""
+    return JsonApi(endpoint_url, "sqs", "AmazonSQS", read_timeout=read_timeout)

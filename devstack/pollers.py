@@ -296,7 +296,7 @@ class SqsPoller:
         self.pollers = pollers
         self.spec = spec
         # the messages as the wire's JSON (json_api): botocore's model walk of each was most of a receive
-        self.sqs = json_api.JsonApi(pollers.endpoint_url, "sqs", "AmazonSQS", read_timeout=SQS_WAIT_SECONDS + 10)
+        self.sqs = json_api.sqs(pollers.endpoint_url, read_timeout=SQS_WAIT_SECONDS + 10)
         self.targets = pollers.queue_targets.get(spec.source_arn, [])
 
     def run(self) -> None:

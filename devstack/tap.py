@@ -86,7 +86,7 @@ class EventTap:
         self.sqs = aws.client("sqs", endpoint_url)
         # Receives and deletes go by the JSON protocol directly, as the SQS pollers' do (`json_api`): botocore's
         # request building and parsing, for every event of the stack, were a tenth of devstack's hub's CPU.
-        self.queue = json_api.JsonApi(endpoint_url, "sqs", "AmazonSQS", read_timeout=WAIT_SECONDS + 10)
+        self.queue = json_api.sqs(endpoint_url, read_timeout=WAIT_SECONDS + 10)
         self.events = aws.client("events", endpoint_url)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
