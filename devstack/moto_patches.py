@@ -15,7 +15,8 @@ data already stored, so a 10k-task shuffle or a year of ledger makes the local s
   iterators carry their position instead of naming stored state.
 - DynamoDB keys are hashed through ``cast_value`` and five type tests, on every put and read and for
   every item of a snapshot being loaded: strings and binaries hash their value directly (the same hash).
-- EventBridge ``PutEvents`` re-parses the same JSONPath expressions for every event and target.
+- EventBridge ``PutEvents`` re-parses the same JSONPath expressions for every event and target, and builds,
+  re-serialises and flattens each event's message once per rule on the bus, matching or not.
 - Every call lists its handler class's methods with ``inspect.getmembers`` to find its action: listed once.
 - DynamoDB ``Query`` and ``Scan`` sort the whole table for every page: devstack/moto_dynamodb_index.py
   keeps tables and indexes sorted by partition (applied from here, same rules as below).
@@ -567,6 +568,80 @@ def _patch_events() -> None:
         return json.loads(template_to_use)
 
     parser_cls.parse = staticmethod(parse)  # type: ignore[method-assign, assignment]
+    _patch_put_events()
+
+
+def _patch_put_events() -> None:
+    import warnings
+
+    from moto.core.utils import unix_time
+    from moto.events import models as events_models
+    from moto.events.exceptions import ValidationException
+    from moto.events.utils import _BASE_EVENT_MESSAGE
+    from moto.moto_api._internal import mock_random as random
+
+    pattern_cls = events_models.EventPattern
+
+    def matches(rule: Any, flat: dict[str, Any]) -> bool:
+        """``EventPattern.matches_event`` of moto 5.2.5, on the event already flattened."""
+        pattern = rule.event_pattern.get_pattern()
+        return not pattern or bool(rule.event_pattern._does_event_match(flat, pattern))
+
+    def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Copy of moto 5.2.5 EventsBackend.put_events building each event's message once, not once per rule.
+
+        moto deep-copied the envelope, parsed the detail JSON, read the clock twice and (in `matches_event`)
+        round-tripped and flattened the message through JSON again for every rule on the bus, matching or
+        not: most of PutEvents' time with devstack's eight rules. The message and its flattened form are made
+        once per event, each rule matched against it, and only a matching rule gets its own copy to send
+        (its `send_to_targets` matches again: one rule of eight, typically). Deliberate difference: every
+        rule sees the same `time` and `ingestion-time` (moto read the clock per rule; AWS has one of each).
+        """
+        if len(events) > 10:
+            raise ValidationException(
+                "1 validation error detected: "
+                "Value '[PutEventsRequestEntry]' at 'entries' failed to satisfy constraint: "
+                "Member must have length less than or equal to 10"
+            )
+        entries: list[dict[str, Any]] = []
+        for event in events:
+            missing = next((name for name in ("Source", "DetailType", "Detail") if not event.get(name)), None)
+            if missing:  # moto's three checks, in its order, with its messages
+                reason = f"Parameter {missing} is not valid. Reason: {missing} is a required argument."
+                entries.append({"ErrorCode": "InvalidArgument", "ErrorMessage": reason})
+            else:
+                try:
+                    detail = json.loads(event["Detail"])
+                    if not isinstance(detail, dict):
+                        warnings.warn(
+                            f"EventDetail should be of type dict - types such as {type(detail)} are ignored by AWS",
+                            stacklevel=2,
+                        )
+                except ValueError:
+                    entries.append({"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."})
+                    continue
+                event_id = str(random.uuid4())
+                entries.append({"EventId": event_id})
+                event_bus = self.describe_event_bus(self._normalize_event_bus_arn(event.get("EventBusName")))
+                # devstack: the message once per event (moto built it per rule; `time` read once, see above)
+                message = copy.deepcopy(_BASE_EVENT_MESSAGE)
+                message["id"] = event_id
+                message["detail-type"] = event["DetailType"]
+                message["source"] = event["Source"]
+                message["account"] = self.account_id
+                message["time"] = event.get("Time", unix_time())
+                message["region"] = self.region_name
+                message["resources"] = event.get("Resources", [])
+                message["detail"] = detail
+                message["ingestion-time"] = unix_time()
+                flat = pattern_cls._flatten_dict(json.loads(json.dumps(message)))  # as matches_event makes it
+                for rule in event_bus.rules.values():
+                    if matches(rule, flat):
+                        rule.send_to_targets({**message, "detail": json.loads(event["Detail"])})
+        return entries
+
+    put_events.__wrapped__ = events_models.EventsBackend.put_events  # type: ignore[attr-defined]  # moto's, for tests
+    events_models.EventsBackend.put_events = put_events  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------------------------
