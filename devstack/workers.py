@@ -18,6 +18,13 @@ workers are retired (a busy one after its current invocation), so the next invoc
 new variables. That is how a misconfiguration incident and its fix are simulated, with no special case in
 function code.
 
+Cold starts take turns: at most one per core runs at a time, across all functions (`INIT_SLOTS`; the
+functions requests wait on and the background ones each take their own turns). A hire
+fans out to four consumers and a queue has five pollers, so a burst asked for a dozen workers at once; on two
+cores each import then took a dozen times its CPU, all of them ended late together (past the functions'
+timeouts, so their messages waited out the queue's visibility timeout), and most were not needed once the
+first were warm. A call waiting for its turn takes its function's warm worker if one frees up first.
+
 Functions run at two CPU priorities. In AWS every invocation has its own CPU; here the functions, the
 emulator and devstack share the machine's cores, and a queue's consumer busy with a burst would take them from
 the requests people are waiting on. So the workers of a function no request waits on (event consumers, outbox
@@ -51,6 +58,11 @@ from devstack.console import Console
 from devstack.template import REGION
 
 INIT_TIMEOUT_SECONDS = 30.0  # Lambda allows 10 s; a loaded 2-core laptop importing pydantic needs slack
+# Cold starts running at once, across all functions: one per core. A burst that wants a dozen workers (an
+# event fanned out to every consumer, a queue's five pollers) otherwise starts them all together, each import
+# then takes a dozen times its CPU on two cores, and every one of them outlasts the init timeout together.
+INIT_SLOTS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+INIT_SLOT_POLL = 0.05  # seconds between looks for a free init slot while no warm worker frees up
 WORKER_STOP_GRACE = 1.0  # seconds a worker has to exit on SIGTERM before it is killed
 # Linux's weights make a nice-10 process's share of a contended core about a tenth of a nice-0 one's.
 BACKGROUND_NICE = 10
@@ -344,7 +356,13 @@ class WorkerPool:
     """Invokes functions by logical id; each function gets up to `size` warm workers."""
 
     def __init__(
-        self, functions: dict[str, FunctionSpec], *, endpoint_url: str, console: Console, size: int = 1
+        self,
+        functions: dict[str, FunctionSpec],
+        *,
+        endpoint_url: str,
+        console: Console,
+        size: int = 1,
+        init_slots: int = 0,
     ) -> None:
         self.functions = functions
         self.endpoint_url = endpoint_url
@@ -352,6 +370,9 @@ class WorkerPool:
         self._pools = {name: _Pool(spec, max(1, size)) for name, spec in functions.items()}
         self._closed = False
         self._listeners: list[Callable[[], None]] = []
+        # Requests' functions and background ones take turns apart: a background cold start runs at the lower
+        # priority, so under load it would hold a slot for long while a request waited behind it.
+        self._init_slots = {serves: threading.BoundedSemaphore(init_slots or INIT_SLOTS) for serves in (True, False)}
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """`listener()` runs at the start of every invocation (the pollers use it to wake up)."""
@@ -392,20 +413,28 @@ class WorkerPool:
         return Invocation(request_id, ok=False, error=error)
 
     def _acquire(self, pool: _Pool) -> tuple[_Worker, bool]:
-        """An idle warm worker, or a newly started one (a cold start); _Unavailable if none can be had."""
+        """An idle warm worker, or a newly started one (a cold start); _Unavailable if none can be had. A cold
+        start waits for one of the machine's init slots, taking a warm worker instead if one frees meanwhile."""
         with pool.condition:
-            while not pool.idle and pool.live >= pool.size and not self._closed:
-                pool.condition.wait()
-            if self._closed:
-                raise _Unavailable({"errorType": "Runtime.Unavailable", "errorMessage": "devstack is stopping"})
+            while True:
+                while not pool.idle and pool.live >= pool.size and not self._closed:
+                    pool.condition.wait()
+                if self._closed:
+                    raise _Unavailable({"errorType": "Runtime.Unavailable", "errorMessage": "devstack is stopping"})
+                if pool.idle:
+                    pool.busy += 1
+                    return pool.idle.pop(), False
+                if (slots := self._init_slots[pool.spec.serves_requests]).acquire(blocking=False):
+                    break
+                # A slot freeing notifies no pool's condition (it may be another function's): look again soon.
+                pool.condition.wait(INIT_SLOT_POLL)
             pool.busy += 1
-            if pool.idle:
-                return pool.idle.pop(), False
             pool.live += 1
             spec, generation = pool.current_spec(), pool.generation
         try:
             worker = _Worker(spec, self.endpoint_url, self.console, generation, on_exit=self._exited)
         except Exception as error:
+            slots.release()
             self._release(pool, None, healthy=False)
             message = f"cannot start a worker: {error}"
             raise _Unavailable({"errorType": "Runtime.StartError", "errorMessage": message}, cold=True) from error
@@ -414,6 +443,8 @@ class WorkerPool:
         except (channel.ChannelClosed, channel.ChannelTimeout) as error:
             status = worker.exit_status(0.2)
             failure = {"errorType": "Runtime.InitError", "errorMessage": f"init failed ({error}; exit {status})"}
+        finally:
+            slots.release()
         if failure is None and not self._closed:
             with pool.condition:
                 pool.workers.add(worker)

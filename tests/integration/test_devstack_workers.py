@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import io
+import itertools
 import os
 import signal
 import textwrap
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -70,7 +72,24 @@ def code(tmp_path: Path) -> Path:
     (tmp_path / "fns" / "demo" / "__init__.py").write_text("")
     (tmp_path / "fns" / "demo" / "handlers.py").write_text(HANDLERS)
     (tmp_path / "fns" / "broken.py").write_text("raise RuntimeError('cannot import me')\n")
+    (tmp_path / "fns" / "heavy.py").write_text(HEAVY)
     return tmp_path / "fns"
+
+
+# A handler whose import takes a while (pydantic, boto3 and powertools on a loaded machine), saying when it ran.
+HEAVY = textwrap.dedent(
+    """
+    import os, time
+
+    STARTED = time.monotonic()
+    time.sleep(float(os.environ.get("IMPORT_SECONDS", "0.5")))
+    IMPORTED = time.monotonic()
+
+    def handler(event, context):
+        time.sleep(event.get("sleep", 0))
+        return {"pid": os.getpid(), "import": [STARTED, IMPORTED]}
+    """
+)
 
 
 def spec(code: Path, name: str, handler: str, timeout: float = 5.0) -> FunctionSpec:
@@ -304,6 +323,53 @@ def test_a_pool_of_two_serves_two_calls_at_once_and_a_pool_of_one_queues_them(ma
     # A ratio, not a wall-clock bound: a loaded machine slows both alike (serial is ~2x parallel).
     assert len(two_pids) == 2 and len(one_pid) == 1
     assert serial >= 1.2 and parallel < 0.8 * serial, (parallel, serial)
+
+
+def heavy_pool(code: Path, tmp_path: Path, import_seconds: float, **options: int) -> WorkerPool:
+    functions = {
+        name: replace(
+            spec(code, name, "heavy.handler", timeout=10), environment={"IMPORT_SECONDS": str(import_seconds)}
+        )
+        for name in ("HeavyA", "HeavyB", "HeavyC")
+    }
+    console = Console(tmp_path / "logs", out=io.StringIO())
+    return WorkerPool(functions, endpoint_url="http://127.0.0.1:9", console=console, **options)
+
+
+def at_once(pool: WorkerPool, *calls: tuple[str, dict]) -> list[dict]:
+    with ThreadPoolExecutor(len(calls)) as threads:
+        invocations = list(threads.map(lambda call: pool.invoke(*call), calls))
+    assert all(invocation.ok for invocation in invocations), invocations
+    return [invocation.payload for invocation in invocations]
+
+
+def test_cold_starts_take_turns_for_the_machines_init_slots(code, tmp_path):
+    """Four functions' first calls at once, one init slot: each import starts after the one before ended (all
+    at once, on a 2-core machine, each would take four times as long, and all would end late together)."""
+    pool = heavy_pool(code, tmp_path, 0.4, size=2, init_slots=1)
+    try:
+        answers = at_once(pool, ("HeavyA", {}), ("HeavyB", {}), ("HeavyC", {}), ("HeavyA", {"sleep": 0.1}))
+    finally:
+        pool.close()
+    imports = sorted({tuple(answer["import"]) for answer in answers})
+    assert len(imports) >= 3  # one cold start per function at least
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(imports)), imports
+
+
+def test_a_call_waiting_for_an_init_slot_takes_a_warm_worker_that_frees_up(code, tmp_path):
+    """Rather than start a worker when its turn to start one comes, a call takes the function's warm worker as
+    soon as it is free: the burst ends with fewer cold starts, each one with the machine to itself."""
+    pool = heavy_pool(code, tmp_path, 2.0, size=4, init_slots=1)
+    try:
+        pool.invoke("HeavyA", {})  # one warm worker of HeavyA (its import is what HeavyB's is timed against)
+        with ThreadPoolExecutor(1) as other:
+            other.submit(pool.invoke, "HeavyB", {})  # holds the only init slot for about 2 s
+            time.sleep(0.3)
+            first, second = at_once(pool, ("HeavyA", {"sleep": 0.3}), ("HeavyA", {"sleep": 0.3}))
+    finally:
+        pool.close()
+    assert first["pid"] == second["pid"], "the second call waited for the warm worker, not for a cold start"
+    assert pool.stats()["HeavyA"]["cold_starts"] == 1
 
 
 def test_closing_the_pool_stops_every_worker(make_pool):
