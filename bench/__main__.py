@@ -22,6 +22,7 @@ BENCHMARKS = [
     "bench.shuffle",
     "bench.day_close",
     "bench.fee_latency",
+    "bench.hire_burst",
     "bench.analytics_queries",
     "bench.load",
     "bench.idle",
