@@ -18,12 +18,12 @@ workers are retired (a busy one after its current invocation), so the next invoc
 new variables. That is how a misconfiguration incident and its fix are simulated, with no special case in
 function code.
 
-Cold starts take turns: at most one per core runs at a time, across all functions (`INIT_SLOTS`; the
-functions requests wait on and the background ones each take their own turns). A hire
-fans out to four consumers and a queue has five pollers, so a burst asked for a dozen workers at once; on two
-cores each import then took a dozen times its CPU, all of them ended late together (past the functions'
-timeouts, so their messages waited out the queue's visibility timeout), and most were not needed once the
-first were warm. A call waiting for its turn takes its function's warm worker if one frees up first.
+Cold starts take turns: at most one per core at a time (`INIT_SLOTS`), the functions requests wait on and the
+background ones each taking their own turns. A hire fans out to four consumers and a queue has five pollers, so
+a burst asked for a dozen workers at once; on two cores each import then took a dozen times its CPU, all of
+them ended late together (past the functions' timeouts, so their messages waited out the queue's visibility
+timeout), and most were not needed once the first were warm. A call waiting for its turn takes its function's
+warm worker if one frees up first.
 
 Functions run at two CPU priorities. In AWS every invocation has its own CPU; here the functions, the
 emulator and devstack share the machine's cores, and a queue's consumer busy with a burst would take them from
@@ -58,9 +58,7 @@ from devstack.console import Console
 from devstack.template import REGION
 
 INIT_TIMEOUT_SECONDS = 30.0  # Lambda allows 10 s; a loaded 2-core laptop importing pydantic needs slack
-# Cold starts running at once, across all functions: one per core. A burst that wants a dozen workers (an
-# event fanned out to every consumer, a queue's five pollers) otherwise starts them all together, each import
-# then takes a dozen times its CPU on two cores, and every one of them outlasts the init timeout together.
+# Cold starts running at once (see above): one per core, for the request-serving functions and the others each.
 INIT_SLOTS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 INIT_SLOT_POLL = 0.05  # seconds between looks for a free init slot while no warm worker frees up
 WORKER_STOP_GRACE = 1.0  # seconds a worker has to exit on SIGTERM before it is killed

@@ -361,7 +361,7 @@ def test_a_call_waiting_for_an_init_slot_takes_a_warm_worker_that_frees_up(code,
     soon as it is free: the burst ends with fewer cold starts, each one with the machine to itself."""
     pool = heavy_pool(code, tmp_path, 2.0, size=4, init_slots=1)
     try:
-        pool.invoke("HeavyA", {})  # one warm worker of HeavyA (its import is what HeavyB's is timed against)
+        pool.invoke("HeavyA", {})  # one warm worker of HeavyA
         with ThreadPoolExecutor(1) as other:
             other.submit(pool.invoke, "HeavyB", {})  # holds the only init slot for about 2 s
             time.sleep(0.3)
