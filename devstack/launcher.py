@@ -48,6 +48,7 @@ class Devstack:
     lines: list[str] = field(default_factory=list)
     startup_seconds: float = 0.0
     state: dict = field(default_factory=dict)
+    log_dir: Path | None = None  # the functions' logs (`--log-dir`)
 
     @property
     def url(self) -> str:
@@ -123,6 +124,7 @@ def start_devstack(tmp: Path, *extra: str, port: int | None = None, ready_timeou
     if "--state-dir" not in extra and "--in-memory" not in extra:
         extra = (*extra, "--state-dir", str(tmp / f"state-{instance}"))
     state_file = tmp / f"state-{instance}.json"
+    log_dir = tmp / f"logs-{instance}"
     command = [
         sys.executable,
         "-m",
@@ -133,7 +135,7 @@ def start_devstack(tmp: Path, *extra: str, port: int | None = None, ready_timeou
         "--state-file",
         str(state_file),
         "--log-dir",
-        str(tmp / f"logs-{instance}"),
+        str(log_dir),
         "--quiet",
         *extra,
     ]
@@ -147,7 +149,7 @@ def start_devstack(tmp: Path, *extra: str, port: int | None = None, ready_timeou
         start_new_session=True,
         env={**os.environ, "DEVSTACK_INSTANCE": instance, "PYTHONUNBUFFERED": "1"},
     )
-    stack = Devstack(process=process, instance=instance, port=port, state_file=state_file)
+    stack = Devstack(process=process, instance=instance, port=port, state_file=state_file, log_dir=log_dir)
     ready = threading.Event()
 
     def read() -> None:

@@ -4,8 +4,10 @@ boto3 at it (through `AWS_ENDPOINT_URL` only, exactly as devstack does), and a h
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -106,10 +108,50 @@ def own_devstack(tmp_path_factory: pytest.TempPathFactory, name: str, *options: 
         stack = start_devstack(tmp_path_factory.mktemp(f"{name}-devstack"), *options)
     except DevstackNotReady as error:
         pytest.fail(str(error), pytrace=False)
+    RUNNING.append(stack)
     try:
         yield stack
     finally:
+        RUNNING.remove(stack)
         stack.stop(signal.SIGTERM)
+
+
+# A test failing on a running stack (an event that never arrived, a 5xx) shows what its functions' logs say went
+# wrong: they are in pytest's temporary directory, which a CI run does not keep. Lines are shown once, new.
+RUNNING: list[Devstack] = []
+TROUBLE = re.compile(r"Status: error|left for redelivery|gave up|dropping|died|failed, retrying|Traceback")
+TROUBLE_PER_LOG = 10
+_trouble_read: dict[str, tuple[float, str]] = {}  # instance -> (when, text): a fixture's error fails many tests
+_trouble_shown: set[tuple[str, str]] = set()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if not report.failed:
+        return
+    for stack in RUNNING:
+        text = _trouble(stack)
+        if text and (stack.instance, text) not in _trouble_shown:
+            _trouble_shown.add((stack.instance, text))
+            report.sections.append((f"devstack {stack.instance[:8]}: trouble in its functions' logs", text))
+
+
+def _trouble(stack: Devstack) -> str:
+    """The last lines of each of the stack's function logs that say something failed (read at most every 30 s)."""
+    read = _trouble_read.get(stack.instance)
+    if read is not None and time.monotonic() - read[0] < 30:
+        return read[1]
+    found: list[str] = []
+    for log in sorted(stack.log_dir.glob("*.log")) if stack.log_dir else []:
+        try:
+            lines = [line for line in log.read_text(errors="replace").splitlines() if TROUBLE.search(line)]
+        except OSError:
+            continue
+        found += [f"[{log.stem}] {line[:300]}" for line in lines[-TROUBLE_PER_LOG:]]
+    _trouble_read[stack.instance] = (time.monotonic(), "\n".join(found))
+    return _trouble_read[stack.instance][1]
 
 
 # The longest units of work start first, so the other test process gets through everything else alongside
