@@ -5,7 +5,6 @@ rule the event matches gets to `send_to_targets` (moto matched there, for every 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import boto3
@@ -33,13 +32,15 @@ EVENTS = [
 ]
 CHANGING = ("id", "time", "ingestion-time")
 
+LOCAL = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
 
 @pytest.fixture
-def aws() -> Any:
-    os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+def aws(monkeypatch) -> Any:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # this process's moto, not the session's emulator
     moto_patches.apply()
     with mock_aws():
-        yield boto3.client("events"), boto3.client("sqs")
+        yield boto3.client("events", **LOCAL), boto3.client("sqs", **LOCAL)
 
 
 def _bus(events: Any, sqs: Any, name: str) -> list[str]:

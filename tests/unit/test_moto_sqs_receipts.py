@@ -4,7 +4,6 @@ every answer's request id is (`_draw_random_strings_at_once`), which keeps moto'
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
@@ -15,13 +14,15 @@ from moto.moto_api._internal.moto_random import MotoRandom
 
 from devstack import moto_patches
 
+LOCAL = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
 
 @pytest.fixture
-def sqs() -> Any:
-    os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+def sqs(monkeypatch) -> Any:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # this process's moto, not the session's emulator
     moto_patches.apply()
     with mock_aws():
-        yield boto3.client("sqs")
+        yield boto3.client("sqs", **LOCAL)
 
 
 def test_receipt_handles_are_motos_shape_new_at_each_receive_and_drawn_at_once(sqs, monkeypatch) -> None:
