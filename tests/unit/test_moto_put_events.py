@@ -7,12 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 from moto.events import models as events_models
-
-from devstack import moto_patches
 
 PATTERNS = [
     {"source": ["ates.tasks"], "detail-type": ["TaskAssigned", "TaskAdded"]},
@@ -32,15 +28,10 @@ EVENTS = [
 ]
 CHANGING = ("id", "time", "ingestion-time")
 
-LOCAL = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-
 
 @pytest.fixture
-def aws(monkeypatch) -> Any:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # this process's moto, not the session's emulator
-    moto_patches.apply()
-    with mock_aws():
-        yield boto3.client("events", **LOCAL), boto3.client("sqs", **LOCAL)
+def aws(patched_moto) -> Any:
+    return patched_moto("events"), patched_moto("sqs")
 
 
 def _bus(events: Any, sqs: Any, name: str) -> list[str]:

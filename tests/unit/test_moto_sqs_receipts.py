@@ -7,22 +7,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 from moto.moto_api._internal.moto_random import MotoRandom
-
-from devstack import moto_patches
-
-LOCAL = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 @pytest.fixture
-def sqs(monkeypatch) -> Any:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # this process's moto, not the session's emulator
-    moto_patches.apply()
-    with mock_aws():
-        yield boto3.client("sqs", **LOCAL)
+def sqs(patched_moto) -> Any:
+    return patched_moto("sqs")
 
 
 def test_receipt_handles_are_motos_shape_new_at_each_receive_and_drawn_at_once(sqs, monkeypatch) -> None:
