@@ -30,8 +30,13 @@ class JsonApiError(RuntimeError):
 
 
 class JsonApi:
-    def __init__(self, endpoint_url: str, signing_name: str, target_prefix: str, read_timeout: float = 60.0) -> None:
+    def __init__(
+        self, endpoint_url: str, signing_name: str, target_prefix: str, read_timeout: float = 60.0,
+        caller: str | None = None,
+    ) -> None:  # fmt: skip
         self.url = endpoint_url.rstrip("/") + "/"
+        # the emulator counts calls per caller by the user agent's `app/<name>` (as functions' SDKs send it)
+        self.user_agent = f"devstack app/{caller}" if caller else "devstack"
         self.target_prefix = target_prefix
         self.http = urllib3.PoolManager(maxsize=4, retries=False)
         self.timeout = urllib3.Timeout(connect=5.0, read=read_timeout)
@@ -50,7 +55,7 @@ class JsonApi:
             headers={
                 "Content-Type": "application/x-amz-json-1.0",
                 "X-Amz-Target": f"{self.target_prefix}.{operation}",
-                "User-Agent": "devstack",
+                "User-Agent": self.user_agent,
             },
         )
         self.signer.add_auth(request)
@@ -65,6 +70,6 @@ class JsonApi:
         return answer  # type: ignore[no-any-return]
 
 
-def sqs(endpoint_url: str, read_timeout: float) -> JsonApi:
+def sqs(endpoint_url: str, read_timeout: float, caller: str | None = None) -> JsonApi:
     """SQS's JSON protocol (the pollers' and the event tap's receives and deletes)."""
-    return JsonApi(endpoint_url, "sqs", "AmazonSQS", read_timeout=read_timeout)
+    return JsonApi(endpoint_url, "sqs", "AmazonSQS", read_timeout=read_timeout, caller=caller)

@@ -110,6 +110,34 @@ def test_every_domain_event_lands_once_even_when_put_twice(running_tap, emulator
     assert running_tap.path.read_text().count(created["event_id"]) == 1
 
 
+def test_events_arriving_one_by_one_are_taken_in_batches(provisioned, emulator, tmp_path):
+    """Relays publish each event as it is made: a tap that took each as it came cost the emulator a receive and
+    a delete per event. After a batch that was not full it lets the next ones gather for BATCH_WINDOW."""
+    running = tap.EventTap(provisioned, emulator, tmp_path / "events.jsonl", Console(tmp_path, quiet=True))
+    batches: list[int] = []
+    call = running.queue.call
+
+    def counting(operation: str, params: dict) -> dict:
+        answer = call(operation, params)
+        if operation == "ReceiveMessage" and answer.get("Messages"):
+            batches.append(len(answer["Messages"]))
+        return answer
+
+    running.queue.call = counting  # before the reader starts: it counts every receive
+    running.start()
+    try:
+        journey = str(uuid.uuid4())
+        events = [envelope("TaskCreated", journey, task_id=f"t-{i}") for i in range(12)]
+        for event in events:  # one at a time, 50 ms apart: 0.6 s for the twelve
+            put(emulator, event)
+            time.sleep(0.05)
+        written = wait_until_drained(running, {e["event_id"] for e in events})
+    finally:
+        running.stop(wait=0.1, remove=True)
+    assert [e for e in written if e["correlation_id"] == journey] == events
+    assert sum(batches) == 12 and len(batches) <= 5, batches  # one receive per event without the window
+
+
 def test_a_redelivered_message_is_not_written_again(running_tap, emulator):
     event = envelope("TaskCompleted", str(uuid.uuid4()), task_id="t-2")
     put(emulator, event)
