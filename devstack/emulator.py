@@ -61,6 +61,7 @@ CHECKPOINT_PATH = "/_devstack/state/checkpoint"
 CALLS_PATH = "/_devstack/calls"
 TTL_EXPIRED_PATH = "/_devstack/ttl/expired"
 CALLS_BY_CALLER_PATH = "/_devstack/calls/by-caller"
+FOREGROUND_PATH = "/_devstack/foreground"
 # devstack's workers name their function in the SDK's user agent (AWS_SDK_UA_APP_ID): `app/<logical id>`.
 _CALLER = re.compile(r"\bapp/(\S+)")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -209,6 +210,18 @@ def checkpoint(endpoint_url: str, timeout: float = 600.0) -> dict[str, Any]:
     request = urllib.request.Request(f"{endpoint_url.rstrip('/')}{CHECKPOINT_PATH}", data=b"", method="POST")
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def serve_first(endpoint_url: str, callers: list[str], timeout: float = 10.0) -> None:
+    """Name the callers (function logical ids) whose calls never wait behind the background's: the functions
+    a person's request waits on (`priority`). An emulator that is not devstack's is left as it is."""
+    data = json.dumps({"callers": sorted(callers)}).encode()
+    request = urllib.request.Request(f"{endpoint_url.rstrip('/')}{FOREGROUND_PATH}", data=data, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):
+            pass
+    except urllib.error.HTTPError:
+        pass  # --endpoint names an emulator of another kind: its calls are served as they come
 
 
 def call_counts(endpoint_url: str, timeout: float = 10.0) -> dict[str, int]:
@@ -473,20 +486,23 @@ def _with_raw_uri(app: Callable[..., Any], verbose: bool) -> Callable[..., Any]:
 
 def _with_devstack_routes(moto_app: Callable[..., Any], store: Any = None) -> Callable[..., Any]:
     """moto's WSGI app, with ``/_devstack/...`` answered here (moto would route it to S3)."""
-    from devstack import bulk_load, gc_policy, moto_patches, stream_heads
+    from devstack import bulk_load, gc_policy, moto_patches, priority, stream_heads
 
     calls: Counter[tuple[str, str]] = Counter()  # (caller, X-Amz-Target)
     counting = threading.Lock()
+    turns = priority.BackgroundTurns()
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/_devstack/"):
             # Calls per operation (JSON-protocol services name it in X-Amz-Target: DynamoDB, EventBridge,
             # KMS...), so benchmarks can count what an operation costs in AWS calls across processes.
-            caller = _CALLER.search(environ.get("HTTP_USER_AGENT", ""))
+            found = _CALLER.search(environ.get("HTTP_USER_AGENT", ""))
+            caller = found.group(1) if found else "devstack"
             with counting:
-                calls[caller.group(1) if caller else "devstack", environ.get("HTTP_X_AMZ_TARGET") or "other"] += 1
-            return moto_app(environ, start_response)  # type: ignore[no-any-return]
+                calls[caller, environ.get("HTTP_X_AMZ_TARGET") or "other"] += 1
+            with turns.around(caller, environ):
+                return list(moto_app(environ, start_response))  # an answer made lazily is made in the turn
         if path == bulk_load.LOAD_PATH and environ.get("REQUEST_METHOD") == "POST":
             size = int(environ.get("CONTENT_LENGTH") or 0)
             if store is None:
@@ -500,6 +516,15 @@ def _with_devstack_routes(moto_app: Callable[..., Any], store: Any = None) -> Ca
                 if status.startswith("200") and not store.compact():
                     status, answer = "500 Internal Server Error", {"error": "loaded, but the snapshot failed"}
             return _respond(start_response, status, answer)
+        if path == FOREGROUND_PATH and environ.get("REQUEST_METHOD") == "POST":
+            try:
+                named = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))["callers"]
+                if not isinstance(named, list) or not all(isinstance(c, str) for c in named):
+                    raise ValueError
+            except (ValueError, KeyError, TypeError):
+                return _respond(start_response, "400 Bad Request", {"error": 'expected {"callers": [logical ids]}'})
+            turns.serve_first(named)
+            return _respond(start_response, "200 OK", {"served_first": turns.served_first()})
         if path == CHECKPOINT_PATH and environ.get("REQUEST_METHOD") == "POST":
             if store is None:
                 return _respond(start_response, "404 Not Found", {"error": "this emulator keeps no state directory"})
@@ -532,6 +557,7 @@ def _with_devstack_routes(moto_app: Callable[..., Any], store: Any = None) -> Ca
 
             body = {"status": "ok", "moto": moto.__version__, "patched": moto_patches.is_applied()}
             body["full_collections"] = gc_policy.stats()  # its pauses, for benchmarks
+            body["served_first"] = turns.served_first()
             return _respond(start_response, "200 OK", body)
         return _respond(start_response, "404 Not Found", {"error": f"no route {path}"})
 

@@ -175,7 +175,9 @@ class Restore:
         tables = aws.client("dynamodb", self.endpoint).list_tables(Limit=1).get("TableNames", [])
         empty = not tables and bool(self.previous.active("AWS::DynamoDB::Table"))
         provisioned = provision.provision(self.stack, self.endpoint, web_origin=self.web_origin)
-        changed = running.pool.update_functions(workers.functions_from(provisioned))
+        functions = workers.functions_from(provisioned)
+        emulator.serve_first(self.endpoint, workers.request_serving(functions))  # the new emulator knows none
+        changed = running.pool.update_functions(functions)
         renewed = self._renew_pollers(running, provisioned)
         if running.tap is not None:
             running.tap.ensure()

@@ -220,6 +220,7 @@ def _start(options: Options, console: Console, front: gateway.Gateway, running: 
     _report_skipped(console, provisioned)
     with console.step("runtime") as detail:
         functions = workers.functions_from(provisioned)
+        emulator.serve_first(endpoint, workers.request_serving(functions))
         running.pool = pool = workers.WorkerPool(
             functions, endpoint_url=endpoint, console=console, size=options.workers
         )

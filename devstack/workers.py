@@ -145,6 +145,11 @@ def functions_from(provisioned: Any) -> dict[str, FunctionSpec]:
     return specs
 
 
+def request_serving(functions: dict[str, FunctionSpec]) -> list[str]:
+    """The functions a person's request waits on: an API route's or an authorizer's."""
+    return [spec.logical_id for spec in functions.values() if spec.serves_requests]
+
+
 def _layer_dirs(provisioned: Any, arns: list[str]) -> tuple[Path, ...]:
     """The local directories of the layers a function names (by ARN, as the resolved template does)."""
     local = {provisioned.resolver.ref(layer): path for layer, path in provisioned.stack.layer_dirs.items()}

@@ -75,6 +75,8 @@ def test_the_devstack_pages_answer(devstack):
     assert isinstance(requests.get(f"{devstack.url}/_devstack/mailbox.json", timeout=10).json()["items"], list)
     health = requests.get(f"{devstack.url}/_devstack/health", timeout=10).json()
     assert health["status"] == "ok" and "AuthApiFunction" in health["functions"]
+    first = requests.get(f"{devstack.endpoint_url}/_devstack/health", timeout=10).json()["served_first"]
+    assert {"AuthorizerFunction", "AuthApiFunction"} <= set(first) and "AuthMailerFunction" not in first
     assert requests.post(f"{devstack.url}/_devstack/sweep", timeout=30).status_code == 200
 
 

@@ -248,3 +248,6 @@ def test_the_emulator_killed_with_kill_9_is_restarted_and_the_gap_is_a_503(stack
     eventually(lambda: accounts_tapped(stack) > tapped, "the new admin's AccountCreated in the event tap")
     health = requests.get(f"{stack.url}/_devstack/health", timeout=10).json()
     assert health["status"] == "ok" and health["supervisor"]["emulator_restarts"] == 1
+    # the new emulator was told again whose calls never wait behind the background's (`devstack.priority`)
+    first = requests.get(f"{stack.endpoint_url}/_devstack/health", timeout=10).json()["served_first"]
+    assert {"AuthorizerFunction", "TasksApiFunction"} <= set(first) and "AccountingOnTaskEventFunction" not in first
