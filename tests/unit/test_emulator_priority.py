@@ -83,7 +83,7 @@ def test_a_background_call_waits_for_the_one_in_moto_and_a_request_serving_call_
     assert stand_in.inside == ["relay", "api", "poll", "consumer"]
 
 
-def test_devstack_s_own_callers_and_unnamed_functions_are_background(served):
+def test_calls_of_devstack_itself_and_of_unnamed_functions_take_turns(served):
     client, stand_in = served
     holder = in_thread(call, client, "stream read", None, "DynamoDBStreams_20120810.GetRecords", hold=True)
     wait_inside(stand_in, "stream read")
