@@ -82,9 +82,7 @@ def classify(environ: dict[str, Any], body: bytes | None) -> str:
     method = environ.get("REQUEST_METHOD", "GET")
     if method in ("GET", "HEAD", "OPTIONS"):
         return READ
-    operation = (environ.get("HTTP_X_AMZ_TARGET") or "").rpartition(".")[2]
-    if not operation:
-        operation = _query_action(environ.get("QUERY_STRING", ""), environ.get("CONTENT_TYPE", ""), body)
+    operation = operation_of(environ, body)
     if operation == "ReceiveMessage":
         return RECEIVE
     if operation and (operation in _READS or operation.startswith(_READ_PREFIXES)):
@@ -105,6 +103,13 @@ def all_mutations() -> Iterator[None]:
     """Every write stopped (always taken in this order; a holder of one lock never takes the other)."""
     with MUTATION, DYNAMODB_MUTATION:
         yield
+
+
+def operation_of(environ: dict[str, Any], body: bytes | None) -> str:
+    """The call's operation: X-Amz-Target's (JSON protocols), else the query protocol's `Action`, in the query
+    string or the form body ("" when neither names one)."""
+    operation = (environ.get("HTTP_X_AMZ_TARGET") or "").rpartition(".")[2]
+    return operation or _query_action(environ.get("QUERY_STRING", ""), environ.get("CONTENT_TYPE", ""), body)
 
 
 def _query_action(query: str, content_type: str, body: bytes | None) -> str:

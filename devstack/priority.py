@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import io
 import threading
-import urllib.parse
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from devstack import persistence
 
 
 class BackgroundTurns:
@@ -49,15 +50,9 @@ class BackgroundTurns:
 
 
 def is_receive(environ: dict[str, Any]) -> bool:
-    """Whether a call is an SQS ReceiveMessage, by either protocol (the query protocol's form body is read and
-    put back for moto)."""
-    target = environ.get("HTTP_X_AMZ_TARGET")
-    if target:
-        return bool(target == "AmazonSQS.ReceiveMessage")
-    if "Action=ReceiveMessage" in environ.get("QUERY_STRING", ""):
-        return True
-    if "form-urlencoded" not in environ.get("CONTENT_TYPE", ""):
-        return False
-    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-    environ["wsgi.input"] = io.BytesIO(body)
-    return urllib.parse.parse_qs(body.decode("latin-1")).get("Action") == ["ReceiveMessage"]
+    """Whether a call is an SQS ReceiveMessage, by either protocol (a form body is read, and put back for moto)."""
+    body = None
+    if not environ.get("HTTP_X_AMZ_TARGET") and "form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+    return persistence.operation_of(environ, body) == "ReceiveMessage"

@@ -8,6 +8,7 @@ import io
 import json
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -37,7 +38,7 @@ class StandIn:
 
 
 @pytest.fixture()
-def served() -> tuple[Client, StandIn]:
+def served() -> Iterator[tuple[Client, StandIn]]:
     stand_in = StandIn()
     client = Client(emulator._with_devstack_routes(stand_in))
     named = client.post("/_devstack/foreground", json={"callers": [SERVING, "AuthorizerFunction"]})
