@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 import requests
 
@@ -62,6 +63,21 @@ def hire(admin: Client, name: str, **fields: Any) -> tuple[str, str]:
                                                        **fields})  # fmt: skip
     assert response.status_code == 201, response.text
     return response.json()["employee_id"], email
+
+
+def alone_in_tasks_pool(devstack: Any, employee_id: str, timeout: float = 45) -> None:
+    """Wait until the tasks' pool (its item in the tasks table, read on the stack's emulator) holds only this
+    popug. The bootstrap admin is in it for a moment: hired as an employee first, then made an admin
+    (R-AUTH-8), each change reaching tasks as its own event; a task created meanwhile may go to the admin."""
+    dynamodb = boto3.client("dynamodb", endpoint_url=devstack.endpoint_url, region_name="us-east-1",
+                            aws_access_key_id="devstack", aws_secret_access_key="x")  # fmt: skip
+    table, key = devstack.state["tables"]["TasksTable"], {"pk": {"S": "POOL"}, "sk": {"S": "POOL"}}
+
+    def pool() -> set[str]:
+        ids = (dynamodb.get_item(TableName=table, Key=key).get("Item") or {}).get("ids")
+        return set(ids.get("SS") or [v["S"] for v in ids.get("L", [])]) if ids else set()
+
+    eventually(lambda: pool() == {employee_id}, f"only {employee_id} in the tasks' pool", timeout=timeout)
 
 
 def onboard(devstack: Any, admin: Client, name: str) -> Client:

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tests.conftest import own_devstack
-from tests.e2e.popugs import Client, eventually, onboard
+from tests.e2e.popugs import Client, alone_in_tasks_pool, eventually, onboard
 
 FUNCTION = "AccountingOnTaskEventFunction"
 CONSUMER = "AccountingTaskEvents"
@@ -79,6 +79,7 @@ def test_a_poison_event_is_dead_lettered_shown_and_after_the_fix_applied_once(st
         response = admin.call("POST", "/tasks", {"title": "Sort the poisoned seeds"})
         return response.json() if response.status_code == 201 else None
 
+    alone_in_tasks_pool(stack, kesha.employee_id)  # not the bootstrap admin, on its way out of it
     task = eventually(create, "Kesha in the tasks' pool", timeout=45)
     assert task["assignee_id"] == kesha.employee_id
     task_id = task["task_id"]

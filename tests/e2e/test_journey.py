@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.conftest import own_devstack
-from tests.e2e.popugs import Client, eventually, hire, onboard
+from tests.e2e.popugs import Client, alone_in_tasks_pool, eventually, hire, onboard
 
 TASK_EVENTS = ["TaskCreated", "TaskAssigned", "TaskPriced", "TransactionRecorded"]
 
@@ -50,6 +50,7 @@ def test_a_task_created_over_http_carries_its_request_id_through_tasks_and_accou
         response = admin.call("POST", "/tasks", {"title": "Follow the seeds"})
         return response if response.status_code == 201 else None
 
+    alone_in_tasks_pool(stack, kesha.employee_id)  # not the bootstrap admin, on its way out of it
     response = eventually(create, "Kesha in the tasks' pool", timeout=45)
     task_id, request_id = response.json()["task_id"], response.headers["x-amzn-RequestId"]
     assert response.json()["assignee_id"] == kesha.employee_id
