@@ -130,7 +130,8 @@ def build(scratch: RawScratch, bucket: str, days: list[Day], now: datetime, s3: 
             list(pool.map(lambda u: s3.put_object(Bucket=bucket, Key=u[0], Body=u[1].read_bytes()), uploads))
         curated = len(uploads)
         say(f"lake: {len(monthly)} monthly roll-ups through {rolled}")
-        lake.write_watermark(bucket, watermark, rolled, rolled)  # through shared.aws.client: the same endpoint
+        # through shared.aws.client: the same endpoint; settled, as a compaction run leaves it
+        lake.write_watermark(bucket, watermark, rolled, rolled, settled=True)
     return {"watermark": watermark.isoformat() if watermark else None, "curated_objects": curated,
             "raw_events": raw, "events": scratch.count}  # fmt: skip
 

@@ -28,10 +28,12 @@ Layout of the lake bucket:
         a table is 12 files instead of 365: each file costs a query an open and a footer read whatever
         its size (bench/analytics_queries.py), and Athena bills a minimum per file as well.
     state/compaction.json
-        {"compacted_through": "YYYY-MM-DD", "rolled_up_through": "YYYY-MM-DD"}: every closed business day
-        up to the first is compacted (the watermark), every month up to the second (a month's last day) is
-        rolled up. Queries read monthly files up to the second, curated partitions after it up to the
-        watermark, and raw events after that.
+        {"compacted_through": "YYYY-MM-DD", "rolled_up_through": "YYYY-MM-DD", "revision": "<hex>"}: every
+        closed business day up to the first is compacted (the watermark), every month up to the second (a
+        month's last day) is rolled up. Queries read monthly files up to the second, curated partitions
+        after it up to the watermark, and raw events after that. `revision` is new each time a compaction
+        run ends, and absent while one is under way (or stopped half-way): while it stays the same, no
+        curated or monthly object changes (see `Mirror.sync_all`).
 
 Every `day=` and `month=` partition is what the Glue tables project (no crawler, no partition registry),
 and what DuckDB reads as a hive partition. Objects expire with the bucket's lifecycle rule (R-AN-5).
@@ -50,6 +52,7 @@ import os
 import re
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -72,6 +75,7 @@ MANIFEST_EVERY = 500
 PACK = "pack-"  # the name of a raw object holding many envelopes (pack.py)
 BATCH = "batch-"  # the name of a raw object landing several events of one delivered batch (on_event.py)
 RELISTS = 3  # a copy lists again this often when objects it listed were packed away meanwhile
+KEPT_LISTINGS = 256  # listings of the compacted zone a warm process keeps (a dashboard's ranges: a few a day)
 _DAY = re.compile(r"^day=(\d{4}-\d{2}-\d{2})/[^/]+$")
 _PARTITION = re.compile(r"^(?:day=(\d{4}-\d{2}-\d{2})|month=(\d{4}-\d{2}))/[^/]+$")
 
@@ -79,11 +83,13 @@ _PARTITION = re.compile(r"^(?:day=(\d{4}-\d{2}-\d{2})|month=(\d{4}-\d{2}))/[^/]+
 @dataclass(frozen=True)
 class State:
     """How far the compaction got: the watermark, the last day of the last month rolled up, and the last
-    month end the month-end tables (tables.MONTH_ENDS) were written through."""
+    month end the month-end tables (tables.MONTH_ENDS) were written through; and the revision of the
+    compacted objects, None while a compaction run may be changing them."""
 
     compacted_through: date | None = None
     rolled_up_through: date | None = None
     month_ends_through: date | None = None
+    revision: str | None = None
 
 
 def event_day(moment: datetime) -> date:
@@ -181,6 +187,7 @@ def read_state(bucket: str) -> State:
         date.fromisoformat(stored["compacted_through"]),
         date.fromisoformat(rolled) if rolled else None,
         date.fromisoformat(month_ends) if month_ends else None,
+        stored.get("revision"),
     )
 
 
@@ -190,13 +197,22 @@ def read_watermark(bucket: str) -> date | None:
 
 
 def write_watermark(
-    bucket: str, day: date, rolled_up_through: date | None = None, month_ends_through: date | None = None
+    bucket: str,
+    day: date,
+    rolled_up_through: date | None = None,
+    month_ends_through: date | None = None,
+    *,
+    settled: bool = False,
 ) -> None:
+    """Write the compaction's progress. `settled`: every compacted object is written, as it stays until the
+    next run (a new revision); else a run is under way and the state has no revision."""
     stored = {"compacted_through": day.isoformat()}
     if rolled_up_through is not None:
         stored["rolled_up_through"] = rolled_up_through.isoformat()
     if month_ends_through is not None:
         stored["month_ends_through"] = month_ends_through.isoformat()
+    if settled:
+        stored["revision"] = uuid.uuid4().hex
     body = json.dumps(stored).encode()
     client("s3").put_object(Bucket=bucket, Key=STATE_KEY, Body=body, ContentType="application/json")
 
@@ -251,16 +267,26 @@ class Mirror:
     def path(self, key_or_prefix: str) -> Path:
         return self.root / key_or_prefix
 
-    def sync_all(self, ranges: dict[str, tuple[date | None, date | None]], deadline: float | None = None) -> int:
+    def sync_all(
+        self,
+        ranges: dict[str, tuple[date | None, date | None]],
+        deadline: float | None = None,
+        revision: str | None = None,
+    ) -> int:
         """`sync` of several prefixes, each with its (first_day, last_day); their first listings run at once:
-        each is a round trip (tens of milliseconds on S3) and a query that reads four tables waited for four."""
-        prefixes = list(ranges)
+        each is a round trip (tens of milliseconds on S3) and a query that reads four tables waited for four.
+        `revision`: the compaction state's (read before this call). A range of the compacted zone (curated/,
+        monthly/) this process copied under the same revision is not listed again: nothing there changed
+        since (the compaction's runs end with a new revision), so a year-old lake's query lists only its raw
+        days, as a fresh lake's does."""
+        prefixes = [prefix for prefix in ranges if not _KEPT.holds(self, revision, prefix, ranges[prefix])]
         with ThreadPoolExecutor(max(1, len(prefixes))) as pool:
             listings = list(pool.map(lambda prefix: self._list(prefix, *ranges[prefix]), prefixes))
-        return sum(
-            self.sync(prefix, *ranges[prefix], deadline=deadline, listed=listed)
-            for prefix, listed in zip(prefixes, listings, strict=True)
-        )
+        copied = 0
+        for prefix, listed in zip(prefixes, listings, strict=True):
+            copied += self.sync(prefix, *ranges[prefix], deadline=deadline, listed=listed)
+            _KEPT.keep(self, revision, prefix, ranges[prefix], listed)
+        return copied
 
     def sync(
         self,
@@ -374,3 +400,39 @@ class Mirror:
         with os.fdopen(handle, "w") as out:
             json.dump(self._manifest(), out)
         os.replace(temporary, self._manifest_path)
+
+
+class KeptListings:
+    """The listings of compacted ranges a warm process copied, each with the state revision it was made
+    under. A compaction run removes the state's revision before it writes anything and writes a new one
+    when it is done, so a listing made under a revision still stands while the state has that revision
+    (a listing made during a run is kept under the revision read before it, which no later query reads).
+    A file another process's copy removed meanwhile (only ever one gone from the bucket) means listing
+    again."""
+
+    def __init__(self) -> None:
+        self._revision: str | None = None
+        self._listings: dict[tuple[Path, str, tuple[date | None, date | None]], list[str]] = {}
+
+    def holds(self, mirror: Mirror, revision: str | None, prefix: str, days: tuple[date | None, date | None]) -> bool:
+        if revision is None or revision != self._revision:
+            return False
+        keys = self._listings.get((mirror.root, prefix, days))
+        return keys is not None and all(mirror.path(key).exists() for key in keys)
+
+    def keep(
+        self,
+        mirror: Mirror,
+        revision: str | None,
+        prefix: str,
+        days: tuple[date | None, date | None],
+        listed: dict[str, str],
+    ) -> None:
+        if revision is None or not prefix.startswith((CURATED, MONTHLY)):
+            return
+        if revision != self._revision or len(self._listings) >= KEPT_LISTINGS:
+            self._revision, self._listings = revision, {}
+        self._listings[(mirror.root, prefix, days)] = list(listed)
+
+
+_KEPT = KeptListings()  # per warm process, like the mirror itself

@@ -218,7 +218,8 @@ def _duckdb(
     mirror = lake.Mirror(settings().lake_bucket)
     needs = tables.scans(sql, state.compacted_through, state.rolled_up_through)
     try:
-        mirror.sync_all({tables.PHYSICAL[name].prefix: days for name, days in needs.items()}, deadline=deadline)
+        ranges = {tables.PHYSICAL[name].prefix: days for name, days in needs.items()}
+        mirror.sync_all(ranges, deadline=deadline, revision=state.revision)
     except lake.MirrorIncomplete as incomplete:  # the next query goes on copying from there
         raise QueryTimeout(f"the query did not finish in time (copying the lake: {incomplete})") from None
     if time.monotonic() >= deadline:

@@ -11,6 +11,7 @@ import sys
 import time
 from collections import defaultdict
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 import requests
@@ -59,20 +60,35 @@ def test_r_loc_3_seeds_a_company_year_the_audit_accepts(stack, seeded):
     assert report["payouts"] > 0 and report["rewards"] > 0
 
 
-def test_r_loc_3_the_seeded_lakes_raw_partitions_are_packed_as_the_running_stack_packs_them(stack, seeded):
-    """One object per raw partition, as analytics/pack.py leaves it, not one per event; every event is in them."""
+def lake_bucket(stack) -> tuple[Any, str]:
+    """An S3 client on the stack's emulator, and the analytics lake's bucket."""
     import boto3
-
-    from analytics import lake
 
     s3 = boto3.client("s3", endpoint_url=stack.endpoint_url, region_name="us-east-1", aws_access_key_id="x",
                       aws_secret_access_key="x")  # fmt: skip
-    bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "analyticslake" in b["Name"])
+    return s3, next(b["Name"] for b in s3.list_buckets()["Buckets"] if "analyticslake" in b["Name"])
+
+
+def test_r_loc_3_the_seeded_lakes_raw_partitions_are_packed_as_the_running_stack_packs_them(stack, seeded):
+    """One object per raw partition, as analytics/pack.py leaves it, not one per event; every event is in them."""
+    from analytics import lake
+
+    s3, bucket = lake_bucket(stack)
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=lake.RAW)
     packs = [item["Key"] for page in pages for item in page.get("Contents", []) if lake.is_pack(item["Key"])]
     assert len({key.rsplit("/", 1)[0] for key in packs}) == len(packs) > 0  # (the stack's own events land too)
     lines = sum(s3.get_object(Bucket=bucket, Key=key)["Body"].read().count(b"\n") for key in packs)
     assert lines == seeded["lake"]["raw_events"] > 0
+
+
+def test_r_loc_3_the_seeded_lakes_compaction_state_is_settled_as_a_finished_run_leaves_it(stack, seeded):
+    """With a revision, as a compaction run leaves it when it is done: warm queries list the seeded compacted
+    zone once, not at every query until the first nightly run (analytics/lake.py, `Mirror.sync_all`)."""
+    from analytics import lake
+
+    s3, bucket = lake_bucket(stack)
+    state = json.loads(s3.get_object(Bucket=bucket, Key=lake.STATE_KEY)["Body"].read())
+    assert state["compacted_through"] and state["revision"]
 
 
 def test_r_loc_3_every_seeded_popug_signs_in_and_sees_their_ledger(stack, seeded):

@@ -431,6 +431,56 @@ def test_r_an_4_a_copy_cut_short_by_its_deadline_keeps_what_it_copied_and_the_ne
     assert lake_module.Mirror(lake).sync(prefix) == 0
 
 
+def test_r_an_4_a_warm_query_lists_the_compacted_zone_once_per_compaction_run(lake, day_in_lake, monkeypatch):
+    """A year-old lake's query lists its compacted ranges (curated days, monthly roll-ups) on top of the raw
+    days a fresh lake's lists, each a round trip. Only a compaction run writes there, so a warm process
+    lists them once per run; a run under way or cut short leaves them listed at every query, and a run's
+    rewrite (a late event) is read as soon as the run is done."""
+    from analytics import compact as job
+    from analytics import lake as lake_module
+
+    listed: list[str] = []
+    listing = lake_module.Mirror._list
+
+    def counted(self, prefix, first_day, last_day):
+        listed.append(prefix)
+        return listing(self, prefix, first_day, last_day)
+
+    def curated_listings(sql: str) -> tuple[list[list[Any]], int]:
+        listed.clear()
+        answer = rows(sql)
+        return answer, sum(prefix.startswith(lake_module.CURATED) for prefix in listed)
+
+    monkeypatch.setattr(lake_module.Mirror, "_list", counted)
+    of_d = "SELECT count(*), sum(amount) FROM transactions WHERE business_day = DATE '2026-11-26'"
+    compact(at(NEXT, 1), monkeypatch)
+    assert curated_listings(of_d) == ([[3, 0]], 1)
+    assert curated_listings(of_d) == ([[3, 0]], 0)  # the same run's files: not listed again
+
+    for path in lake_module.Mirror(lake).path("curated/transactions/").glob("day=*/*"):
+        path.unlink()  # removed by another process's copy (only ever one gone from the bucket)
+    assert curated_listings(of_d) == ([[3, 0]], 1)
+
+    def cut_short(*args, **kwargs):
+        raise TimeoutError("the run's time ran out")
+
+    monkeypatch.setattr(job, "compact_day", cut_short)
+    with pytest.raises(TimeoutError):
+        compact(at(NEXT, 2), monkeypatch, {"day": D.isoformat()})
+    assert lake_module.read_state(lake).revision is None
+    assert curated_listings(of_d) == ([[3, 0]], 1)
+    assert curated_listings(of_d) == ([[3, 0]], 1)  # until a run ends, every query lists
+    monkeypatch.undo()
+    monkeypatch.setattr(lake_module.Mirror, "_list", counted)
+
+    late = tx("reward", 4200, D, at(D, 16))  # D's own raw partition, after D was compacted (R-AN-8)
+    time.sleep(1.1)  # S3 keeps whole seconds: a later second than the partition
+    land(late)
+    compact(at(NEXT + timedelta(days=2), 1), monkeypatch)
+    assert curated_listings(of_d) == ([[4, 4200]], 1)
+    assert curated_listings(of_d) == ([[4, 4200]], 0)
+
+
 # --- packing (R-AN-1) ----------------------------------------------------------------------------------
 
 
@@ -709,7 +759,8 @@ def test_r_an_2_a_month_the_watermark_passed_is_rolled_up_and_read_instead_of_it
     outcome = compact(at(DECEMBER, 1), monkeypatch)
     assert [d["day"] for d in outcome["compacted"]] == ["2026-11-29", "2026-11-30"]
     assert outcome["rolled_up_through"] == "2026-11-30"
-    assert lake_module.read_state(lake) == lake_module.State(MONTH_END, MONTH_END, MONTH_END)
+    state = lake_module.read_state(lake)
+    assert state == lake_module.State(MONTH_END, MONTH_END, MONTH_END, state.revision) and state.revision
     assert keys(lake, "monthly/") == [
         f"monthly/{table}/month=2026-11/part-0.parquet"
         for table in ("account_balances", "account_days", "closed_days", "daily_totals", "tasks", "transactions")
