@@ -30,7 +30,10 @@ CPU (`load_cpu_ms_per_request`): CPU milliseconds per load request in the emulat
 devstack's hub and the bench's clients (from /proc and os.times, over the load); with
 `invocations_during_load`, where a request's work goes, in figures the machine's speed moves far less than
 throughput. `emulator_full_collections_during_load`: the emulator's full garbage collections (count, seconds,
-the longest since its start), each a pause of all its threads (`devstack.gc_policy`).
+the longest since its start), each a pause of all its threads (`devstack.gc_policy`);
+`emulator_snapshots_during_load`: its journal compactions (a forked child pickling the state, a core busy
+meanwhile). `load_slowest_requests`: the 15 slowest answers with when each came (seconds into the load),
+to tell a tail spread over the run (queueing) from one bunched at a moment (a stall).
 
 Memory (`load_memory`): the resident memory of devstack's whole process group, sampled every 10 s of the
 load; `rss_growth_last_quarter_over_second` is what "flat within 10%" is judged on. For the 30-minute figure:
@@ -45,6 +48,7 @@ bench.load` exits 1 when a 5xx was answered, something was lost or an invariant 
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import random
@@ -70,6 +74,7 @@ import requests
 
 from bench.process_group import RssSampler, group_cpu_seconds_by_kind
 from devstack.emulator import call_counts, call_counts_by_caller, full_collections
+from devstack.emulator import state as emulator_state
 from devstack.launcher import Devstack, copy_state, start_devstack
 
 OPS = 3000
@@ -106,6 +111,7 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 DAY = re.compile(r"/\d{4}-\d{2}-\d{2}")
 AMOUNT = re.compile(r"\$([\d,]+)\.(\d\d)")
 MAX_LISTED = 20
+SLOWEST_LISTED = 15
 
 
 def _env_int(name: str, default: int) -> int:
@@ -166,12 +172,17 @@ class Recorder:
         self.unexpected: Counter = Counter()
         self.unexpected_samples: list[dict] = []
         self.expected: Counter = Counter()
+        self.slowest: list[tuple[float, float, str]] = []  # (ms, when it was answered, route) in the load
 
     def record(self, route: str, answer: Answer, ms: float, expected: bool, stale_actor: bool) -> None:
         sample = {"phase": self.phase, "route": route, "status": answer.status, "body": answer.text[:400],
                   "at": datetime.now(UTC).isoformat(timespec="milliseconds")}  # fmt: skip
         with self.lock:
             self.latency[self.phase][route].append(ms)
+            if self.phase == "load":
+                heapq.heappush(self.slowest, (ms, time.monotonic(), route))
+                if len(self.slowest) > SLOWEST_LISTED:
+                    heapq.heappop(self.slowest)
             self.statuses[route][answer.status] += 1
             self.by_phase[self.phase] += 1
             if answer.status == 0:
@@ -190,6 +201,12 @@ class Recorder:
                     self.unexpected[key] += 1
                     if len(self.unexpected_samples) < MAX_LISTED:
                         self.unexpected_samples.append(sample)
+
+    def slowest_requests(self, load_started: float) -> list[dict]:
+        """The load's slowest answers, each with when it came (seconds into the load): spread over the run,
+        the tail is queueing; bunched, something stalled the stack."""
+        return [{"ms": round(ms, 1), "at_s": round(at - load_started, 1), "route": route}
+                for ms, at, route in sorted(self.slowest, reverse=True)]  # fmt: skip
 
     def figures(self, phase: str) -> dict[str, dict]:
         out = {}
@@ -916,7 +933,10 @@ def run(ops: int | None = None) -> dict:
             functions_before = function_stats(stack)
             memory = RssSampler(os.getpgid(stack.process.pid)).start()
             cpu_before = group_cpu_seconds_by_kind(os.getpgid(stack.process.pid)), os.times()
+            snapshots_before = (emulator_state(stack.endpoint_url) or {}).get("compactions", 0)
+            load_started = time.monotonic()
             load_seconds = load.run_load(clients)
+            snapshots_load = (emulator_state(stack.endpoint_url) or {}).get("compactions", 0)
             cpu_load = group_cpu_seconds_by_kind(os.getpgid(stack.process.pid)), os.times()
             memory.stop()
             functions_load = function_stats(stack)
@@ -1025,6 +1045,8 @@ def figures(load: Load, at: dict[str, Any]) -> dict[str, Any]:
         "emulator_calls_during_load_by_caller": _by_caller(at["callers_before"], at["callers_load"]),
         "emulator_calls_load_end_to_settled": calls_settled,
         "emulator_full_collections_during_load": _collections(at["collections_before"], at["collections_load"]),
+        "emulator_snapshots_during_load": at["snapshots_load"] - at["snapshots_before"],
+        "load_slowest_requests": recorder.slowest_requests(at["load_started"]),
         "invocations_during_load": _function_counts(at["functions_before"], at["functions_load"], "invocations"),
         "cold_starts_during_load": _function_counts(at["functions_before"], at["functions_load"], "cold_starts"),
         "requests_all_phases": sum(recorder.by_phase.values()),
