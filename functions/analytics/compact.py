@@ -20,7 +20,7 @@ when any month was rolled up, every month end's balances are written again (tabl
 `month_ends_through` moves. Until then (seconds) a month end rolled up again reads as it was.
 
 A run takes the revision out of the state before it writes anything and puts a new one in when it is done
-(`settle`): a warm query process copies the compacted zone once per revision (lake.Mirror.sync_all), and a
+(`lake.restate`): a warm query process copies the compacted zone once per revision (lake.Mirror.sync_all), and a
 run cut short leaves the state without one, so queries list that zone again until a run ends. (Two runs at
 once, the schedule's and an operator's: the first to end settles for both, and the other's later rewrites
 are read once it ends too.)
@@ -71,24 +71,15 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bucket = settings().lake_bucket
     mirror = lake.Mirror(bucket)
     state = lake.read_state(bucket)
-    if state.compacted_through is not None:  # a run under way: no revision, queries list the compacted zone
-        lake.write_watermark(bucket, state.compacted_through, state.rolled_up_through, state.month_ends_through)
+    lake.restate(bucket, state, settled=False)  # a run under way: no revision, queries list the compacted zone
     if isinstance(event, dict) and event.get("day"):
         outcome = rerun(mirror, date.fromisoformat(event["day"]), state, force=bool(event.get("force")))
     else:
         outcome = catch_up(mirror, state, context)
-    settle(bucket)
+    # done: the state as the run left it, with a new revision (a run cut short leaves none, so warm queries
+    # keep listing the compacted zone until a run ends)
+    lake.restate(bucket, lake.read_state(bucket), settled=True)
     return outcome
-
-
-def settle(bucket: str) -> None:
-    """The run is done: the state as it left it, with a new revision (a run cut short leaves none, so warm
-    queries keep listing the compacted zone until a run ends)."""
-    state = lake.read_state(bucket)
-    if state.compacted_through is not None:
-        lake.write_watermark(
-            bucket, state.compacted_through, state.rolled_up_through, state.month_ends_through, settled=True
-        )
 
 
 def catch_up(mirror: lake.Mirror, state: lake.State, context: Any) -> dict[str, Any]:

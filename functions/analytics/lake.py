@@ -217,6 +217,15 @@ def write_watermark(
     client("s3").put_object(Bucket=bucket, Key=STATE_KEY, Body=body, ContentType="application/json")
 
 
+def restate(bucket: str, state: State, *, settled: bool) -> None:
+    """Write `state`'s progress again, settled (a new revision) or not (none); nothing before a first
+    compaction (no state to write)."""
+    if state.compacted_through is not None:
+        write_watermark(
+            bucket, state.compacted_through, state.rolled_up_through, state.month_ends_through, settled=settled
+        )
+
+
 def month_end_before(day: date, through: date | None) -> date | None:
     """The last month end at or before `day` that month-end tables were written for (`through`, a month
     end itself), or None."""
