@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from analytics import lake, tables
+from analytics import lake, raw_rows, tables
 from analytics.settings import get as settings
 from shared import clock
 from shared.aws import client
@@ -185,27 +185,36 @@ def _lock_down(connection: duckdb.DuckDBPyConnection, root: Path) -> None:
     connection.execute("SET lock_configuration = true")
 
 
-# One DuckDB database per warm process, kept across queries: its views over every physical table, and
-# the Parquet footers it has read (`parquet_metadata_cache`), so a query over a year of daily files does
-# not open and parse 365 footers per table again (bench/analytics_queries.py: about 0.1 s a query). It is
-# made again when a table gains or loses its first file (an empty table is a typed empty view), and
-# dropped when a query had to be abandoned mid-run. Each query runs on a cursor of its own.
-_shared: dict[tuple, duckdb.DuckDBPyConnection] = {}
+# One DuckDB database per warm process, kept across queries: its views over every compacted table, the
+# Parquet footers it has read (`parquet_metadata_cache`), so a query over a year of daily files does not
+# open and parse 365 footers per table again (bench/analytics_queries.py: about 0.1 s a query), and the raw
+# tables' rows parsed so far (raw_rows.py). It is made again when a compacted table gains or loses its first
+# file (an empty table is a typed empty view), and dropped when a query had to be abandoned mid-run. Each
+# query runs on a cursor of its own.
+@dataclass(frozen=True)
+class _Database:
+    connection: duckdb.DuckDBPyConnection
+    raw: dict[str, raw_rows.KeptRawRows]  # by physical table name
 
 
-def _database(root: Path) -> duckdb.DuckDBPyConnection:
-    physical = list(tables.PHYSICAL.values())
-    shape = (str(root), tuple(tables.has_files(t, root) for t in physical))
-    connection = _shared.get(shape)
-    if connection is None:
+_shared: dict[tuple, _Database] = {}
+
+
+def _database(root: Path) -> _Database:
+    compacted = [t for t in tables.PHYSICAL.values() if t.format == "parquet"]
+    shape = (str(root), tuple(tables.has_files(t, root) for t in compacted))
+    database = _shared.get(shape)
+    if database is None:
         for stale in _shared.values():
-            stale.close()
+            stale.connection.close()
         _shared.clear()
-        connection = connect(root, physical)
+        connection = connect(root, compacted)
+        raw_tables = (t for t in tables.PHYSICAL.values() if t.format == "json")
+        raw = {t.name: raw_rows.KeptRawRows(connection, root, t) for t in raw_tables}
         connection.execute("SET parquet_metadata_cache = true")
         _lock_down(connection, root)
-        _shared[shape] = connection
-    return connection
+        database = _shared[shape] = _Database(connection, raw)
+    return database
 
 
 def _forget_database() -> None:
@@ -224,11 +233,15 @@ def _duckdb(
         raise QueryTimeout(f"the query did not finish in time (copying the lake: {incomplete})") from None
     if time.monotonic() >= deadline:
         raise QueryTimeout("the query did not finish in time (copying the lake took it all)")
-    connection = _database(mirror.root).cursor()
+    database = _database(mirror.root)
+    connection = database.connection.cursor()
     outcome: dict[str, Any] = {}
 
     def execute() -> None:
-        try:
+        try:  # parsing new raw files is part of the query's time, and stops with it
+            for name, days in needs.items():
+                if name in database.raw:
+                    database.raw[name].refresh(connection, days)
             outcome["columns"], outcome["rows"] = _fetch(connection, to_duckdb(expanded), max_rows + 1)
         except Exception as error:  # handed to the caller's thread
             outcome["error"] = error

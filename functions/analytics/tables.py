@@ -914,12 +914,20 @@ def duckdb_view_sql(table: PhysicalTable, root: Path) -> str:
         typed = ", ".join(f'CAST(NULL AS {duckdb_type(c.type)}) AS "{c.name}"' for c in table.columns)
         return f'SELECT {typed}, CAST(NULL AS VARCHAR) AS "{key}" WHERE false'
     pattern = quote(str(base / f"{key}=*" / f"*.{suffix}"))
-    hive = f"hive_partitioning=true, hive_types={{'{key}': 'VARCHAR'}}"
     if table.format == "json":
-        columns = ", ".join(f"{quote(c.name)}: {quote(duckdb_type(c.type))}" for c in table.columns)
-        return f"SELECT * FROM read_json({pattern}, columns={{{columns}}}, format='newline_delimited', {hive})"  # noqa: S608
+        return f"SELECT * FROM {read_json(table, pattern)}"  # noqa: S608
+    hive = f"hive_partitioning=true, hive_types={{'{key}': 'VARCHAR'}}"
     typed = ", ".join(f'CAST("{c.name}" AS {duckdb_type(c.type)}) AS "{c.name}"' for c in table.columns)
     return f'SELECT {typed}, "{key}" FROM read_parquet({pattern}, {hive})'  # noqa: S608
+
+
+def read_json(table: PhysicalTable, files: str, *, filename: bool = False) -> str:
+    """DuckDB's reader of a raw table's files (`files`: a quoted glob or a list of quoted paths): typed by the
+    table's columns, its partition a string column; `filename`: each row's file in a column of that name."""
+    columns = ", ".join(f"{quote(c.name)}: {quote(duckdb_type(c.type))}" for c in table.columns)
+    hive = f"hive_partitioning=true, hive_types={{'{table.partition}': 'VARCHAR'}}"
+    extra = ", filename=true" if filename else ""
+    return f"read_json({files}, columns={{{columns}}}, format='newline_delimited', {hive}{extra})"
 
 
 def quote(text: str) -> str:

@@ -481,6 +481,35 @@ def test_r_an_4_a_warm_query_lists_the_compacted_zone_once_per_compaction_run(la
     assert curated_listings(of_d) == ([[4, 4200]], 0)
 
 
+def test_r_an_4_a_warm_query_parses_each_raw_file_once(lake, day_in_lake, monkeypatch):
+    """The days after the watermark are read from raw JSON (a year-old company's last two days: ~8,000 lines,
+    which every dashboard query parsed again). A warm process parses each mirrored file once and keeps its
+    rows; a query parses the files new in the days it reads, and the rows of files gone from the lake go."""
+    from analytics import raw_rows
+
+    parsed: list[int] = []
+    refresh = raw_rows.KeptRawRows.refresh
+
+    def counted(self, connection, days):
+        parsed.append(refresh(self, connection, days) if self.table.name == "raw_transaction_recorded_v1" else 0)
+        return parsed[-1]
+
+    def answer() -> tuple[list[list[Any]], int]:
+        parsed.clear()
+        return rows("SELECT count(*), sum(amount) FROM transactions"), sum(parsed)
+
+    monkeypatch.setattr(raw_rows.KeptRawRows, "refresh", counted)
+    assert answer() == ([[5, -2300]], 5)  # the fixture's five objects
+    assert answer() == ([[5, -2300]], 0)
+    land(tx("fee", -700, NEXT, at(NEXT, 11)))
+    assert answer() == ([[6, -3000]], 1)
+    packed = pack_lake(lake)["packed"]
+    assert len(packed) == 2 and answer() == ([[6, -3000]], 2)  # each day's objects in one pack
+    d_pack = next(key for key in keys(lake, f"raw/TransactionRecorded/v1/day={D}/"))
+    client("s3").delete_object(Bucket=lake, Key=d_pack)  # expired (R-AN-5): D's fee, reward and early fee
+    assert answer() == ([[3, -3800]], 0)
+
+
 # --- packing (R-AN-1) ----------------------------------------------------------------------------------
 
 
