@@ -252,7 +252,7 @@ def rerun(mirror: lake.Mirror, day: date, state: lake.State, *, force: bool = Fa
 def closed_days(mirror: lake.Mirror, since: date | None) -> dict[date, Close]:
     """The business days from `since` on whose DayClosed event is in the lake (the latest close wins)."""
     prefix = tables.PHYSICAL[CLOSES.sources[0].table].prefix
-    first = since - timedelta(days=CLOSES.lead_days) if since else None
+    first = since - timedelta(days=CLOSES.lead()) if since else None
     mirror.sync(prefix, first)
     found: dict[date, Close] = {}
     for path in sorted(mirror.path(prefix).glob("day=*/*.json")):

@@ -25,3 +25,14 @@ class AnalyticsSettings:
 @cache
 def get() -> AnalyticsSettings:
     return settings.load(AnalyticsSettings)
+
+
+@dataclass(frozen=True)
+class _Zone:
+    business_timezone: str = "UTC"
+
+
+def business_timezone() -> str:
+    """The business timezone alone: the table definitions need it (tables.LogicalTable.lead) wherever they
+    are used, also where no lake is configured (the schema generator, pure tests)."""
+    return settings.load(_Zone).business_timezone

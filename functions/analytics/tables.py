@@ -16,21 +16,25 @@ Three layers:
 Which raw days hold the rows of a (business) day D: a transaction's business day is the first open day
 at or after the moment it is recorded (R-ACC-2), in the business timezone. So a payout of D is recorded
 after midnight (on D+1, or days later if the close was late), and a fee recorded on W belongs to W+1
-when W was closed early; in a timezone ahead of UTC (up to UTC+14) the UTC date can be one day earlier
-still. Hence a row of business day D can only be in raw days D-2 .. <the day D was closed>+1, and the
-rows after a watermark W are found in raw days >= W-1, filtered on the row's own business day.
+when W was closed early (days close up to today at the latest, so never two ahead); in a timezone ahead
+of UTC (up to UTC+14) the UTC date can be one day earlier still. Hence a row of business day D can only be
+in raw days D-2 .. <the day D was closed>+1, and the rows after a watermark W are found in raw days >= W-1,
+filtered on the row's own business day; in a business timezone never ahead of UTC (UTC itself, the
+Americas) one day fewer: D-1 .., and >= W (`LogicalTable.lead`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
 
 from analytics import lake
+from analytics.settings import business_timezone
 from shared.contracts import REGISTRY, Contract
 
 if TYPE_CHECKING:
@@ -82,8 +86,9 @@ class LogicalTable:
     sources: tuple[Source, ...]
     row_day: str  # Athena expression over the logical columns: the day whose partition holds the row
     order_by: str  # a deterministic order inside a partition (re-runs write the same file)
-    lead_days: int  # how many days before its row day a row's event can be recorded (UTC)
+    lead_days: int  # how many days before its row day a row's event can be recorded (UTC), at most
     until_close: bool  # rows of day D can be recorded until D is closed (+1 day of clock skew)
+    zone_lead: bool = False  # one of the lead days is for a business timezone ahead of UTC (see `lead`)
 
     @property
     def curated(self) -> str:
@@ -93,10 +98,24 @@ class LogicalTable:
     def monthly(self) -> str:
         return f"monthly_{self.name}"
 
+    def lead(self) -> int:
+        """How many days before its row day a row's event can be recorded (UTC) in this deployment: one
+        day fewer than the most when the business timezone is never ahead of UTC (a business day starts
+        on its own UTC date there), so a query after the watermark reads one raw day less."""
+        return self.lead_days - (1 if self.zone_lead and not zone_ahead_of_utc(business_timezone()) else 0)
+
     def raw_window(self, day: date, closed_on: date) -> tuple[date, date]:
         """The raw partitions that can hold rows of `day` (closed on `closed_on`, a UTC date)."""
         last = max(day, closed_on + timedelta(days=1)) if self.until_close else day
-        return day - timedelta(days=self.lead_days), last
+        return day - timedelta(days=self.lead()), last
+
+
+@cache
+def zone_ahead_of_utc(zone: str) -> bool:
+    """Whether the timezone is ahead of UTC at some moment of the next two years (summer time included)."""
+    start = datetime.now(UTC)
+    offsets = ((start + timedelta(days=days)).astimezone(ZoneInfo(zone)).utcoffset() for days in range(0, 731, 7))
+    return any(offset is not None and offset > timedelta(0) for offset in offsets)
 
 
 # --- raw tables: typed from the contracts --------------------------------------------------------------
@@ -190,6 +209,7 @@ LOGICAL_TABLES: tuple[LogicalTable, ...] = (
         order_by="recorded_at, transaction_id",
         lead_days=2,
         until_close=True,
+        zone_lead=True,
     ),
     LogicalTable(
         name="tasks",
@@ -252,6 +272,7 @@ LOGICAL_TABLES: tuple[LogicalTable, ...] = (
         order_by="business_day",
         lead_days=2,
         until_close=True,
+        zone_lead=True,
     ),
 )
 LOGICAL: dict[str, LogicalTable] = {t.name: t for t in LOGICAL_TABLES}
@@ -546,7 +567,7 @@ def pending_sql(table: LogicalTable, watermark: date | None) -> str:
     columns = ", ".join(c.name for c in table.columns)
     if watermark is None:
         return f"SELECT DISTINCT {columns} FROM ({raw_rows(table)}) AS pending"  # noqa: S608
-    first = watermark + timedelta(days=1 - table.lead_days)
+    first = watermark + timedelta(days=1 - table.lead())
     after = f"{table.row_day} > DATE '{watermark.isoformat()}'"
     return f"SELECT DISTINCT {columns} FROM ({raw_rows(table, first)}) AS pending WHERE {after}"  # noqa: S608
 
@@ -843,7 +864,7 @@ def _scans(sql: str, watermark: date | None, rolled: date | None) -> dict[str, D
                 after = rolled + timedelta(days=1) if rolled else None
                 need(compacted.curated, max(first, after) if first and after else first or after, last)
             if PENDING_PART in sides:
-                raw_from = watermark + timedelta(days=1 - base.lead_days) if watermark else None
+                raw_from = watermark + timedelta(days=1 - base.lead()) if watermark else None
                 for source in base.sources:
                     need(source.table, raw_from)
     return needs

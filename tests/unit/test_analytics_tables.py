@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -77,7 +77,7 @@ def test_r_an_4_a_logical_table_becomes_its_union_under_the_same_alias():
     assert names(parts["t"]) == {"curated_transactions", "raw_transaction_recorded_v1"}
     assert "FROM transactions" not in expanded and expanded.startswith("SELECT t.kind, SUM(t.amount) FROM (")
     assert "\"day\" <= '2026-11-26'" in expanded  # curated through the watermark
-    assert "r.\"day\" >= '2026-11-25'" in expanded  # raw from W-1 (a fee recorded on W may belong to W+1)
+    assert "r.\"day\" >= '2026-11-26'" in expanded  # raw from W (a fee recorded on W may belong to W+1)
     assert "business_day > CAST('2026-11-26' AS DATE)" in expanded
 
 
@@ -139,13 +139,50 @@ def test_what_is_not_one_statement_is_refused():
 
 def test_scans_say_which_raw_days_a_local_engine_needs():
     assert tables.scans("SELECT * FROM transactions JOIN tasks USING (task_id)", W) == {
-        "curated_transactions": (None, None), "raw_transaction_recorded_v1": (date(2026, 11, 25), None),
+        "curated_transactions": (None, None), "raw_transaction_recorded_v1": (date(2026, 11, 26), None),
         "curated_tasks": (None, None), "raw_task_created_v1": (date(2026, 11, 27), None),
         "raw_task_created_v2": (date(2026, 11, 27), None),
     }  # fmt: skip
     assert tables.scans("SELECT * FROM transactions, raw_transaction_recorded_v1", W)[
         "raw_transaction_recorded_v1"
     ] == (None, None)  # read directly: every day
+
+
+@pytest.fixture()
+def business_zone(monkeypatch):
+    """Set the business timezone; what a process expanded under another zone is forgotten before and after (a
+    deployment's zone is a constant: a warm process keeps its expansions)."""
+
+    def forget() -> None:
+        for cached in (tables.expand, tables._scans, tables._union_tree):
+            cached.cache_clear()
+
+    def use(zone: str) -> None:
+        monkeypatch.setenv("BUSINESS_TIMEZONE", zone)
+        forget()
+
+    yield use
+    forget()
+
+
+@pytest.mark.parametrize(
+    ("zone", "ahead"),
+    [("UTC", False), ("America/New_York", False), ("America/Los_Angeles", False), ("Europe/London", True),
+     ("Asia/Tokyo", True), ("Pacific/Kiritimati", True)],
+)  # fmt: skip
+def test_a_zone_ahead_of_utc_at_any_time_of_the_year_needs_one_raw_day_more(zone, ahead, business_zone):
+    """In a business timezone ahead of UTC (London in summer too), a business day starts on the UTC day before
+    its own, so its rows can be recorded a day earlier still: queries after the watermark read the raw day
+    before it, and the compaction of a day the raw day before that. Elsewhere one day less is read."""
+    assert tables.zone_ahead_of_utc(zone) is ahead
+    business_zone(zone)
+    first = date(2026, 11, 25) if ahead else W
+    sql = "SELECT * FROM transactions, closed_days"
+    assert tables.scans(sql, W)["raw_transaction_recorded_v1"] == (first, None)
+    assert tables.scans(sql, W)["raw_day_closed_v1"] == (first, None)
+    assert f"r.\"day\" >= '{first}'" in tables.expand(sql, W)
+    assert tables.LOGICAL["transactions"].raw_window(W, W) == (first - timedelta(days=1), W + timedelta(days=1))
+    assert tables.LOGICAL["tasks"].raw_window(W, W) == (W, W)  # its row day is a UTC date: no lead anywhere
 
 
 @pytest.mark.parametrize(
