@@ -7,6 +7,7 @@ calendar, the assignee pool) the item is the one that expression leaves behind, 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -134,7 +135,8 @@ def tasks_items(company: Company, year: Year, now: datetime, pool_before: set[st
         if popug.eligible:
             eligible.add(p.employee_id)
     if eligible:
-        items.append(typed({"pk": store.POOL_KEY[0], "sk": store.POOL_KEY[1], "ids": eligible}))
+        rev = hashlib.sha256(",".join(sorted(eligible)).encode()).hexdigest()[:32]  # the same seed, the same items
+        items.append(typed({"pk": store.POOL_KEY[0], "sk": store.POOL_KEY[1], "ids": eligible, store.POOL_REV: rev}))
     for task in year.tasks.values():
         if not task_kept(task, now):
             continue

@@ -135,8 +135,15 @@ def batch_get(table: str, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
-def get(table: str, pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:
-    item = client("dynamodb").get_item(TableName=table, Key=key(pk, sk), ConsistentRead=consistent).get("Item")
+def get(
+    table: str, pk: str, sk: str, *, consistent: bool = True, attributes: tuple[str, ...] = ()
+) -> dict[str, Any] | None:
+    """One item (only `attributes`, when given, and its key; None when there is none)."""
+    params: dict[str, Any] = {"TableName": table, "Key": key(pk, sk), "ConsistentRead": consistent}
+    if attributes:
+        names = {f"#a{i}": name for i, name in enumerate(("pk", *attributes))}
+        params.update(ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)
+    item = client("dynamodb").get_item(**params).get("Item")
     return from_item(item) if item else None
 
 
