@@ -366,7 +366,7 @@ def pool_ids() -> set[str]:
     return ids
 
 
-def pool_change(account_id: str, joins: bool) -> dict[str, Any]:
+def _pool_change(account_id: str, joins: bool) -> dict[str, Any]:
     """The pool's update when a popug joins or leaves it, with a new `rev` (random, so a pool written again
     from nothing never takes the revision a process kept)."""
     change = "ADD ids :id" if joins else "DELETE ids :id"
@@ -398,7 +398,7 @@ def popug_actions(before: Popug | None, after: Popug) -> list[dict[str, Any]]:
         actions = [dynamo.put(table(), item, condition="rev = :rev", values={":rev": before.rev})]
     was_eligible = before.eligible if before else False
     if after.eligible != was_eligible:
-        actions.append(pool_change(after.account_id, after.eligible))
+        actions.append(_pool_change(after.account_id, after.eligible))
     return actions
 
 
